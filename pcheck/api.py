@@ -1,0 +1,50 @@
+"""The library entry points: iterables of URLs in, CheckResults out."""
+
+from __future__ import annotations
+
+import re
+from typing import BinaryIO, Iterable, Iterator
+
+from .config import Config
+from .inputs import ARGS_SOURCE, Source, iter_targets, parse_url
+from .models import CheckResult, Outcome, Target, Verdict
+from .pool import CheckRun
+
+
+def check_urls(urls: Iterable[str], **options: object) -> Iterator[CheckResult]:
+    """Check URLs with the process pool; yields one CheckResult per URL, as verdicts arrive.
+
+    Options are `Config`'s fields (processes=4, timeout=5.0, ...). Interrupting
+    the caller with Ctrl-C yields `cancelled` results for the rest, then stops.
+    """
+    config = Config(**options)  # type: ignore[arg-type]
+    targets = (parse_url(url, ARGS_SOURCE, None) for url in urls)
+    with CheckRun(config) as run:
+        yield from run.results(filter_targets(targets, config))
+
+
+def run_sources(run: CheckRun, sources: list[Source], stdin: BinaryIO | None = None) -> Iterator[CheckResult]:
+    """What the CLI runs: read the sources as a stream and check them on an open CheckRun."""
+    return run.results(filter_targets(iter_targets(sources, stdin), run.config))
+
+
+def filter_targets(items: Iterable[Target | CheckResult], config: Config) -> Iterator[Target | CheckResult]:
+    """Apply --include/--exclude: a skipped URL is an `excluded` result, never a silent drop."""
+    if not config.include and not config.exclude:
+        yield from items
+        return
+    include = [re.compile(p) for p in config.include]
+    exclude = [re.compile(p) for p in config.exclude]
+    for item in items:
+        if isinstance(item, Target):
+            if include and not any(p.search(item.url) for p in include):
+                yield CheckResult.of(item.url, item.source, item.line, _SKIPPED_INCLUDE)
+                continue
+            if any(p.search(item.url) for p in exclude):
+                yield CheckResult.of(item.url, item.source, item.line, _SKIPPED_EXCLUDE)
+                continue
+        yield item
+
+
+_SKIPPED_INCLUDE = Verdict(Outcome.EXCLUDED, detail="matches no --include pattern")
+_SKIPPED_EXCLUDE = Verdict(Outcome.EXCLUDED, detail="matches an --exclude pattern")

@@ -1,0 +1,257 @@
+"""Check one URL: HEAD (or GET), redirects hop by hop, retries, and a verdict.
+
+No processes, threads or progress bars here: a `Checker` is driven by one
+thread and returns a `Verdict` for every URL, never raising for a URL's fault.
+This is also the one place that maps foreign errors (requests, urllib3,
+sockets) to pcheck's `ErrorKind`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import random
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import urllib3.exceptions
+
+from .config import Config
+from .inputs import normalise
+from .models import ErrorKind, Outcome, Verdict
+from .transport import DeadlineExceeded, Transport
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: Statuses that mean "a server is there but refuses robots", not "the link is dead".
+BLOCKED_STATUSES = frozenset({401, 403, 429, 999})
+RETRY_STATUSES = frozenset({408, 429})
+RETRY_ERRORS = frozenset({ErrorKind.TIMEOUT, ErrorKind.CONNECTION, ErrorKind.DNS})
+#: A HEAD failure with one of these would fail the same way with GET, so no fallback.
+NO_FALLBACK_ERRORS = frozenset({
+    ErrorKind.TIMEOUT, ErrorKind.DNS, ErrorKind.TLS, ErrorKind.PRIVATE_ADDRESS,
+    ErrorKind.TOO_MANY_REDIRECTS, ErrorKind.REDIRECT_LOOP, ErrorKind.INVALID_URL,
+})
+#: Dropped as soon as a redirect leaves the origin the user gave them for.
+SENSITIVE_HEADERS = ("authorization", "cookie", "proxy-authorization")
+_DETAIL_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The end of one attempt: the last hop's status, or the error that ended it."""
+
+    method: str
+    status: int | None = None
+    error: ErrorKind | None = None
+    detail: str | None = None
+    final_url: str | None = None
+    redirects: int = 0
+    requests: int = 0
+    retry_after: str | None = None
+    challenge: bool = False
+
+
+class Checker:
+    """Checks URLs one at a time for one thread, sharing the process's Transport."""
+
+    def __init__(self, config: Config, transport: Transport, stop: threading.Event | None = None) -> None:
+        self.config = config
+        self.transport = transport
+        self.stop = stop or threading.Event()
+        self.headers = {
+            "User-Agent": config.user_agent,
+            "Accept": "*/*",
+            "Accept-Encoding": "identity",  # nothing is ever decompressed
+            **dict(config.headers),
+        }
+
+    def check(self, url: str) -> Verdict:
+        """Check one normalised URL; always returns a Verdict."""
+        started = time.monotonic()
+        method = self.config.method.upper()
+        requests_made = 0
+        attempt = 0
+        while True:
+            answer = self._attempt(url, method)
+            requests_made += answer.requests
+            if method == "HEAD" and self._wants_get(answer):
+                method = "GET"  # later retries go straight to GET
+                answer = self._attempt(url, method)
+                requests_made += answer.requests
+            delay, why_not = self._retry_delay(answer, attempt)
+            if delay is None or self.stop.wait(delay):
+                break
+            attempt += 1
+        return self._verdict(answer, requests_made, time.monotonic() - started, why_not)
+
+    def _wants_get(self, answer: Answer) -> bool:
+        if answer.error is not None:
+            return answer.error not in NO_FALLBACK_ERRORS
+        if answer.status == 429 or answer.retry_after:
+            return False  # rate-limited: a GET now would only be refused too; retry after the wait
+        return answer.status is not None and not self.config.accepts(answer.status)
+
+    def _attempt(self, url: str, method: str) -> Answer:
+        """Follow redirects by hand (requests would download each redirect body) under one deadline."""
+        deadline = time.monotonic() + self.config.timeout
+        headers = self.headers
+        seen = {url}
+        current = url
+        hops = 0
+        sent = 0
+        while True:
+            sent += 1
+            try:
+                hop = self.transport.fetch(method, current, headers, deadline)
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a verdict
+                kind, detail = classify(exc)
+                return Answer(method, None, kind, detail, current, hops, sent)
+            location = _decode_location(hop.location) if hop.status in REDIRECT_STATUSES else None
+            if not location:
+                return Answer(method, hop.status, None, None, current, hops, sent, hop.retry_after, hop.challenge)
+            target = urljoin(current, location)
+            stop = None
+            try:
+                key, _ = normalise(target)
+            except ValueError as exc:
+                stop = ErrorKind.INVALID_URL, f"Location {location!r}: {exc}"
+            else:
+                if key in seen:
+                    stop = ErrorKind.REDIRECT_LOOP, f"back to {key}"
+                elif hops >= self.config.max_redirects:
+                    stop = ErrorKind.TOO_MANY_REDIRECTS, f"more than {self.config.max_redirects}"
+            if stop:
+                return Answer(method, hop.status, stop[0], _clip(stop[1]), current, hops, sent)
+            if headers is self.headers and changes_origin(url, key) and self._has_sensitive_headers():
+                headers = {k: v for k, v in headers.items() if k.lower() not in SENSITIVE_HEADERS}
+            seen.add(key)
+            current = key
+            hops += 1
+
+    def _has_sensitive_headers(self) -> bool:
+        return any(name.lower() in SENSITIVE_HEADERS for name in self.headers)
+
+    def _retry_delay(self, answer: Answer, attempt: int) -> tuple[float | None, str | None]:
+        """Seconds to wait before retrying, or (None, reason it was not retried)."""
+        retryable = answer.error in RETRY_ERRORS or (
+            answer.status is not None
+            and answer.error is None
+            and not self.config.accepts(answer.status)
+            and (answer.status in RETRY_STATUSES or 500 <= answer.status <= 599)
+        )
+        if not retryable or attempt >= self.config.retries:
+            return None, None
+        wait = parse_retry_after(answer.retry_after) if answer.retry_after else None
+        if wait is not None:
+            if wait > self.config.max_retry_after:
+                return None, f"Retry-After {wait:.0f}s is over the {self.config.max_retry_after:.0f}s cap"
+            return wait, None
+        ceiling = min(self.config.backoff_cap, self.config.backoff_base * 2**attempt)
+        return ceiling / 2 + random.uniform(0, ceiling / 2), None
+
+    def _verdict(self, answer: Answer, requests_made: int, elapsed: float, why_not: str | None) -> Verdict:
+        status, error = answer.status, answer.error
+        if error is ErrorKind.PRIVATE_ADDRESS:
+            outcome = Outcome.EXCLUDED
+        elif error is not None:
+            outcome = Outcome.BROKEN
+        elif status is not None and self.config.accepts(status):
+            outcome = Outcome.ALIVE
+        elif status in BLOCKED_STATUSES or answer.challenge:
+            outcome = Outcome.BLOCKED
+        else:
+            outcome = Outcome.BROKEN
+        detail = answer.detail or why_not
+        if answer.challenge and outcome is Outcome.BLOCKED and not detail:
+            detail = "challenge page (cf-mitigated)"
+        return Verdict(
+            outcome, status, error, answer.final_url, answer.redirects, answer.method,
+            requests_made, elapsed * 1000.0, detail,
+        )
+
+
+def changes_origin(old_url: str, new_url: str) -> bool:
+    """True when scheme, host or port differ (the browser's same-origin rule)."""
+    a, b = urlsplit(old_url), urlsplit(new_url)
+    default = {"http": 80, "https": 443}
+    return (a.scheme, a.hostname, a.port or default.get(a.scheme)) != (
+        b.scheme, b.hostname, b.port or default.get(b.scheme)
+    )
+
+
+def parse_retry_after(value: str) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); None if malformed."""
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _decode_location(location: str | None) -> str | None:
+    # Headers arrive as latin-1; servers mostly mean UTF-8 (requests does the same).
+    if not location:
+        return None
+    try:
+        return location.encode("latin1").decode("utf8")
+    except UnicodeError:
+        return location
+
+
+def classify(exc: BaseException) -> tuple[ErrorKind, str]:
+    """Map any exception raised while fetching to (kind, short detail)."""
+    chain = list(_causes(exc))
+    innermost = chain[-1]
+    detail = _clip(f"{type(innermost).__name__}: {innermost}")
+
+    def has(*types: type) -> bool:
+        return any(isinstance(e, types) for e in chain)
+
+    # Order matters: urllib3's NewConnectionError subclasses ConnectTimeoutError,
+    # so what the socket said (the innermost cause) is asked first.
+    if has(DeadlineExceeded):
+        return ErrorKind.TIMEOUT, "no complete answer within --timeout"
+    if has(urllib3.exceptions.NameResolutionError, socket.gaierror):
+        return ErrorKind.DNS, detail
+    if has(requests.exceptions.SSLError, urllib3.exceptions.SSLError, ssl.SSLError):
+        return ErrorKind.TLS, detail
+    if has(http.client.RemoteDisconnected, ConnectionError):
+        return ErrorKind.CONNECTION, detail
+    if has(requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError):
+        return ErrorKind.TIMEOUT, detail
+    if has(requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
+           requests.exceptions.MissingSchema, urllib3.exceptions.LocationParseError):
+        return ErrorKind.INVALID_URL, detail
+    if has(http.client.HTTPException, urllib3.exceptions.ProtocolError,
+           urllib3.exceptions.HTTPError, requests.exceptions.ChunkedEncodingError):
+        return ErrorKind.PROTOCOL, detail
+    if has(OSError, requests.exceptions.ConnectionError):
+        return ErrorKind.CONNECTION, detail
+    return ErrorKind.INTERNAL, detail
+
+
+def _causes(exc: BaseException):
+    """The exception and what it wraps: __cause__, __context__, and urllib3's `.reason`."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        nxt = getattr(current, "reason", None)
+        if not isinstance(nxt, BaseException):
+            nxt = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
+        current = nxt or current.__cause__ or current.__context__
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _DETAIL_MAX else text[: _DETAIL_MAX - 1] + "…"

@@ -1,0 +1,137 @@
+"""Run options as one frozen value, and the defaults the CLI and README show.
+
+No I/O here: the CLI and the library both build a `Config` and hand it on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+from . import __version__
+
+DEFAULT_THREADS = 32
+DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_RETRIES = 2
+DEFAULT_ACCEPT = "200-299"
+DEFAULT_METHOD = "head"
+DEFAULT_MAX_PER_HOST = 8
+DEFAULT_MAX_REDIRECTS = 10
+DEFAULT_USER_AGENT = f"Mozilla/5.0 (compatible; pcheck/{__version__})"
+#: Longest Retry-After pcheck waits for; a longer one ends the check at once.
+DEFAULT_MAX_RETRY_AFTER_S = 30.0
+#: First backoff step; attempt n waits a random time up to base * 2**n (full jitter).
+DEFAULT_BACKOFF_BASE_S = 0.5
+DEFAULT_BACKOFF_CAP_S = 10.0
+#: Lines longer than this are `invalid` and never held in memory whole (RFC 9110 asks for 8000).
+MAX_URL_LENGTH = 8192
+
+PROCESSES_ENV = "PCHECK_PROCESSES"
+METHODS = ("head", "get")
+
+
+class ConfigError(ValueError):
+    """An option value that cannot be used; the CLI turns it into exit 2."""
+
+
+def usable_cores() -> int:
+    """Cores this process may run on: affinity-aware, unlike os.cpu_count()."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def default_processes() -> int:
+    """`PCHECK_PROCESSES` if set, else the usable cores (Go's GOMAXPROCS rule)."""
+    raw = os.environ.get(PROCESSES_ENV, "").strip()
+    if not raw:
+        return usable_cores()
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{PROCESSES_ENV}={raw!r} is not a whole number") from None
+    if value < 1:
+        raise ConfigError(f"{PROCESSES_ENV} must be at least 1, got {value}")
+    return value
+
+
+def parse_accept(spec: str) -> tuple[tuple[int, int], ...]:
+    """'200-299,403' -> ((200, 299), (403, 403))."""
+    ranges = []
+    for part in spec.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        m = re.fullmatch(r"(\d{3})(?:\s*(?:-|\.\.=?)\s*(\d{3}))?", part)
+        if not m:
+            raise ConfigError(f"--accept: {part!r} is not a status code or range like 200-299")
+        lo = int(m.group(1))
+        hi = int(m.group(2) or lo)
+        if not (100 <= lo <= hi <= 999):
+            raise ConfigError(f"--accept: {part!r} is not a valid range of HTTP statuses")
+        ranges.append((lo, hi))
+    if not ranges:
+        raise ConfigError("--accept needs at least one status code")
+    return tuple(ranges)
+
+
+def parse_header(spec: str) -> tuple[str, str]:
+    """'Name: value' -> ('Name', 'value'), refusing anything that could split a request."""
+    name, sep, value = spec.partition(":")
+    name, value = name.strip(), value.strip()
+    if not sep or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+        raise ConfigError(f"--header {spec!r}: expected 'Name: value'")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise ConfigError(f"--header {name}: the value holds control characters")
+    return name, value
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a run needs; pickled once into each worker process."""
+
+    processes: int = field(default_factory=default_processes)
+    threads: int = DEFAULT_THREADS
+    timeout: float = DEFAULT_TIMEOUT_S
+    retries: int = DEFAULT_RETRIES
+    accept: tuple[tuple[int, int], ...] = parse_accept(DEFAULT_ACCEPT)
+    method: str = DEFAULT_METHOD
+    max_per_host: int = DEFAULT_MAX_PER_HOST
+    max_redirects: int = DEFAULT_MAX_REDIRECTS
+    headers: tuple[tuple[str, str], ...] = ()
+    user_agent: str = DEFAULT_USER_AGENT
+    verify_tls: bool = True  # only --insecure turns this off
+    ca_bundle: str | None = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    exclude_private: bool = False
+    fail_on_blocked: bool = False
+    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER_S
+    backoff_base: float = DEFAULT_BACKOFF_BASE_S
+    backoff_cap: float = DEFAULT_BACKOFF_CAP_S
+    #: None picks per platform (see pool.mp_context); tests parametrize it.
+    start_method: str | None = None
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.processes >= 1, "--processes must be at least 1"),
+            (self.threads >= 1, "--threads must be at least 1"),
+            (self.timeout > 0, "--timeout must be positive"),
+            (self.retries >= 0, "--retries cannot be negative"),
+            (self.max_per_host >= 1, "--max-per-host must be at least 1"),
+            (self.max_redirects >= 0, "--max-redirects cannot be negative"),
+            (self.method in METHODS, f"--method must be one of {', '.join(METHODS)}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        for pattern in self.include + self.exclude:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(f"pattern {pattern!r}: {exc}") from None
+
+    def accepts(self, status: int) -> bool:
+        return any(lo <= status <= hi for lo, hi in self.accept)

@@ -1,0 +1,194 @@
+"""Read URL lists as a stream of targets; every bad line becomes an `invalid` result.
+
+Lines are read as bytes with a length cap, so a 50 MB line or a file of a
+million URLs is never held in memory whole, and undecodable or hostile bytes
+are reported, never "cleaned" into some other URL.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import sys
+from dataclasses import dataclass
+from typing import BinaryIO, Iterable, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import idna
+
+from .config import MAX_URL_LENGTH
+from .models import CheckResult, ErrorKind, Outcome, Target, Verdict
+
+STDIN = "-"
+ARGS_SOURCE = "<args>"
+
+# C0, space, DEL, C1 and the Unicode spaces/separators: none belongs in a URL,
+# and urlsplit would silently drop some of them (bpo-43882), fetching a URL the user never wrote.
+_FORBIDDEN = re.compile(r"[\x00-\x20\x7f-\x9f\u00a0\u1680\u2000-\u200f\u2028\u2029\u202f\u205f\u3000\ufeff]")
+_HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+_SHOWN_PREFIX = 200  # characters of an over-long line kept for the report
+
+
+class InputError(Exception):
+    """An input that cannot be read at all: a usage error, raised before any check."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One INPUT argument: a file, stdin, or a URL given on the command line."""
+
+    name: str
+    kind: str  # "file", "stdin" or "url"
+
+
+def open_sources(inputs: Iterable[str]) -> list[Source]:
+    """Classify and validate every INPUT up front, so nothing is checked if one is unreadable."""
+    sources = []
+    for item in inputs:
+        if item == STDIN:
+            sources.append(Source(STDIN, "stdin"))
+        elif "://" in item:
+            sources.append(Source(item, "url"))
+        elif os.path.isdir(item):
+            raise InputError(f"{item}: is a directory, not a file of URLs")
+        elif not os.path.isfile(item):
+            raise InputError(f"{item}: no such file")
+        elif not os.access(item, os.R_OK):
+            raise InputError(f"{item}: permission denied")
+        else:
+            sources.append(Source(item, "file"))
+    return sources
+
+
+def count_candidates(sources: Iterable[Source]) -> int | None:
+    """Lines that will become a result, for the progress bar's total; None when stdin is involved."""
+    total = 0
+    for source in sources:
+        if source.kind == "stdin":
+            return None
+        if source.kind == "url":
+            total += 1
+            continue
+        with open(source.name, "rb") as stream:
+            total += sum(1 for _ in _candidate_lines(stream))
+    return total
+
+
+def iter_targets(sources: Iterable[Source], stdin: BinaryIO | None = None) -> Iterator[Target | CheckResult]:
+    """Yield a Target per URL occurrence, or a CheckResult for an invalid line, in input order."""
+    for source in sources:
+        if source.kind == "url":
+            yield parse_url(source.name, ARGS_SOURCE, None)
+        elif source.kind == "stdin":
+            stream = stdin if stdin is not None else sys.stdin.buffer
+            yield from iter_stream(stream, STDIN)
+        else:
+            try:
+                with open(source.name, "rb") as stream:
+                    yield from iter_stream(stream, source.name)
+            except OSError as exc:
+                raise InputError(f"{source.name}: {exc.strerror or exc}") from exc
+
+
+def iter_stream(stream: BinaryIO, source: str) -> Iterator[Target | CheckResult]:
+    """Yield targets from one stream of lines."""
+    for lineno, text, too_long in _candidate_lines(stream):
+        if too_long:
+            shown = text.decode("utf-8", "replace")[:_SHOWN_PREFIX] + "…"
+            yield invalid_result(shown, source, lineno, f"longer than {MAX_URL_LENGTH} bytes")
+            continue
+        try:
+            url = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield invalid_result(text.decode("utf-8", "replace"), source, lineno, f"not valid UTF-8 ({exc.reason})")
+            continue
+        yield parse_url(url, source, lineno)
+
+
+def _candidate_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes, bool]]:
+    """Stripped lines that are neither blank nor `#` comments; a UTF-8 BOM on line 1 is dropped."""
+    for lineno, raw, too_long in _physical_lines(stream):
+        text = raw.strip()
+        if lineno == 1 and text.startswith(b"\xef\xbb\xbf"):
+            text = text[3:].strip()
+        if text and not text.startswith(b"#"):
+            yield lineno, text, too_long
+
+
+def _physical_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes, bool]]:
+    """(line number, bytes, too long?) per line; the tail of an over-long line is skipped unread."""
+    lineno = 0
+    while True:
+        raw = stream.readline(MAX_URL_LENGTH + 2)
+        if not raw:
+            return
+        lineno += 1
+        if len(raw) < MAX_URL_LENGTH + 2 or raw.endswith(b"\n"):
+            yield lineno, raw, False
+            continue
+        while True:  # drain the rest of this line in bounded chunks
+            chunk = stream.readline(1 << 16)
+            if not chunk or chunk.endswith(b"\n"):
+                break
+        yield lineno, raw[: _SHOWN_PREFIX * 4], True
+
+
+def parse_url(url: str, source: str, line: int | None) -> Target | CheckResult:
+    """A Target for a checkable URL, else an `invalid` result saying why."""
+    try:
+        key, host = normalise(url)
+    except ValueError as exc:
+        return invalid_result(url, source, line, str(exc))
+    return Target(url, key, host, source, line)
+
+
+def invalid_result(url: str, source: str, line: int | None, reason: str) -> CheckResult:
+    verdict = Verdict(Outcome.INVALID, error=ErrorKind.INVALID_URL, detail=reason)
+    return CheckResult.of(url, source, line, verdict)
+
+
+def normalise(url: str) -> tuple[str, str]:
+    """(key, host): the URL with a lower-case scheme, punycode host and no fragment, and its host.
+
+    Raises ValueError with a reason for anything that is not an absolute http(s) URL.
+    """
+    bad = _FORBIDDEN.search(url)
+    if bad:
+        kind = "whitespace" if bad.group().isspace() else "a control character"
+        raise ValueError(f"holds {kind} (U+{ord(bad.group()):04X})")
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ValueError("not an absolute http(s) URL")
+    if not parts.netloc:
+        raise ValueError("no host")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"bad port ({exc})") from None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    host = _normalise_host(parts.hostname or "", hostport)
+    netloc = (userinfo + "@" if userinfo else "") + (f"[{host}]" if ":" in host else host)
+    if port is not None:
+        netloc += f":{port}"
+    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, "")), host
+
+
+def _normalise_host(host: str, hostport: str) -> str:
+    if not host:
+        raise ValueError("empty host")
+    if hostport.startswith("["):
+        try:
+            return ipaddress.IPv6Address(host.split("%", 1)[0]).compressed
+        except ValueError:
+            raise ValueError(f"bad IPv6 address {host!r}") from None
+    if not host.isascii():
+        try:
+            host = idna.encode(host, uts46=True).decode("ascii")
+        except idna.IDNAError as exc:
+            raise ValueError(f"bad international host name ({exc})") from None
+    labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
+    if len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(f"bad host name {host!r}")
+    return host

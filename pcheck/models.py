@@ -1,0 +1,156 @@
+"""The typed values that cross module and process boundaries.
+
+Only primitives, tuples and enums live here, so every value pickles cheaply
+and safely: `multiprocessing` would otherwise drop an unpicklable result.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Outcome(str, enum.Enum):
+    """What a user learns about one URL. Match on these, never on message text."""
+
+    ALIVE = "alive"  #: the final answer's status is accepted
+    BROKEN = "broken"  #: an unaccepted status, or no answer at all
+    BLOCKED = "blocked"  #: the server answered but refuses robots (401, 403, 429, 999, challenge)
+    EXCLUDED = "excluded"  #: not checked by the user's choice (pattern, private address)
+    INVALID = "invalid"  #: the input line is not a checkable http(s) URL
+    UNCHECKED = "unchecked"  #: no verdict: cancelled, or its worker kept dying
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ErrorKind(str, enum.Enum):
+    """Why there is no usable answer: a small, fixed vocabulary."""
+
+    TIMEOUT = "timeout"  #: the attempt's total deadline passed
+    DNS = "dns"  #: the host name did not resolve
+    CONNECTION = "connection"  #: refused, reset or closed before an answer
+    TLS = "tls"  #: the TLS handshake or certificate check failed
+    PROTOCOL = "protocol"  #: the peer answered, but not with valid HTTP
+    TOO_MANY_REDIRECTS = "too_many_redirects"  #: more hops than --max-redirects
+    REDIRECT_LOOP = "redirect_loop"  #: a hop pointed back at a URL already visited
+    INVALID_URL = "invalid_url"  #: the input line, or a Location header, is not a valid URL
+    PRIVATE_ADDRESS = "private_address"  #: refused by --exclude-private
+    WORKER_CRASHED = "worker_crashed"  #: its worker process died twice while checking it
+    CANCELLED = "cancelled"  #: the run was interrupted before a verdict
+    INTERNAL = "internal"  #: a bug in pcheck; `detail` says what happened
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One occurrence of a URL in the input.
+
+    `key` is the normalised URL (punycode host, lower-case scheme and host):
+    what is de-duplicated, rate-limited and actually requested. `url` stays
+    exactly as the user wrote it, for reports.
+    """
+
+    url: str
+    key: str
+    host: str
+    source: str
+    line: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The result of checking one unique URL, before it is tied to its occurrences."""
+
+    outcome: Outcome
+    status: int | None = None
+    error: ErrorKind | None = None
+    final_url: str | None = None
+    redirects: int = 0
+    method: str | None = None
+    attempts: int = 0
+    elapsed_ms: float = 0.0
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One record of the report: one per input occurrence (see DESIGN.md's schema)."""
+
+    url: str
+    outcome: Outcome
+    status: int | None = None
+    error: ErrorKind | None = None
+    final_url: str | None = None
+    redirects: int = 0
+    method: str | None = None
+    attempts: int = 0
+    elapsed_ms: float = 0.0
+    source: str | None = None
+    line: int | None = None
+    detail: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.ALIVE
+
+    @classmethod
+    def of(cls, url: str, source: str | None, line: int | None, verdict: Verdict) -> CheckResult:
+        v = verdict
+        return cls(
+            url, v.outcome, v.status, v.error, v.final_url, v.redirects, v.method,
+            v.attempts, v.elapsed_ms, source, line, v.detail,
+        )
+
+    def to_record(self) -> dict:
+        """The schema's field order, with enums as their string values."""
+        return {
+            "url": self.url,
+            "outcome": self.outcome.value,
+            "ok": self.ok,
+            "status": self.status,
+            "error": self.error.value if self.error else None,
+            "final_url": self.final_url,
+            "redirects": self.redirects,
+            "method": self.method,
+            "attempts": self.attempts,
+            "elapsed_ms": round(self.elapsed_ms, 1),
+            "source": self.source,
+            "line": self.line,
+            "detail": self.detail,
+        }
+
+
+RECORD_FIELDS = tuple(CheckResult.of("", None, None, Verdict(Outcome.ALIVE)).to_record())
+
+
+@dataclass
+class Summary:
+    """Running totals of a report; the CLI maps them to an exit code."""
+
+    counts: dict[Outcome, int] = field(default_factory=lambda: {o: 0 for o in Outcome})
+    elapsed_s: float = 0.0
+    interrupted: bool = False
+
+    def add(self, result: CheckResult) -> None:
+        self.counts[result.outcome] += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def failed(self, fail_on_blocked: bool = False) -> bool:
+        bad = self.counts[Outcome.BROKEN] + self.counts[Outcome.INVALID] + self.counts[Outcome.UNCHECKED]
+        if fail_on_blocked:
+            bad += self.counts[Outcome.BLOCKED]
+        return bad > 0
+
+    def to_record(self) -> dict:
+        return {
+            "total": self.total,
+            **{o.value: n for o, n in self.counts.items()},
+            "elapsed_s": round(self.elapsed_s, 3),
+            "interrupted": self.interrupted,
+        }

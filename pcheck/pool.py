@@ -1,0 +1,386 @@
+"""The parent: worker processes, dispatch under per-host limits, and exactly one result per URL.
+
+  targets --dedupe--> pending[host] --dispatch (per-host cap, per-worker cap)--> task pipe k
+                                                                                   |
+  records <--occurrences-- collect <--verdict batches-- result pipe k <-- worker k
+
+One loop owns all state and waits on every result pipe and process sentinel
+at once (as concurrent.futures' manager thread does), so a dead worker is seen
+as soon as it dies, not by polling. Unlike ProcessPoolExecutor, one dead worker
+does not break the run: its in-flight URLs are re-dispatched once to a fresh
+worker, then reported as `worker_crashed`.
+
+Each worker has its own pair of one-way pipes rather than a shared
+multiprocessing.Queue: a shared queue's write lock, held by a worker killed
+mid-put, would block every other worker, and a torn message would block the
+reader forever. With private pipes whose write ends only the worker holds, a
+death reads as end-of-file and costs nothing but that worker's in-flight URLs.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import multiprocessing
+import pickle
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import Iterable, Iterator
+
+from .config import Config
+from .models import CheckResult, ErrorKind, Outcome, Target, Verdict
+from .worker import raise_open_files_limit, worker_main
+
+log = logging.getLogger("pcheck")
+
+#: Longest the loop sleeps without looking at Ctrl-C and input.
+TICK_S = 0.1
+#: Unique URLs read ahead of dispatch; bounds memory however long the input is.
+READ_AHEAD = 10_000
+#: Input items taken per loop turn, so reading never starves result collection.
+READ_CHUNK = 1_000
+#: Tasks a worker may hold per thread (the extra ones keep threads busy between round trips).
+TASKS_PER_THREAD = 2
+#: After Ctrl-C, how long results already on their way are still collected.
+INTERRUPT_GRACE_S = 0.5
+#: How long a finished worker gets to exit before it is terminated, then killed.
+JOIN_GRACE_S = 2.0
+#: Workers in a row that die before sending a single result: the pool gives up.
+MAX_START_FAILURES = 3
+
+
+def mp_context(method: str | None = None) -> multiprocessing.context.BaseContext:
+    """The start method, chosen per call and never set globally.
+
+    Never fork: the parent has threads by the time it spawns (Queue feeders,
+    tqdm's monitor, a library caller's own), and forking a threaded process can
+    deadlock the child. forkserver (Linux; the default from Python 3.14) forks
+    from a clean single-threaded server that has pcheck.worker and requests
+    imported already, so a replacement worker starts in milliseconds; spawn
+    is the portable fallback.
+    """
+    if method is None:
+        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload(["pcheck.worker", "pcheck.checker"])
+    return ctx
+
+
+@dataclass(frozen=True)
+class WorkerCrash:
+    """What the run says about a worker that died: stderr gets one line per crash."""
+
+    worker: int
+    pid: int | None
+    exitcode: int | None
+    lost: int
+
+    def describe(self) -> str:
+        code = self.exitcode
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        return f"worker {self.worker} (pid {self.pid}) died ({how}) with {self.lost} URL(s) in flight"
+
+
+@dataclass
+class _Task:
+    key: str
+    host: str
+    occurrences: list[tuple[str, str | None, int | None]]
+    crashes: int = 0
+
+
+@dataclass
+class _Worker:
+    number: int
+    process: multiprocessing.process.BaseProcess
+    tasks: Connection  # parent -> worker
+    results: Connection  # worker -> parent
+    in_flight: dict[int, None] = field(default_factory=dict)
+    answered: int = 0
+
+
+class CheckRun:
+    """One run of the process pool. Use as a context manager; iterate `results()` once."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.ctx = mp_context(config.start_method)
+        self.interrupted = False
+        self.crashes: list[WorkerCrash] = []
+        self._workers: list[_Worker] = []
+        self._spawned = 0
+        self._start_failures = 0
+        self._tasks: dict[int, _Task] = {}
+        self._by_key: dict[str, int] = {}
+        self._done: dict[str, Verdict] = {}
+        self._pending: dict[str, collections.deque[int]] = {}
+        self._ready: collections.deque[str] = collections.deque()
+        self._ready_set: set[str] = set()
+        self._host_load: collections.Counter[str] = collections.Counter()
+        self._next_id = 0
+        self._interrupts = 0
+        self._capacity = config.threads * TASKS_PER_THREAD
+
+    # -- life cycle -------------------------------------------------------------
+    def __enter__(self) -> CheckRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop every worker: ask, then terminate, then kill; always join (no zombies)."""
+        for worker in self._workers:
+            try:
+                worker.tasks.send(None)
+            except OSError:
+                pass
+        deadline = time.monotonic() + JOIN_GRACE_S
+        for worker in self._workers:
+            worker.process.join(max(0.0, deadline - time.monotonic()))
+        for worker in self._workers:
+            if worker.process.is_alive():
+                worker.process.terminate()
+                worker.process.join(1.0)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join(1.0)
+            worker.tasks.close()
+            worker.results.close()
+        self._workers.clear()
+
+    def _spawn(self) -> None:
+        task_reader, task_writer = self.ctx.Pipe(duplex=False)
+        result_reader, result_writer = self.ctx.Pipe(duplex=False)
+        self._spawned += 1
+        process = self.ctx.Process(
+            target=worker_main,
+            args=(self.config, task_reader, result_writer),
+            name=f"pcheck-worker-{self._spawned}",
+            daemon=True,  # multiprocessing's exit hook reaps daemon children on any normal exit
+        )
+        process.start()
+        # Keep only our ends: the worker's death (or ours) must read as end-of-file on the other side.
+        task_reader.close()
+        result_writer.close()
+        self._workers.append(_Worker(self._spawned, process, task_writer, result_reader))
+
+    # -- the loop ----------------------------------------------------------------
+    def results(self, items: Iterable[Target | CheckResult]) -> Iterator[CheckResult]:
+        """Check every Target; yield one CheckResult per item, in completion order."""
+        raise_open_files_limit()
+        source = iter(items)
+        exhausted = False
+        with _sigint_flag(self):
+            for _ in range(self.config.processes):
+                self._spawn()
+            while True:
+                if self._interrupts:
+                    yield from self._cancel(source)
+                    return
+                if not exhausted:
+                    exhausted = yield from self._read(source)
+                self._dispatch()
+                if exhausted and not self._tasks:
+                    return
+                if not self._workers:
+                    yield from self._abandon(source, ErrorKind.WORKER_CRASHED, "no worker process could be kept alive")
+                    return
+                yield from self._collect(TICK_S)
+
+    def _read(self, source: Iterator[Target | CheckResult]) -> Iterator[CheckResult]:
+        """Take a chunk of input; returns True (via StopIteration) once it is exhausted."""
+        for _ in range(READ_CHUNK):
+            if len(self._tasks) >= READ_AHEAD:
+                return False
+            item = next(source, None)
+            if item is None:
+                return True
+            if isinstance(item, CheckResult):
+                yield item
+                continue
+            done = self._done.get(item.key)
+            if done is not None:
+                yield CheckResult.of(item.url, item.source, item.line, done)
+                continue
+            task_id = self._by_key.get(item.key)
+            if task_id is not None:
+                self._tasks[task_id].occurrences.append((item.url, item.source, item.line))
+                continue
+            task_id = self._next_id
+            self._next_id += 1
+            self._tasks[task_id] = _Task(item.key, item.host, [(item.url, item.source, item.line)])
+            self._by_key[item.key] = task_id
+            self._enqueue(task_id, item.host)
+        return False
+
+    def _enqueue(self, task_id: int, host: str, front: bool = False) -> None:
+        queue = self._pending.get(host)
+        if queue is None:
+            queue = self._pending[host] = collections.deque()
+        if front:
+            queue.appendleft(task_id)
+        else:
+            queue.append(task_id)
+        self._mark_ready(host)
+
+    def _mark_ready(self, host: str) -> None:
+        if host not in self._ready_set and host in self._pending and self._host_load[host] < self.config.max_per_host:
+            self._ready_set.add(host)
+            self._ready.append(host)
+
+    def _dispatch(self) -> None:
+        """Hand pending tasks to workers: hosts round-robin, each under --max-per-host."""
+        room = {w.number: self._capacity - len(w.in_flight) for w in self._workers}
+        batches: dict[int, list[tuple[int, str]]] = {w.number: [] for w in self._workers}
+        by_number = {w.number: w for w in self._workers}
+        while self._ready:
+            number = max(room, key=room.__getitem__, default=None)
+            if number is None or room[number] <= 0:
+                break
+            host = self._ready.popleft()
+            queue = self._pending[host]
+            task_id = queue.popleft()
+            self._host_load[host] += 1
+            room[number] -= 1
+            batches[number].append((task_id, self._tasks[task_id].key))
+            by_number[number].in_flight[task_id] = None
+            if not queue:
+                del self._pending[host]
+                self._ready_set.discard(host)
+            elif self._host_load[host] < self.config.max_per_host:
+                self._ready.append(host)
+            else:
+                self._ready_set.discard(host)
+        for number, batch in batches.items():
+            if batch:
+                try:
+                    by_number[number].tasks.send(batch)
+                except OSError:
+                    pass  # it died; its sentinel fires and its in-flight tasks are re-dispatched
+
+    def _collect(self, timeout: float) -> Iterator[CheckResult]:
+        """Wait for verdicts or deaths, then take in everything ready."""
+        waitables = {}
+        for worker in self._workers:
+            waitables[worker.results] = worker
+            waitables[worker.process.sentinel] = worker
+        ready = wait(list(waitables), timeout)
+        dead = []
+        for item in ready:
+            worker = waitables[item]
+            if item is worker.results:
+                if not (yield from self._receive(worker)):
+                    dead.append(worker)
+            elif worker not in dead:
+                dead.append(worker)
+        for worker in dead:
+            yield from self._bury(worker)
+
+    def _receive(self, worker: _Worker) -> Iterator[CheckResult]:
+        """Take every batch waiting on a worker's pipe; False once it reads end-of-file."""
+        conn = worker.results
+        try:
+            while conn.poll():
+                batch = pickle.loads(conn.recv_bytes())
+                worker.answered += len(batch)
+                for task_id, verdict in batch:
+                    if task_id in worker.in_flight:
+                        del worker.in_flight[task_id]
+                        yield from self._resolve(task_id, verdict)
+        except (EOFError, OSError):
+            return False
+        return True
+
+    def _resolve(self, task_id: int, verdict: Verdict) -> Iterator[CheckResult]:
+        task = self._tasks.pop(task_id)
+        del self._by_key[task.key]
+        self._host_load[task.host] -= 1
+        self._mark_ready(task.host)
+        if verdict.outcome is not Outcome.UNCHECKED:
+            self._done[task.key] = verdict
+        for url, source, line in task.occurrences:
+            yield CheckResult.of(url, source, line, verdict)
+
+    def _bury(self, worker: _Worker) -> Iterator[CheckResult]:
+        """A worker died: keep what it sent, re-dispatch its tasks once, start another."""
+        if worker not in self._workers:
+            return
+        yield from self._receive(worker)
+        worker.process.join(1.0)
+        self._workers.remove(worker)
+        worker.tasks.close()
+        worker.results.close()
+        crash = WorkerCrash(worker.number, worker.process.pid, worker.process.exitcode, len(worker.in_flight))
+        self.crashes.append(crash)
+        log.warning("%s", crash.describe())
+        for task_id in worker.in_flight:
+            task = self._tasks[task_id]
+            if task.crashes == 0:
+                task.crashes = 1
+                self._host_load[task.host] -= 1
+                self._enqueue(task_id, task.host, front=True)
+            else:
+                verdict = Verdict(Outcome.UNCHECKED, error=ErrorKind.WORKER_CRASHED, detail=crash.describe())
+                yield from self._resolve(task_id, verdict)
+        self._start_failures = self._start_failures + 1 if worker.answered == 0 else 0
+        if self._tasks and self._start_failures < MAX_START_FAILURES:
+            self._spawn()
+
+    # -- endings -------------------------------------------------------------------
+    def _cancel(self, source: Iterator[Target | CheckResult]) -> Iterator[CheckResult]:
+        """Ctrl-C: no more dispatch; keep results already on their way, cancel the rest."""
+        self.interrupted = True
+        self._pending.clear()
+        self._ready.clear()
+        self._ready_set.clear()
+        deadline = time.monotonic() + INTERRUPT_GRACE_S
+        while self._workers and any(w.in_flight for w in self._workers) and self._interrupts < 2:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            yield from self._collect(min(remaining, TICK_S))
+        for worker in self._workers:
+            worker.process.terminate()
+        yield from self._abandon(source, ErrorKind.CANCELLED, "interrupted before a verdict")
+
+    def _abandon(self, source: Iterator[Target | CheckResult], error: ErrorKind, detail: str) -> Iterator[CheckResult]:
+        """Give every URL still without a verdict (queued, in flight, or unread) an `unchecked` result."""
+        verdict = Verdict(Outcome.UNCHECKED, error=error, detail=detail)
+        for task_id in list(self._tasks):
+            task = self._tasks.pop(task_id)
+            for url, src, line in task.occurrences:
+                yield CheckResult.of(url, src, line, verdict)
+        self._by_key.clear()
+        for item in source:
+            if isinstance(item, CheckResult):
+                yield item
+            elif (done := self._done.get(item.key)) is not None:
+                yield CheckResult.of(item.url, item.source, item.line, done)
+            else:
+                yield CheckResult.of(item.url, item.source, item.line, verdict)
+
+
+class _sigint_flag:
+    """While a run is active, the first Ctrl-C asks it to cancel; the second raises at once."""
+
+    def __init__(self, run: CheckRun) -> None:
+        self.run = run
+        self.previous = None
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.run._interrupts += 1
+        if self.run._interrupts >= 2:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)

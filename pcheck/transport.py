@@ -1,0 +1,219 @@
+"""HTTP for one worker process: a shared keep-alive pool and a hard per-attempt deadline.
+
+`requests`' timeouts bound each socket operation, not the request: a server
+that drips one header byte a second never trips them. So every request runs
+under a `DeadlineSlot`; a watchdog thread shuts the socket down once the slot's
+deadline passes, and a response that arrives after that is discarded (http.client
+may take the shutdown's end-of-file for the end of the headers and report 200).
+
+One adapter serves all threads of a process, as Go's `http.Transport` serves
+all goroutines: idle connections are shared, so a process holds at most
+`threads` sockets per host instead of `threads` x `hosts`.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+#: Host pools kept alive per process (requests' default of 10 re-opens connections beyond 10 hosts).
+POOL_HOSTS = 256
+#: Bodies up to this size are read and discarded so the connection can be reused; larger ones are cut.
+DRAIN_LIMIT = 16 * 1024
+#: How often the watchdog looks at the deadlines; the deadline holds to within this.
+WATCHDOG_TICK_S = 0.05
+
+
+class DeadlineExceeded(Exception):
+    """The attempt's total deadline passed while a request was in progress."""
+
+
+class DeadlineSlot:
+    """The request one thread is running now, and when it must be cut off."""
+
+    __slots__ = ("lock", "conn", "deadline", "fired")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.conn: HTTPConnection | None = None
+        self.deadline = float("inf")
+        self.fired = False
+
+    def arm(self, deadline: float) -> None:
+        with self.lock:
+            self.deadline, self.fired, self.conn = deadline, False, None
+
+    def attach(self, conn: HTTPConnection) -> None:
+        with self.lock:
+            self.conn = conn
+            if self.fired:  # expired before the connection was known
+                _shutdown(conn)
+
+    def disarm(self) -> bool:
+        """Stop watching; True if the deadline fired meanwhile."""
+        with self.lock:
+            self.deadline, self.conn = float("inf"), None
+            return self.fired
+
+    def expire_if_due(self, now: float) -> None:
+        with self.lock:
+            if not self.fired and now >= self.deadline:
+                self.fired = True
+                if self.conn is not None:
+                    _shutdown(self.conn)
+
+
+def _shutdown(conn: HTTPConnection) -> None:
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)  # wakes a recv() blocked in header parsing
+        except OSError:
+            pass
+
+
+class Watchdog:
+    """One daemon thread per process that cuts off requests past their deadline."""
+
+    def __init__(self) -> None:
+        self._slots: list[DeadlineSlot] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pcheck-watchdog", daemon=True)
+        self._thread.start()
+
+    def new_slot(self) -> DeadlineSlot:
+        slot = DeadlineSlot()
+        with self._lock:
+            self._slots.append(slot)
+        return slot
+
+    def _run(self) -> None:
+        while not self._stop.wait(WATCHDOG_TICK_S):
+            now = time.monotonic()
+            with self._lock:
+                slots = list(self._slots)
+            for slot in slots:
+                slot.expire_if_due(now)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+_current = threading.local()  # .slot: the DeadlineSlot of the calling thread
+
+
+class _WatchedMixin:
+    def request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        slot = getattr(_current, "slot", None)
+        if slot is not None:
+            slot.attach(self)  # type: ignore[arg-type]
+        return super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _HTTPConnection(_WatchedMixin, HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_WatchedMixin, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter, with connections the watchdog can cut off."""
+
+    def init_poolmanager(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """What one request answered, with the body already discarded."""
+
+    status: int
+    location: str | None
+    retry_after: str | None
+    challenge: bool
+
+
+class Transport:
+    """Sends single requests (no redirects, no body download) under a total deadline.
+
+    Requests go straight to the adapter: `Session.request` would merge
+    environment proxies and .netrc credentials into URLs pcheck did not write,
+    and `Session.send` with `allow_redirects=False` still resolves the next hop.
+    """
+
+    def __init__(self, pool_maxsize: int, verify: bool | str = True) -> None:
+        self.verify = verify  # True, or a CA bundle path; False only with --insecure
+        self.adapter = _Adapter(pool_connections=POOL_HOSTS, pool_maxsize=pool_maxsize, max_retries=0)
+        self.watchdog = Watchdog()
+
+    def _slot(self) -> DeadlineSlot:
+        slot = getattr(_current, "slot", None)
+        if slot is None:
+            slot = _current.slot = self.watchdog.new_slot()
+        return slot
+
+    def fetch(self, method: str, url: str, headers: dict[str, str], deadline: float) -> Hop:
+        """One request; raises requests' exceptions, or DeadlineExceeded."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise DeadlineExceeded()
+        slot = self._slot()
+        slot.arm(deadline)
+        try:
+            prepared = requests.Request(method, url, headers=headers).prepare()
+            response = self.adapter.send(
+                prepared, stream=True, timeout=(remaining, remaining), verify=self.verify, cert=None, proxies={}
+            )
+            try:
+                hop = Hop(
+                    response.status_code,
+                    response.headers.get("Location"),
+                    response.headers.get("Retry-After"),
+                    response.headers.get("cf-mitigated", "").lower() == "challenge",
+                )
+                _discard_body(response)
+            except BaseException:
+                response.close()
+                raise
+        except Exception:
+            if slot.disarm():
+                raise DeadlineExceeded() from None
+            raise
+        if slot.disarm():
+            raise DeadlineExceeded()
+        return hop
+
+    def close(self) -> None:
+        self.watchdog.stop()
+        self.adapter.close()
+
+
+def _discard_body(response: requests.Response) -> None:
+    """Keep the connection when the body is small and announced; cut it otherwise."""
+    raw = response.raw
+    remaining = raw.length_remaining  # 0 for HEAD, None when chunked or close-delimited
+    if remaining is not None and remaining <= DRAIN_LIMIT:
+        if remaining:
+            raw.read(remaining, decode_content=False)
+        raw.release_conn()
+    else:
+        response.close()

@@ -1,0 +1,138 @@
+"""The child process: a thread pool that checks URLs and sends verdicts back in batches.
+
+  parent --task pipe--> reader (main thread) -> tasks -> N checker threads
+                                                            |
+  parent <--result pipe-- sender thread <- results <--------+
+
+Threads park on network I/O like goroutines. The sender batches whatever
+verdicts are ready, so a busy worker sends few large messages and an idle one
+answers at once. End-of-file on the task pipe means the parent is gone.
+"""
+
+from __future__ import annotations
+
+import pickle
+import queue
+import signal
+import threading
+import traceback
+from multiprocessing.connection import Connection
+from typing import Callable
+
+from .config import Config
+from .models import ErrorKind, Outcome, Verdict
+
+#: Most verdicts per message; bigger batches gain little and delay the parent's bookkeeping.
+MAX_BATCH = 256
+
+Task = tuple[int, str]  # (task id, normalised URL)
+CheckFn = Callable[[str], Verdict]
+
+
+def worker_main(config: Config, task_conn: Connection, result_conn: Connection) -> None:
+    """Process entry point (module level, so spawn and forkserver can pickle it)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    raise_open_files_limit()
+    from .checker import Checker
+    from .transport import Transport
+
+    transport = Transport(pool_maxsize=config.threads, verify=config.ca_bundle or config.verify_tls)
+    stop = threading.Event()
+    checkers = [Checker(config, transport, stop) for _ in range(config.threads)]
+    serve(task_conn, result_conn, [c.check for c in checkers], stop)
+
+
+def serve(task_conn: Connection, result_conn: Connection, check_fns: list[CheckFn], stop: threading.Event) -> None:
+    """Run one thread per check function until the parent sends None or goes away."""
+    tasks: queue.SimpleQueue[Task | None] = queue.SimpleQueue()
+    results: queue.SimpleQueue[tuple[int, Verdict] | None] = queue.SimpleQueue()
+    threads = [
+        threading.Thread(target=_check_loop, args=(fn, tasks, results), name=f"pcheck-check-{i}", daemon=True)
+        for i, fn in enumerate(check_fns)
+    ]
+    sender = threading.Thread(target=_send_loop, args=(results, result_conn, len(threads)), name="pcheck-send", daemon=True)
+    for thread in threads:
+        thread.start()
+    sender.start()
+    while True:
+        try:
+            batch = task_conn.recv()
+        except (EOFError, OSError):
+            stop.set()  # the parent died: leave now, in-flight checks are nobody's business
+            return
+        if batch is None:
+            break
+        for task in batch:
+            tasks.put(task)
+    for _ in threads:
+        tasks.put(None)
+    sender.join()
+
+
+def _check_loop(check: CheckFn, tasks: queue.SimpleQueue, results: queue.SimpleQueue) -> None:
+    while (task := tasks.get()) is not None:
+        task_id, url = task
+        try:
+            verdict = check(url)
+        except Exception:  # noqa: BLE001 - a bug must still give the URL a result
+            verdict = Verdict(Outcome.UNCHECKED, error=ErrorKind.INTERNAL, detail=_last_line(traceback.format_exc()))
+        results.put((task_id, verdict))
+    results.put(None)
+
+
+def _send_loop(results: queue.SimpleQueue, conn: Connection, producers: int) -> None:
+    while producers:
+        batch = []
+        item = results.get()
+        while True:
+            if item is None:
+                producers -= 1
+            else:
+                batch.append(item)
+            if len(batch) >= MAX_BATCH:
+                break
+            try:
+                item = results.get_nowait()
+            except queue.Empty:
+                break
+        if batch:
+            try:
+                send_batch(conn, batch)
+            except OSError:  # the parent is gone
+                return
+
+
+def send_batch(conn: Connection, batch: list[tuple[int, Verdict]]) -> None:
+    """Send a batch; an item that cannot be pickled is replaced, never silently dropped."""
+    try:
+        payload = pickle.dumps(batch, pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - pickling can raise nearly anything
+        payload = pickle.dumps([_picklable(item) for item in batch], pickle.HIGHEST_PROTOCOL)
+    conn.send_bytes(payload)
+
+
+def _picklable(item: tuple[int, Verdict]) -> tuple[int, Verdict]:
+    try:
+        pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
+        return item
+    except Exception as exc:  # noqa: BLE001
+        detail = f"result could not be sent to the parent: {type(exc).__name__}: {exc}"
+        return item[0], Verdict(Outcome.UNCHECKED, error=ErrorKind.INTERNAL, detail=detail[:200])
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else "unknown error")[:200]
+
+
+def raise_open_files_limit() -> None:
+    """Lift the soft open-files limit to the hard one, as lychee does: sockets are files."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        target = hard if hard != resource.RLIM_INFINITY else 1 << 16
+        if soft != resource.RLIM_INFINITY and soft < target:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ImportError, ValueError, OSError):
+        pass
