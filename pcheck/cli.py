@@ -138,7 +138,7 @@ def _execute(config: Config, sources, fmt: str, output: Optional[str], progress:
              outcomes: Optional[dict] = None) -> ExitCode:
     from .api import run_sources
     from .inputs import count_candidates
-    from .pool import CheckRun
+    from .pool import CheckRun, stop_helper_processes
     from .progress import Progress
     from .report import make_reporter
 
@@ -163,6 +163,7 @@ def _execute(config: Config, sources, fmt: str, output: Optional[str], progress:
         interrupted = True
     finally:
         bar.close()
+        stop_helper_processes()
     summary = reporter.finish(time.monotonic() - started, interrupted)
     if output:
         stream.close()

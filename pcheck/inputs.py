@@ -155,7 +155,7 @@ def normalise(url: str) -> tuple[str, str]:
     """
     bad = _FORBIDDEN.search(url)
     if bad:
-        kind = "whitespace" if bad.group().isspace() else "a control character"
+        kind = "a control character" if ord(bad.group()) < 0x20 or 0x7F <= ord(bad.group()) <= 0x9F else "whitespace"
         raise ValueError(f"holds {kind} (U+{ord(bad.group()):04X})")
     parts = urlsplit(url)
     scheme = parts.scheme.lower()

@@ -384,3 +384,22 @@ class _sigint_flag:
     def __exit__(self, *exc: object) -> None:
         if self.previous is not None:
             signal.signal(signal.SIGINT, self.previous)
+
+
+def stop_helper_processes() -> None:
+    """Stop and reap multiprocessing's forkserver and resource tracker before the CLI exits.
+
+    Left alone they exit only after noticing that their parent is gone, and
+    become zombies wherever PID 1 does not reap orphans (many containers).
+    Their stop methods are private (CPython's own tests use them), hence the
+    defensive look-ups.
+    """
+    from multiprocessing import forkserver, resource_tracker
+
+    for helper in (getattr(forkserver, "_forkserver", None), getattr(resource_tracker, "_resource_tracker", None)):
+        stop = getattr(helper, "_stop", None)
+        if stop is not None:
+            try:
+                stop()
+            except (OSError, ChildProcessError, AttributeError):
+                pass

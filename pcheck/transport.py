@@ -107,7 +107,7 @@ class Watchdog:
         self._stop.set()
 
 
-_current = threading.local()  # .slot: the DeadlineSlot of the calling thread
+_current = threading.local()  # .slot: the slot of the request this thread is sending now
 
 
 class _WatchedMixin:
@@ -164,11 +164,13 @@ class Transport:
         self.verify = verify  # True, or a CA bundle path; False only with --insecure
         self.adapter = _Adapter(pool_connections=POOL_HOSTS, pool_maxsize=pool_maxsize, max_retries=0)
         self.watchdog = Watchdog()
+        self._local = threading.local()  # .slot: this thread's slot with this transport's watchdog
 
     def _slot(self) -> DeadlineSlot:
-        slot = getattr(_current, "slot", None)
+        slot = getattr(self._local, "slot", None)
         if slot is None:
-            slot = _current.slot = self.watchdog.new_slot()
+            slot = self._local.slot = self.watchdog.new_slot()
+        _current.slot = slot
         return slot
 
     def fetch(self, method: str, url: str, headers: dict[str, str], deadline: float) -> Hop:

@@ -1,0 +1,291 @@
+"""Shared by the benchmark scripts: the lab in its own process, measured runs, stats, results files."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results"
+MEASURE = HERE / "measure.py"
+PY = sys.executable
+#: Every lab start is bounded; so is every stop.
+LAB_START_TIMEOUT_S = 20.0
+LAB_STOP_TIMEOUT_S = 5.0
+
+
+def usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def machine() -> dict:
+    return {
+        "usable_cores": usable_cores(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+
+
+def _cpu_model() -> str | None:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+class LabProcess:
+    """`python -m pcheck.lab N` in its own process (so it never shares the client's GIL).
+
+    Stopped by closing its stdin, then killed if it has not exited within LAB_STOP_TIMEOUT_S.
+    """
+
+    def __init__(self, hosts: int) -> None:
+        self.hosts = hosts
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+        self.addresses: list[str] = []
+
+    def __enter__(self) -> LabProcess:
+        self.proc = subprocess.Popen(
+            [PY, "-m", "pcheck.lab", str(self.hosts)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, cwd=ROOT,
+        )
+        import selectors
+
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        if not sel.select(LAB_START_TIMEOUT_S):
+            self.stop()
+            raise RuntimeError(f"lab did not print its port within {LAB_START_TIMEOUT_S} s")
+        line = self.proc.stdout.readline()
+        sel.close()
+        if not line:
+            self.stop()
+            raise RuntimeError("lab exited before printing its port")
+        info = json.loads(line)
+        self.port, self.addresses = info["port"], info["addresses"]
+        return self
+
+    def base(self, host: int) -> str:
+        return f"http://{self.addresses[host % len(self.addresses)]}:{self.port}"
+
+    def stats(self) -> dict:
+        import urllib.request
+
+        with urllib.request.urlopen(self.base(0) + "/__lab/stats", timeout=10) as r:
+            return json.loads(r.read())
+
+    def cpu_s(self) -> float:
+        """The lab's own CPU so far (from /proc), to show how much of the machine the server took."""
+        if self.proc is None:
+            return 0.0
+        try:
+            with open(f"/proc/{self.proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return 0.0
+
+    def stop(self) -> None:
+        proc = self.proc
+        if proc is None:
+            return
+        try:
+            if proc.stdin:
+                proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            proc.wait(LAB_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(LAB_STOP_TIMEOUT_S)
+        if proc.stdout:
+            proc.stdout.close()
+        self.proc = None
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass
+class Run:
+    """One measured run of a command (see measure.py for the fields)."""
+
+    wall_s: float
+    cpu_s: float
+    user_s: float
+    sys_s: float
+    peak_rss_mb: float
+    peak_pss_mb: float
+    returncode: int | None
+    timed_out: bool
+    stdout_path: str
+    stderr_tail: str
+
+
+def measured(cmd: list[str], timeout: float, workdir: str, tag: str) -> Run:
+    """Run cmd under measure.py (tree CPU, tree peak RSS), bounded by `timeout`."""
+    out = os.path.join(workdir, f"{tag}.stdout")
+    err = os.path.join(workdir, f"{tag}.stderr")
+    wrapper = [PY, str(MEASURE), "--timeout", str(timeout), "--stdout", out, "--stderr", err, "--", *cmd]
+    done = subprocess.run(wrapper, capture_output=True, timeout=timeout + 30, cwd=ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(f"measure.py failed: {done.stderr.decode(errors='replace')[-2000:]}")
+    m = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    try:
+        with open(err, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 1500))
+            tail = f.read().decode(errors="replace")
+    except OSError:
+        tail = ""
+    return Run(m["wall_s"], m["cpu_s"], m["user_s"], m["sys_s"], m["peak_rss_mb"], m["peak_pss_mb"],
+               m["returncode"], m["timed_out"], out, tail)
+
+
+def spread(values: list[float]) -> dict:
+    """median, min, max of a list (all None when empty)."""
+    if not values:
+        return {"median": None, "min": None, "max": None, "n": 0}
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def fmt_spread(s: dict, digits: int = 2, unit: str = "") -> str:
+    if s.get("median") is None:
+        return "n/a"
+    f = f"{{:.{digits}f}}"
+    if s["n"] == 1 or s["min"] == s["max"]:
+        return f.format(s["median"]) + unit
+    return f"{f.format(s['median'])}{unit} ({f.format(s['min'])}-{f.format(s['max'])})"
+
+
+def md_table(headers: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(name: str, data: dict, markdown: str) -> tuple[Path, Path]:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    jpath, mpath = RESULTS / f"{name}.json", RESULTS / f"{name}.md"
+    tmp = jpath.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    tmp.replace(jpath)
+    mpath.write_text(markdown)
+    return jpath, mpath
+
+
+def terminal_bars(labels: list[str], values: list[float], unit: str = "", width: int = 50) -> str:
+    """A horizontal bar chart in plain text."""
+    top = max([v for v in values if v is not None] or [1.0]) or 1.0
+    pad = max(len(label) for label in labels) if labels else 0
+    lines = []
+    for label, v in zip(labels, values):
+        if v is None:
+            lines.append(f"{label:>{pad}} | n/a")
+            continue
+        n = int(round(width * v / top))
+        lines.append(f"{label:>{pad}} | {'#' * n}{' ' * (width - n)} {v:,.1f}{unit}")
+    return "\n".join(lines)
+
+
+def workdir(prefix: str) -> str:
+    return tempfile.mkdtemp(prefix=f"pcheck-bench-{prefix}-")
+
+
+def cleanup(path: str) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def count_lines(path: str) -> int:
+    try:
+        with open(path, "rb") as f:
+            return sum(1 for line in f if line.strip())
+    except OSError:
+        return 0
+
+
+# -- verdicts: what each tool said about each URL -------------------------------------
+
+def read_verdicts(kind: str, path: str, urls: list[str] | None = None) -> dict[str, str]:
+    """url -> "alive" / "broken" / "blocked" / ... from a tool's output file.
+
+    kind: "pcheck" (jsonl records with an outcome), "script" (our peer scripts' JSON lines:
+    alive when the final status is 2xx), "lychee" (its JSON report: every URL not listed
+    as an error is alive; `urls` is needed to know them).
+    """
+    verdicts: dict[str, str] = {}
+    if kind == "lychee":
+        try:
+            with open(path, encoding="utf-8") as f:
+                report = json.load(f)
+        except (OSError, ValueError):
+            return verdicts
+        failed = set()
+        for key in ("error_map", "timeout_map", "fail_map"):
+            for items in (report.get(key) or {}).values():
+                for item in items:
+                    failed.add(item.get("url"))
+        for items in (report.get("success_map") or {}).values():
+            for item in items:
+                verdicts[item.get("url")] = "alive"
+        if urls is not None and report.get("total") == len(urls):
+            for u in urls:
+                verdicts.setdefault(u, "broken" if u in failed else "alive")
+        for u in failed:
+            verdicts[u] = "broken"
+        return verdicts
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if not line.startswith("{"):
+                    continue
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                url = rec.get("url")
+                if kind == "pcheck":
+                    verdicts[url] = rec.get("outcome")
+                else:
+                    status = rec.get("status")
+                    verdicts[url] = "alive" if isinstance(status, int) and 200 <= status <= 299 else "broken"
+    except OSError:
+        pass
+    return verdicts
+
+
+def score(verdicts: dict[str, str], truth: dict[str, str]) -> dict:
+    """How many URLs got a verdict, and how many agree with the site's truth.
+
+    `alive_match`: alive vs not-alive agrees (comparable across tools);
+    `exact_match`: the outcome itself agrees (pcheck distinguishes broken from blocked).
+    """
+    got = sum(1 for u in truth if u in verdicts)
+    alive_match = sum(1 for u, t in truth.items() if u in verdicts and (verdicts[u] == "alive") == (t == "alive"))
+    exact = sum(1 for u, t in truth.items() if verdicts.get(u) == t)
+    return {"urls": len(truth), "answered": got, "alive_match": alive_match, "exact_match": exact,
+            "alive_said": sum(1 for u in truth if verdicts.get(u) == "alive"),
+            "alive_true": sum(1 for t in truth.values() if t == "alive")}

@@ -1,0 +1,201 @@
+"""Checking one URL against the local site: classification, fallbacks, redirects, deadlines, retries."""
+
+from __future__ import annotations
+
+import resource
+import socket
+import time
+
+import pytest
+
+from pcheck.checker import Checker, changes_origin, parse_retry_after
+from pcheck.config import Config, parse_accept
+from pcheck.models import ErrorKind, Outcome
+from pcheck.transport import Transport
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.fixture
+def make_checker():
+    transports = []
+
+    def make(**options):
+        options = {"processes": 1, "timeout": 2.0, "retries": 0, "backoff_base": 0.05, **options}
+        transport = Transport(pool_maxsize=4, verify=True)
+        transports.append(transport)
+        return Checker(Config(**options), transport)
+
+    yield make
+    for transport in transports:
+        transport.close()
+
+
+@pytest.mark.parametrize(
+    "path, outcome, status",
+    [
+        ("ok", Outcome.ALIVE, 200),
+        ("status/204", Outcome.ALIVE, 204),
+        ("status/404", Outcome.BROKEN, 404),
+        ("status/410", Outcome.BROKEN, 410),
+        ("status/500", Outcome.BROKEN, 500),
+        ("status/401", Outcome.BLOCKED, 401),
+        ("status/403", Outcome.BLOCKED, 403),
+        ("status/999", Outcome.BLOCKED, 999),
+        ("challenge", Outcome.BLOCKED, 403),
+    ],
+)
+def test_statuses_are_classified(lab, make_checker, path, outcome, status):
+    verdict = make_checker().check(lab.url(path))
+    assert (verdict.outcome, verdict.status, verdict.error) == (outcome, status, None)
+
+
+def test_accept_turns_a_status_alive(lab, make_checker):
+    verdict = make_checker(accept=parse_accept("200-299,403")).check(lab.url("status/403"))
+    assert verdict.outcome is Outcome.ALIVE
+
+
+def test_head_refused_is_confirmed_with_get(lab, make_checker):
+    verdict = make_checker().check(lab.url("head-refused"))
+    assert (verdict.outcome, verdict.status, verdict.method, verdict.attempts) == (Outcome.ALIVE, 200, "GET", 2)
+
+
+def test_reset_on_head_is_confirmed_with_get(lab, make_checker):
+    verdict = make_checker().check(lab.url("reset-on-head"))
+    assert (verdict.outcome, verdict.method) == (Outcome.ALIVE, "GET")
+
+
+def test_redirect_chain_is_followed_and_counted(lab, make_checker):
+    verdict = make_checker().check(lab.url("redirect/3?x=1"))
+    assert (verdict.outcome, verdict.redirects) == (Outcome.ALIVE, 3)
+    assert verdict.final_url == lab.url("redirect/0?x=1")
+
+
+def test_redirect_loop_stops_early(lab, make_checker):
+    verdict = make_checker().check(lab.url("loop/a/1"))
+    assert (verdict.outcome, verdict.error, verdict.status) == (Outcome.BROKEN, ErrorKind.REDIRECT_LOOP, 302)
+    assert verdict.redirects == 1 and verdict.attempts == 2
+
+
+def test_too_many_redirects(lab, make_checker):
+    verdict = make_checker(max_redirects=4).check(lab.url("redirect/5"))
+    assert (verdict.error, verdict.redirects, verdict.status) == (ErrorKind.TOO_MANY_REDIRECTS, 4, 302)
+    assert make_checker(max_redirects=5).check(lab.url("redirect/5")).outcome is Outcome.ALIVE
+
+
+def test_header_drip_is_stopped_by_the_total_deadline(lab, make_checker):
+    started = time.monotonic()
+    verdict = make_checker(timeout=1.0).check(lab.url("drip-headers"))
+    elapsed = time.monotonic() - started
+    assert (verdict.outcome, verdict.error) == (Outcome.BROKEN, ErrorKind.TIMEOUT)
+    assert elapsed < 1.0 + 1.0
+
+
+def test_hang_after_accept_is_a_timeout(lab, make_checker):
+    started = time.monotonic()
+    verdict = make_checker(timeout=0.5).check(lab.url("hang"))
+    assert verdict.error is ErrorKind.TIMEOUT
+    assert time.monotonic() - started < 1.5
+
+
+def test_one_gib_body_is_not_downloaded(lab, make_checker):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    verdict = make_checker(method="get").check(lab.url("bytes/1073741824"))
+    elapsed = time.monotonic() - started
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert (verdict.outcome, verdict.method) == (Outcome.ALIVE, "GET")
+    assert elapsed < 0.5
+    assert grown_kib < 50 * 1024
+
+
+def test_endless_redirect_body_is_not_read(lab, make_checker):
+    started = time.monotonic()
+    verdict = make_checker(method="get").check(lab.url("redirect-endless-body"))
+    assert (verdict.outcome, verdict.redirects) == (Outcome.ALIVE, 1)
+    assert time.monotonic() - started < 0.5
+
+
+def test_429_with_retry_after_is_retried_then_alive(lab, make_checker):
+    started = time.monotonic()
+    verdict = make_checker(retries=2).check(lab.url("retry-after/1/a"))
+    elapsed = time.monotonic() - started
+    assert (verdict.outcome, verdict.status, verdict.attempts) == (Outcome.ALIVE, 200, 2)
+    assert 1.0 <= elapsed < 2.0
+
+
+def test_retry_after_over_the_cap_ends_at_once_as_blocked(lab, make_checker):
+    started = time.monotonic()
+    verdict = make_checker(retries=2).check(lab.url("retry-after/99999/b"))
+    assert (verdict.outcome, verdict.status, verdict.attempts) == (Outcome.BLOCKED, 429, 1)
+    assert "Retry-After" in verdict.detail
+    assert time.monotonic() - started < 0.5
+
+
+def test_5xx_is_retried_with_backoff_until_it_recovers(lab, make_checker):
+    verdict = make_checker(retries=2).check(lab.url("flaky/2/c"))
+    assert (verdict.outcome, verdict.status) == (Outcome.ALIVE, 200)
+    assert lab.hits("/flaky/2/c") == 3
+
+
+def test_5xx_that_stays_broken_reports_every_request(lab, make_checker):
+    verdict = make_checker(retries=1).check(lab.url("status/503"))
+    # two attempts, each HEAD then a confirming GET
+    assert (verdict.outcome, verdict.status, verdict.attempts) == (Outcome.BROKEN, 503, 3)
+
+
+def test_connection_refused_is_a_connection_error(make_checker):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound but not listening: connections are refused
+        verdict = make_checker().check(f"http://127.0.0.1:{port}/")
+    assert (verdict.outcome, verdict.error, verdict.status) == (Outcome.BROKEN, ErrorKind.CONNECTION, None)
+
+
+def test_unresolvable_host_is_a_dns_error(make_checker, monkeypatch):
+    def no_such_host(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)  # no real resolver is asked
+    verdict = make_checker().check("http://no-such-host.test/")
+    assert (verdict.outcome, verdict.error) == (Outcome.BROKEN, ErrorKind.DNS)
+
+
+def test_credentials_are_dropped_when_a_redirect_changes_origin(lab, make_checker):
+    checker = make_checker(headers=(("Authorization", "Bearer secret"), ("X-Keep", "1")))
+    target = lab.url("ok", host=1)
+    verdict = checker.check(lab.url(f"redirect-to?url={target}"))
+    assert verdict.outcome is Outcome.ALIVE and verdict.redirects == 1
+    first, second = [r for r in lab.log if r.method == "HEAD"]
+    assert ("Authorization", "Bearer secret") in first.headers
+    assert second.address == "127.0.0.2"
+    assert not any(k.lower() == "authorization" for k, _ in second.headers)
+    assert ("X-Keep", "1") in second.headers
+
+
+def test_sequential_checks_reuse_one_connection(lab, make_checker):
+    checker = make_checker()
+    for i in range(20):
+        assert checker.check(lab.url(f"ok?i={i}")).outcome is Outcome.ALIVE
+    stats = lab.snapshot()["127.0.0.1"]
+    assert (stats.requests, stats.connections) == (20, 1)
+
+
+def test_requests_identify_pcheck_and_refuse_compression(lab, make_checker):
+    make_checker().check(lab.url("ok"))
+    headers = dict(lab.log[0].headers)
+    assert headers["User-Agent"].startswith("Mozilla/5.0 (compatible; pcheck/")
+    assert headers["Accept-Encoding"] == "identity"
+
+
+def test_origin_rule():
+    assert not changes_origin("http://a.example/x", "http://a.example:80/y")
+    assert changes_origin("http://a.example/", "https://a.example/")
+    assert changes_origin("http://a.example/", "http://b.example/")
+    assert changes_origin("http://a.example:8080/", "http://a.example:8081/")
+
+
+def test_retry_after_parsing():
+    assert parse_retry_after("5") == 5.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: retry now
+    assert parse_retry_after("soon") is None

@@ -1,0 +1,140 @@
+"""The `pcheck` command end to end, as a subprocess: exit codes, formats, streams."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import run_pcheck, write_list
+
+pytestmark = pytest.mark.timeout(90)
+
+FAST = ["--timeout", "2", "--retries", "0", "-p", "2", "--no-progress"]
+
+
+def test_all_alive_exits_0(lab, tmp_path):
+    path = write_list(tmp_path / "urls.txt", [lab.url(f"ok?i={i}", i % 4) for i in range(30)])
+    proc = run_pcheck("check", str(path), *FAST)
+    assert proc.returncode == 0, proc.stderr
+    assert "alive" in proc.stdout and "30" in proc.stdout
+
+
+def test_one_broken_url_exits_1_and_is_named(lab, tmp_path):
+    broken = lab.url("status/404")
+    path = write_list(tmp_path / "urls.txt", ["# list", lab.url("ok"), broken])
+    proc = run_pcheck("check", str(path), *FAST)
+    assert proc.returncode == 1
+    assert broken in proc.stdout and f"{path}:3" in proc.stdout
+
+
+def test_invalid_line_exits_1_with_its_line(lab, tmp_path):
+    path = write_list(tmp_path / "urls.txt", [lab.url("ok"), "", "not-a-url"])
+    proc = run_pcheck("check", str(path), "--format", "jsonl", *FAST)
+    assert proc.returncode == 1
+    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    [bad] = [r for r in records if r["outcome"] == "invalid"]
+    assert (bad["url"], bad["line"], bad["error"]) == ("not-a-url", 3, "invalid_url")
+
+
+def test_blocked_fails_only_with_fail_on_blocked(lab):
+    url = lab.url("status/403")
+    assert run_pcheck("check", url, *FAST).returncode == 0
+    assert run_pcheck("check", url, "--fail-on-blocked", *FAST).returncode == 1
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["check", "missing-file.txt"], "missing-file.txt: no such file"),
+        (["check"], "no INPUT"),
+        (["check", "http://127.0.0.1:1/", "--format", "xml"], "--format"),
+        (["check", "http://127.0.0.1:1/", "--accept", "abc"], "--accept"),
+        (["check", "http://127.0.0.1:1/", "--threads", "0"], "--threads"),
+        (["check", "http://127.0.0.1:1/", "--header", "no colon"], "--header"),
+    ],
+)
+def test_usage_errors_exit_2_before_checking_anything(args, message):
+    proc = run_pcheck(*args)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_processes_env_var_is_validated(lab):
+    proc = run_pcheck("check", lab.url("ok"), "--no-progress", env={"PCHECK_PROCESSES": "many"})
+    assert proc.returncode == 2 and "PCHECK_PROCESSES" in proc.stderr
+    assert run_pcheck("check", lab.url("ok"), "--no-progress", env={"PCHECK_PROCESSES": "1"}).returncode == 0
+
+
+def test_jsonl_csv_and_json_reports_parse_and_agree(lab, tmp_path):
+    urls = [lab.url("ok"), lab.url("status/500", 1), lab.url("redirect/2", 2), "bad url", lab.url("ok")]
+    path = write_list(tmp_path / "urls.txt", urls)
+    outputs = {}
+    for fmt in ("jsonl", "csv", "json"):
+        out = tmp_path / f"report.{fmt}"
+        proc = run_pcheck("check", str(path), "--format", fmt, "-o", str(out), *FAST)
+        assert proc.returncode == 1 and proc.stdout == ""
+        outputs[fmt] = out.read_text(encoding="utf-8")
+    jsonl = [json.loads(line) for line in outputs["jsonl"].splitlines()]
+    rows = list(csv.DictReader(io.StringIO(outputs["csv"])))
+    document = json.loads(outputs["json"])
+
+    def key(r):
+        return (r["url"], str(r["line"]), r["outcome"], str(r["status"] or ""), r["error"] or "", str(r["redirects"]))
+
+    assert len(jsonl) == len(rows) == len(document["results"]) == 5
+    assert sorted(map(key, jsonl)) == sorted(map(key, rows)) == sorted(map(key, document["results"]))
+    assert document["summary"]["total"] == 5 and document["summary"]["broken"] == 1
+    assert {r["line"]: r["outcome"] for r in jsonl} == {1: "alive", 2: "broken", 3: "alive", 4: "invalid", 5: "alive"}
+    assert set(jsonl[0]) >= {"url", "outcome", "ok", "status", "error", "final_url", "redirects", "method",
+                             "attempts", "elapsed_ms", "source", "line"}
+
+
+def test_stdin_and_arguments_are_inputs(lab):
+    proc = run_pcheck("check", "-", lab.url("ok", 1), "--format", "jsonl", *FAST, stdin=lab.url("ok") + "\n")
+    assert proc.returncode == 0, proc.stderr
+    sources = [(r["source"], r["line"]) for r in map(json.loads, proc.stdout.splitlines())]
+    assert sorted(sources, key=str) == [("-", 1), ("<args>", None)]
+
+
+def test_stdout_holds_only_the_report_and_no_bar_frames_without_a_terminal(lab):
+    proc = run_pcheck("check", lab.url("ok"), lab.url("status/404"), "--format", "jsonl", "--timeout", "2", "--retries", "0")
+    assert all(json.loads(line) for line in proc.stdout.splitlines())
+    assert "\r" not in proc.stderr
+
+
+def test_no_process_outlives_the_command(lab, tmp_path):
+    path = write_list(tmp_path / "urls.txt", [lab.url(f"ok?i={i}") for i in range(20)])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pcheck", "check", str(path), *FAST, "--format", "jsonl"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    # pcheck leads its own session here: every process it started (workers, forkserver) is in it
+    assert _session_members(proc.pid) == []
+
+
+def test_demo_runs_offline_and_its_verdicts_match():
+    proc = run_pcheck("demo", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "verdicts match" in proc.stderr and "alive" in proc.stdout
+
+
+def _session_members(sid: int) -> list[int]:
+    members = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == sid:  # fields after the command: state, ppid, pgrp, session
+            members.append(int(entry))
+    return members
