@@ -24,6 +24,7 @@ import urllib3.exceptions
 from .config import Config
 from .inputs import normalise
 from .models import ErrorKind, Outcome, Verdict
+from .netguard import PrivateAddressRefused
 from .transport import DeadlineExceeded, Transport
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -221,6 +222,8 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
     # so what the socket said (the innermost cause) is asked first.
     if has(DeadlineExceeded):
         return ErrorKind.TIMEOUT, "no complete answer within --timeout"
+    if has(PrivateAddressRefused):
+        return ErrorKind.PRIVATE_ADDRESS, _clip(str(next(e for e in chain if isinstance(e, PrivateAddressRefused))))
     if has(urllib3.exceptions.NameResolutionError, socket.gaierror):
         return ErrorKind.DNS, detail
     if has(requests.exceptions.SSLError, urllib3.exceptions.SSLError, ssl.SSLError):

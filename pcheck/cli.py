@@ -67,6 +67,7 @@ def check(
     exclude: List[str] = typer.Option([], "--exclude", help="Skip URLs matching this regex (repeatable)."),
     header: List[str] = typer.Option([], "--header", help="Extra request header 'Name: value' (repeatable)."),
     user_agent: str = typer.Option(DEFAULT_USER_AGENT, "--user-agent", help="User-Agent header."),
+    exclude_private: bool = typer.Option(False, "--exclude-private", help="Refuse private, loopback, link-local and metadata addresses, checked on every hop's resolved address."),
     insecure: bool = typer.Option(False, "--insecure", help="Skip TLS certificate verification."),
     ca_bundle: Optional[str] = typer.Option(None, "--ca-bundle", help="CA certificates (PEM) to verify TLS with."),
     fail_on_blocked: bool = typer.Option(False, "--fail-on-blocked", help="Count blocked URLs (401, 403, 429, 999, challenges) as failures."),
@@ -86,7 +87,7 @@ def check(
             threads=threads, timeout=timeout, retries=retries, accept=parse_accept(accept),
             method=method.lower(), max_per_host=max_per_host, max_redirects=max_redirects,
             headers=tuple(parse_header(h) for h in header), user_agent=user_agent,
-            verify_tls=not insecure, ca_bundle=ca_bundle, include=tuple(include), exclude=tuple(exclude),
+            verify_tls=not insecure, ca_bundle=ca_bundle, exclude_private=exclude_private, include=tuple(include), exclude=tuple(exclude),
             fail_on_blocked=fail_on_blocked, start_method=start_method,
         )
         sources = open_sources(inputs)

@@ -26,6 +26,7 @@ import collections
 import http
 import json
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -59,9 +60,10 @@ class LoggedRequest:
 class Lab:
     """The local site. Use as a context manager; it runs in a daemon thread."""
 
-    def __init__(self, hosts: int = 1) -> None:
+    def __init__(self, hosts: int = 1, ssl_context: ssl.SSLContext | None = None) -> None:
         if not 1 <= hosts <= 250:
             raise ValueError("hosts must be 1..250")
+        self.ssl_context = ssl_context  # serve HTTPS with this server-side context
         self.addresses = [f"127.0.0.{i}" for i in range(1, hosts + 1)]
         self.port = 0
         self.stats: dict[str, HostStats] = {a: HostStats() for a in self.addresses}
@@ -116,7 +118,7 @@ class Lab:
                 continue
             self.port = port
             for sock in sockets:
-                self._servers.append(await loop.create_server(lambda: _Connection(self), sock=sock))
+                self._servers.append(await loop.create_server(lambda: _Connection(self), sock=sock, ssl=self.ssl_context))
             return
         raise RuntimeError("no port free on all lab addresses")
 
@@ -144,7 +146,8 @@ class Lab:
 
     # -- helpers for tests, benchmarks and the demo ---------------------------
     def base(self, host: int = 0) -> str:
-        return f"http://{self.addresses[host]}:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.addresses[host]}:{self.port}"
 
     def url(self, path: str, host: int = 0) -> str:
         return self.base(host) + "/" + path.lstrip("/")

@@ -20,13 +20,14 @@ death reads as end-of-file and costs nothing but that worker's in-flight URLs.
 from __future__ import annotations
 
 import collections
+import hashlib
 import logging
 import multiprocessing
 import pickle
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from typing import Iterable, Iterator
 
@@ -85,6 +86,39 @@ class WorkerCrash:
         return f"worker {self.worker} (pid {self.pid}) died ({how}) with {self.lost} URL(s) in flight"
 
 
+class DoneIndex:
+    """Verdicts of finished URLs, kept compact so a million-URL run stays small.
+
+    Keys are 128-bit BLAKE2 digests rather than the URLs themselves (a collision
+    is about as likely as 1e-27 in a billion-URL run), and the common verdict,
+    answered without redirects, is stored once per kind: a duplicate occurrence
+    then reports it with its own URL as final_url and 0 ms, since it cost nothing.
+    """
+
+    def __init__(self) -> None:
+        self._verdicts: dict[int, Verdict] = {}
+        self._shared: dict[tuple, Verdict] = {}
+
+    @staticmethod
+    def _digest(key: str) -> int:
+        return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest(), "little")
+
+    def add(self, key: str, verdict: Verdict) -> None:
+        if verdict.final_url == key and verdict.detail is None:
+            kind = (verdict.outcome, verdict.status, verdict.error, verdict.redirects, verdict.method, verdict.attempts)
+            verdict = self._shared.get(kind) or self._shared.setdefault(kind, replace(verdict, final_url=None, elapsed_ms=0.0))
+        self._verdicts[self._digest(key)] = verdict
+
+    def get(self, key: str) -> Verdict | None:
+        verdict = self._verdicts.get(self._digest(key))
+        if verdict is not None and verdict.final_url is None:
+            verdict = replace(verdict, final_url=key)
+        return verdict
+
+    def __len__(self) -> int:
+        return len(self._verdicts)
+
+
 @dataclass
 class _Task:
     key: str
@@ -116,7 +150,7 @@ class CheckRun:
         self._start_failures = 0
         self._tasks: dict[int, _Task] = {}
         self._by_key: dict[str, int] = {}
-        self._done: dict[str, Verdict] = {}
+        self._done = DoneIndex()
         self._pending: dict[str, collections.deque[int]] = {}
         self._ready: collections.deque[str] = collections.deque()
         self._ready_set: set[str] = set()
@@ -302,7 +336,7 @@ class CheckRun:
         self._host_load[task.host] -= 1
         self._mark_ready(task.host)
         if verdict.outcome is not Outcome.UNCHECKED:
-            self._done[task.key] = verdict
+            self._done.add(task.key, verdict)
         for url, source, line in task.occurrences:
             yield CheckResult.of(url, source, line, verdict)
 

@@ -22,6 +22,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import NameResolutionError
+
+from .netguard import NetGuard
 
 #: Host pools kept alive per process (requests' default of 10 re-opens connections beyond 10 hosts).
 POOL_HOSTS = 256
@@ -111,11 +114,29 @@ _current = threading.local()  # .slot: the slot of the request this thread is se
 
 
 class _WatchedMixin:
+    """Lets the watchdog reach the socket, and the net guard pick the address connected to."""
+
     def request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         slot = getattr(_current, "slot", None)
         if slot is not None:
             slot.attach(self)  # type: ignore[arg-type]
         return super().request(*args, **kwargs)  # type: ignore[misc]
+
+    def _new_conn(self):  # type: ignore[no-untyped-def]
+        guard = getattr(_current, "guard", None)
+        if guard is None:
+            return super()._new_conn()  # type: ignore[misc]
+        try:
+            address = guard.address_for(self._dns_host, self.port)  # type: ignore[attr-defined]
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[attr-defined, arg-type]
+        # Connect to the checked address itself; TLS still verifies the name in self.host.
+        dns_host = self._dns_host  # type: ignore[has-type]
+        self._dns_host = address
+        try:
+            return super()._new_conn()  # type: ignore[misc]
+        finally:
+            self._dns_host = dns_host
 
 
 class _HTTPConnection(_WatchedMixin, HTTPConnection):
@@ -160,8 +181,9 @@ class Transport:
     and `Session.send` with `allow_redirects=False` still resolves the next hop.
     """
 
-    def __init__(self, pool_maxsize: int, verify: bool | str = True) -> None:
+    def __init__(self, pool_maxsize: int, verify: bool | str = True, guard: NetGuard | None = None) -> None:
         self.verify = verify  # True, or a CA bundle path; False only with --insecure
+        self.guard = guard  # set with --exclude-private: every new connection is checked
         self.adapter = _Adapter(pool_connections=POOL_HOSTS, pool_maxsize=pool_maxsize, max_retries=0)
         self.watchdog = Watchdog()
         self._local = threading.local()  # .slot: this thread's slot with this transport's watchdog
@@ -171,6 +193,7 @@ class Transport:
         if slot is None:
             slot = self._local.slot = self.watchdog.new_slot()
         _current.slot = slot
+        _current.guard = self.guard
         return slot
 
     def fetch(self, method: str, url: str, headers: dict[str, str], deadline: float) -> Hop:
@@ -219,3 +242,16 @@ def _discard_body(response: requests.Response) -> None:
         raw.release_conn()
     else:
         response.close()
+
+
+def make_transport(config) -> Transport:  # type: ignore[no-untyped-def]
+    """The transport a worker process uses for `config` (a pcheck.config.Config)."""
+    if not config.verify_tls:
+        import warnings
+
+        from urllib3.exceptions import InsecureRequestWarning
+
+        # The CLI has warned once; one warning per request from every worker would drown stderr.
+        warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+    verify = config.ca_bundle or config.verify_tls
+    return Transport(config.threads, verify=verify, guard=NetGuard() if config.exclude_private else None)

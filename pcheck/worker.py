@@ -34,9 +34,9 @@ def worker_main(config: Config, task_conn: Connection, result_conn: Connection) 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     raise_open_files_limit()
     from .checker import Checker
-    from .transport import Transport
+    from .transport import make_transport
 
-    transport = Transport(pool_maxsize=config.threads, verify=config.ca_bundle or config.verify_tls)
+    transport = make_transport(config)
     stop = threading.Event()
     checkers = [Checker(config, transport, stop) for _ in range(config.threads)]
     serve(task_conn, result_conn, [c.check for c in checkers], stop)
