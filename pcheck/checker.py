@@ -64,16 +64,25 @@ class Checker:
         self.config = config
         self.transport = transport
         self.stop = stop or threading.Event()
-        self.headers = {
+        self.base_headers = {
             "User-Agent": config.user_agent,
             "Accept": "*/*",
             "Accept-Encoding": "identity",  # nothing is ever decompressed
             **dict(config.headers),
         }
+        # Per-check state; a Checker belongs to one thread, so this is safe.
+        self.headers = self.base_headers
+        self.accept = config.accept
 
     def check(self, url: str) -> Verdict:
         """Check one normalised URL; always returns a Verdict."""
         started = time.monotonic()
+        self.headers, self.accept = self.base_headers, self.config.accept
+        if self.config.hosts:
+            policy = self.config.host_policy(urlsplit(url).hostname or "")
+            if policy is not None:
+                self.headers = {**self.base_headers, **dict(policy.headers)}
+                self.accept = policy.accept or self.config.accept
         method = self.config.method.upper()
         requests_made = 0
         attempt = 0
@@ -95,7 +104,7 @@ class Checker:
             return answer.error not in NO_FALLBACK_ERRORS
         if answer.status == 429 or answer.retry_after:
             return False  # rate-limited: a GET now would only be refused too; retry after the wait
-        return answer.status is not None and not self.config.accepts(answer.status)
+        return answer.status is not None and not self.config.accepts(answer.status, self.accept)
 
     def _attempt(self, url: str, method: str) -> Answer:
         """Follow redirects by hand (requests would download each redirect body) under one deadline."""
@@ -142,7 +151,7 @@ class Checker:
         retryable = answer.error in RETRY_ERRORS or (
             answer.status is not None
             and answer.error is None
-            and not self.config.accepts(answer.status)
+            and not self.config.accepts(answer.status, self.accept)
             and (answer.status in RETRY_STATUSES or 500 <= answer.status <= 599)
         )
         if not retryable or attempt >= self.config.retries:
@@ -161,7 +170,7 @@ class Checker:
             outcome = Outcome.EXCLUDED
         elif error is not None:
             outcome = Outcome.BROKEN
-        elif status is not None and self.config.accepts(status):
+        elif status is not None and self.config.accepts(status, self.accept):
             outcome = Outcome.ALIVE
         elif status in BLOCKED_STATUSES or answer.challenge:
             outcome = Outcome.BLOCKED

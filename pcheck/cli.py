@@ -10,11 +10,12 @@ import time
 from typing import List, Optional
 
 import typer
+from click.core import ParameterSource
 
 from . import __version__
 from .config import (
     DEFAULT_ACCEPT, DEFAULT_MAX_PER_HOST, DEFAULT_MAX_REDIRECTS, DEFAULT_METHOD, DEFAULT_RETRIES,
-    DEFAULT_THREADS, DEFAULT_TIMEOUT_S, DEFAULT_USER_AGENT, PROCESSES_ENV, Config, ConfigError,
+    DEFAULT_EXTENSIONS, DEFAULT_THREADS, DEFAULT_TIMEOUT_S, DEFAULT_USER_AGENT, PROCESSES_ENV, Config, ConfigError,
     parse_accept, parse_header,
 )
 from .report import FORMATS
@@ -52,7 +53,8 @@ def main(
 
 @app.command()
 def check(
-    inputs: List[str] = typer.Argument(None, help="Files of URLs (one per line), '-' for stdin, or http(s) URLs."),
+    ctx: typer.Context,
+    inputs: List[str] = typer.Argument(None, help="URL lists, Markdown/HTML documents, directories or globs; '-' for stdin; or http(s) URLs."),
     processes: Optional[int] = typer.Option(None, "-p", "--processes", help=f"Worker processes [default: usable cores, or ${PROCESSES_ENV}]."),
     threads: int = typer.Option(DEFAULT_THREADS, "-t", "--threads", help="Threads per process."),
     timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout", help="Total seconds for one attempt, connect to last header byte."),
@@ -71,33 +73,50 @@ def check(
     insecure: bool = typer.Option(False, "--insecure", help="Skip TLS certificate verification."),
     ca_bundle: Optional[str] = typer.Option(None, "--ca-bundle", help="CA certificates (PEM) to verify TLS with."),
     fail_on_blocked: bool = typer.Option(False, "--fail-on-blocked", help="Count blocked URLs (401, 403, 429, 999, challenges) as failures."),
-    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar (it is also off when stderr is not a terminal)."),
+    input_format: str = typer.Option("auto", "--input-format", help="How to read inputs: auto (by extension), list, markdown, html, text."),
+    extensions: str = typer.Option(",".join(DEFAULT_EXTENSIONS), "--extensions", help="Document extensions searched for in directories."),
+    host_stats: bool = typer.Option(False, "--host-stats", help="Add per-host statistics to the report."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar or status lines."),
+    config_path: Optional[str] = typer.Option(None, "--config", help="Config file [default: the nearest pcheck.toml or pyproject.toml with [tool.pcheck]]."),
     start_method: Optional[str] = typer.Option(None, "--start-method", help="multiprocessing start method: forkserver or spawn.", hidden=True),
 ) -> None:
-    """Check URLs from files, stdin and arguments; exit 0 if none failed, 1 if some did."""
+    """Check URLs from lists, documents, stdin and arguments; exit 0 if none failed, 1 if some did."""
+    from .configfile import find_config, load_config
     from .inputs import InputError, open_sources
 
-    if not inputs:
-        _usage("no INPUT given: name files of URLs, '-' for stdin, or URLs")
-    if fmt not in FORMATS:
-        _usage(f"--format must be one of {', '.join(FORMATS)}")
+    options = dict(locals())
     try:
+        path = config_path or find_config()
+        settings = load_config(path) if path else None
+        if settings is not None:  # a flag given on the command line wins over the file
+            for key, value in settings.options.items():
+                name = "fmt" if key == "format" else key
+                if ctx.get_parameter_source(name) in (ParameterSource.DEFAULT, None):
+                    options[name] = value
+        o = options
+        if not o["inputs"]:
+            raise ConfigError("no INPUT given: name files of URLs, documents, '-' for stdin, or URLs")
+        if o["fmt"] not in FORMATS:
+            raise ConfigError(f"--format must be one of {', '.join(FORMATS)}")
+        accept_spec = o["accept"] if isinstance(o["accept"], str) else ",".join(map(str, o["accept"]))
+        exts = o["extensions"] if isinstance(o["extensions"], list) else o["extensions"].split(",")
         config = Config(
-            **({"processes": processes} if processes is not None else {}),
-            threads=threads, timeout=timeout, retries=retries, accept=parse_accept(accept),
-            method=method.lower(), max_per_host=max_per_host, max_redirects=max_redirects,
-            headers=tuple(parse_header(h) for h in header), user_agent=user_agent,
-            verify_tls=not insecure, ca_bundle=ca_bundle, exclude_private=exclude_private, include=tuple(include), exclude=tuple(exclude),
-            fail_on_blocked=fail_on_blocked, start_method=start_method,
+            **({"processes": o["processes"]} if o["processes"] is not None else {}),
+            threads=o["threads"], timeout=float(o["timeout"]), retries=o["retries"], accept=parse_accept(accept_spec),
+            method=o["method"].lower(), max_per_host=o["max_per_host"], max_redirects=o["max_redirects"],
+            headers=tuple(parse_header(h) for h in o["header"]), user_agent=o["user_agent"],
+            verify_tls=not o["insecure"], ca_bundle=o["ca_bundle"], exclude_private=o["exclude_private"],
+            include=tuple(o["include"]), exclude=tuple(o["exclude"]), fail_on_blocked=o["fail_on_blocked"],
+            start_method=o["start_method"], hosts=settings.hosts if settings else (),
         )
-        sources = open_sources(inputs)
-        if ca_bundle is not None and not os.path.isfile(ca_bundle):
-            raise ConfigError(f"--ca-bundle {ca_bundle}: no such file")
+        sources = open_sources(o["inputs"], o["input_format"], [e.strip() for e in exts if e.strip()])
+        if o["ca_bundle"] is not None and not os.path.isfile(o["ca_bundle"]):
+            raise ConfigError(f"--ca-bundle {o['ca_bundle']}: no such file")
     except (ConfigError, InputError) as exc:
         _usage(str(exc))
-    if insecure:
+    if o["insecure"]:
         typer.echo("pcheck: warning: --insecure: TLS certificates are not verified", err=True)
-    raise typer.Exit(_execute(config, sources, fmt, output, not no_progress))
+    raise typer.Exit(_execute(config, sources, o["fmt"], o["output"], not o["no_progress"], host_stats=o["host_stats"]))
 
 
 @app.command()
@@ -136,7 +155,7 @@ def demo(
 
 
 def _execute(config: Config, sources, fmt: str, output: Optional[str], progress: bool,
-             outcomes: Optional[dict] = None) -> ExitCode:
+             outcomes: Optional[dict] = None, host_stats: bool = False) -> ExitCode:
     from .api import run_sources
     from .inputs import count_candidates
     from .pool import CheckRun, stop_helper_processes
@@ -147,9 +166,9 @@ def _execute(config: Config, sources, fmt: str, output: Optional[str], progress:
         stream = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
     except OSError as exc:
         _usage(f"{output}: {exc.strerror}")
-    bar = Progress(count_candidates(sources) if progress and sys.stderr.isatty() else None, enabled=progress)
+    bar = Progress(count_candidates(sources) if progress else None, enabled=progress)
     _log_to(bar)
-    reporter = make_reporter(fmt, stream)
+    reporter = make_reporter(fmt, stream, host_stats=host_stats, fail_on_blocked=config.fail_on_blocked)
     started = time.monotonic()
     interrupted = False
     try:

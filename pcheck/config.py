@@ -27,6 +27,9 @@ DEFAULT_BACKOFF_CAP_S = 10.0
 #: Lines longer than this are `invalid` and never held in memory whole (RFC 9110 asks for 8000).
 MAX_URL_LENGTH = 8192
 
+#: Document extensions looked for in directories (--extensions); .txt there means a text document.
+DEFAULT_EXTENSIONS = ("md", "markdown", "html", "htm")
+
 PROCESSES_ENV = "PCHECK_PROCESSES"
 METHODS = ("head", "get")
 
@@ -89,6 +92,15 @@ def parse_header(spec: str) -> tuple[str, str]:
 
 
 @dataclass(frozen=True)
+class HostPolicy:
+    """Per-host settings from a config file's [hosts."name"] table; None means the run's own."""
+
+    max_per_host: int | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    accept: tuple[tuple[int, int], ...] | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything a run needs; pickled once into each worker process."""
 
@@ -113,6 +125,8 @@ class Config:
     backoff_cap: float = DEFAULT_BACKOFF_CAP_S
     #: None picks per platform (see pool.mp_context); tests parametrize it.
     start_method: str | None = None
+    #: (host, policy) pairs; hosts are lower-case punycode, matched exactly.
+    hosts: tuple[tuple[str, HostPolicy], ...] = ()
 
     def __post_init__(self) -> None:
         checks = [
@@ -133,5 +147,15 @@ class Config:
             except re.error as exc:
                 raise ConfigError(f"pattern {pattern!r}: {exc}") from None
 
-    def accepts(self, status: int) -> bool:
-        return any(lo <= status <= hi for lo, hi in self.accept)
+    def accepts(self, status: int, accept: tuple[tuple[int, int], ...] | None = None) -> bool:
+        return any(lo <= status <= hi for lo, hi in (accept or self.accept))
+
+    def host_policy(self, host: str) -> HostPolicy | None:
+        for name, policy in self.hosts:
+            if name == host:
+                return policy
+        return None
+
+    def max_per_host_for(self, host: str) -> int:
+        policy = self.host_policy(host) if self.hosts else None
+        return policy.max_per_host if policy and policy.max_per_host else self.max_per_host

@@ -7,6 +7,7 @@ are reported, never "cleaned" into some other URL.
 
 from __future__ import annotations
 
+import glob
 import ipaddress
 import os
 import re
@@ -17,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import idna
 
-from .config import MAX_URL_LENGTH
+from .config import DEFAULT_EXTENSIONS, MAX_URL_LENGTH
 from .models import CheckResult, ErrorKind, Outcome, Target, Verdict
 
 STDIN = "-"
@@ -34,31 +35,73 @@ class InputError(Exception):
     """An input that cannot be read at all: a usage error, raised before any check."""
 
 
+INPUT_FORMATS = ("auto", "list", "markdown", "html", "text")
+_FORMAT_BY_EXTENSION = {"md": "markdown", "markdown": "markdown", "mdx": "markdown",
+                        "html": "html", "htm": "html", "xhtml": "html", "txt": "text"}
+
+
 @dataclass(frozen=True)
 class Source:
-    """One INPUT argument: a file, stdin, or a URL given on the command line."""
+    """One input: a URL list (a file or stdin), a document, or a URL given on the command line."""
 
     name: str
-    kind: str  # "file", "stdin" or "url"
+    kind: str  # "file", "stdin", "url" or "document"
+    fmt: str = "list"  # for documents: "markdown", "html" or "text"
 
 
-def open_sources(inputs: Iterable[str]) -> list[Source]:
-    """Classify and validate every INPUT up front, so nothing is checked if one is unreadable."""
+def open_sources(inputs: Iterable[str], input_format: str = "auto",
+                 extensions: Iterable[str] = DEFAULT_EXTENSIONS) -> list[Source]:
+    """Classify and validate every INPUT up front, so nothing is checked if one is unreadable.
+
+    Files named directly are URL lists unless their extension says Markdown or
+    HTML; directories are searched recursively for files with `extensions`;
+    a pattern with * ? or [ is expanded as a glob. `input_format` overrides the guess.
+    """
+    if input_format not in INPUT_FORMATS:
+        raise InputError(f"--input-format must be one of {', '.join(INPUT_FORMATS)}")
+    wanted = {e.lower().lstrip(".") for e in extensions}
     sources = []
     for item in inputs:
         if item == STDIN:
-            sources.append(Source(STDIN, "stdin"))
+            fmt = "list" if input_format == "auto" else input_format
+            sources.append(Source(STDIN, "stdin" if fmt == "list" else "document", fmt))
         elif "://" in item:
             sources.append(Source(item, "url"))
         elif os.path.isdir(item):
-            raise InputError(f"{item}: is a directory, not a file of URLs")
+            found = sorted(_walk(item, wanted))
+            if not found:
+                raise InputError(f"{item}: a directory with no documents ({', '.join(sorted(wanted))})")
+            sources += [_file_source(path, input_format, directory=True) for path in found]
+        elif not os.path.exists(item) and any(c in item for c in "*?["):
+            found = sorted(p for p in glob.glob(item, recursive=True) if os.path.isfile(p))
+            if not found:
+                raise InputError(f"{item}: no file matches")
+            sources += [_file_source(path, input_format) for path in found]
         elif not os.path.isfile(item):
             raise InputError(f"{item}: no such file")
         elif not os.access(item, os.R_OK):
             raise InputError(f"{item}: permission denied")
         else:
-            sources.append(Source(item, "file"))
+            sources.append(_file_source(item, input_format))
     return sources
+
+
+def _walk(root: str, extensions: set[str]) -> Iterator[str]:
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]  # no .git, .venv, ...
+        for name in files:
+            if name.rsplit(".", 1)[-1].lower() in extensions and "." in name:
+                yield os.path.join(folder, name)
+
+
+def _file_source(path: str, input_format: str, directory: bool = False) -> Source:
+    if input_format != "auto":
+        fmt = input_format
+    else:
+        fmt = _FORMAT_BY_EXTENSION.get(path.rsplit(".", 1)[-1].lower(), "list")
+        if fmt == "text" and not directory:
+            fmt = "list"  # a .txt named on the command line is a URL list
+    return Source(path, "file" if fmt == "list" else "document", fmt)
 
 
 def count_candidates(sources: Iterable[Source]) -> int | None:
@@ -69,6 +112,9 @@ def count_candidates(sources: Iterable[Source]) -> int | None:
             return None
         if source.kind == "url":
             total += 1
+            continue
+        if source.kind == "document":
+            total += sum(1 for _ in iter_document(source.name, source.fmt))
             continue
         with open(source.name, "rb") as stream:
             total += sum(1 for _ in _candidate_lines(stream))
@@ -83,6 +129,8 @@ def iter_targets(sources: Iterable[Source], stdin: BinaryIO | None = None) -> It
         elif source.kind == "stdin":
             stream = stdin if stdin is not None else sys.stdin.buffer
             yield from iter_stream(stream, STDIN)
+        elif source.kind == "document":
+            yield from iter_document(source.name, source.fmt, stdin)
         else:
             try:
                 with open(source.name, "rb") as stream:
@@ -104,6 +152,26 @@ def iter_stream(stream: BinaryIO, source: str) -> Iterator[Target | CheckResult]
             yield invalid_result(text.decode("utf-8", "replace"), source, lineno, f"not valid UTF-8 ({exc.reason})")
             continue
         yield parse_url(url, source, lineno)
+
+
+def iter_document(name: str, fmt: str, stdin: BinaryIO | None = None) -> Iterator[Target | CheckResult]:
+    """Targets for the links in a Markdown, HTML or text document (read whole: documents are small)."""
+    if name == STDIN:
+        data = (stdin if stdin is not None else sys.stdin.buffer).read()
+    else:
+        try:
+            with open(name, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            raise InputError(f"{name}: {exc.strerror or exc}") from exc
+    from .extract import extract  # markdown-it is only needed for documents
+
+    text = data.decode("utf-8", "replace").lstrip("\ufeff")
+    for url, line in extract(text, fmt):
+        if "\ufffd" in url:
+            yield invalid_result(url, name, line, "not valid UTF-8")
+        else:
+            yield parse_url(url, name, line)
 
 
 def _candidate_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes, bool]]:

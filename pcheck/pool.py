@@ -158,6 +158,7 @@ class CheckRun:
         self._next_id = 0
         self._interrupts = 0
         self._capacity = config.threads * TASKS_PER_THREAD
+        self._cap = config.max_per_host_for
 
     # -- life cycle -------------------------------------------------------------
     def __enter__(self) -> CheckRun:
@@ -263,7 +264,7 @@ class CheckRun:
         self._mark_ready(host)
 
     def _mark_ready(self, host: str) -> None:
-        if host not in self._ready_set and host in self._pending and self._host_load[host] < self.config.max_per_host:
+        if host not in self._ready_set and host in self._pending and self._host_load[host] < self._cap(host):
             self._ready_set.add(host)
             self._ready.append(host)
 
@@ -286,7 +287,7 @@ class CheckRun:
             if not queue:
                 del self._pending[host]
                 self._ready_set.discard(host)
-            elif self._host_load[host] < self.config.max_per_host:
+            elif self._host_load[host] < self._cap(host):
                 self._ready.append(host)
             else:
                 self._ready_set.discard(host)

@@ -1,35 +1,70 @@
-"""The progress bar: parent only, on stderr, and off when stderr is not a terminal."""
+"""Progress on stderr, parent only: a tqdm bar on a terminal, plain status lines in CI logs."""
 
 from __future__ import annotations
 
+import collections
 import sys
+import threading
+import time
+from typing import TextIO
 
 from .models import CheckResult, Outcome
 
+#: How often a status line is printed when stderr is not a terminal (CI logs).
+STATUS_INTERVAL_S = 10.0
+
 
 class Progress:
-    def __init__(self, total: int | None, enabled: bool = True) -> None:
+    def __init__(self, total: int | None, enabled: bool = True, stream: TextIO | None = None,
+                 interval: float = STATUS_INTERVAL_S) -> None:
+        self.stream = stream or sys.stderr
+        self.total = total
+        self.counts: collections.Counter[Outcome] = collections.Counter()
+        self.done = 0
+        self.started = time.monotonic()
         self.bar = None
-        if enabled and sys.stderr.isatty():
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if not enabled:
+            return
+        if self.stream.isatty():
             import tqdm
 
-            tqdm.tqdm.monitor_interval = 0  # no monitor thread: the parent spawns workers after this
-            self.bar = tqdm.tqdm(total=total, unit="url", file=sys.stderr, dynamic_ncols=True, mininterval=0.2)
-        self.broken = 0
+            tqdm.tqdm.monitor_interval = 0  # no monitor thread
+            self.bar = tqdm.tqdm(total=total, unit="url", file=self.stream, dynamic_ncols=True, mininterval=0.2)
+        else:
+            self._thread = threading.Thread(target=self._status_loop, args=(interval,), name="pcheck-status", daemon=True)
+            self._thread.start()
 
     def update(self, result: CheckResult) -> None:
+        self.done += 1
+        self.counts[result.outcome] += 1
         if self.bar is not None:
             if result.outcome is Outcome.BROKEN:
-                self.broken += 1
-                self.bar.set_postfix(broken=self.broken, refresh=False)
+                self.bar.set_postfix(broken=self.counts[Outcome.BROKEN], refresh=False)
             self.bar.update(1)
+
+    def status_line(self) -> str:
+        elapsed = time.monotonic() - self.started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        total = f"/{self.total}" if self.total is not None else ""
+        c = self.counts
+        return (f"pcheck: {self.done}{total} checked, {rate:.0f}/s, alive {c[Outcome.ALIVE]}, "
+                f"broken {c[Outcome.BROKEN]}, blocked {c[Outcome.BLOCKED]}")
+
+    def _status_loop(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self.write(self.status_line())
 
     def write(self, line: str) -> None:
         if self.bar is not None:
-            self.bar.write(line, file=sys.stderr)
+            self.bar.write(line, file=self.stream)
         else:
-            print(line, file=sys.stderr)
+            print(line, file=self.stream, flush=True)
 
     def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(1.0)
         if self.bar is not None:
             self.bar.close()

@@ -30,7 +30,7 @@ def test_one_broken_url_exits_1_and_is_named(lab, tmp_path):
     path = write_list(tmp_path / "urls.txt", ["# list", lab.url("ok"), broken])
     proc = run_pcheck("check", str(path), *FAST)
     assert proc.returncode == 1
-    assert broken in proc.stdout and f"{path}:3" in proc.stdout
+    assert f"{path}\n       3  {broken}\n" in proc.stdout
 
 
 def test_invalid_line_exits_1_with_its_line(lab, tmp_path):

@@ -1,0 +1,107 @@
+"""pcheck.toml, or [tool.pcheck] in pyproject.toml: options a project keeps next to its docs.
+
+Keys mirror the long options (`max_per_host = 16`, `exclude = ["^https://internal"]`);
+`[hosts."example.com"]` tables set max_per_host, headers and accept for one
+host. An unknown key is an error naming the file and the key: a typo must not
+silently change nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+from .config import ConfigError, HostPolicy, parse_accept, parse_header
+
+CONFIG_NAME = "pcheck.toml"
+
+#: key -> the types its value may have in TOML. Lists stand for repeatable options.
+OPTION_TYPES: dict[str, tuple[type, ...]] = {
+    "processes": (int,), "threads": (int,), "timeout": (int, float), "retries": (int,),
+    "accept": (str, list), "method": (str,), "max_per_host": (int,), "max_redirects": (int,),
+    "format": (str,), "output": (str,), "include": (list,), "exclude": (list,), "header": (list,),
+    "user_agent": (str,), "insecure": (bool,), "ca_bundle": (str,), "exclude_private": (bool,),
+    "fail_on_blocked": (bool,), "no_progress": (bool,), "input_format": (str,), "extensions": (str, list),
+    "host_stats": (bool,),
+}
+HOST_TYPES: dict[str, tuple[type, ...]] = {"max_per_host": (int,), "headers": (dict,), "accept": (str, list)}
+
+
+@dataclass(frozen=True)
+class FileSettings:
+    path: Path
+    options: dict[str, Any]
+    hosts: tuple[tuple[str, HostPolicy], ...]
+
+
+def find_config(start: str | os.PathLike[str] | None = None) -> Path | None:
+    """The nearest pcheck.toml, or pyproject.toml with [tool.pcheck], from `start` upward."""
+    folder = Path(start or os.getcwd()).resolve()
+    for candidate in (folder, *folder.parents):
+        path = candidate / CONFIG_NAME
+        if path.is_file():
+            return path
+        pyproject = candidate / "pyproject.toml"
+        if pyproject.is_file() and "pcheck" in _read(pyproject).get("tool", {}):
+            return pyproject
+    return None
+
+
+def load_config(path: str | os.PathLike[str]) -> FileSettings:
+    path = Path(path)
+    data = _read(path)
+    if path.name == "pyproject.toml":
+        data = data.get("tool", {}).get("pcheck", {})
+    where = f"{path}" + (" [tool.pcheck]" if path.name == "pyproject.toml" else "")
+    options: dict[str, Any] = {}
+    hosts = []
+    for key, value in data.items():
+        if key == "hosts":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: 'hosts' must be a table of host tables")
+            hosts = [(name.lower(), _host_policy(where, name, table)) for name, table in value.items()]
+            continue
+        _check_type(where, key, value, OPTION_TYPES)
+        options[key] = value
+    return FileSettings(path, options, tuple(hosts))
+
+
+def _host_policy(where: str, host: str, table: Any) -> HostPolicy:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: hosts.{host} must be a table")
+    for key, value in table.items():
+        _check_type(where, f"hosts.{host}.{key}", value, HOST_TYPES, key)
+    accept = table.get("accept")
+    headers = tuple(parse_header(f"{k}: {v}") for k, v in table.get("headers", {}).items())
+    return HostPolicy(
+        max_per_host=table.get("max_per_host"),
+        headers=headers,
+        accept=parse_accept(accept if isinstance(accept, str) else ",".join(map(str, accept))) if accept else None,
+    )
+
+
+def _check_type(where: str, name: str, value: Any, types: dict[str, tuple[type, ...]], key: str | None = None) -> None:
+    key = key or name
+    if key not in types:
+        raise ConfigError(f"{where}: unknown key '{name}'")
+    if not isinstance(value, types[key]) or (isinstance(value, bool) and bool not in types[key]):
+        expected = " or ".join(t.__name__ for t in types[key])
+        raise ConfigError(f"{where}: '{name}' must be {expected}, not {type(value).__name__}")
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
