@@ -218,3 +218,8 @@ def _exit_with_buffered_results(after: int, report: str, code: int) -> None:
         json.dump(data, f)
     os.replace(tmp, report)
     os._exit(code)
+
+
+def put_big(queue, size: int) -> None:  # type: ignore[no-untyped-def]
+    """Negative control's child: one item larger than a pipe buffer, left to the queue's feeder thread."""
+    queue.put(b"x" * size)
