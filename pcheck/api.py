@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import BinaryIO, Iterable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator
 
 from .config import Config
 from .inputs import ARGS_SOURCE, Source, iter_targets, parse_url
 from .models import CheckResult, Outcome, Target, Verdict
 from .pool import CheckRun
+
+if TYPE_CHECKING:
+    from .cache import VerdictCache
+    from .resume import ResumeState
 
 
 def check_urls(urls: Iterable[str], **options: object) -> Iterator[CheckResult]:
@@ -23,9 +27,22 @@ def check_urls(urls: Iterable[str], **options: object) -> Iterator[CheckResult]:
         yield from run.results(filter_targets(targets, config))
 
 
-def run_sources(run: CheckRun, sources: list[Source], stdin: BinaryIO | None = None) -> Iterator[CheckResult]:
-    """What the CLI runs: read the sources as a stream and check them on an open CheckRun."""
-    return run.results(filter_targets(iter_targets(sources, stdin), run.config))
+def targets(config: Config, sources: list[Source], stdin: BinaryIO | None = None,
+            resume: ResumeState | None = None, cache: VerdictCache | None = None) -> Iterator[Target | CheckResult]:
+    """The input side: read, filter, skip what a resumed report holds, answer from the cache."""
+    items = filter_targets(iter_targets(sources, stdin), config)
+    if resume is not None:
+        items = resume.skip_finished(items)
+    if cache is not None:
+        items = cache.serve(items)
+    return items
+
+
+def pipeline(config: Config, sources: list[Source], run: CheckRun, stdin: BinaryIO | None = None,
+             resume: ResumeState | None = None, cache: VerdictCache | None = None) -> Iterator[CheckResult]:
+    """What the CLI runs: the sources, streamed through an open CheckRun, one result per occurrence."""
+    results = run.results(targets(config, sources, stdin, resume, cache))
+    return cache.remember(results) if cache is not None else results
 
 
 def filter_targets(items: Iterable[Target | CheckResult], config: Config) -> Iterator[Target | CheckResult]:

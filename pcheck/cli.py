@@ -1,4 +1,7 @@
-"""The `pcheck` command: options -> Config -> CheckRun -> reporter -> exit code. Thin on purpose."""
+"""The `pcheck` command: options -> Config -> CheckRun -> reporter -> exit code. Thin on purpose.
+
+Options shared by `check` and `watch` are declared once, as Annotated types.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +10,17 @@ import logging
 import os
 import sys
 import time
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 from click.core import ParameterSource
+from typing_extensions import Annotated
 
 from . import __version__
 from .config import (
-    DEFAULT_ACCEPT, DEFAULT_MAX_PER_HOST, DEFAULT_MAX_REDIRECTS, DEFAULT_METHOD, DEFAULT_RETRIES,
-    DEFAULT_EXTENSIONS, DEFAULT_THREADS, DEFAULT_TIMEOUT_S, DEFAULT_USER_AGENT, PROCESSES_ENV, Config, ConfigError,
-    parse_accept, parse_header,
+    DEFAULT_ACCEPT, DEFAULT_EXTENSIONS, DEFAULT_MAX_PER_HOST, DEFAULT_MAX_REDIRECTS, DEFAULT_METHOD,
+    DEFAULT_RETRIES, DEFAULT_THREADS, DEFAULT_TIMEOUT_S, DEFAULT_USER_AGENT, PROCESSES_ENV, Config,
+    ConfigError, parse_accept, parse_header,
 )
 from .report import FORMATS
 
@@ -32,10 +36,40 @@ class ExitCode(enum.IntEnum):
 
 app = typer.Typer(
     add_completion=True,
+    # Plain click help and tracebacks: rich's renderer costs ~0.2 s on every start-up.
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
     no_args_is_help=True,
     help="pcheck: check thousands to millions of links fast, on every core, losing none.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+Inputs = Annotated[Optional[List[str]], typer.Argument(
+    help="URL lists, Markdown/HTML documents, directories or globs; '-' for stdin; or http(s) URLs.")]
+Processes = Annotated[Optional[int], typer.Option("-p", "--processes", help=f"Worker processes [default: usable cores, or ${PROCESSES_ENV}].")]
+Threads = Annotated[int, typer.Option("-t", "--threads", help="Threads per process.")]
+Timeout = Annotated[float, typer.Option("--timeout", help="Total seconds for one attempt, connect to last header byte.")]
+Retries = Annotated[int, typer.Option("--retries", help="Retries on timeout, connection/DNS error, 408, 429, 5xx.")]
+Accept = Annotated[str, typer.Option("--accept", help="Statuses that count as alive, e.g. 200-299,403.")]
+Method = Annotated[str, typer.Option("--method", help="First method: head (a failure is confirmed with GET) or get.")]
+MaxPerHost = Annotated[int, typer.Option("--max-per-host", help="Concurrent requests to one host, all processes together.")]
+MaxRedirects = Annotated[int, typer.Option("--max-redirects", help="Redirect hops followed.")]
+Format = Annotated[str, typer.Option("--format", help=f"Report format: {', '.join(FORMATS)}.")]
+Output = Annotated[Optional[str], typer.Option("-o", "--output", help="Write the report to this file [default: stdout].")]
+Include = Annotated[List[str], typer.Option("--include", help="Only check URLs matching this regex (repeatable).")]
+Exclude = Annotated[List[str], typer.Option("--exclude", help="Skip URLs matching this regex (repeatable).")]
+Header = Annotated[List[str], typer.Option("--header", help="Extra request header 'Name: value' (repeatable).")]
+UserAgent = Annotated[str, typer.Option("--user-agent", help="User-Agent header.")]
+ExcludePrivate = Annotated[bool, typer.Option("--exclude-private", help="Refuse private, loopback, link-local and metadata addresses, checked on every hop's resolved address.")]
+Insecure = Annotated[bool, typer.Option("--insecure", help="Skip TLS certificate verification.")]
+CaBundle = Annotated[Optional[str], typer.Option("--ca-bundle", help="CA certificates (PEM) to verify TLS with.")]
+FailOnBlocked = Annotated[bool, typer.Option("--fail-on-blocked", help="Count blocked URLs (401, 403, 429, 999, challenges) as failures.")]
+InputFormat = Annotated[str, typer.Option("--input-format", help="How to read inputs: auto (by extension), list, markdown, html, text.")]
+Extensions = Annotated[str, typer.Option("--extensions", help="Document extensions searched for in directories.")]
+HostStats = Annotated[bool, typer.Option("--host-stats", help="Add per-host statistics to the report.")]
+NoProgress = Annotated[bool, typer.Option("--no-progress", help="No progress bar or status lines.")]
+ConfigPath = Annotated[Optional[str], typer.Option("--config", help="Config file [default: the nearest pcheck.toml, or pyproject.toml with [tool.pcheck]].")]
+StartMethod = Annotated[Optional[str], typer.Option("--start-method", help="multiprocessing start method: forkserver or spawn.", hidden=True)]
 
 
 def _version(value: bool) -> None:
@@ -46,7 +80,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
 ) -> None:
     """pcheck: a fast bulk link checker."""
 
@@ -54,75 +88,143 @@ def main(
 @app.command()
 def check(
     ctx: typer.Context,
-    inputs: List[str] = typer.Argument(None, help="URL lists, Markdown/HTML documents, directories or globs; '-' for stdin; or http(s) URLs."),
-    processes: Optional[int] = typer.Option(None, "-p", "--processes", help=f"Worker processes [default: usable cores, or ${PROCESSES_ENV}]."),
-    threads: int = typer.Option(DEFAULT_THREADS, "-t", "--threads", help="Threads per process."),
-    timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout", help="Total seconds for one attempt, connect to last header byte."),
-    retries: int = typer.Option(DEFAULT_RETRIES, "--retries", help="Retries on timeout, connection/DNS error, 408, 429, 5xx."),
-    accept: str = typer.Option(DEFAULT_ACCEPT, "--accept", help="Statuses that count as alive, e.g. 200-299,403."),
-    method: str = typer.Option(DEFAULT_METHOD, "--method", help="First method: head (a failure is confirmed with GET) or get."),
-    max_per_host: int = typer.Option(DEFAULT_MAX_PER_HOST, "--max-per-host", help="Concurrent requests to one host, all processes together."),
-    max_redirects: int = typer.Option(DEFAULT_MAX_REDIRECTS, "--max-redirects", help="Redirect hops followed."),
-    fmt: str = typer.Option("text", "--format", help=f"Report format: {', '.join(FORMATS)}."),
-    output: Optional[str] = typer.Option(None, "-o", "--output", help="Write the report to this file [default: stdout]."),
-    include: List[str] = typer.Option([], "--include", help="Only check URLs matching this regex (repeatable)."),
-    exclude: List[str] = typer.Option([], "--exclude", help="Skip URLs matching this regex (repeatable)."),
-    header: List[str] = typer.Option([], "--header", help="Extra request header 'Name: value' (repeatable)."),
-    user_agent: str = typer.Option(DEFAULT_USER_AGENT, "--user-agent", help="User-Agent header."),
-    exclude_private: bool = typer.Option(False, "--exclude-private", help="Refuse private, loopback, link-local and metadata addresses, checked on every hop's resolved address."),
-    insecure: bool = typer.Option(False, "--insecure", help="Skip TLS certificate verification."),
-    ca_bundle: Optional[str] = typer.Option(None, "--ca-bundle", help="CA certificates (PEM) to verify TLS with."),
-    fail_on_blocked: bool = typer.Option(False, "--fail-on-blocked", help="Count blocked URLs (401, 403, 429, 999, challenges) as failures."),
-    input_format: str = typer.Option("auto", "--input-format", help="How to read inputs: auto (by extension), list, markdown, html, text."),
-    extensions: str = typer.Option(",".join(DEFAULT_EXTENSIONS), "--extensions", help="Document extensions searched for in directories."),
-    host_stats: bool = typer.Option(False, "--host-stats", help="Add per-host statistics to the report."),
-    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar or status lines."),
-    config_path: Optional[str] = typer.Option(None, "--config", help="Config file [default: the nearest pcheck.toml or pyproject.toml with [tool.pcheck]]."),
-    start_method: Optional[str] = typer.Option(None, "--start-method", help="multiprocessing start method: forkserver or spawn.", hidden=True),
+    inputs: Inputs = None,
+    processes: Processes = None,
+    threads: Threads = DEFAULT_THREADS,
+    timeout: Timeout = DEFAULT_TIMEOUT_S,
+    retries: Retries = DEFAULT_RETRIES,
+    accept: Accept = DEFAULT_ACCEPT,
+    method: Method = DEFAULT_METHOD,
+    max_per_host: MaxPerHost = DEFAULT_MAX_PER_HOST,
+    max_redirects: MaxRedirects = DEFAULT_MAX_REDIRECTS,
+    fmt: Format = "text",
+    output: Output = None,
+    include: Include = [],  # noqa: B006 - typer reads defaults, never mutates them
+    exclude: Exclude = [],  # noqa: B006
+    header: Header = [],  # noqa: B006
+    user_agent: UserAgent = DEFAULT_USER_AGENT,
+    exclude_private: ExcludePrivate = False,
+    insecure: Insecure = False,
+    ca_bundle: CaBundle = None,
+    fail_on_blocked: FailOnBlocked = False,
+    input_format: InputFormat = "auto",
+    extensions: Extensions = ",".join(DEFAULT_EXTENSIONS),
+    host_stats: HostStats = False,
+    no_progress: NoProgress = False,
+    config_path: ConfigPath = None,
+    start_method: StartMethod = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Append to the -o jsonl report of an earlier run, skipping URLs it already holds a verdict for.")] = False,
+    cache: Annotated[bool, typer.Option("--cache", help="Reuse alive verdicts from a local SQLite cache (errors are never cached).")] = False,
+    cache_path: Annotated[str, typer.Option("--cache-path", help="The cache file.")] = os.path.join(".pcheck", "cache.sqlite"),
+    max_cache_age: Annotated[str, typer.Option("--max-cache-age", help="How long a cached verdict is served: 30s, 15m, 12h, 1d.")] = "1d",
 ) -> None:
     """Check URLs from lists, documents, stdin and arguments; exit 0 if none failed, 1 if some did."""
-    from .configfile import find_config, load_config
-    from .inputs import InputError, open_sources
+    from .cache import VerdictCache, parse_age
+    from .resume import ResumeError, ResumeState
 
-    options = dict(locals())
+    o, config, sources = _prepare(ctx, dict(locals()))
+    resume_state = cache_store = None
     try:
-        path = config_path or find_config()
-        settings = load_config(path) if path else None
-        if settings is not None:  # a flag given on the command line wins over the file
-            for key, value in settings.options.items():
-                name = "fmt" if key == "format" else key
-                if ctx.get_parameter_source(name) in (ParameterSource.DEFAULT, None):
-                    options[name] = value
-        o = options
-        if not o["inputs"]:
-            raise ConfigError("no INPUT given: name files of URLs, documents, '-' for stdin, or URLs")
-        if o["fmt"] not in FORMATS:
-            raise ConfigError(f"--format must be one of {', '.join(FORMATS)}")
-        accept_spec = o["accept"] if isinstance(o["accept"], str) else ",".join(map(str, o["accept"]))
-        exts = o["extensions"] if isinstance(o["extensions"], list) else o["extensions"].split(",")
-        config = Config(
-            **({"processes": o["processes"]} if o["processes"] is not None else {}),
-            threads=o["threads"], timeout=float(o["timeout"]), retries=o["retries"], accept=parse_accept(accept_spec),
-            method=o["method"].lower(), max_per_host=o["max_per_host"], max_redirects=o["max_redirects"],
-            headers=tuple(parse_header(h) for h in o["header"]), user_agent=o["user_agent"],
-            verify_tls=not o["insecure"], ca_bundle=o["ca_bundle"], exclude_private=o["exclude_private"],
-            include=tuple(o["include"]), exclude=tuple(o["exclude"]), fail_on_blocked=o["fail_on_blocked"],
-            start_method=o["start_method"], hosts=settings.hosts if settings else (),
-        )
-        sources = open_sources(o["inputs"], o["input_format"], [e.strip() for e in exts if e.strip()])
-        if o["ca_bundle"] is not None and not os.path.isfile(o["ca_bundle"]):
-            raise ConfigError(f"--ca-bundle {o['ca_bundle']}: no such file")
-    except (ConfigError, InputError) as exc:
+        if o["resume"]:
+            if o["fmt"] != "jsonl" or not o["output"]:
+                raise ConfigError("--resume needs --format jsonl and -o FILE (the report to carry on)")
+            resume_state = ResumeState(o["output"])
+        if o["cache"]:
+            cache_store = VerdictCache(o["cache_path"], config, parse_age(o["max_cache_age"]))
+    except (ConfigError, ResumeError, ValueError, OSError) as exc:
         _usage(str(exc))
-    if o["insecure"]:
-        typer.echo("pcheck: warning: --insecure: TLS certificates are not verified", err=True)
-    raise typer.Exit(_execute(config, sources, o["fmt"], o["output"], not o["no_progress"], host_stats=o["host_stats"]))
+    if resume_state is not None and resume_state.repaired_bytes:
+        typer.echo(f"pcheck: {o['output']}: cut a torn last record ({resume_state.repaired_bytes} bytes)", err=True)
+    try:
+        code = _execute(config, sources, o["fmt"], o["output"], not o["no_progress"], host_stats=o["host_stats"],
+                        resume=resume_state, cache=cache_store)
+    finally:
+        if cache_store is not None:
+            cache_store.close()
+    raise typer.Exit(code)
+
+
+@app.command()
+def watch(
+    ctx: typer.Context,
+    inputs: Inputs = None,
+    every: Annotated[str, typer.Option("--every", help="Interval between rounds: 30s, 5m, 1h.")] = "30s",
+    rounds: Annotated[Optional[int], typer.Option("--rounds", help="Stop after this many rounds [default: never].")] = None,
+    processes: Processes = None,
+    threads: Threads = DEFAULT_THREADS,
+    timeout: Timeout = DEFAULT_TIMEOUT_S,
+    retries: Retries = DEFAULT_RETRIES,
+    accept: Accept = DEFAULT_ACCEPT,
+    method: Method = DEFAULT_METHOD,
+    max_per_host: MaxPerHost = DEFAULT_MAX_PER_HOST,
+    max_redirects: MaxRedirects = DEFAULT_MAX_REDIRECTS,
+    fmt: Annotated[str, typer.Option("--format", help="text (a line per change) or jsonl (a record per change).")] = "text",
+    include: Include = [],  # noqa: B006
+    exclude: Exclude = [],  # noqa: B006
+    header: Header = [],  # noqa: B006
+    user_agent: UserAgent = DEFAULT_USER_AGENT,
+    exclude_private: ExcludePrivate = False,
+    insecure: Insecure = False,
+    ca_bundle: CaBundle = None,
+    input_format: InputFormat = "auto",
+    extensions: Extensions = ",".join(DEFAULT_EXTENSIONS),
+    config_path: ConfigPath = None,
+    start_method: StartMethod = None,
+) -> None:
+    """Re-check the URLs every interval on a warm pool, printing only what changed."""
+    import json
+
+    from .api import targets
+    from .cache import parse_age
+    from .pool import CheckRun, stop_helper_processes
+    from .report import printable
+    from .watch import Change, watch as watch_rounds
+
+    values = dict(locals())
+    values.update(output=None, fail_on_blocked=False, host_stats=False, no_progress=True)
+    if values["fmt"] not in ("text", "jsonl"):
+        _usage("watch --format must be text or jsonl")
+    o, config, sources = _prepare(ctx, values)
+    try:
+        every_s = parse_age(o["every"])
+    except ValueError as exc:
+        _usage(f"--every: {exc}")
+    _log_to(None)
+    summary = None
+    try:
+        with CheckRun(config) as run:
+            for event in watch_rounds(run, lambda: targets(run.config, sources), every_s, o["rounds"]):
+                if isinstance(event, Change):
+                    r = event.result
+                    when = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(event.at))
+                    before = event.previous.value if event.previous else "new"
+                    if o["fmt"] == "jsonl":
+                        record = {**r.to_record(), "previous": event.previous and event.previous.value,
+                                  "round": event.round, "at": when}
+                        print(json.dumps(record), flush=True)
+                    else:
+                        print(f"{when} {printable(r.url)} {before} -> {r.outcome.value} ({_reason(r)})", flush=True)
+                else:
+                    summary = event
+                    counts = ", ".join(f"{o.value} {n}" for o, n in event.counts.items() if n)
+                    typer.echo(f"pcheck: round {event.round}: {counts}; {event.changes} change(s) "
+                               f"in {event.elapsed_s:.1f} s", err=True)
+                    if event.interrupted:
+                        break
+    except KeyboardInterrupt:
+        summary = None
+        raise typer.Exit(ExitCode.INTERRUPTED)
+    finally:
+        stop_helper_processes()
+    if summary is not None and summary.interrupted:
+        raise typer.Exit(ExitCode.INTERRUPTED)
+    raise typer.Exit(ExitCode.OK)
 
 
 @app.command()
 def demo(
-    processes: Optional[int] = typer.Option(None, "-p", "--processes", help="Worker processes [default: usable cores]."),
-    fmt: str = typer.Option("text", "--format", help=f"Report format: {', '.join(FORMATS)}."),
+    processes: Processes = None,
+    fmt: Format = "text",
 ) -> None:
     """Start the embedded local site, check a mixed list on every core, and show the report (offline)."""
     import tempfile
@@ -154,26 +256,68 @@ def demo(
     raise typer.Exit(ExitCode.FAILED if wrong else ExitCode.OK)
 
 
-def _execute(config: Config, sources, fmt: str, output: Optional[str], progress: bool,
-             outcomes: Optional[dict] = None, host_stats: bool = False) -> ExitCode:
-    from .api import run_sources
+def _prepare(ctx: typer.Context, values: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """Merge the config file under the command line, then build the Config and the sources."""
+    from .configfile import find_config, load_config
+    from .inputs import InputError, open_sources
+
+    o = values
+    try:
+        path = o["config_path"] or find_config()
+        settings = load_config(path) if path else None
+        if settings is not None:  # a flag given on the command line wins over the file
+            for key, value in settings.options.items():
+                name = "fmt" if key == "format" else key
+                if name in o and ctx.get_parameter_source(name) in (ParameterSource.DEFAULT, None):
+                    o[name] = value
+        if not o["inputs"]:
+            raise ConfigError("no INPUT given: name files of URLs, documents, '-' for stdin, or URLs")
+        if o["fmt"] not in FORMATS:
+            raise ConfigError(f"--format must be one of {', '.join(FORMATS)}")
+        accept_spec = o["accept"] if isinstance(o["accept"], str) else ",".join(map(str, o["accept"]))
+        exts = o["extensions"] if isinstance(o["extensions"], list) else o["extensions"].split(",")
+        config = Config(
+            **({"processes": o["processes"]} if o["processes"] is not None else {}),
+            threads=o["threads"], timeout=float(o["timeout"]), retries=o["retries"], accept=parse_accept(accept_spec),
+            method=o["method"].lower(), max_per_host=o["max_per_host"], max_redirects=o["max_redirects"],
+            headers=tuple(parse_header(h) for h in o["header"]), user_agent=o["user_agent"],
+            verify_tls=not o["insecure"], ca_bundle=o["ca_bundle"], exclude_private=o["exclude_private"],
+            include=tuple(o["include"]), exclude=tuple(o["exclude"]), fail_on_blocked=o["fail_on_blocked"],
+            start_method=o["start_method"], hosts=settings.hosts if settings else (),
+        )
+        sources = open_sources(o["inputs"], o["input_format"], [e.strip() for e in exts if e.strip()])
+        if o["ca_bundle"] is not None and not os.path.isfile(o["ca_bundle"]):
+            raise ConfigError(f"--ca-bundle {o['ca_bundle']}: no such file")
+    except (ConfigError, InputError) as exc:
+        _usage(str(exc))
+    if o["insecure"]:
+        typer.echo("pcheck: warning: --insecure: TLS certificates are not verified", err=True)
+    return o, config, sources
+
+
+def _execute(config: Config, sources, fmt: str, output: Optional[str], progress: bool,  # type: ignore[no-untyped-def]
+             outcomes: Optional[dict] = None, host_stats: bool = False, resume=None, cache=None) -> ExitCode:
+    from .api import pipeline
     from .inputs import count_candidates
     from .pool import CheckRun, stop_helper_processes
     from .progress import Progress
     from .report import make_reporter
 
     try:
-        stream = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+        mode = "a" if resume is not None else "w"
+        stream = open(output, mode, encoding="utf-8", newline="") if output else sys.stdout
     except OSError as exc:
         _usage(f"{output}: {exc.strerror}")
     bar = Progress(count_candidates(sources) if progress else None, enabled=progress)
     _log_to(bar)
     reporter = make_reporter(fmt, stream, host_stats=host_stats, fail_on_blocked=config.fail_on_blocked)
+    if resume is not None:
+        reporter.summary.counts.update(resume.counts)  # the exit code covers the whole report
     started = time.monotonic()
     interrupted = False
     try:
         with CheckRun(config) as run:
-            for result in run_sources(run, sources):
+            for result in pipeline(config, sources, run, resume=resume, cache=cache):
                 reporter.write(result)
                 bar.update(result)
                 if outcomes is not None and result.line is not None:
@@ -192,13 +336,22 @@ def _execute(config: Config, sources, fmt: str, output: Optional[str], progress:
     return ExitCode.FAILED if summary.failed(config.fail_on_blocked) else ExitCode.OK
 
 
+def _reason(r) -> str:  # type: ignore[no-untyped-def]
+    return " ".join(str(x) for x in (r.status, r.error and r.error.value, r.detail) if x) or r.outcome.value
+
+
 def _log_to(bar) -> None:  # type: ignore[no-untyped-def]
-    class ToBar(logging.Handler):
+    """Route the library's log lines (worker crashes) to stderr, above the bar if there is one."""
+    class ToStderr(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            bar.write("pcheck: " + self.format(record))
+            line = "pcheck: " + self.format(record)
+            if bar is not None:
+                bar.write(line)
+            else:
+                print(line, file=sys.stderr, flush=True)
 
     logger = logging.getLogger("pcheck")
-    logger.handlers[:] = [ToBar()]
+    logger.handlers[:] = [ToStderr()]
     logger.setLevel(logging.INFO)
     logger.propagate = False
 

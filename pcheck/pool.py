@@ -206,12 +206,18 @@ class CheckRun:
 
     # -- the loop ----------------------------------------------------------------
     def results(self, items: Iterable[Target | CheckResult]) -> Iterator[CheckResult]:
-        """Check every Target; yield one CheckResult per item, in completion order."""
+        """Check every Target; yield one CheckResult per item, in completion order.
+
+        May be called again after it finishes (`pcheck watch`): the workers and
+        their keep-alive connections stay warm; de-duplication starts afresh.
+        """
         raise_open_files_limit()
         source = iter(items)
         exhausted = False
+        self._done = DoneIndex()
+        self._interrupts = 0
         with _sigint_flag(self):
-            for _ in range(self.config.processes):
+            while len(self._workers) < self.config.processes:
                 self._spawn()
             while True:
                 if self._interrupts:

@@ -1,0 +1,133 @@
+"""--cache: alive verdicts kept in SQLite across runs, so a re-run checks only what it must.
+
+Only `alive` verdicts are stored and served: an error or a broken link may be
+transient and must be checked again (lychee learned this: lychee#1400). The
+key covers the URL and every option that can change a verdict, so a run with
+other accept codes or headers never sees another run's answers. WAL mode and
+a busy timeout let several pcheck runs share one cache file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from dataclasses import replace
+from typing import Iterable, Iterator
+
+from .config import Config
+from .inputs import normalise
+from .models import CheckResult, Outcome, Target, Verdict
+
+DEFAULT_CACHE_PATH = os.path.join(".pcheck", "cache.sqlite")
+DEFAULT_MAX_CACHE_AGE_S = 86_400.0
+_FLUSH_EVERY = 500
+_BUSY_TIMEOUT_S = 30.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS verdicts (
+    key TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    checked_at REAL NOT NULL,
+    status INTEGER,
+    final_url TEXT,
+    redirects INTEGER NOT NULL,
+    method TEXT,
+    attempts INTEGER NOT NULL
+)
+"""
+
+
+def parse_age(text: str) -> float:
+    """'90' or '90s', '15m', '12h', '1d' -> seconds."""
+    text = text.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    scale = units.get(text[-1:], None)
+    number = text[:-1] if scale else text
+    try:
+        value = float(number) * (scale or 1)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a duration like 30s, 15m, 12h or 1d") from None
+    if value < 0:
+        raise ValueError("a duration cannot be negative")
+    return value
+
+
+class VerdictCache:
+    def __init__(self, path: str, config: Config, max_age_s: float = DEFAULT_MAX_CACHE_AGE_S) -> None:
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        self.db = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute(_SCHEMA)
+        self.max_age_s = max_age_s
+        self.salt = _options_fingerprint(config)
+        self.pending: list[tuple] = []
+        self.stored: set[str] = set()
+        self.hits = 0
+
+    def _key(self, url_key: str) -> str:
+        return hashlib.blake2b((self.salt + "\0" + url_key).encode("utf-8", "surrogatepass"), digest_size=20).hexdigest()
+
+    def serve(self, items: Iterable[Target | CheckResult]) -> Iterator[Target | CheckResult]:
+        """Replace each target with a fresh cached verdict when there is one."""
+        oldest = time.time() - self.max_age_s
+        for item in items:
+            if isinstance(item, Target):
+                row = self.db.execute(
+                    "SELECT checked_at, status, final_url, redirects, method, attempts FROM verdicts "
+                    "WHERE key = ? AND checked_at >= ?", (self._key(item.key), oldest)).fetchone()
+                if row is not None:
+                    self.hits += 1
+                    checked_at, status, final_url, redirects, method, attempts = row
+                    age = time.time() - checked_at
+                    verdict = Verdict(Outcome.ALIVE, status, None, final_url, redirects, method, attempts, 0.0,
+                                      f"from cache, checked {age:.0f} s ago")
+                    yield CheckResult.of(item.url, item.source, item.line, verdict)
+                    continue
+            yield item
+
+    def remember(self, results: Iterable[CheckResult]) -> Iterator[CheckResult]:
+        """Pass results through, storing fresh alive verdicts."""
+        try:
+            for result in results:
+                if result.outcome is Outcome.ALIVE and not (result.detail or "").startswith("from cache"):
+                    try:
+                        url_key, _ = normalise(result.url)
+                    except ValueError:
+                        url_key = None
+                    if url_key is not None and url_key not in self.stored:
+                        self.stored.add(url_key)
+                        self.pending.append((self._key(url_key), result.url, time.time(), result.status,
+                                             result.final_url, result.redirects, result.method, result.attempts))
+                        if len(self.pending) >= _FLUSH_EVERY:
+                            self.flush()
+                yield result
+        finally:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        with self.db:  # one transaction per batch
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self.pending)
+        self.pending.clear()
+
+    def close(self) -> None:
+        self.flush()
+        self.db.close()
+
+
+def _options_fingerprint(config: Config) -> str:
+    """Every option that can change a verdict; the cache never mixes runs that differ in one."""
+    return json.dumps({
+        "method": config.method, "accept": config.accept, "headers": sorted(config.headers),
+        "user_agent": config.user_agent, "max_redirects": config.max_redirects,
+        "verify_tls": config.verify_tls, "ca_bundle": config.ca_bundle, "exclude_private": config.exclude_private,
+        "hosts": [(h, p.accept, sorted(p.headers)) for h, p in config.hosts],
+    }, sort_keys=True, default=list)
