@@ -12,6 +12,7 @@ from .pool import CheckRun
 
 if TYPE_CHECKING:
     from .cache import VerdictCache
+    from .ray_pool import RayRun
     from .resume import ResumeState
 
 
@@ -22,9 +23,18 @@ def check_urls(urls: Iterable[str], **options: object) -> Iterator[CheckResult]:
     the caller with Ctrl-C yields `cancelled` results for the rest, then stops.
     """
     config = Config(**options)  # type: ignore[arg-type]
-    targets = (parse_url(url, ARGS_SOURCE, None) for url in urls)
-    with CheckRun(config) as run:
-        yield from run.results(filter_targets(targets, config))
+    items = (parse_url(url, ARGS_SOURCE, None) for url in urls)
+    with open_run(config) as run:
+        yield from run.results(filter_targets(items, config))
+
+
+def open_run(config: Config) -> CheckRun | RayRun:
+    """The distributor the config names: one code path for checking, two for distributing."""
+    if config.distributor == "ray":
+        from .ray_pool import RayRun
+
+        return RayRun(config)
+    return CheckRun(config)
 
 
 def targets(config: Config, sources: list[Source], stdin: BinaryIO | None = None,
@@ -38,7 +48,7 @@ def targets(config: Config, sources: list[Source], stdin: BinaryIO | None = None
     return items
 
 
-def pipeline(config: Config, sources: list[Source], run: CheckRun, stdin: BinaryIO | None = None,
+def pipeline(config: Config, sources: list[Source], run: CheckRun | RayRun, stdin: BinaryIO | None = None,
              resume: ResumeState | None = None, cache: VerdictCache | None = None) -> Iterator[CheckResult]:
     """What the CLI runs: the sources, streamed through an open CheckRun, one result per occurrence."""
     results = run.results(targets(config, sources, stdin, resume, cache))

@@ -14,7 +14,6 @@ import json
 import os
 import sqlite3
 import time
-from dataclasses import replace
 from typing import Iterable, Iterator
 
 from .config import Config

@@ -117,6 +117,9 @@ def check(
     cache: Annotated[bool, typer.Option("--cache", help="Reuse alive verdicts from a local SQLite cache (errors are never cached).")] = False,
     cache_path: Annotated[str, typer.Option("--cache-path", help="The cache file.")] = os.path.join(".pcheck", "cache.sqlite"),
     max_cache_age: Annotated[str, typer.Option("--max-cache-age", help="How long a cached verdict is served: 30s, 15m, 12h, 1d.")] = "1d",
+    distributor: Annotated[str, typer.Option("--distributor", help="multiprocessing (this machine) or ray (a Ray cluster; pip install 'pcheck[ray]').")] = "multiprocessing",
+    ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Ray cluster to join ('auto', 'ray://host:10001') [default: start a local one].")] = None,
+    shard_size: Annotated[int, typer.Option("--shard-size", help="URLs per Ray task.")] = 10_000,
 ) -> None:
     """Check URLs from lists, documents, stdin and arguments; exit 0 if none failed, 1 if some did."""
     from .cache import VerdictCache, parse_age
@@ -284,6 +287,7 @@ def _prepare(ctx: typer.Context, values: dict[str, Any]):  # type: ignore[no-unt
             verify_tls=not o["insecure"], ca_bundle=o["ca_bundle"], exclude_private=o["exclude_private"],
             include=tuple(o["include"]), exclude=tuple(o["exclude"]), fail_on_blocked=o["fail_on_blocked"],
             start_method=o["start_method"], hosts=settings.hosts if settings else (),
+            **{k: o[k] for k in ("distributor", "ray_address", "shard_size") if k in o},
         )
         sources = open_sources(o["inputs"], o["input_format"], [e.strip() for e in exts if e.strip()])
         if o["ca_bundle"] is not None and not os.path.isfile(o["ca_bundle"]):
@@ -297,9 +301,9 @@ def _prepare(ctx: typer.Context, values: dict[str, Any]):  # type: ignore[no-unt
 
 def _execute(config: Config, sources, fmt: str, output: Optional[str], progress: bool,  # type: ignore[no-untyped-def]
              outcomes: Optional[dict] = None, host_stats: bool = False, resume=None, cache=None) -> ExitCode:
-    from .api import pipeline
+    from .api import open_run, pipeline
     from .inputs import count_candidates
-    from .pool import CheckRun, stop_helper_processes
+    from .pool import stop_helper_processes
     from .progress import Progress
     from .report import make_reporter
 
@@ -316,7 +320,7 @@ def _execute(config: Config, sources, fmt: str, output: Optional[str], progress:
     started = time.monotonic()
     interrupted = False
     try:
-        with CheckRun(config) as run:
+        with open_run(config) as run:
             for result in pipeline(config, sources, run, resume=resume, cache=cache):
                 reporter.write(result)
                 bar.update(result)
@@ -325,6 +329,9 @@ def _execute(config: Config, sources, fmt: str, output: Optional[str], progress:
             interrupted = run.interrupted
     except KeyboardInterrupt:  # a second Ctrl-C: stop now, keep what was written
         interrupted = True
+    except ConfigError as exc:  # found only once the run starts (e.g. Ray is not installed)
+        bar.close()
+        _usage(str(exc))
     finally:
         bar.close()
         stop_helper_processes()

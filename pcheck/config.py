@@ -32,6 +32,7 @@ DEFAULT_EXTENSIONS = ("md", "markdown", "html", "htm")
 
 PROCESSES_ENV = "PCHECK_PROCESSES"
 METHODS = ("head", "get")
+DISTRIBUTORS = ("multiprocessing", "ray")
 
 
 class ConfigError(ValueError):
@@ -127,6 +128,10 @@ class Config:
     start_method: str | None = None
     #: (host, policy) pairs; hosts are lower-case punycode, matched exactly.
     hosts: tuple[tuple[str, HostPolicy], ...] = ()
+    #: "multiprocessing" (this machine) or "ray" (a Ray cluster, pip install 'pcheck[ray]').
+    distributor: str = "multiprocessing"
+    ray_address: str | None = None  # None starts a local cluster; "auto" or "ray://host:port" joins one
+    shard_size: int = 10_000  # URLs per Ray task
 
     def __post_init__(self) -> None:
         checks = [
@@ -137,6 +142,8 @@ class Config:
             (self.max_per_host >= 1, "--max-per-host must be at least 1"),
             (self.max_redirects >= 0, "--max-redirects cannot be negative"),
             (self.method in METHODS, f"--method must be one of {', '.join(METHODS)}"),
+            (self.distributor in DISTRIBUTORS, f"--distributor must be one of {', '.join(DISTRIBUTORS)}"),
+            (self.shard_size >= 1, "--shard-size must be at least 1"),
         ]
         for ok, message in checks:
             if not ok:

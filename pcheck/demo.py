@@ -25,7 +25,7 @@ def demo_cases(lab: Lab, fast_urls: int = 200) -> list[tuple[str, Outcome]]:
         (lab.url("redirect/15"), BR),
         (lab.url("hang", 3 % hosts), BR),
         (lab.url("drip-headers", 3 % hosts), BR),
-        (f"http://127.0.0.1:1/refused", BR),
+        ("http://127.0.0.1:1/refused", BR),
         (lab.url("challenge"), BL),
         (lab.url("status/403", 1 % hosts), BL),
         (lab.url("status/401"), BL),

@@ -20,18 +20,18 @@ death reads as end-of-file and costs nothing but that worker's in-flight URLs.
 from __future__ import annotations
 
 import collections
-import hashlib
 import logging
 import multiprocessing
 import pickle
 import signal
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Iterable, Iterator
 
 from .config import Config
+from .ledger import Ledger
 from .models import CheckResult, ErrorKind, Outcome, Target, Verdict
 from .worker import raise_open_files_limit, worker_main
 
@@ -86,47 +86,6 @@ class WorkerCrash:
         return f"worker {self.worker} (pid {self.pid}) died ({how}) with {self.lost} URL(s) in flight"
 
 
-class DoneIndex:
-    """Verdicts of finished URLs, kept compact so a million-URL run stays small.
-
-    Keys are 128-bit BLAKE2 digests rather than the URLs themselves (a collision
-    is about as likely as 1e-27 in a billion-URL run), and the common verdict,
-    answered without redirects, is stored once per kind: a duplicate occurrence
-    then reports it with its own URL as final_url and 0 ms, since it cost nothing.
-    """
-
-    def __init__(self) -> None:
-        self._verdicts: dict[int, Verdict] = {}
-        self._shared: dict[tuple, Verdict] = {}
-
-    @staticmethod
-    def _digest(key: str) -> int:
-        return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest(), "little")
-
-    def add(self, key: str, verdict: Verdict) -> None:
-        if verdict.final_url == key and verdict.detail is None:
-            kind = (verdict.outcome, verdict.status, verdict.error, verdict.redirects, verdict.method, verdict.attempts)
-            verdict = self._shared.get(kind) or self._shared.setdefault(kind, replace(verdict, final_url=None, elapsed_ms=0.0))
-        self._verdicts[self._digest(key)] = verdict
-
-    def get(self, key: str) -> Verdict | None:
-        verdict = self._verdicts.get(self._digest(key))
-        if verdict is not None and verdict.final_url is None:
-            verdict = replace(verdict, final_url=key)
-        return verdict
-
-    def __len__(self) -> int:
-        return len(self._verdicts)
-
-
-@dataclass
-class _Task:
-    key: str
-    host: str
-    occurrences: list[tuple[str, str | None, int | None]]
-    crashes: int = 0
-
-
 @dataclass
 class _Worker:
     number: int
@@ -148,14 +107,11 @@ class CheckRun:
         self._workers: list[_Worker] = []
         self._spawned = 0
         self._start_failures = 0
-        self._tasks: dict[int, _Task] = {}
-        self._by_key: dict[str, int] = {}
-        self._done = DoneIndex()
+        self.ledger = Ledger()
         self._pending: dict[str, collections.deque[int]] = {}
         self._ready: collections.deque[str] = collections.deque()
         self._ready_set: set[str] = set()
         self._host_load: collections.Counter[str] = collections.Counter()
-        self._next_id = 0
         self._interrupts = 0
         self._capacity = config.threads * TASKS_PER_THREAD
         self._cap = config.max_per_host_for
@@ -214,7 +170,7 @@ class CheckRun:
         raise_open_files_limit()
         source = iter(items)
         exhausted = False
-        self._done = DoneIndex()
+        self.ledger.new_round()
         self._interrupts = 0
         with _sigint_flag(self):
             while len(self._workers) < self.config.processes:
@@ -226,7 +182,7 @@ class CheckRun:
                 if not exhausted:
                     exhausted = yield from self._read(source)
                 self._dispatch()
-                if exhausted and not self._tasks:
+                if exhausted and not self.ledger.tasks:
                     return
                 if not self._workers:
                     yield from self._abandon(source, ErrorKind.WORKER_CRASHED, "no worker process could be kept alive")
@@ -236,27 +192,16 @@ class CheckRun:
     def _read(self, source: Iterator[Target | CheckResult]) -> Iterator[CheckResult]:
         """Take a chunk of input; returns True (via StopIteration) once it is exhausted."""
         for _ in range(READ_CHUNK):
-            if len(self._tasks) >= READ_AHEAD:
+            if len(self.ledger.tasks) >= READ_AHEAD:
                 return False
             item = next(source, None)
             if item is None:
                 return True
-            if isinstance(item, CheckResult):
-                yield item
-                continue
-            done = self._done.get(item.key)
-            if done is not None:
-                yield CheckResult.of(item.url, item.source, item.line, done)
-                continue
-            task_id = self._by_key.get(item.key)
-            if task_id is not None:
-                self._tasks[task_id].occurrences.append((item.url, item.source, item.line))
-                continue
-            task_id = self._next_id
-            self._next_id += 1
-            self._tasks[task_id] = _Task(item.key, item.host, [(item.url, item.source, item.line)])
-            self._by_key[item.key] = task_id
-            self._enqueue(task_id, item.host)
+            admitted = self.ledger.admit(item)
+            if isinstance(admitted, CheckResult):
+                yield admitted
+            elif admitted is not None:
+                self._enqueue(admitted, item.host)  # type: ignore[union-attr]
         return False
 
     def _enqueue(self, task_id: int, host: str, front: bool = False) -> None:
@@ -288,7 +233,7 @@ class CheckRun:
             task_id = queue.popleft()
             self._host_load[host] += 1
             room[number] -= 1
-            batches[number].append((task_id, self._tasks[task_id].key))
+            batches[number].append((task_id, self.ledger.tasks[task_id].key))
             by_number[number].in_flight[task_id] = None
             if not queue:
                 del self._pending[host]
@@ -338,14 +283,10 @@ class CheckRun:
         return True
 
     def _resolve(self, task_id: int, verdict: Verdict) -> Iterator[CheckResult]:
-        task = self._tasks.pop(task_id)
-        del self._by_key[task.key]
-        self._host_load[task.host] -= 1
-        self._mark_ready(task.host)
-        if verdict.outcome is not Outcome.UNCHECKED:
-            self._done.add(task.key, verdict)
-        for url, source, line in task.occurrences:
-            yield CheckResult.of(url, source, line, verdict)
+        host = self.ledger.tasks[task_id].host
+        self._host_load[host] -= 1
+        self._mark_ready(host)
+        yield from self.ledger.resolve(task_id, verdict)
 
     def _bury(self, worker: _Worker) -> Iterator[CheckResult]:
         """A worker died: keep what it sent, re-dispatch its tasks once, start another."""
@@ -360,7 +301,7 @@ class CheckRun:
         self.crashes.append(crash)
         log.warning("%s", crash.describe())
         for task_id in worker.in_flight:
-            task = self._tasks[task_id]
+            task = self.ledger.tasks[task_id]
             if task.crashes == 0:
                 task.crashes = 1
                 self._host_load[task.host] -= 1
@@ -369,7 +310,7 @@ class CheckRun:
                 verdict = Verdict(Outcome.UNCHECKED, error=ErrorKind.WORKER_CRASHED, detail=crash.describe())
                 yield from self._resolve(task_id, verdict)
         self._start_failures = self._start_failures + 1 if worker.answered == 0 else 0
-        if self._tasks and self._start_failures < MAX_START_FAILURES:
+        if self.ledger.tasks and self._start_failures < MAX_START_FAILURES:
             self._spawn()
 
     # -- endings -------------------------------------------------------------------
@@ -390,20 +331,11 @@ class CheckRun:
         yield from self._abandon(source, ErrorKind.CANCELLED, "interrupted before a verdict")
 
     def _abandon(self, source: Iterator[Target | CheckResult], error: ErrorKind, detail: str) -> Iterator[CheckResult]:
-        """Give every URL still without a verdict (queued, in flight, or unread) an `unchecked` result."""
-        verdict = Verdict(Outcome.UNCHECKED, error=error, detail=detail)
-        for task_id in list(self._tasks):
-            task = self._tasks.pop(task_id)
-            for url, src, line in task.occurrences:
-                yield CheckResult.of(url, src, line, verdict)
-        self._by_key.clear()
-        for item in source:
-            if isinstance(item, CheckResult):
-                yield item
-            elif (done := self._done.get(item.key)) is not None:
-                yield CheckResult.of(item.url, item.source, item.line, done)
-            else:
-                yield CheckResult.of(item.url, item.source, item.line, verdict)
+        self._pending.clear()
+        self._ready.clear()
+        self._ready_set.clear()
+        self._host_load.clear()
+        yield from self.ledger.abandon(source, error, detail)
 
 
 class _sigint_flag:

@@ -72,12 +72,64 @@ def serve(task_conn: Connection, result_conn: Connection, check_fns: list[CheckF
 def _check_loop(check: CheckFn, tasks: queue.SimpleQueue, results: queue.SimpleQueue) -> None:
     while (task := tasks.get()) is not None:
         task_id, url = task
-        try:
-            verdict = check(url)
-        except Exception:  # noqa: BLE001 - a bug must still give the URL a result
-            verdict = Verdict(Outcome.UNCHECKED, error=ErrorKind.INTERNAL, detail=_last_line(traceback.format_exc()))
-        results.put((task_id, verdict))
+        results.put((task_id, safe_check(check, url)))
     results.put(None)
+
+
+def safe_check(check: CheckFn, url: str) -> Verdict:
+    """A bug in pcheck must still give the URL a result."""
+    try:
+        return check(url)
+    except Exception:  # noqa: BLE001
+        return Verdict(Outcome.UNCHECKED, error=ErrorKind.INTERNAL, detail=_last_line(traceback.format_exc()))
+
+
+def check_shard(config: Config, tasks: list[tuple[int, str, str]]) -> list[tuple[int, Verdict]]:
+    """Check (task id, url, host) triples with this process's threads; the Ray distributor's task.
+
+    The shard holds every pending URL of its hosts, so --max-per-host is kept
+    here, with a semaphore per host, rather than by a parent scheduler.
+    """
+    from .checker import Checker
+    from .transport import make_transport
+
+    transport = make_transport(config)
+    stop = threading.Event()
+    limits = {host: threading.BoundedSemaphore(config.max_per_host_for(host)) for _, _, host in tasks}
+    todo: queue.SimpleQueue[tuple[int, str, str]] = queue.SimpleQueue()
+    for task in _interleave_hosts(tasks):
+        todo.put(task)
+    done: list[tuple[int, Verdict]] = []
+
+    def work(checker: Checker) -> None:
+        while True:
+            try:
+                task_id, url, host = todo.get_nowait()
+            except queue.Empty:
+                return
+            with limits[host]:
+                done.append((task_id, safe_check(checker.check, url)))  # list.append is atomic
+
+    threads = [threading.Thread(target=work, args=(Checker(config, transport, stop),), daemon=True)
+               for _ in range(min(config.threads, len(tasks)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    transport.close()
+    return done
+
+
+def _interleave_hosts(tasks: list[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
+    """Round-robin over hosts, so threads rarely queue behind one host's semaphore."""
+    by_host: dict[str, list[tuple[int, str, str]]] = {}
+    for task in tasks:
+        by_host.setdefault(task[2], []).append(task)
+    queues = list(by_host.values())
+    ordered = []
+    for i in range(max((len(q) for q in queues), default=0)):
+        ordered += [q[i] for q in queues if i < len(q)]
+    return ordered
 
 
 def _send_loop(results: queue.SimpleQueue, conn: Connection, producers: int) -> None:

@@ -1,0 +1,107 @@
+"""Exactly one result per input occurrence: the bookkeeping every distributor shares.
+
+An input item is either answered at once (invalid, excluded, cached, or a
+duplicate of a URL already decided) or joins a task: one per unique URL,
+carrying every occurrence that waits for its verdict. Resolving a task yields
+a result for each occurrence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from typing import Iterable, Iterator
+
+from .models import CheckResult, ErrorKind, Outcome, Target, Verdict
+
+
+class DoneIndex:
+    """Verdicts of finished URLs, kept compact so a million-URL run stays small.
+
+    Keys are 128-bit BLAKE2 digests rather than the URLs themselves (a collision
+    is about as likely as 1e-21 in a billion-URL run), and the common verdict,
+    answered without redirects, is stored once per kind: a duplicate occurrence
+    then reports it with its own URL as final_url and 0 ms, since it cost nothing.
+    """
+
+    def __init__(self) -> None:
+        self._verdicts: dict[int, Verdict] = {}
+        self._shared: dict[tuple, Verdict] = {}
+
+    @staticmethod
+    def _digest(key: str) -> int:
+        return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest(), "little")
+
+    def add(self, key: str, verdict: Verdict) -> None:
+        if verdict.final_url == key and verdict.detail is None:
+            kind = (verdict.outcome, verdict.status, verdict.error, verdict.redirects, verdict.method, verdict.attempts)
+            verdict = self._shared.get(kind) or self._shared.setdefault(kind, replace(verdict, final_url=None, elapsed_ms=0.0))
+        self._verdicts[self._digest(key)] = verdict
+
+    def get(self, key: str) -> Verdict | None:
+        verdict = self._verdicts.get(self._digest(key))
+        if verdict is not None and verdict.final_url is None:
+            verdict = replace(verdict, final_url=key)
+        return verdict
+
+    def __len__(self) -> int:
+        return len(self._verdicts)
+
+
+@dataclass
+class Task:
+    key: str
+    host: str
+    occurrences: list[tuple[str, str | None, int | None]]
+    crashes: int = 0
+
+
+class Ledger:
+    """Tasks waiting for a verdict, and the verdicts already given (for later duplicates)."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[int, Task] = {}
+        self.by_key: dict[str, int] = {}
+        self.done = DoneIndex()
+        self._next_id = 0
+
+    def new_round(self) -> None:
+        """Forget old verdicts, so `pcheck watch` checks every URL again."""
+        self.done = DoneIndex()
+
+    def admit(self, item: Target | CheckResult) -> CheckResult | int | None:
+        """A result to report now, the id of a new task to dispatch, or None (joined a waiting task)."""
+        if isinstance(item, CheckResult):
+            return item
+        done = self.done.get(item.key)
+        if done is not None:
+            return CheckResult.of(item.url, item.source, item.line, done)
+        task_id = self.by_key.get(item.key)
+        if task_id is not None:
+            self.tasks[task_id].occurrences.append((item.url, item.source, item.line))
+            return None
+        task_id = self._next_id
+        self._next_id += 1
+        self.tasks[task_id] = Task(item.key, item.host, [(item.url, item.source, item.line)])
+        self.by_key[item.key] = task_id
+        return task_id
+
+    def resolve(self, task_id: int, verdict: Verdict) -> Iterator[CheckResult]:
+        task = self.tasks.pop(task_id)
+        del self.by_key[task.key]
+        if verdict.outcome is not Outcome.UNCHECKED:
+            self.done.add(task.key, verdict)
+        for url, source, line in task.occurrences:
+            yield CheckResult.of(url, source, line, verdict)
+
+    def abandon(self, source: Iterable[Target | CheckResult], error: ErrorKind, detail: str) -> Iterator[CheckResult]:
+        """Give every URL still without a verdict (waiting, or not yet read) an `unchecked` result."""
+        verdict = Verdict(Outcome.UNCHECKED, error=error, detail=detail)
+        for task_id in list(self.tasks):
+            yield from self.resolve(task_id, verdict)
+        for item in source:
+            admitted = self.admit(item)
+            if isinstance(admitted, CheckResult):
+                yield admitted
+            elif admitted is not None:
+                yield from self.resolve(admitted, verdict)

@@ -1,0 +1,154 @@
+"""The Ray distributor: the same checks, sharded over a Ray cluster (`pip install 'pcheck[ray]'`).
+
+  targets -> ledger (de-duplicated) -> bucket = hash(host) -> shards of <= shard_size
+          -> Ray tasks running worker.check_shard (threads, one keep-alive pool) -> ray.wait -> results
+
+A host always falls in the same bucket, and a bucket has at most one shard in
+flight, so only one task at a time ever talks to a host: --max-per-host,
+enforced inside the shard, holds across the whole cluster. Ray re-runs a task
+whose worker died (max_retries); a shard that still fails is submitted once
+more, then its URLs are reported `unchecked` / `worker_crashed`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from typing import Any, Iterable, Iterator
+
+from .config import Config, ConfigError
+from .ledger import Ledger
+from .models import CheckResult, ErrorKind, Outcome, Target, Verdict
+from .pool import INTERRUPT_GRACE_S, TICK_S, _sigint_flag
+from .worker import check_shard
+
+log = logging.getLogger("pcheck")
+
+DEFAULT_SHARD_SIZE = 10_000
+#: Shards in flight per cluster CPU; one more than 1 keeps a CPU busy while results travel back.
+SHARDS_PER_CPU = 2
+#: Ray retries a task whose worker process died this many times, before pcheck's own retry.
+RAY_TASK_RETRIES = 1
+
+
+class RayRun:
+    """A CheckRun look-alike whose work runs as Ray tasks. Use as a context manager."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.interrupted = False
+        self.crashes: list[str] = []
+        self.ledger = Ledger()
+        self._interrupts = 0
+        self._ray: Any = None
+        self._remote: Any = None
+
+    def __enter__(self) -> RayRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        pass  # the cluster outlives the run: a local one is shut down when the driver exits
+
+    def _connect(self) -> None:
+        if self._ray is not None:
+            return
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError("the ray distributor needs Ray: pip install 'pcheck[ray]'") from None
+        if not ray.is_initialized():
+            ray.init(address=self.config.ray_address, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False, ignore_reinit_error=True)
+        self._ray = ray
+        self._remote = ray.remote(num_cpus=1, max_retries=RAY_TASK_RETRIES)(check_shard)
+
+    def results(self, items: Iterable[Target | CheckResult]) -> Iterator[CheckResult]:
+        """Check every Target on the cluster; yield one CheckResult per item as shards finish."""
+        self._connect()
+        ray = self._ray
+        self.ledger.new_round()
+        self._interrupts = 0
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        max_in_flight = cpus * SHARDS_PER_CPU
+        buckets = max(8, 4 * cpus)
+        window = self.config.shard_size * max_in_flight * 2
+        pending: dict[int, list[int]] = {}  # bucket -> task ids waiting
+        waiting = 0
+        in_flight: dict[Any, tuple[int, list[int], int]] = {}  # ref -> (bucket, task ids, tries)
+        busy: set[int] = set()
+        source = iter(items)
+        exhausted = False
+        with _sigint_flag(self):
+            while True:
+                if self._interrupts:
+                    yield from self._cancel(source, in_flight)
+                    return
+                while not exhausted and waiting < window:
+                    item = next(source, None)
+                    if item is None:
+                        exhausted = True
+                        break
+                    admitted = self.ledger.admit(item)
+                    if isinstance(admitted, CheckResult):
+                        yield admitted
+                    elif admitted is not None:
+                        bucket = zlib.crc32(item.host.encode()) % buckets  # type: ignore[union-attr]
+                        pending.setdefault(bucket, []).append(admitted)
+                        waiting += 1
+                for bucket in list(pending):
+                    if len(in_flight) >= max_in_flight:
+                        break
+                    if bucket in busy:
+                        continue
+                    ids = pending[bucket][: self.config.shard_size]
+                    rest = pending[bucket][self.config.shard_size:]
+                    if rest:
+                        pending[bucket] = rest
+                    else:
+                        del pending[bucket]
+                    waiting -= len(ids)
+                    in_flight[self._submit(ids)] = (bucket, ids, 0)
+                    busy.add(bucket)
+                if exhausted and not self.ledger.tasks:
+                    return
+                ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=TICK_S)
+                for ref in ready:
+                    bucket, ids, tries = in_flight.pop(ref)
+                    try:
+                        verdicts = ray.get(ref)
+                    except Exception as exc:  # noqa: BLE001 - a lost or failed task, whatever the cause
+                        message = f"shard of {len(ids)} URL(s) failed on the cluster: {type(exc).__name__}"
+                        self.crashes.append(message)
+                        log.warning("%s%s", message, "; retrying it" if tries == 0 else "")
+                        if tries == 0:
+                            in_flight[self._submit(ids)] = (bucket, ids, 1)
+                            continue
+                        verdicts = [(i, Verdict(Outcome.UNCHECKED, error=ErrorKind.WORKER_CRASHED, detail=message))
+                                    for i in ids]
+                    busy.discard(bucket)
+                    for task_id, verdict in verdicts:
+                        yield from self.ledger.resolve(task_id, verdict)
+
+    def _submit(self, ids: list[int]) -> Any:
+        tasks = [(i, self.ledger.tasks[i].key, self.ledger.tasks[i].host) for i in ids]
+        return self._remote.remote(self.config, tasks)
+
+    def _cancel(self, source: Iterator[Target | CheckResult], in_flight: dict) -> Iterator[CheckResult]:
+        self.interrupted = True
+        deadline = time.monotonic() + INTERRUPT_GRACE_S
+        while in_flight and time.monotonic() < deadline and self._interrupts < 2:
+            ready, _ = self._ray.wait(list(in_flight), num_returns=1, timeout=TICK_S)
+            for ref in ready:
+                _, ids, _ = in_flight.pop(ref)
+                try:
+                    for task_id, verdict in self._ray.get(ref):
+                        yield from self.ledger.resolve(task_id, verdict)
+                except Exception:  # noqa: BLE001 - cancelled below like the rest
+                    pass
+        for ref in in_flight:
+            self._ray.cancel(ref, force=True)
+        yield from self.ledger.abandon(source, ErrorKind.CANCELLED, "interrupted before a verdict")
