@@ -39,7 +39,29 @@ def machine() -> dict:
         "platform": platform.platform(),
         "cpu": _cpu_model(),
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "loadavg_before": _loadavg(),
+        **_git(),
     }
+
+
+def _loadavg() -> str | None:
+    try:
+        with open("/proc/loadavg") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def _git() -> dict:
+    """The pcheck code measured: commit, and whether pcheck/ had uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "pcheck"], cwd=ROOT, capture_output=True,
+                               text=True, timeout=10).stdout.split("\n")
+        return {"git_head": head, "pcheck_uncommitted": [x[3:] for x in dirty if x.strip()]}
+    except (OSError, subprocess.SubprocessError):
+        return {}
 
 
 def _cpu_model() -> str | None:
@@ -138,14 +160,52 @@ class Run:
     sys_s: float
     peak_rss_mb: float
     peak_pss_mb: float
+    main_cpu_s: float | None
     returncode: int | None
     timed_out: bool
     stdout_path: str
     stderr_tail: str
+    busy_before: float = 0.0
+
+
+def _cpu_times() -> tuple[int, int]:
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields), idle
+
+
+def busy_cores(window_s: float = 0.5) -> float:
+    """Cores' worth of CPU the rest of the machine used over `window_s` (0 when idle)."""
+    try:
+        t0, i0 = _cpu_times()
+        time.sleep(window_s)
+        t1, i1 = _cpu_times()
+    except (OSError, ValueError):
+        return 0.0
+    return (1 - (i1 - i0) / max(1, t1 - t0)) * usable_cores()
+
+
+#: Before each measured run, wait (at most QUIET_WAIT_S) until other work uses under this many cores.
+QUIET_BELOW_CORES = 0.3
+QUIET_WAIT_S = 30.0
+
+
+def wait_quiet() -> float:
+    """Wait for the machine to be nearly idle (bounded); return the busy cores last seen."""
+    deadline = time.monotonic() + QUIET_WAIT_S
+    busy = busy_cores()
+    while busy > QUIET_BELOW_CORES and time.monotonic() < deadline:
+        busy = busy_cores()
+    return busy
 
 
 def measured(cmd: list[str], timeout: float, workdir: str, tag: str) -> Run:
-    """Run cmd under measure.py (tree CPU, tree peak RSS), bounded by `timeout`."""
+    """Run cmd under measure.py (tree CPU, tree peak RSS), bounded by `timeout`.
+
+    Waits first (bounded) for other work on the machine to calm down; `busy_before` says how busy it was.
+    """
+    busy = wait_quiet()
     out = os.path.join(workdir, f"{tag}.stdout")
     err = os.path.join(workdir, f"{tag}.stderr")
     wrapper = [PY, str(MEASURE), "--timeout", str(timeout), "--stdout", out, "--stderr", err, "--", *cmd]
@@ -161,7 +221,7 @@ def measured(cmd: list[str], timeout: float, workdir: str, tag: str) -> Run:
     except OSError:
         tail = ""
     return Run(m["wall_s"], m["cpu_s"], m["user_s"], m["sys_s"], m["peak_rss_mb"], m["peak_pss_mb"],
-               m["returncode"], m["timed_out"], out, tail)
+               m.get("main_cpu_s"), m["returncode"], m["timed_out"], out, tail, busy)
 
 
 def spread(values: list[float]) -> dict:

@@ -78,11 +78,13 @@ def main() -> int:
                                         f"lines={lines}/{n} wrong={wrong} stderr: {run.stderr_tail[-300:]}")
                     runs[k].append({"round": r, "wall_s": run.wall_s, "cpu_s": run.cpu_s, "user_s": run.user_s,
                                     "sys_s": run.sys_s, "peak_rss_mb": run.peak_rss_mb, "peak_pss_mb": run.peak_pss_mb,
-                                    "lab_cpu_s": lab_cpu, "lines": lines, "wrong": wrong, "ok": ok,
+                                    "lab_cpu_s": lab_cpu, "parent_cpu_s": run.main_cpu_s,
+                                    "busy_before": run.busy_before, "lines": lines, "wrong": wrong, "ok": ok,
                                     "returncode": run.returncode, "cmd": " ".join(cmd[1:])})
                     print(f"  round {r + 1} -p {k}: {run.wall_s:6.2f} s wall, {n / run.wall_s:7.0f} URLs/s, "
-                          f"{run.cpu_s:6.2f} s CPU, {run.peak_rss_mb:5.0f} MB RSS, lab {lab_cpu:5.2f} s CPU, "
-                          f"{lines}/{n} lines, {wrong} wrong{'' if ok else '  <-- PROBLEM'}", flush=True)
+                          f"{run.cpu_s:6.2f} s CPU (parent {run.main_cpu_s or 0:5.2f}), {run.peak_rss_mb:5.0f} MB RSS, lab {lab_cpu:5.2f} s CPU, "
+                          f"{lines}/{n} lines, {wrong} wrong, other load {run.busy_before:.2f} cores"
+                          f"{'' if ok else '  <-- PROBLEM'}", flush=True)
     finally:
         cleanup(tmp)
 
@@ -101,6 +103,7 @@ def main() -> int:
             "peak_rss_mb": spread([x["peak_rss_mb"] for x in xs]),
             "peak_pss_mb": spread([x["peak_pss_mb"] for x in xs]),
             "lab_cpu_s": spread([x["lab_cpu_s"] for x in xs]),
+            "parent_cpu_us_per_url": spread([x["parent_cpu_s"] / n * 1e6 for x in xs if x["parent_cpu_s"] is not None]),
             "speedup": spread(speedups),
             "ideal_s": ideal,
             "wall_over_ideal": spread([v / ideal for v in walls]) if ideal else None,
@@ -109,12 +112,13 @@ def main() -> int:
         rows.append(row)
         table.append([
             k, k * threads, fmt_spread(row["wall_s"]), fmt_spread(row["urls_per_s"], 0),
-            fmt_spread(row["cpu_s_per_1000"]), fmt_spread(row["peak_rss_mb"], 0), fmt_spread(row["peak_pss_mb"], 0),
+            fmt_spread(row["cpu_s_per_1000"]), fmt_spread(row["parent_cpu_us_per_url"], 0),
+            fmt_spread(row["peak_rss_mb"], 0), fmt_spread(row["peak_pss_mb"], 0),
             fmt_spread(row["speedup"]) + "x",
             (f"{ideal:.2f} s / " + fmt_spread(row["wall_over_ideal"]) + "x") if ideal else "-",
             fmt_spread(row["lab_cpu_s"]), "yes" if row["all_ok"] else "NO",
         ])
-    headers = ["-p", "concurrency", "wall s", "URLs/s", "CPU s / 1000 URLs", "peak RSS MB (tree sum)",
+    headers = ["-p", "concurrency", "wall s", "URLs/s", "CPU s / 1000 URLs", "of which parent µs/URL", "peak RSS MB (tree sum)",
                "peak PSS MB", "speedup vs -p 1", "ideal / wall:ideal", "lab CPU s", "1 line per URL, all alive"]
     name = f"cores-{args.workload}" + ("-quick" if scale != 1.0 else "")
     chart = terminal_bars([f"-p {r['processes']}" for r in rows], [r["urls_per_s"]["median"] for r in rows], " URLs/s")

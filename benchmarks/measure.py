@@ -10,7 +10,8 @@ and reaped here, so getrusage(RUSAGE_CHILDREN) afterwards holds the CPU of
 the whole tree, and nothing else (the wrapper's own CPU is not in it).
 
 Reported: wall_s (start to the command's own exit), user_s, sys_s (the whole
-tree, reaped), peak_rss_mb (largest sum of RSS over the tree, sampled every
+tree, reaped), main_cpu_s (the command's own process without children, last
+/proc sample, so it may miss the final ~50 ms), peak_rss_mb (largest sum of RSS over the tree, sampled every
 ~50 ms from /proc), peak_pss_mb (same with PSS, which splits shared pages),
 max_single_rss_mb (ru_maxrss of the largest process), processes_seen,
 returncode, timed_out.
@@ -72,6 +73,19 @@ def _rss_kb(pid: int) -> int:
         return 0
 
 
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def _self_cpu_s(pid: int) -> float | None:
+    """utime + stime of the process itself (not its children), from /proc/<pid>/stat."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _pss_kb(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/smaps_rollup") as f:
@@ -93,11 +107,16 @@ class Sampler(threading.Thread):
         self.peak_rss_kb = 0
         self.peak_pss_kb = 0
         self.seen: set[int] = set()
+        self.last_cpu: dict[int, float] = {}
 
     def run(self) -> None:
         while True:
             pids = descendants(self.root)
             self.seen.update(pids)
+            for p in pids:
+                cpu = _self_cpu_s(p)
+                if cpu is not None:
+                    self.last_cpu[p] = cpu
             self.peak_rss_kb = max(self.peak_rss_kb, sum(_rss_kb(p) for p in pids))
             self.peak_pss_kb = max(self.peak_pss_kb, sum(_pss_kb(p) for p in pids))
             if self.stop.wait(SAMPLE_S):
@@ -133,16 +152,29 @@ def measure(cmd: list[str], timeout: float, stdout=None, stderr=None) -> dict:
     started = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, start_new_session=True)
     timed_out = False
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
+    # os.wait4 on the command itself: its own rusage (plus only what it reaped itself), so the
+    # parent's share of the tree's CPU can be told from the workers'.
+    own: dict = {}
+
+    def wait_main() -> None:
+        _, status, usage = os.wait4(proc.pid, 0)
+        own["ended"] = time.monotonic()
+        own["usage"] = usage
+        own["code"] = os.waitstatus_to_exitcode(status)
+
+    waiter = threading.Thread(target=wait_main, daemon=True)
+    waiter.start()
+    waiter.join(timeout)
+    if waiter.is_alive():
         timed_out = True
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except OSError:
             pass
-        proc.wait(10)
-    wall = time.monotonic() - started
+        waiter.join(10)
+    proc.returncode = own.get("code")
+    wall = own.get("ended", time.monotonic()) - started
+    main_usage = own.get("usage")
     _reap_all(time.monotonic() + ORPHAN_GRACE_S)
     sampler.stop.set()
     sampler.join(5)
@@ -156,6 +188,10 @@ def measure(cmd: list[str], timeout: float, stdout=None, stderr=None) -> dict:
         "peak_pss_mb": sampler.peak_pss_kb / 1024,
         "max_single_rss_mb": after.ru_maxrss / 1024,
         "processes_seen": len(sampler.seen),
+        # The command's own CPU, without its children: sampled from /proc (lags by up to SAMPLE_S).
+        "main_cpu_s": sampler.last_cpu.get(proc.pid),
+        # os.wait4's view: the command plus whatever children it reaped itself.
+        "main_wait4_cpu_s": (main_usage.ru_utime + main_usage.ru_stime) if main_usage else None,
         "returncode": proc.returncode,
         "timed_out": timed_out,
         "subreaper": subreaper,

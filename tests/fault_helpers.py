@@ -223,3 +223,13 @@ def _exit_with_buffered_results(after: int, report: str, code: int) -> None:
 def put_big(queue, size: int) -> None:  # type: ignore[no-untyped-def]
     """Negative control's child: one item larger than a pipe buffer, left to the queue's feeder thread."""
     queue.put(b"x" * size)
+
+
+def signal_pending(pid: int, signum: int) -> bool:
+    """True while `signum` is pending for the process (not yet delivered), from /proc/<pid>/status."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    bit = 1 << (signum - 1)
+    return any(int(line.split()[1], 16) & bit for line in text.splitlines() if line.startswith(("SigPnd:", "ShdPnd:")))
