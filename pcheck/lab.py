@@ -16,6 +16,7 @@ requests and concurrent requests, which is how tests prove keep-alive and
   /retry-after/<v>/<k>      429 Retry-After v once per k, then 200
   /flaky/<n>/<k>            503 n times per k, then 200
   /challenge                403 with cf-mitigated: challenge
+  /flip/<k>                 lab.flips[k] (200 until a test sets it)
   /__lab/stats              the counters as JSON
 """
 
@@ -69,6 +70,7 @@ class Lab:
         self.stats: dict[str, HostStats] = {a: HostStats() for a in self.addresses}
         self.log: collections.deque[LoggedRequest] = collections.deque(maxlen=REQUEST_LOG_SIZE)
         self._hits: collections.Counter[str] = collections.Counter()
+        self.flips: dict[str, int] = {}  # /flip/<key> answers flips[key], 200 by default
         self._loop: asyncio.AbstractEventLoop | None = None
         self._servers: list[asyncio.AbstractServer] = []
         self._thread: threading.Thread | None = None
@@ -217,6 +219,8 @@ class Lab:
         elif name == "flaky" and len(args) == 2 and args[0].isdigit():
             self._hits[target] += 1
             conn.simple(503 if self._hits[target] <= int(args[0]) else 200, head)
+        elif name == "flip" and len(args) == 1:
+            conn.simple(self.flips.get(args[0], 200), head)
         elif name == "challenge":
             conn.simple(403, head, [("cf-mitigated", "challenge")])
         elif name == "__lab" and args == ["stats"]:
