@@ -124,15 +124,29 @@ class CheckRun:
         self.close()
 
     def close(self) -> None:
-        """Stop every worker: ask, then terminate, then kill; always join (no zombies)."""
+        """Stop every worker: ask, then terminate, then kill; always join (no zombies).
+
+        The pipes are drained while waiting: a worker blocked writing a batch
+        larger than the pipe buffer could not exit otherwise. After a second
+        Ctrl-C nobody waits: the workers are terminated at once.
+        """
+        polite = self._interrupts < 2
         for worker in self._workers:
             try:
-                worker.tasks.send(None)
+                if polite:
+                    worker.tasks.send(None)
+                else:
+                    worker.process.terminate()
             except OSError:
                 pass
-        deadline = time.monotonic() + JOIN_GRACE_S
-        for worker in self._workers:
-            worker.process.join(max(0.0, deadline - time.monotonic()))
+        deadline = time.monotonic() + (JOIN_GRACE_S if polite else 0.0)
+        reading = {w.results: w for w in self._workers}
+        while reading and (remaining := deadline - time.monotonic()) > 0:
+            for conn in wait(list(reading), remaining):
+                try:
+                    conn.recv_bytes()  # discarded: nobody is collecting any more
+                except (EOFError, OSError):
+                    reading.pop(conn).process.join(max(0.0, deadline - time.monotonic()))
         for worker in self._workers:
             if worker.process.is_alive():
                 worker.process.terminate()
@@ -173,12 +187,11 @@ class CheckRun:
         self.ledger.new_round()
         self._interrupts = 0
         with _sigint_flag(self):
-            while len(self._workers) < self.config.processes:
-                self._spawn()
             while True:
                 if self._interrupts:
                     yield from self._cancel(source)
                     return
+                self._keep_workers()
                 if not exhausted:
                     exhausted = yield from self._read(source)
                 self._dispatch()
@@ -188,6 +201,11 @@ class CheckRun:
                     yield from self._abandon(source, ErrorKind.WORKER_CRASHED, "no worker process could be kept alive")
                     return
                 yield from self._collect(TICK_S)
+
+    def _keep_workers(self) -> None:
+        """Start workers up to --processes (at first, and after a death), unless they keep dying at birth."""
+        while len(self._workers) < self.config.processes and self._start_failures < MAX_START_FAILURES:
+            self._spawn()
 
     def _read(self, source: Iterator[Target | CheckResult]) -> Iterator[CheckResult]:
         """Take a chunk of input; returns True (via StopIteration) once it is exhausted."""
@@ -272,7 +290,14 @@ class CheckRun:
         conn = worker.results
         try:
             while conn.poll():
-                batch = pickle.loads(conn.recv_bytes())
+                data = conn.recv_bytes()
+                try:
+                    batch = pickle.loads(data)
+                except Exception as exc:  # noqa: BLE001 - a verdict that cannot be unpickled here
+                    # Treat the worker as broken: its in-flight URLs are re-dispatched once, then reported.
+                    log.warning("worker %d sent a batch that cannot be read (%s); stopping it", worker.number, exc)
+                    worker.process.kill()
+                    return False
                 worker.answered += len(batch)
                 for task_id, verdict in batch:
                     if task_id in worker.in_flight:
@@ -310,8 +335,6 @@ class CheckRun:
                 verdict = Verdict(Outcome.UNCHECKED, error=ErrorKind.WORKER_CRASHED, detail=crash.describe())
                 yield from self._resolve(task_id, verdict)
         self._start_failures = self._start_failures + 1 if worker.answered == 0 else 0
-        if self.ledger.tasks and self._start_failures < MAX_START_FAILURES:
-            self._spawn()
 
     # -- endings -------------------------------------------------------------------
     def _cancel(self, source: Iterator[Target | CheckResult]) -> Iterator[CheckResult]:
@@ -350,7 +373,7 @@ class _sigint_flag:
             self.previous = signal.signal(signal.SIGINT, self._handle)
 
     def _handle(self, signum: int, frame: object) -> None:
-        self.run._interrupts += 1
+        self.run._interrupts += 1  # close() reads this: after a second Ctrl-C it waits for nobody
         if self.run._interrupts >= 2:
             raise KeyboardInterrupt
 

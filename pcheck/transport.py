@@ -30,6 +30,8 @@ from .netguard import NetGuard
 POOL_HOSTS = 256
 #: Bodies up to this size are read and discarded so the connection can be reused; larger ones are cut.
 DRAIN_LIMIT = 16 * 1024
+#: Longest a small body is read for, to keep its connection; a slower one is cut.
+DRAIN_BUDGET_S = 0.5
 #: How often the watchdog looks at the deadlines; the deadline holds to within this.
 WATCHDOG_TICK_S = 0.05
 
@@ -49,9 +51,9 @@ class DeadlineSlot:
         self.deadline = float("inf")
         self.fired = False
 
-    def arm(self, deadline: float) -> None:
+    def arm(self, deadline: float, conn: HTTPConnection | None = None) -> None:
         with self.lock:
-            self.deadline, self.fired, self.conn = deadline, False, None
+            self.deadline, self.fired, self.conn = deadline, False, conn
 
     def attach(self, conn: HTTPConnection) -> None:
         with self.lock:
@@ -208,23 +210,29 @@ class Transport:
             response = self.adapter.send(
                 prepared, stream=True, timeout=(remaining, remaining), verify=self.verify, cert=None, proxies={}
             )
-            try:
-                hop = Hop(
-                    response.status_code,
-                    response.headers.get("Location"),
-                    response.headers.get("Retry-After"),
-                    response.headers.get("cf-mitigated", "").lower() == "challenge",
-                )
-                _discard_body(response)
-            except BaseException:
-                response.close()
-                raise
         except Exception:
             if slot.disarm():
                 raise DeadlineExceeded() from None
             raise
-        if slot.disarm():
+        if slot.fired:  # the headers were cut off; what http.client made of them is not an answer
+            slot.disarm()
+            response.close()
             raise DeadlineExceeded()
+        hop = Hop(
+            response.status_code,
+            response.headers.get("Location"),
+            response.headers.get("Retry-After"),
+            response.headers.get("cf-mitigated", "").lower() == "challenge",
+        )
+        # The answer is complete; reading a small body only saves the connection, so it gets a
+        # short budget of its own and any trouble with it just costs the connection.
+        slot.arm(min(deadline, time.monotonic() + DRAIN_BUDGET_S), slot.conn)
+        try:
+            _discard_body(response)
+        except Exception:  # noqa: BLE001
+            response.close()
+        finally:
+            slot.disarm()
         return hop
 
     def close(self) -> None:

@@ -227,9 +227,6 @@ def test_cli_worker_killed_again_and_again_ends_worker_crashed(lab, start_method
 
 
 @pytest.mark.timeout(40)
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="BUG: CheckRun._bury only respawns while self._tasks is non-empty; a worker "
-                   "that dies while the input read so far held no checkable URL is never replaced, and every later "
-                   "URL is abandoned as worker_crashed after a single crash that lost nothing")
 def test_worker_dying_before_any_url_is_read_is_replaced(lab, start_method):
     config = Config(processes=1, threads=4, timeout=5, retries=0, start_method=start_method)
     urls = [lab.url(f"/ok?i={i}") for i in range(20)]
@@ -337,9 +334,6 @@ def test_ctrl_c_while_1000_urls_hang(lab, start_method, tmp_path, cli_processes)
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="BUG: the second Ctrl-C raises KeyboardInterrupt through CheckRun.__exit__ -> "
-                   "close(), which sends None to still-busy workers and joins them for JOIN_GRACE_S (2 s) before "
-                   "terminating: a second Ctrl-C exits later than the first alone would")
 def test_second_ctrl_c_exits_at_once(lab, tmp_path, cli_processes):
     proc, report, stderr, fast, hang, tree = _start_hanging_cli(lab, tmp_path, cli_processes, "forkserver",
                                                                 n_hang=300, threads=16)
@@ -418,9 +412,6 @@ def test_server_that_stalls_times_out_per_attempt(lab, path, method):
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="BUG: transport._discard_body reads a small announced body (<= DRAIN_LIMIT) "
-                   "under the attempt deadline; a server that drips it turns a 200 whose headers arrived at once into "
-                   "broken/timeout, although --timeout is 'connect to last header byte' and bodies are never needed")
 def test_drip_body_with_get_is_alive_within_timeout(lab):
     verdict, elapsed = _check(lab, "/drip-body", method="get", timeout=TIMEOUT_S, retries=0)
     print(f"\n[fault] /drip-body (get): {elapsed:.2f} s, {verdict}")
@@ -586,9 +577,6 @@ def test_pool_unpicklable_verdict_becomes_internal(lab, start_method, monkeypatc
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="BUG: CheckRun._receive catches only EOFError/OSError around pickle.loads; a "
-                   "verdict that pickles but fails to unpickle (an exception object with a 2-argument __init__) raises "
-                   "out of results() and ends the whole run without results for the remaining URLs")
 def test_verdict_that_fails_to_unpickle_in_parent_does_not_end_the_run(lab):
     """CPython's ErrorAtUnpickle, against the parent; fork so the child sees the patched check."""
     original = Checker.check
@@ -640,9 +628,6 @@ def test_big_results_all_arrive_and_workers_exit_cleanly(lab, start_method, monk
 
 
 @pytest.mark.timeout(40)
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="BUG: CheckRun.close() joins workers before draining their result pipes; a "
-                   "worker blocked writing a batch larger than the pipe buffer cannot exit, so closing early "
-                   "(a library caller that stops iterating) stalls JOIN_GRACE_S and then SIGTERMs the workers")
 def test_closing_early_with_big_results_in_flight_drains_before_join(lab, start_method, monkeypatch):
     monkeypatch.setattr(pcheck.pool, "worker_main", fh.fault_worker_main)
     urls = [fh.fault_url(lab.url(f"/ok?i={i}"), "big", size=BIG) for i in range(300)]
