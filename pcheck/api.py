@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator
 
 from .config import Config
 from .inputs import ARGS_SOURCE, Source, iter_targets, parse_url
@@ -49,9 +49,10 @@ def targets(config: Config, sources: list[Source], stdin: BinaryIO | None = None
 
 
 def pipeline(config: Config, sources: list[Source], run: CheckRun | RayRun, stdin: BinaryIO | None = None,
-             resume: ResumeState | None = None, cache: VerdictCache | None = None) -> Iterator[CheckResult]:
+             resume: ResumeState | None = None, cache: VerdictCache | None = None,
+             idle: Callable[[], None] | None = None) -> Iterator[CheckResult]:
     """What the CLI runs: the sources, streamed through an open CheckRun, one result per occurrence."""
-    results = run.results(targets(config, sources, stdin, resume, cache))
+    results = run.results(targets(config, sources, stdin, resume, cache), idle)
     return cache.remember(results) if cache is not None else results
 
 

@@ -321,7 +321,7 @@ def _execute(config: Config, sources, fmt: str, output: Optional[str], progress:
     interrupted = False
     try:
         with open_run(config) as run:
-            for result in pipeline(config, sources, run, resume=resume, cache=cache):
+            for result in pipeline(config, sources, run, resume=resume, cache=cache, idle=reporter.flush):
                 reporter.write(result)
                 bar.update(result)
                 if outcomes is not None and result.line is not None:

@@ -28,7 +28,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from .config import Config
 from .ledger import Ledger
@@ -175,11 +175,13 @@ class CheckRun:
         self._workers.append(_Worker(self._spawned, process, task_writer, result_reader))
 
     # -- the loop ----------------------------------------------------------------
-    def results(self, items: Iterable[Target | CheckResult]) -> Iterator[CheckResult]:
+    def results(self, items: Iterable[Target | CheckResult], idle: Callable[[], None] | None = None) -> Iterator[CheckResult]:
         """Check every Target; yield one CheckResult per item, in completion order.
 
-        May be called again after it finishes (`pcheck watch`): the workers and
-        their keep-alive connections stay warm; de-duplication starts afresh.
+        `idle` is called before every wait for workers (a reporter flushes
+        there, so streamed records are never held back). May be called again
+        after it finishes (`pcheck watch`): the workers and their keep-alive
+        connections stay warm; de-duplication starts afresh.
         """
         raise_open_files_limit()
         source = iter(items)
@@ -200,7 +202,11 @@ class CheckRun:
                 if not self._workers:
                     yield from self._abandon(source, ErrorKind.WORKER_CRASHED, "no worker process could be kept alive")
                     return
-                yield from self._collect(TICK_S)
+                # With input to read and room to read it, only look at what is ready; else wait.
+                can_read = not exhausted and len(self.ledger.tasks) < READ_AHEAD
+                if not can_read and idle is not None:
+                    idle()
+                yield from self._collect(0.0 if can_read else TICK_S)
 
     def _keep_workers(self) -> None:
         """Start workers up to --processes (at first, and after a death), unless they keep dying at birth."""

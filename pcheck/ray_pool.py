@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 import zlib
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from .config import Config, ConfigError
 from .ledger import Ledger
@@ -66,7 +66,7 @@ class RayRun:
         self._ray = ray
         self._remote = ray.remote(num_cpus=1, max_retries=RAY_TASK_RETRIES)(check_shard)
 
-    def results(self, items: Iterable[Target | CheckResult]) -> Iterator[CheckResult]:
+    def results(self, items: Iterable[Target | CheckResult], idle: Callable[[], None] | None = None) -> Iterator[CheckResult]:
         """Check every Target on the cluster; yield one CheckResult per item as shards finish."""
         self._connect()
         ray = self._ray
@@ -115,6 +115,8 @@ class RayRun:
                     busy.add(bucket)
                 if exhausted and not self.ledger.tasks:
                     return
+                if idle is not None:
+                    idle()
                 ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=TICK_S)
                 for ref in ready:
                     bucket, ids, tries = in_flight.pop(ref)

@@ -39,6 +39,10 @@ class Reporter:
         self.stream = stream
         self.summary = Summary()
 
+    def flush(self) -> None:
+        """Called whenever the run is about to wait: every record so far reaches its reader."""
+        self.stream.flush()
+
     def write(self, result: CheckResult) -> None:
         self.summary.add(result)
         self._write(result)
@@ -60,7 +64,6 @@ class Reporter:
 class JsonlReporter(Reporter):
     def _write(self, result: CheckResult) -> None:
         self.stream.write(json.dumps(result.to_record()) + "\n")
-        self.stream.flush()
 
 
 class JsonReporter(Reporter):
@@ -88,7 +91,6 @@ class CsvReporter(Reporter):
     def _write(self, result: CheckResult) -> None:
         row = [printable(v) if isinstance(v, str) else ("" if v is None else v) for v in result.to_record().values()]
         self.writer.writerow(row)
-        self.stream.flush()
 
 
 class ProblemsReporter(Reporter):
@@ -104,7 +106,7 @@ class ProblemsReporter(Reporter):
     def _write(self, result: CheckResult) -> None:
         if self.hosts is not None and result.outcome is not Outcome.INVALID:
             self.hosts.add(result)
-        if result.outcome is not Outcome.ALIVE:
+        if result.outcome in PROBLEM_ORDER:  # excluded URLs are counted, not listed
             self.problems[result.outcome][result.source or "?"].append(result)
             if result.outcome in (Outcome.BROKEN, Outcome.BLOCKED):
                 self.trouble.add(result)
@@ -117,7 +119,7 @@ class ProblemsReporter(Reporter):
                 yield outcome, count, sorted(by_source.items())
 
 
-PROBLEM_ORDER = (Outcome.BROKEN, Outcome.BLOCKED, Outcome.INVALID, Outcome.UNCHECKED, Outcome.EXCLUDED)
+PROBLEM_ORDER = (Outcome.BROKEN, Outcome.BLOCKED, Outcome.INVALID, Outcome.UNCHECKED)
 
 
 class HostTable:
