@@ -314,14 +314,15 @@ class _Connection(asyncio.Protocol):
 
     # -- ways to answer --------------------------------------------------------
     def simple(self, status: int, head: bool, headers: list[tuple[str, str]] | None = None, body: bytes | None = None) -> None:
+        bodiless = status < 200 or status in (204, 304)  # RFC 9110: these never carry a body
         if headers is None and body is None:
             key = (status, head)
             data = _simple_cache.get(key)
             if data is None:
-                body = b"ok" if status == 200 else str(status).encode()
+                body = b"" if bodiless else b"ok" if status == 200 else str(status).encode()
                 data = _simple_cache[key] = _head(status, [("Content-Type", "text/plain")], len(body)) + (b"" if head else body)
         else:
-            body = body if body is not None else str(status).encode()
+            body = b"" if bodiless else body if body is not None else str(status).encode()
             data = _head(status, headers or [], len(body)) + (b"" if head else body)
         if self.transport.is_closing():
             return
