@@ -245,6 +245,9 @@ def normalise(url: str) -> tuple[str, str]:
     except ValueError as exc:
         raise ValueError(f"bad port ({exc})") from None
     userinfo, _, hostport = parts.netloc.rpartition("@")
+    raw_port = hostport.rpartition(":")[2] if ":" in hostport.rpartition("]")[2] else ""
+    if raw_port and not (raw_port.isascii() and raw_port.isdigit()):
+        raise ValueError(f"bad port {raw_port!r}")  # int() would read full-width digits as ASCII ones
     host = _normalise_host(parts.hostname or "", hostport)
     netloc = (userinfo + "@" if userinfo else "") + (f"[{host}]" if ":" in host else host)
     if port is not None:
