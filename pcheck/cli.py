@@ -206,7 +206,7 @@ def watch(
                                   "round": event.round, "at": when}
                         print(json.dumps(record), flush=True)
                     else:
-                        print(f"{when} {printable(r.url)} {before} -> {r.outcome.value} ({_reason(r)})", flush=True)
+                        print(f"{when} {printable(r.url)} {before} -> {r.outcome.value} ({printable(_reason(r))})", flush=True)
                 else:
                     summary = event
                     counts = ", ".join(f"{o.value} {n}" for o, n in event.counts.items() if n)

@@ -32,8 +32,9 @@ _HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 # ASCII, no user info and no fragment. Such a URL is its own key, without urlsplit.
 _NORMAL = re.compile(
     r"https?://((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)"
-    r"(?::(\d{1,5}))?/[!\x24-~]*"
+    r"(?::([0-9]{1,5}))?/[!\x24-~]*"
 )
+_BRACKETED = re.compile(r"\[[0-9A-Fa-f:.]+\](?::[0-9]*)?")
 _SHOWN_PREFIX = 200  # characters of an over-long line kept for the report
 
 
@@ -228,7 +229,8 @@ def normalise(url: str) -> tuple[str, str]:
     Raises ValueError with a reason for anything that is not an absolute http(s) URL.
     """
     fast = _NORMAL.fullmatch(url)
-    if fast is not None and len(fast.group(1)) <= 253 and int(fast.group(2) or 0) <= 65535:
+    if fast is not None and len(fast.group(1)) <= 253 and 0 < int(fast.group(2) or 80) <= 65535 \
+            and "xn--" not in fast.group(1):
         return url, fast.group(1)
     bad = _FORBIDDEN.search(url)
     if bad:
@@ -244,10 +246,14 @@ def normalise(url: str) -> tuple[str, str]:
         port = parts.port
     except ValueError as exc:
         raise ValueError(f"bad port ({exc})") from None
+    if "\\" in parts.netloc:
+        raise ValueError("holds a backslash in the host part")  # requests and browsers split it differently
     userinfo, _, hostport = parts.netloc.rpartition("@")
     raw_port = hostport.rpartition(":")[2] if ":" in hostport.rpartition("]")[2] else ""
     if raw_port and not (raw_port.isascii() and raw_port.isdigit()):
         raise ValueError(f"bad port {raw_port!r}")  # int() would read full-width digits as ASCII ones
+    if port == 0:
+        raise ValueError("bad port (0)")  # requests would quietly fetch port 80 instead
     host = _normalise_host(parts.hostname or "", hostport)
     netloc = (userinfo + "@" if userinfo else "") + (f"[{host}]" if ":" in host else host)
     if port is not None:
@@ -259,8 +265,11 @@ def _normalise_host(host: str, hostport: str) -> str:
     if not host:
         raise ValueError("empty host")
     if hostport.startswith("["):
+        # Nothing may follow "]" but a port (urlsplit drops it), and no zone ID (it would be dropped too).
+        if not _BRACKETED.fullmatch(hostport):
+            raise ValueError(f"bad IPv6 address {hostport!r}")
         try:
-            return ipaddress.IPv6Address(host.split("%", 1)[0]).compressed
+            return ipaddress.IPv6Address(host).compressed
         except ValueError:
             raise ValueError(f"bad IPv6 address {host!r}") from None
     if not host.isascii():
@@ -271,4 +280,10 @@ def _normalise_host(host: str, hostport: str) -> str:
     labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
     if len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
         raise ValueError(f"bad host name {host!r}")
+    for label in labels:
+        if label.startswith("xn--"):  # punycode written by hand must decode, as browsers require
+            try:
+                idna.decode(label)
+            except (idna.IDNAError, UnicodeError) as exc:
+                raise ValueError(f"bad international host name {label!r} ({exc})") from None
     return host

@@ -89,8 +89,14 @@ class CsvReporter(Reporter):
         self.writer.writerow(RECORD_FIELDS)
 
     def _write(self, result: CheckResult) -> None:
-        row = [printable(v) if isinstance(v, str) else ("" if v is None else v) for v in result.to_record().values()]
+        row = [_cell(v) if isinstance(v, str) else ("" if v is None else v) for v in result.to_record().values()]
         self.writer.writerow(row)
+
+
+def _cell(text: str) -> str:
+    """Printable, and never a spreadsheet formula: a leading = + - @ gets a quote (OWASP's advice)."""
+    text = printable(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 class ProblemsReporter(Reporter):
