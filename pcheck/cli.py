@@ -10,11 +10,9 @@ import logging
 import os
 import sys
 import time
-from typing import Any, List, Optional
+from typing import Annotated, Any, List, Optional
 
 import typer
-from click.core import ParameterSource
-from typing_extensions import Annotated
 
 from . import __version__
 from .config import (
@@ -265,14 +263,18 @@ def _prepare(ctx: typer.Context, values: dict[str, Any]):  # type: ignore[no-unt
     from .inputs import InputError, open_sources
 
     o = values
+    path, from_file = None, []
     try:
         path = o["config_path"] or find_config()
         settings = load_config(path) if path else None
         if settings is not None:  # a flag given on the command line wins over the file
             for key, value in settings.options.items():
                 name = "fmt" if key == "format" else key
-                if name in o and ctx.get_parameter_source(name) in (ParameterSource.DEFAULT, None):
+                # typer ships its own copy of click, so compare the enum member's name, not the member.
+                source = getattr(ctx.get_parameter_source(name), "name", "DEFAULT")
+                if name in o and source in ("DEFAULT", "DEFAULT_MAP"):
                     o[name] = value
+                    from_file.append(key)
         if not o["inputs"]:
             raise ConfigError("no INPUT given: name files of URLs, documents, '-' for stdin, or URLs")
         if o["fmt"] not in FORMATS:
@@ -292,7 +294,9 @@ def _prepare(ctx: typer.Context, values: dict[str, Any]):  # type: ignore[no-unt
         sources = open_sources(o["inputs"], o["input_format"], [e.strip() for e in exts if e.strip()])
         if o["ca_bundle"] is not None and not os.path.isfile(o["ca_bundle"]):
             raise ConfigError(f"--ca-bundle {o['ca_bundle']}: no such file")
-    except (ConfigError, InputError) as exc:
+    except ConfigError as exc:
+        _usage(f"{exc} (set in {path}: {', '.join(from_file)})" if from_file else str(exc))
+    except InputError as exc:
         _usage(str(exc))
     if o["insecure"]:
         typer.echo("pcheck: warning: --insecure: TLS certificates are not verified", err=True)
@@ -369,4 +373,5 @@ def _usage(message: str) -> None:
 
 
 def run() -> None:
-    app()
+    # Named explicitly so `python -m pcheck` prints help and completion scripts for `pcheck`.
+    app(prog_name="pcheck")

@@ -37,29 +37,54 @@ def extract(text: str, fmt: str) -> Iterator[tuple[str, int]]:
 
 def _markdown(text: str) -> Iterator[tuple[str, int]]:
     env: dict = {}
-    tokens = MarkdownIt("commonmark").parse(text, env)
+    md = MarkdownIt("commonmark")
+    # Report links as written: the default percent-encodes paths and punycodes hosts,
+    # which would check (and show) a URL that is not in the document.
+    md.normalizeLink = lambda url: url  # type: ignore[method-assign]
+    tokens = md.parse(text, env)
     found: list[tuple[int, str]] = []
     for token in tokens:
         if token.type == "html_block" and token.map:
             found += [(line, url) for url, line in _html(token.content, token.map[0])]
         if token.type != "inline" or not token.map:
             continue
-        line = token.map[0] + 1
-        for child in token.children or []:
-            if child.type in ("softbreak", "hardbreak"):
-                line += 1
-            elif child.type == "link_open":
-                found.append((line, str(child.attrs.get("href", ""))))
-            elif child.type == "image":
-                found.append((line, str(child.attrs.get("src", ""))))
-            elif child.type == "html_inline":
-                found += [(line + inner - 1, url) for url, inner in _html(child.content, 0)]
+        found += _inline_links(token)
     for reference in env.get("references", {}).values():
         if reference.get("map"):
             found.append((reference["map"][0] + 1, reference["href"]))
     for line, url in sorted(found, key=lambda item: item[0]):
         if _ABSOLUTE.match(url):
             yield url, line
+
+
+def _inline_links(token) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
+    """Links of one paragraph, each on its own line.
+
+    The token's children do not say where they start, and newlines inside a code
+    span or a link title leave no softbreak, so each link is found again in the
+    paragraph's source, after the previous one, and its line counted there.
+    """
+    source, first = token.content, token.map[0] + 1
+    found: list[tuple[int, str]] = []
+    cursor, line = 0, first
+    for child in token.children or []:
+        if child.type in ("softbreak", "hardbreak"):
+            line += 1
+            continue
+        if child.type == "html_inline":
+            url_lines = list(_html(child.content, 0))
+            written = child.content
+        elif child.type in ("link_open", "image"):
+            url = str(child.attrs.get("href" if child.type == "link_open" else "src", ""))
+            url_lines, written = [(url, 1)], url
+        else:
+            continue
+        at = source.find(written, cursor) if written else -1
+        if at >= 0:  # else written differently (entities, escapes): keep the softbreak count
+            line = first + source.count("\n", 0, at)
+            cursor = at + len(written)
+        found += [(line + inner - 1, url) for url, inner in url_lines]
+    return found
 
 
 class _LinkParser(HTMLParser):
@@ -75,9 +100,9 @@ class _LinkParser(HTMLParser):
                 continue
             if name == "srcset":
                 for candidate in value.split(","):
-                    url = candidate.strip().split(" ")[0]
-                    if url:
-                        self.links.append((url, line))
+                    parts = candidate.split()  # URL, then a descriptor after any whitespace
+                    if parts:
+                        self.links.append((parts[0], line))
             elif name in _URL_ATTRIBUTES:
                 self.links.append((value.strip(), line))
 
@@ -92,6 +117,16 @@ def _html(text: str, offset: int) -> Iterator[tuple[str, int]]:
 
 
 def _text(text: str) -> Iterator[tuple[str, int]]:
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only, as editors and grep -n count them (splitlines also breaks at \f, U+2028, ...).
+    for number, line in enumerate(text.split("\n"), start=1):
         for match in _BARE_URL.finditer(line):
-            yield match.group().rstrip(_TRAILING), number
+            yield _strip_trailing(match.group()), number
+
+
+def _strip_trailing(url: str) -> str:
+    """Drop sentence punctuation after a URL, but keep a ')' that closes a '(' inside it (Wikipedia)."""
+    while url and url[-1] in _TRAILING:
+        if url[-1] == ")" and url.count("(") >= url.count(")"):
+            break
+        url = url[:-1]
+    return url

@@ -122,7 +122,13 @@ class ProblemsReporter(Reporter):
             by_source = self.problems.get(outcome)
             if by_source:
                 count = sum(len(items) for items in by_source.values())
-                yield outcome, count, sorted(by_source.items())
+                # Verdicts arrive in completion order; a report reads in document order.
+                yield outcome, count, [(source, sorted(items, key=_line_order))
+                                       for source, items in sorted(by_source.items())]
+
+
+def _line_order(result: CheckResult) -> tuple[int, str]:
+    return (result.line if result.line is not None else -1, result.url)
 
 
 PROBLEM_ORDER = (Outcome.BROKEN, Outcome.BLOCKED, Outcome.INVALID, Outcome.UNCHECKED)

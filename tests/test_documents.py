@@ -1,0 +1,364 @@
+"""Links in documents (issue 6): what is extracted, with which line, from which files, and what is not.
+
+Extraction tables run in-process on strings (example.test hosts, never resolved);
+everything that checks a URL talks to the loopback lab only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import run_pcheck, write_list
+from pcheck.api import targets
+from pcheck.config import Config
+from pcheck.extract import extract
+from pcheck.inputs import InputError, Source, iter_document, open_sources
+from pcheck.models import CheckResult, Outcome, Target
+
+pytestmark = pytest.mark.timeout(60)
+
+FAST = ["--timeout", "5", "--retries", "0", "-p", "1", "--no-progress"]
+README = Path(__file__).parent.parent / "README.md"
+
+
+def links(text: str, fmt: str) -> list[tuple[str, int]]:
+    return list(extract(text, fmt))
+
+
+# -- Markdown ------------------------------------------------------------------------------------------
+
+MARKDOWN_FOUND = [
+    ("inline link", "intro\n\nsee [the docs](http://a.test/docs) now\n", [("http://a.test/docs", 3)]),
+    ("image", "![logo](https://a.test/logo.png \"title\")\n", [("https://a.test/logo.png", 1)]),
+    ("autolink", "first\n<https://a.test/auto>\n", [("https://a.test/auto", 2)]),
+    ("reference definition", "text\n\n[ref]: http://a.test/ref\n", [("http://a.test/ref", 3)]),
+    ("inline html", "para <a href=\"http://a.test/inline\">x</a>\n", [("http://a.test/inline", 1)]),
+    ("html block with srcset", "para\n\n<div>\n<a href=\"http://a.test/hb\">x</a>\n"
+     "<img srcset=\"http://a.test/1.png 1x, http://a.test/2.png 2x\">\n</div>\n",
+     [("http://a.test/hb", 4), ("http://a.test/1.png", 5), ("http://a.test/2.png", 5)]),
+    ("soft breaks count lines", "one\ntwo\nthree [x](http://a.test/3)\n", [("http://a.test/3", 3)]),
+    ("hard breaks count lines", "a  \nb\\\n[c](http://a.test/hard)\n", [("http://a.test/hard", 3)]),
+    ("list and blockquote", "- item\n- [a](http://a.test/li)\n\n> quote\n> [q](http://a.test/bq)\n",
+     [("http://a.test/li", 2), ("http://a.test/bq", 5)]),
+    ("table cells", "| a | b |\n|---|---|\n| [x](http://a.test/t1) | y |\n| z | [w](http://a.test/t2) |\n",
+     [("http://a.test/t1", 3), ("http://a.test/t2", 4)]),
+    ("heading", "# Title [h](http://a.test/h)\n", [("http://a.test/h", 1)]),
+    ("entities decoded", "[a](http://a.test/?a=1&amp;b=2)\n", [("http://a.test/?a=1&b=2", 1)]),
+    ("upper-case scheme", "<HTTP://a.test/UP>\n", [("HTTP://a.test/UP", 1)]),
+    ("several on one line, in order", "[a](http://a.test/1) and <http://a.test/2> ![i](http://a.test/3)\n",
+     [("http://a.test/1", 1), ("http://a.test/2", 1), ("http://a.test/3", 1)]),
+    ("CRLF line ends", "a\r\nb\r\n[c](http://a.test/crlf)\r\n", [("http://a.test/crlf", 3)]),
+]
+
+MARKDOWN_NOT_FOUND = [
+    ("code span", "use `http://a.test/span` here\n"),
+    ("code span holding a link", "`[x](http://a.test/span-link)`\n"),
+    ("fenced code, backticks", "```\n[a](http://a.test/fenced) <http://a.test/f2>\n```\n"),
+    ("fenced code, tildes", "~~~sh\ncurl https://a.test/tilde\n~~~\n"),
+    ("fenced code with html", "```html\n<a href=\"http://a.test/fenced-html\">x</a>\n```\n"),
+    ("indented code", "para\n\n    [a](http://a.test/indented) <http://a.test/i2>\n"),
+    ("relative link", "[a](docs/guide.md) [b](/abs/path) [c](../up.html)\n"),
+    ("fragment only", "[a](#section)\n"),
+    ("scheme-relative", "[a](//a.test/x)\n"),
+    ("other schemes", "[m](mailto:a@a.test) [f](ftp://a.test/f) [j](javascript:alert(1)) <file:///etc/passwd>\n"),
+    ("html comment", "<!-- [a](http://a.test/commented) <a href=\"http://a.test/c2\"> -->\n"),
+    ("relative html", "<a href=\"relative.html\">x</a>\n"),
+]
+
+
+@pytest.mark.parametrize("text, expected", [c[1:] for c in MARKDOWN_FOUND], ids=[c[0] for c in MARKDOWN_FOUND])
+def test_markdown_links_are_extracted_with_their_line(text, expected):
+    assert links(text, "markdown") == expected
+
+
+@pytest.mark.parametrize("text", [c[1] for c in MARKDOWN_NOT_FOUND], ids=[c[0] for c in MARKDOWN_NOT_FOUND])
+def test_markdown_code_and_relative_links_are_not_extracted(text):
+    assert links(text + "\n[real](http://a.test/real)\n", "markdown") == [("http://a.test/real", text.count("\n") + 2)]
+
+
+def test_markdown_reference_is_reported_where_used_and_where_defined():
+    assert links("use [x][r] here\n\n[r]: http://a.test/ref\n", "markdown") == [
+        ("http://a.test/ref", 1), ("http://a.test/ref", 3)]
+
+
+LINE_AFTER_MULTILINE_INLINE = [
+    ("code span over two lines", "text `code\nmore` [x](http://a.test/after-span)\n"),
+    ("inline html over two lines", "a <span\nclass=\"x\">t</span> [l](http://a.test/after-html)\n"),
+    ("link title over two lines", "[a](http://a.test/t \"title\ncontinued\") [b](http://a.test/after-title)\n"),
+]
+
+
+@pytest.mark.parametrize("text", [c[1] for c in LINE_AFTER_MULTILINE_INLINE],
+                         ids=[c[0] for c in LINE_AFTER_MULTILINE_INLINE])
+def test_markdown_line_after_a_multiline_inline_element(text):
+    assert links(text, "markdown")[-1][1] == 2
+
+
+def test_markdown_urls_are_reported_as_written():
+    text = "[a](http://a.test/café) [b](http://bücher.test/)\n"
+    assert [url for url, _ in links(text, "markdown")] == ["http://a.test/café", "http://bücher.test/"]
+
+
+# -- HTML ----------------------------------------------------------------------------------------------
+
+HTML_DOC = """<!doctype html>
+<html><head>
+<link rel="stylesheet" href="https://a.test/style.css">
+<script src="https://a.test/app.js">var inScript = "http://a.test/in-script";</script>
+</head><body>
+<!-- <a href="http://a.test/commented-out">old</a> -->
+<a HREF=" http://a.test/spaced ">spaced</a> <a href="/relative">r</a> <a href="page.html">p</a>
+<a href="#top">t</a> <a href="mailto:a@a.test">m</a> <a href="javascript:void(0)">j</a>
+<img src="http://a.test/img.png" srcset="http://a.test/a.png 1x,
+     http://a.test/b.png 2x, small.png 3x">
+<p>plain text http://a.test/in-text is not a link in HTML</p>
+<iframe src="https://a.test/frame"></iframe><video poster="https://a.test/poster.jpg"></video>
+<a href="http://a.test/?q=1&amp;r=2">entity</a>
+<pre><code>http://a.test/in-pre</code></pre>
+<img src="http://a.test/self-closing.png"/>
+</body></html>
+"""
+
+
+def test_html_href_src_srcset_are_extracted_with_their_line():
+    assert links(HTML_DOC, "html") == [
+        ("https://a.test/style.css", 3),
+        ("https://a.test/app.js", 4),
+        ("http://a.test/spaced", 7),
+        ("http://a.test/img.png", 9),
+        ("http://a.test/a.png", 9),
+        ("http://a.test/b.png", 9),
+        ("https://a.test/frame", 12),
+        ("https://a.test/poster.jpg", 12),
+        ("http://a.test/?q=1&r=2", 13),
+        ("http://a.test/self-closing.png", 15),
+    ]
+
+
+@pytest.mark.parametrize("needle", ["commented-out", "in-script", "relative", "page.html", "#top", "mailto:",
+                                    "javascript:", "in-text", "in-pre", "small.png"])
+def test_html_comments_scripts_text_and_relative_links_are_not_extracted(needle):
+    assert not [url for url, _ in links(HTML_DOC, "html") if needle in url]
+
+
+def test_html_srcset_descriptor_after_tab_or_newline():
+    text = '<img srcset="http://a.test/tab.png\t1x, http://a.test/nl.png\n2x">'
+    assert links(text, "html") == [("http://a.test/tab.png", 1), ("http://a.test/nl.png", 1)]
+
+
+# -- plain text ----------------------------------------------------------------------------------------
+
+TEXT_FOUND = [
+    ("full stop", "See http://a.test/a.", [("http://a.test/a", 1)]),
+    ("comma and semicolon", "http://a.test/b, http://a.test/c; done", [("http://a.test/b", 1), ("http://a.test/c", 1)]),
+    ("in parentheses", "(see http://a.test/p)", [("http://a.test/p", 1)]),
+    ("quotes", "'http://a.test/q' \"http://a.test/dq\"", [("http://a.test/q", 1), ("http://a.test/dq", 1)]),
+    ("angle brackets", "<http://a.test/ang>", [("http://a.test/ang", 1)]),
+    ("question and exclamation", "Is it https://a.test/x? Yes https://a.test/y!",
+     [("https://a.test/x", 1), ("https://a.test/y", 1)]),
+    ("ellipsis", "and http://a.test/more...", [("http://a.test/more", 1)]),
+    ("query kept", "at http://a.test/s?x=1&y=2.", [("http://a.test/s?x=1&y=2", 1)]),
+    ("markdown syntax in text", "[md](http://a.test/md)", [("http://a.test/md", 1)]),
+    ("line numbers", "one\n\nthree http://a.test/3\nfour\nhttp://a.test/5\n", [("http://a.test/3", 3), ("http://a.test/5", 5)]),
+]
+
+
+@pytest.mark.parametrize("text, expected", [c[1:] for c in TEXT_FOUND], ids=[c[0] for c in TEXT_FOUND])
+def test_text_urls_lose_trailing_punctuation(text, expected):
+    assert links(text, "text") == expected
+
+
+@pytest.mark.parametrize("text", ["ftp://a.test/f", "a.test/no-scheme", "www.a.test", "mailto:a@a.test", "http:/one-slash"])
+def test_text_without_an_absolute_http_url_yields_nothing(text):
+    assert links(text, "text") == []
+
+
+def test_text_keeps_balanced_parentheses():
+    assert links("see http://a.test/wiki/Foo_(bar) and (http://a.test/wiki/Baz_(qux)).", "text") == [
+        ("http://a.test/wiki/Foo_(bar)", 1), ("http://a.test/wiki/Baz_(qux)", 1)]
+
+
+def test_text_line_numbers_count_newlines_only():
+    text = "page one\f page two\nhttp://a.test/after-ff\nsep\u2028still line 3\nhttp://a.test/4\n"
+    assert links(text, "text") == [("http://a.test/after-ff", 2), ("http://a.test/4", 4)]
+
+
+# -- documents as inputs: kinds, directories, globs ------------------------------------------------------
+
+def make_tree(root: Path) -> Path:
+    docs = root / "docs"
+    (docs / "sub" / "deeper").mkdir(parents=True)
+    (docs / ".hidden").mkdir()
+    (docs / "index.md").write_text("# Index\n\n[a](http://a.test/index)\n")
+    (docs / "sub" / "page.html").write_text("<p>\n<a href=\"http://a.test/page\">x</a>\n")
+    (docs / "sub" / "deeper" / "old.HTM").write_text("<a href=\"http://a.test/old\">x</a>\n")
+    (docs / "sub" / "notes.txt").write_text("text http://a.test/notes.\n")
+    (docs / "sub" / "data.json").write_text("{\"u\": \"http://a.test/json\"}\n")
+    (docs / ".hidden" / "secret.md").write_text("[s](http://a.test/hidden)\n")
+    (docs / "README").write_text("http://a.test/no-extension\n")
+    return docs
+
+
+def found(sources: list[Source]) -> list[tuple[str, int]]:
+    items = [i for s in sources for i in iter_document(s.name, s.fmt)]
+    assert all(isinstance(i, Target) for i in items)
+    return [(i.url, i.line) for i in items]
+
+
+def test_files_named_directly_are_classified_by_extension(tmp_path):
+    names = {"a.md": "markdown", "b.markdown": "markdown", "c.html": "html", "d.htm": "html", "e.txt": "list",
+             "f.list": "list", "G.MD": "markdown"}
+    for name in names:
+        (tmp_path / name).write_text("http://a.test/\n")
+    sources = open_sources([str(tmp_path / n) for n in names])
+    assert [s.fmt for s in sources] == list(names.values())
+    assert [s.kind for s in sources] == ["file" if f == "list" else "document" for f in names.values()]
+
+
+def test_input_format_overrides_the_extension(tmp_path):
+    path = tmp_path / "links.txt"
+    path.write_text("prose with http://a.test/one, and http://a.test/two.\n")
+    [source] = open_sources([str(path)], input_format="text")
+    assert (source.kind, source.fmt) == ("document", "text")
+    assert found([source]) == [("http://a.test/one", 1), ("http://a.test/two", 1)]
+    [as_markdown] = open_sources([str(path)], input_format="markdown")
+    assert as_markdown.fmt == "markdown"
+    with pytest.raises(InputError, match="--input-format"):
+        open_sources([str(path)], input_format="pdf")
+
+
+def test_directories_are_searched_recursively_for_default_extensions(tmp_path):
+    docs = make_tree(tmp_path)
+    sources = open_sources([str(docs)])
+    assert sorted(Path(s.name).relative_to(docs).as_posix() for s in sources) == [
+        "index.md", "sub/deeper/old.HTM", "sub/page.html"]
+    assert sorted(found(sources)) == [("http://a.test/index", 3), ("http://a.test/old", 1), ("http://a.test/page", 2)]
+
+
+def test_extensions_choose_what_a_directory_yields_and_txt_there_is_text(tmp_path):
+    docs = make_tree(tmp_path)
+    sources = open_sources([str(docs)], extensions=["txt", ".md"])
+    assert sorted(Path(s.name).name for s in sources) == ["index.md", "notes.txt"]
+    [notes] = [s for s in sources if s.name.endswith("notes.txt")]
+    assert (notes.kind, notes.fmt) == ("document", "text")
+    assert sorted(found(sources)) == [("http://a.test/index", 3), ("http://a.test/notes", 1)]
+
+
+def test_a_directory_without_matching_documents_is_a_usage_error(tmp_path):
+    docs = make_tree(tmp_path)
+    with pytest.raises(InputError, match="no documents"):
+        open_sources([str(docs)], extensions=["rst"])
+
+
+def test_globs_expand_recursively_and_an_empty_glob_is_an_error(tmp_path):
+    docs = make_tree(tmp_path)
+    sources = open_sources([str(docs / "**" / "*.html")])
+    assert [Path(s.name).name for s in sources] == ["page.html"]
+    assert sources[0].fmt == "html"
+    assert [Path(s.name).name for s in open_sources([str(docs / "*.md")])] == ["index.md"]
+    with pytest.raises(InputError, match="no file matches"):
+        open_sources([str(docs / "**" / "*.rst")])
+
+
+BAD_UTF8 = {
+    "text": b"see http://a.test/ok\n\nand http://a.test/\xff\xfe\n",
+    "html": b"<a href='http://a.test/ok'>\n\n<a href='http://a.test/\xff\xfe'>\n",
+    "markdown": b"[a](http://a.test/ok)\n\n[b](http://a.test/\xff\xfe)\n",
+}
+
+
+@pytest.mark.parametrize("fmt", ["text", "html", "markdown"])
+def test_a_document_with_bad_utf8_yields_an_invalid_result_not_another_url(tmp_path, fmt):
+    path = tmp_path / f"bad.{fmt}"
+    path.write_bytes(BAD_UTF8[fmt])
+    first, second = iter_document(str(path), fmt)
+    assert isinstance(first, Target) and (first.url, first.line, first.source) == ("http://a.test/ok", 1, str(path))
+    assert isinstance(second, CheckResult), second
+    assert (second.outcome, second.line, second.url) == (Outcome.INVALID, 3, "http://a.test/\ufffd\ufffd")
+
+
+def test_library_api_reads_documents_and_applies_excludes(tmp_path):
+    docs = make_tree(tmp_path)
+    config = Config(processes=1, exclude=("/old$",))
+    items = list(targets(config, open_sources([str(docs)])))
+    seen = {(i.url, type(i).__name__, getattr(i, "outcome", None)) for i in items}
+    assert seen == {("http://a.test/index", "Target", None), ("http://a.test/page", "Target", None),
+                    ("http://a.test/old", "CheckResult", Outcome.EXCLUDED)}
+
+
+# -- end to end on the lab -------------------------------------------------------------------------------
+
+def records(proc) -> list[dict]:
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def test_cli_checks_a_directory_tree_and_names_file_and_line(lab, tmp_path):
+    docs = tmp_path / "docs"
+    (docs / "guide").mkdir(parents=True)
+    ok, gone = lab.url("ok?doc=1"), lab.url("status/404", 1)
+    (docs / "index.md").write_text(f"# Docs\n\nAll [fine]({ok}).\n\n```\n{lab.url('status/500')}\n```\n")
+    (docs / "guide" / "intro.html").write_text(f"<html>\n<body>\n<a href=\"{gone}\">gone</a>\n</body>\n")
+    (docs / "guide" / "notes.txt").write_text(f"{lab.url('status/410')}\n")
+    proc = run_pcheck("check", str(docs), "--format", "jsonl", *FAST)
+    assert proc.returncode == 1, proc.stderr
+    got = sorted((r["source"], r["line"], r["url"], r["outcome"]) for r in records(proc))
+    assert got == [(str(docs / "guide" / "intro.html"), 3, gone, "broken"), (str(docs / "index.md"), 3, ok, "alive")]
+
+    proc = run_pcheck("check", str(docs), "--extensions", "txt", "--format", "jsonl", *FAST)
+    assert proc.returncode == 1, proc.stderr
+    assert [(r["source"], r["line"], r["status"]) for r in records(proc)] == [(str(docs / "guide" / "notes.txt"), 1, 410)]
+
+
+def test_cli_expands_a_glob_it_is_given_unexpanded(lab, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "one.md").write_text(f"[x]({lab.url('ok?g=1')})\n")
+    (tmp_path / "two.md").write_text(f"[x]({lab.url('ok?g=2')})\n")
+    (tmp_path / "skip.html").write_text(f"<a href=\"{lab.url('ok?g=3')}\">x</a>\n")
+    proc = run_pcheck("check", str(tmp_path / "**" / "*.md"), "--format", "jsonl", *FAST)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(r["url"] for r in records(proc)) == [lab.url("ok?g=1"), lab.url("ok?g=2")]
+
+
+def test_duplicates_across_inputs_are_checked_once_and_reported_at_every_place(lab, tmp_path):
+    dup = lab.url("status/404?dup=1")
+    md = tmp_path / "a.md"
+    md.write_text(f"# A\n\n[one]({dup}) and [again]({dup})\n\n<{dup}>\n")
+    html = tmp_path / "b.html"
+    html.write_text(f"<p>\n<a href=\"{dup}\">x</a>\n")
+    lst = write_list(tmp_path / "urls.txt", ["# list", dup])
+    proc = run_pcheck("check", str(md), str(html), str(lst), dup, "--format", "jsonl", *FAST)
+    assert proc.returncode == 1, proc.stderr
+    places = sorted((r["source"], r["line"] or 0) for r in records(proc))
+    assert places == sorted([(str(md), 3), (str(md), 3), (str(md), 5), (str(html), 2), (str(lst), 2), ("<args>", 0)])
+    assert {r["outcome"] for r in records(proc)} == {"broken"}
+    requested = [e.method for e in lab.log if e.target == "/status/404?dup=1"]
+    assert requested == ["HEAD", "GET"], requested  # one unique URL: one HEAD and its GET confirmation
+
+    text = run_pcheck("check", str(md), str(html), str(lst), *FAST)
+    for source, line in [(md, 3), (md, 5), (html, 2), (lst, 2)]:
+        assert re.search(rf"^  {re.escape(str(source))}\n(?:  .*\n)*?\s+{line}  {re.escape(dup)}\n", text.stdout, re.M), \
+            (source, line, text.stdout)
+
+
+# -- this repository's README ------------------------------------------------------------------------------
+
+def test_readme_links_are_all_reported_excluded_with_their_line():
+    readme = README.read_text(encoding="utf-8")
+    expected = sorted(extract(readme, "markdown"))
+    # Only loopback may be contacted: every URL not on 127.0.0.0/8 is excluded, so none is fetched.
+    proc = run_pcheck("check", str(README), "--format", "jsonl", "--exclude", r"(?i)^(?!https?://127\.)", *FAST)
+    assert proc.returncode == 0, proc.stderr
+    got = records(proc)
+    assert all(r["outcome"] == "excluded" and r["source"] == str(README) for r in got), got
+    assert sorted((r["url"], r["line"]) for r in got) == expected
+    lines = readme.splitlines()
+    for r in got:  # the line named holds the link, or uses a reference defined elsewhere
+        defined = re.search(rf"^ {{0,3}}\[[^\]]+\]:\s*<?{re.escape(r['url'])}", readme, re.M)
+        assert r["url"] in lines[r["line"] - 1] or (defined and "]" in lines[r["line"] - 1]), r
+    # URLs that the README shows only inside code must not be reported.
+    code_only = {url for url, _ in extract(readme, "text")} - {url for url, _ in expected}
+    assert not code_only & {r["url"] for r in got}
