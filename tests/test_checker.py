@@ -7,11 +7,14 @@ import socket
 import time
 
 import pytest
+import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pcheck.checker import Checker, changes_origin, parse_retry_after
 from pcheck.config import Config, parse_accept
 from pcheck.models import ErrorKind, Outcome
-from pcheck.transport import Transport
+from pcheck.transport import Transport, prepare
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -199,3 +202,23 @@ def test_retry_after_parsing():
     assert parse_retry_after("5") == 5.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: retry now
     assert parse_retry_after("soon") is None
+
+
+# -- the request on the wire ----------------------------------------------------------------------------
+
+_PATH_CHARS = st.sampled_from(list("abcXYZ019-._~!$&'()*+,;=:@/?[]") + ["%2F", "%20", "%3f", "%25", "%E2%82%AC"])
+_ODD_CHARS = st.sampled_from(list(" <>\\^`{|}\"%é€") + ["%4", "%zz"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PATH_CHARS, max_size=30).map("".join), st.sampled_from(["http://a.test", "https://x-1.b.test:8443"]))
+def test_a_request_built_directly_sends_the_url_requests_would_send(path, origin):
+    url = f"{origin}/{path}"
+    assert prepare("HEAD", url, {"User-Agent": "t"}).url == requests.Request("HEAD", url).prepare().url
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_PATH_CHARS | _ODD_CHARS, min_size=1, max_size=20).map("".join))
+def test_a_url_requests_would_requote_is_prepared_by_requests(path):
+    url = f"http://a.test/{path}"
+    assert prepare("GET", url, {}).url == requests.Request("GET", url).prepare().url
