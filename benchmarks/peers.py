@@ -88,6 +88,8 @@ def main() -> int:
             names = list(tool_commands(urls_file, "", args.concurrency, cores, lychee, not args.no_defaults))
             if args.only:
                 names = [x for x in names if any(x.startswith(p) for p in args.only)]
+                if not names:
+                    raise SystemExit(f"--only {args.only}: no tool matches; tools: {', '.join(tool_commands(urls_file, '', args.concurrency, cores, lychee, True))}")
             runs: dict[str, list[dict]] = {x: [] for x in names}
             print(f"peers: {args.workload}, {n} URLs over {w.hosts} host(s), concurrency {args.concurrency}, "
                   f"{rounds} round(s), lychee: {lychee or 'not on PATH'}", flush=True)

@@ -373,5 +373,25 @@ def _usage(message: str) -> None:
 
 
 def run() -> None:
-    # Named explicitly so `python -m pcheck` prints help and completion scripts for `pcheck`.
-    app(prog_name="pcheck")
+    warm = _prestart(sys.argv[1:])
+    try:
+        # Named explicitly so `python -m pcheck` prints help and completion scripts for `pcheck`.
+        app(prog_name="pcheck")
+    finally:
+        if warm:
+            from .pool import stop_helper_processes
+
+            stop_helper_processes()
+
+
+def _prestart(args: list[str]) -> bool:
+    """Start the worker server before typer parses the options (which costs as much again)."""
+    if not args or args[0] not in ("check", "watch", "demo") or {"--help", "ray"} & set(args):
+        return False
+    from .pool import prestart
+
+    method = args[args.index("--start-method") + 1] if "--start-method" in args[:-1] else None
+    try:
+        return prestart(method)
+    except (ValueError, OSError):
+        return False  # a bad --start-method gets its error from the option parser

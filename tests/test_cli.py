@@ -138,3 +138,41 @@ def _session_members(sid: int) -> list[int]:
         if int(fields[3]) == sid:  # fields after the command: state, ppid, pgrp, session
             members.append(int(entry))
     return members
+
+
+# The CLI runs under a child subreaper: whatever it leaves behind (workers, the forkserver, the
+# resource tracker, zombies) is re-parented to the reaper, which lists its children the moment
+# the CLI has exited, before reaping them.
+_REAPER = r"""
+import ctypes, json, os, subprocess, sys
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+code = subprocess.run([sys.executable, "-m", "pcheck", *sys.argv[1:]], stdout=subprocess.DEVNULL,
+                      stderr=subprocess.DEVNULL, timeout=60).returncode
+left = []
+for task in os.listdir("/proc/self/task"):
+    with open(f"/proc/self/task/{task}/children") as f:
+        left += [int(pid) for pid in f.read().split()]
+print(json.dumps({"code": code, "left": left}))
+for pid in left:
+    try:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="child subreapers are a Linux feature")
+@pytest.mark.parametrize("args, code", [
+    (["check", "{ok}", "--no-progress"], 0),
+    (["check", "{ok}", "--threads", "0"], 2),  # refused after the worker server was started early
+    (["check", "{ok}", "--format", "xml"], 2),
+    (["check", "--help"], 0),
+    (["watch", "{ok}", "--rounds", "1", "--every", "1s"], 0),
+])
+def test_no_process_outlives_the_cli(lab, args, code):
+    args = [a.replace("{ok}", lab.url("ok")) for a in args]
+    proc = subprocess.run([sys.executable, "-c", _REAPER, *args], capture_output=True, text=True, timeout=80)
+    assert proc.returncode == 0, proc.stderr
+    outcome = json.loads(proc.stdout)
+    assert outcome == {"code": code, "left": []}
