@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pcheck.config import usable_cores  # noqa: F401  (re-exported: the scripts import it from here)
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
@@ -22,13 +24,6 @@ PY = sys.executable
 #: Every lab start is bounded; so is every stop.
 LAB_START_TIMEOUT_S = 20.0
 LAB_STOP_TIMEOUT_S = 5.0
-
-
-def usable_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def machine() -> dict:

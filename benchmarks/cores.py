@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 
 from common import (
@@ -52,8 +51,7 @@ def main() -> int:
         with LabProcess(SPECS[args.workload].hosts) as lab:
             w = build(args.workload, lab, scale)
             n = len(w.urls)
-            urls_file = os.path.join(tmp, "urls.txt")
-            w.write(urls_file)
+            urls_file = w.save(tmp)
             truth = w.truth()
             print(f"cores: {args.workload}, {n} URLs over {w.hosts} host(s), k = {ks}, -t {threads}, "
                   f"{rounds} round(s); lab port {lab.port}", flush=True)

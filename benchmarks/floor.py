@@ -9,15 +9,17 @@ The lab's per-host connection counter proves the connection was reused.
   requests.Session.get             the default Session (trust_env=True: proxy/.netrc look-ups)
   Session(trust_env=False).get
   HTTPAdapter.send GET             prepare + adapter.send(stream=False)
-  HTTPAdapter.send HEAD (pcheck)   what pcheck's Transport does: Request(...).prepare(),
-                                   adapter.send(stream=True, proxies={}), release the connection
+  HTTPAdapter.send HEAD            Request(...).prepare(), adapter.send(stream=True, proxies={}),
+                                   release the connection
+  ... PreparedRequest built by hand  the same without prepare()
+  pcheck's adapter subclass HEAD   pcheck's path: transport._Adapter (urllib3's response, no
+                                   Response/cookies/proxy look-ups) and transport.prepare()
   pcheck Transport.fetch HEAD      pcheck.transport.Transport (deadline slot, watchdog, Hop)
   pcheck Checker.check             pcheck.checker.Checker: the whole per-URL work of a worker thread
   urllib3 PoolManager GET / HTTPConnectionPool HEAD
   http.client GET / HEAD
 
-Part 2, pipeline: `pcheck check` of the cpu-bound workload with -p 1 (at -t 1 and the default
--t 32), CPU of the whole pcheck tree per URL, gross and marginal (minus a 1-URL run, which is
+Part 2, pipeline: `pcheck check` of the cpu-bound workload with -p 1 (at -t 1 and -t 32), CPU of the whole pcheck tree per URL, gross and marginal (minus a 1-URL run, which is
 start-up), against the floor of the path pcheck uses. Also start-up wall times:
 `pcheck --help` and `pcheck check URL` (targets: < 0.3 s and < 0.6 s).
 
@@ -38,6 +40,10 @@ from common import (
     PY, LabProcess, cleanup, wait_quiet, fmt_spread, machine, md_table, measured, spread, workdir, write_results,
 )
 from workloads import build
+
+
+#: The HTTP path pcheck uses, whose cost the pipeline is measured against.
+FLOOR_PATH = "pcheck's adapter subclass HEAD (pcheck's path)"
 
 
 def make_paths(host: str, port: int):
@@ -79,8 +85,20 @@ def make_paths(host: str, port: int):
             return fn, a.close
         return factory
 
+    def pcheck_adapter():
+        """pcheck's path without its deadline: transport._Adapter (no Response object) and prepare()."""
+        from pcheck.transport import _Adapter, prepare
+
+        a = _Adapter(max_retries=0)
+
+        def fn(url, pq):
+            r = a.send(prepare("HEAD", url, headers), stream=True, timeout=(10, 10), verify=True, cert=None, proxies={})
+            r.release_conn()
+            assert r.status == 200
+        return fn, a.close
+
     def adapter_handmade():
-        """What pcheck could do instead of Request(...).prepare(): its URLs are already normalised."""
+        """A PreparedRequest built by hand instead of Request(...).prepare(), through the stock adapter."""
         from requests.hooks import default_hooks
         from requests.structures import CaseInsensitiveDict
 
@@ -155,8 +173,9 @@ def make_paths(host: str, port: int):
         "requests.Session.get": session_get(True),
         "Session(trust_env=False).get": session_get(False),
         "HTTPAdapter.send GET": adapter("GET", False),
-        "HTTPAdapter.send HEAD (pcheck's path)": adapter("HEAD", True),
+        "HTTPAdapter.send HEAD": adapter("HEAD", True),
         "HTTPAdapter.send HEAD, PreparedRequest built by hand": adapter_handmade,
+        "pcheck's adapter subclass HEAD (pcheck's path)": pcheck_adapter,
         "pcheck Transport.fetch HEAD": transport,
         "pcheck Checker.check (HEAD)": checker,
         "urllib3 PoolManager GET": pool_manager,
@@ -210,8 +229,7 @@ def floor(lab: LabProcess, n: int, rounds: int) -> tuple[list[dict], list[list[s
 def pipeline(lab: LabProcess, scale: float, rounds: int, tmp: str, timeout: float):
     w = build("cpu-bound", lab, scale)
     n = len(w.urls)
-    urls_file = os.path.join(tmp, "urls.txt")
-    w.write(urls_file)
+    urls_file = w.save(tmp)
     one_file = os.path.join(tmp, "one.txt")
     with open(one_file, "w") as f:
         f.write(f"http://{lab.addresses[0]}:{lab.port}/ok?one=1\n")
@@ -277,7 +295,7 @@ def main() -> int:
         cleanup(tmp)
 
     by_path = {r["path"]: r for r in rows}
-    floor_head = by_path["HTTPAdapter.send HEAD (pcheck's path)"]["cpu_us"]["median"]
+    floor_head = by_path[FLOOR_PATH]["cpu_us"]["median"]
     floor_checker = by_path["pcheck Checker.check (HEAD)"]["cpu_us"]["median"]
     prow, ptable = [], []
     for label, d in pipe.items():
@@ -302,7 +320,7 @@ def main() -> int:
           + md_table(["path", "CPU µs / request", "wall µs / request", "vs urllib3 pool HEAD", "connections opened"], table)
           + f"\n## pipeline: pcheck on the cpu-bound workload ({pn} URLs over 50 hosts), whole tree CPU\n\n"
           "gross = tree CPU / URLs; marginal = (tree CPU - CPU of a 1-URL run) / (URLs - 1), i.e. without "
-          f"start-up. Floor = HTTPAdapter.send HEAD (pcheck's path) = {floor_head:.0f} µs; "
+          f"start-up. Floor = {FLOOR_PATH} = {floor_head:.0f} µs; "
           f"Checker.check alone = {floor_checker:.0f} µs. Target: pipeline at most 1.25x its path's floor.\n\n"
           + md_table(["run", "URLs", "wall s", "gross CPU µs/URL", "marginal CPU µs/URL", "of which parent", "1-URL run CPU s",
                       "gross / floor", "marginal / floor", "marginal / Checker.check"], ptable)

@@ -82,8 +82,7 @@ def main() -> int:
         with LabProcess(SPECS[args.workload].hosts) as lab:
             w = build(args.workload, lab, scale)
             n = len(w.urls)
-            urls_file = os.path.join(tmp, "urls.txt")
-            w.write(urls_file)
+            urls_file = w.save(tmp)
             truth = w.truth()
             names = list(tool_commands(urls_file, "", args.concurrency, cores, lychee, not args.no_defaults))
             if args.only:

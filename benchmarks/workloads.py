@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Callable
@@ -59,6 +60,12 @@ class Workload:
     def write(self, path: str) -> None:
         with open(path, "w", encoding="utf-8") as f:
             f.writelines(u + "\n" for u in self.urls)
+
+    def save(self, folder: str) -> str:
+        """Write the list as folder/urls.txt, the file every tool is given; returns its path."""
+        path = os.path.join(folder, "urls.txt")
+        self.write(path)
+        return path
 
     def truth(self) -> dict[str, str]:
         return dict(zip(self.urls, self.expected))

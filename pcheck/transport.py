@@ -173,6 +173,21 @@ class _Adapter(HTTPAdapter):
     def init_poolmanager(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        self._by_origin: dict[tuple, HTTPConnectionPool] = {}
+
+    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):  # type: ignore[no-untyped-def]
+        # The pool manager re-parses the URL and rebuilds its pool key on every request;
+        # the pool of an origin is found again by the URL's scheme://authority instead.
+        url = request.url
+        end = url.find("/", url.find("//") + 2)
+        key = (url if end < 0 else url[:end], verify, cert)
+        pool = self._by_origin.get(key)
+        if pool is None or pool.pool is None:  # new, or evicted (and closed) by the pool manager
+            pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
+            if len(self._by_origin) >= POOL_HOSTS:
+                self._by_origin.clear()  # bounded like the pool manager itself
+            self._by_origin[key] = pool
+        return pool
 
     def request_url(self, request, proxies):  # type: ignore[no-untyped-def]
         return request.path_url

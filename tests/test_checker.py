@@ -222,3 +222,12 @@ def test_a_request_built_directly_sends_the_url_requests_would_send(path, origin
 def test_a_url_requests_would_requote_is_prepared_by_requests(path):
     url = f"http://a.test/{path}"
     assert prepare("GET", url, {}).url == requests.Request("GET", url).prepare().url
+
+
+def test_hosts_beyond_the_kept_pools_are_checked_on_fresh_pools(lab, make_checker, monkeypatch):
+    import pcheck.transport
+
+    monkeypatch.setattr(pcheck.transport, "POOL_HOSTS", 2)  # 4 lab hosts in rotation evict every pool
+    checker = make_checker()
+    verdicts = [checker.check(lab.url(f"ok?i={i}", i % 4)) for i in range(24)]
+    assert [v.outcome for v in verdicts] == [Outcome.ALIVE] * 24, [v.detail for v in verdicts if v.detail]
