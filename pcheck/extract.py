@@ -71,7 +71,8 @@ def _inline_links(token) -> list[tuple[int, str]]:  # type: ignore[no-untyped-de
         if child.type in ("softbreak", "hardbreak"):
             line += 1
             continue
-        if child.type == "html_inline":
+        html = child.type == "html_inline"
+        if html:
             url_lines = list(_html(child.content, 0))
             written = child.content
         elif child.type in ("link_open", "image"):
@@ -79,12 +80,21 @@ def _inline_links(token) -> list[tuple[int, str]]:  # type: ignore[no-untyped-de
             url_lines, written = [(url, 1)], url
         else:
             continue
-        at = source.find(written, cursor) if written else -1
+        at = (source.find(written, cursor) if html else _find_whole(source, written, cursor)) if written else -1
         if at >= 0:  # else written differently (entities, escapes): keep the softbreak count
             line = first + source.count("\n", 0, at)
             cursor = at + len(written)
         found += [(line + inner - 1, url) for url, inner in url_lines]
     return found
+
+
+def _find_whole(source: str, written: str, start: int) -> int:
+    """Where `written` stands in `source` from `start` as a whole URL, not as the prefix of a longer one."""
+    at = source.find(written, start)
+    while at >= 0 and (source[at - 1:at] not in ("", "(", "<", " ", "\n", "\t")
+                       or source[at + len(written):at + len(written) + 1] not in ("", ")", ">", '"', "'", " ", "\n", "\t")):
+        at = source.find(written, at + 1)
+    return at
 
 
 class _LinkParser(HTMLParser):

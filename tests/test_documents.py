@@ -349,6 +349,7 @@ def test_duplicates_across_inputs_are_checked_once_and_reported_at_every_place(l
 def test_readme_links_are_all_reported_excluded_with_their_line():
     readme = README.read_text(encoding="utf-8")
     expected = sorted(extract(readme, "markdown"))
+    assert len(expected) >= 10, "the README's links are what this test checks"
     # Only loopback may be contacted: every URL not on 127.0.0.0/8 is excluded, so none is fetched.
     proc = run_pcheck("check", str(README), "--format", "jsonl", "--exclude", r"(?i)^(?!https?://127\.)", *FAST)
     assert proc.returncode == 0, proc.stderr
@@ -362,3 +363,8 @@ def test_readme_links_are_all_reported_excluded_with_their_line():
     # URLs that the README shows only inside code must not be reported.
     code_only = {url for url, _ in extract(readme, "text")} - {url for url, _ in expected}
     assert not code_only & {r["url"] for r in got}
+
+
+def test_markdown_link_whose_url_prefixes_a_later_one_keeps_its_own_line():
+    text = "[ref][r] first\nthen [longer](http://a.test/x/more)\n\n[r]: http://a.test/x\n"
+    assert links(text, "markdown") == [("http://a.test/x", 1), ("http://a.test/x/more", 2), ("http://a.test/x", 4)]
