@@ -638,8 +638,13 @@ def test_closing_early_with_big_results_in_flight_drains_before_join(lab, start_
         for _ in range(5):
             next(gen)
         processes = [w.process for w in run._workers]
-        # Wait until both workers are blocked on a full result pipe (their batch does not fit).
-        fh.wait_until(lambda: all(w.in_flight for w in run._workers), 5.0, "work in flight")
+        # Take results until both workers hold work again (the parent only dispatches between
+        # results, so waiting would change nothing); their big batches then fill the pipes.
+        for _ in range(250):
+            if all(w.in_flight for w in run._workers):
+                break
+            next(gen)
+        assert all(w.in_flight for w in run._workers), "never had work in flight on both workers"
         gen.close()
         closing = time.monotonic()
     close_s = time.monotonic() - closing
