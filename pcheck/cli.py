@@ -386,7 +386,7 @@ def run() -> None:
 
 def _prestart(args: list[str]) -> bool:
     """Start the worker server before typer parses the options (which costs as much again)."""
-    if not args or args[0] not in ("check", "watch", "demo") or {"--help", "ray"} & set(args):
+    if not args or args[0] not in ("check", "watch", "demo") or {"--help", "-h", "ray", "--distributor=ray"} & set(args):
         return False
     from .pool import prestart
 
