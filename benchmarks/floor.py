@@ -257,7 +257,10 @@ def pipeline(lab: LabProcess, scale: float, rounds: int, tmp: str, timeout: floa
 
 def startup(lab: LabProcess, rounds: int, tmp: str) -> dict:
     url = f"http://{lab.addresses[0]}:{lab.port}/ok?startup=1"
-    exe = shutil.which("pcheck")
+    # The console script pip installed for this interpreter, as in a venv: a pyenv shim found on
+    # PATH first would add its own ~0.15 s (a bash script that execs pyenv).
+    beside = os.path.join(os.path.dirname(PY), "pcheck")
+    exe = beside if os.access(beside, os.X_OK) else shutil.which("pcheck")
     cmds = {"python -m pcheck --help": [PY, "-m", "pcheck", "--help"],
             "python -m pcheck check URL": [PY, "-m", "pcheck", "check", url, "--no-progress"]}
     if exe:
@@ -278,11 +281,28 @@ def main() -> int:
     ap.add_argument("--requests", "-n", type=int)
     ap.add_argument("--rounds", type=int)
     ap.add_argument("--timeout", type=float, default=300.0)
+    ap.add_argument("--startup-only", action="store_true", help="only the start-up table (results/startup.*)")
     args = ap.parse_args()
     n = args.requests or (500 if args.quick else 3000)
     rounds = args.rounds or (2 if args.quick else 3)
     scale = 0.1 if args.quick else 1.0
     tmp = workdir("floor")
+    if args.startup_only:
+        try:
+            with LabProcess(1) as lab:
+                starts = startup(lab, max(5, rounds), tmp)
+        finally:
+            cleanup(tmp)
+        srows = [[name, fmt_spread(spread([x[0] for x in v])), fmt_spread(spread([x[1] for x in v]))]
+                 for name, v in starts.items()]
+        info = machine()
+        md = (f"## start-up (targets: --help < 0.3 s, a single URL < 0.6 s)\n\nMachine: {info['usable_cores']} usable "
+              f"cores ({info['cpu']}), Python {info['python']}, {info['when']}. Median (min-max).\n\n"
+              + md_table(["command", "wall s", "CPU s (tree)"], srows))
+        write_results("startup", {"machine": info, "startup": {k: [{"wall_s": a, "cpu_s": b} for a, b in v]
+                                                                for k, v in starts.items()}}, md)
+        print(md)
+        return 0
     try:
         with LabProcess(50) as lab:
             print(f"floor: {n} requests per path, {rounds} rounds; lab port {lab.port}", flush=True)
