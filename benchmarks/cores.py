@@ -21,10 +21,10 @@ import os
 import sys
 
 from common import (
-    PY, LabProcess, RESULTS, cleanup, fmt_spread, machine, md_table, measured, read_verdicts, spread,
+    PY, RESULTS, cleanup, fmt_spread, machine, md_table, measured, read_verdicts, spread,
     terminal_bars, usable_cores, workdir, write_results,
 )
-from workloads import QUICK_SCALE, SPECS, build
+from workloads import QUICK_SCALE, SPECS, served
 
 
 def main() -> int:
@@ -48,11 +48,8 @@ def main() -> int:
     runs: dict[int, list[dict]] = {k: [] for k in ks}
     problems: list[str] = []
     try:
-        with LabProcess(SPECS[args.workload].hosts) as lab:
-            w = build(args.workload, lab, scale)
-            n = len(w.urls)
-            urls_file = w.save(tmp)
-            truth = w.truth()
+        with served(args.workload, scale, tmp) as (lab, w, urls_file):
+            n, truth = len(w.urls), w.truth()
             print(f"cores: {args.workload}, {n} URLs over {w.hosts} host(s), k = {ks}, -t {threads}, "
                   f"{rounds} round(s); lab port {lab.port}", flush=True)
             for r in range(rounds):

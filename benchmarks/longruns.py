@@ -21,9 +21,9 @@ import os
 import sys
 
 from common import (
-    PY, LabProcess, cleanup, count_lines, fmt_spread, machine, md_table, measured, spread, workdir, write_results,
+    PY, cleanup, count_lines, fmt_spread, machine, md_table, measured, spread, workdir, write_results,
 )
-from workloads import SPECS, build
+from workloads import served
 
 STEPS = ("plain", "cache, cold", "cache, warm", "resume, fresh", "resume, done")
 
@@ -38,9 +38,8 @@ def main() -> int:
     runs: dict[str, list] = {step: [] for step in STEPS}
     problems: list[str] = []
     try:
-        with LabProcess(SPECS["cpu-bound"].hosts) as lab:
-            w = build("cpu-bound", lab, scale)
-            n, urls_file = len(w.urls), w.save(tmp)
+        with served("cpu-bound", scale, tmp) as (_, w, urls_file):
+            n = len(w.urls)
             print(f"longruns: {n} URLs, {rounds} round(s)", flush=True)
             for r in range(rounds):
                 folder = os.path.join(tmp, f"r{r}")

@@ -28,10 +28,10 @@ import shutil
 import sys
 
 from common import (
-    HERE, PY, LabProcess, cleanup, fmt_spread, machine, md_table, measured, read_verdicts, score, spread,
+    HERE, PY, cleanup, fmt_spread, machine, md_table, measured, read_verdicts, score, spread,
     terminal_bars, usable_cores, workdir, write_results,
 )
-from workloads import QUICK_SCALE, SPECS, build
+from workloads import QUICK_SCALE, SPECS, served
 
 
 def tool_commands(urls_file: str, out: str, concurrency: int, cores: int, lychee: str | None,
@@ -79,11 +79,8 @@ def main() -> int:
     tmp = workdir("peers")
     problems: list[str] = []
     try:
-        with LabProcess(SPECS[args.workload].hosts) as lab:
-            w = build(args.workload, lab, scale)
-            n = len(w.urls)
-            urls_file = w.save(tmp)
-            truth = w.truth()
+        with served(args.workload, scale, tmp) as (lab, w, urls_file):
+            n, truth = len(w.urls), w.truth()
             names = list(tool_commands(urls_file, "", args.concurrency, cores, lychee, not args.no_defaults))
             if args.only:
                 names = [x for x in names if any(x.startswith(p) for p in args.only)]

@@ -22,8 +22,11 @@ import argparse
 import json
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
+
+from common import LabProcess
 
 ALIVE, BROKEN, BLOCKED = "alive", "broken", "blocked"
 QUICK_SCALE = 0.1
@@ -102,6 +105,14 @@ SPECS: dict[str, Spec] = {
     "mixed": Spec("mixed", 2_000, 50, "2,000 URLs over 50 hosts: 55% 2xx, 15% redirects to 200, "
                   "5% HEAD refused, 20% 4xx/loops/5xx, 5% 403", _mixed),
 }
+
+
+@contextmanager
+def served(name: str, scale: float, folder: str) -> Iterator[tuple[LabProcess, Workload, str]]:
+    """The lab for workload `name`, the workload built on it, and its URL list written into `folder`."""
+    with LabProcess(SPECS[name].hosts) as lab:
+        workload = build(name, lab, scale)
+        yield lab, workload, workload.save(folder)
 
 
 def build(name: str, lab, scale: float = 1.0) -> Workload:  # lab: common.LabProcess (port, addresses)

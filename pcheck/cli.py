@@ -385,13 +385,13 @@ def run() -> None:
 
 
 def _prestart(args: list[str]) -> bool:
-    """Start the worker server before typer parses the options (which costs as much again)."""
-    if not args or args[0] not in ("check", "watch", "demo") or {"--help", "-h", "ray", "--distributor=ray"} & set(args):
+    """Start the worker server before typer parses the options (which costs as much again).
+
+    Only the command name is looked at: options are typer's to parse. A run that
+    then picks spawn or Ray leaves the server idle until run() stops it.
+    """
+    if not args or args[0] not in ("check", "watch", "demo") or {"--help", "-h"} & set(args):
         return False
     from .pool import prestart
 
-    method = args[args.index("--start-method") + 1] if "--start-method" in args[:-1] else None
-    try:
-        return prestart(method)
-    except (ValueError, OSError):
-        return False  # a bad --start-method gets its error from the option parser
+    return prestart()

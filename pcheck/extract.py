@@ -80,7 +80,12 @@ def _inline_links(token) -> list[tuple[int, str]]:  # type: ignore[no-untyped-de
             url_lines, written = [(url, 1)], url
         else:
             continue
-        at = (source.find(written, cursor) if html else _find_whole(source, written, cursor)) if written else -1
+        if not written:
+            at = -1
+        elif html:
+            at = source.find(written, cursor)
+        else:
+            at = _find_whole(source, written, cursor)
         if at >= 0:  # else written differently (entities, escapes): keep the softbreak count
             line = first + source.count("\n", 0, at)
             cursor = at + len(written)
@@ -88,11 +93,15 @@ def _inline_links(token) -> list[tuple[int, str]]:  # type: ignore[no-untyped-de
     return found
 
 
+# What may stand around a link's URL in Markdown source: `](url`, `<url>`, `(url "title")`.
+_BEFORE_URL = ("", "(", "<", " ", "\n", "\t")
+_AFTER_URL = ("", ")", ">", '"', "'", " ", "\n", "\t")
+
+
 def _find_whole(source: str, written: str, start: int) -> int:
     """Where `written` stands in `source` from `start` as a whole URL, not as the prefix of a longer one."""
     at = source.find(written, start)
-    while at >= 0 and (source[at - 1:at] not in ("", "(", "<", " ", "\n", "\t")
-                       or source[at + len(written):at + len(written) + 1] not in ("", ")", ">", '"', "'", " ", "\n", "\t")):
+    while at >= 0 and (source[at - 1:at] not in _BEFORE_URL or source[at + len(written):at + len(written) + 1] not in _AFTER_URL):
         at = source.find(written, at + 1)
     return at
 

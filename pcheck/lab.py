@@ -165,6 +165,10 @@ class Lab:
     def hits(self, key: str) -> int:
         return self._hits[key]
 
+    def open_connections(self) -> int:
+        """Client connections the site holds open right now."""
+        return len(list(self._connections))
+
     # -- routing ----------------------------------------------------------------
     def respond(self, conn: _Connection, method: str, target: str) -> None:
         path, _, query = target.partition("?")

@@ -71,15 +71,14 @@ def mp_context(method: str | None = None) -> multiprocessing.context.BaseContext
     return ctx
 
 
-def prestart(method: str | None = None) -> bool:
-    """Start the forkserver now, so its imports overlap the caller's own start-up.
+def prestart() -> bool:
+    """Start the default start method's forkserver now, so its imports overlap the caller's start-up.
 
     The server imports requests and pcheck's worker (about 0.3 s) while the
     CLI is still parsing its options; the first worker then forks at once.
     True when a server was started (stop it with stop_helper_processes).
     """
-    ctx = mp_context(method)
-    if ctx.get_start_method() != "forkserver":
+    if mp_context().get_start_method() != "forkserver":
         return False
     from multiprocessing import forkserver
 

@@ -182,10 +182,12 @@ class _Adapter(HTTPAdapter):
         end = url.find("/", url.find("//") + 2)
         key = (url if end < 0 else url[:end], verify, cert)
         pool = self._by_origin.get(key)
-        if pool is None or pool.pool is None:  # new, or evicted (and closed) by the pool manager
+        if pool is None:
             pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
             if len(self._by_origin) >= POOL_HOSTS:
-                self._by_origin.clear()  # bounded like the pool manager itself
+                # Bounded like the pool manager: a pool it has let go keeps working, but its
+                # sockets stay open for as long as something holds it.
+                self._by_origin.clear()
             self._by_origin[key] = pool
         return pool
 
@@ -212,8 +214,9 @@ def prepare(method: str, url: str, headers: dict[str, str]) -> PreparedRequest:
             or ("%" in url and _UNRESERVED_ESCAPE.search(url)):
         return requests.Request(method, url, headers=headers).prepare()
     request = PreparedRequest()
-    request.method, request.url = method, url
-    request.headers = requests.structures.CaseInsensitiveDict(headers)
+    # The checker's own headers, not a copy: they were validated when the options were read,
+    # and neither the adapter nor urllib3 writes to them.
+    request.method, request.url, request.headers = method, url, headers  # type: ignore[assignment]
     return request
 
 
@@ -270,12 +273,12 @@ class Transport:
             slot.disarm()
             _cut(response)
             raise DeadlineExceeded()
-        headers = response.headers
+        answered = response.headers
         hop = Hop(
             response.status,
-            headers.get("Location"),
-            headers.get("Retry-After"),
-            headers.get("cf-mitigated", "").lower() == "challenge",
+            answered.get("Location"),
+            answered.get("Retry-After"),
+            answered.get("cf-mitigated", "").lower() == "challenge",
         )
         # The answer is complete; reading a small body only saves the connection, so it gets a
         # short budget of its own and any trouble with it just costs the connection.

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import re
 import threading
-import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
@@ -21,6 +20,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from conftest import run_pcheck
+from fault_helpers import wait_until
 from pcheck.inputs import invalid_result
 from pcheck.lab import Lab
 from pcheck.models import CheckResult, Outcome, Verdict
@@ -333,15 +333,6 @@ def test_links_of_one_source_are_listed_in_line_order(fmt):
 
 # -- progress when stderr is not a terminal -----------------------------------------------------------------
 
-def wait_for(condition, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
-
-
 def status_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "pcheck-status" and t.is_alive()]
 
@@ -353,9 +344,9 @@ def test_status_lines_on_a_non_terminal_stream_are_plain_and_current():
         assert progress.bar is None
         for outcome in (Outcome.ALIVE, Outcome.ALIVE, Outcome.BROKEN):
             progress.update(CheckResult.of("http://a.test/", "l", 1, Verdict(outcome)))
-        assert wait_for(lambda: "3/5 checked" in stream.getvalue()), stream.getvalue()
+        wait_until(lambda: "3/5 checked" in stream.getvalue(), 5.0, "a status line for 3/5")
         progress.update(CheckResult.of("http://a.test/", "l", 1, Verdict(Outcome.BLOCKED)))
-        assert wait_for(lambda: "4/5 checked" in stream.getvalue()), stream.getvalue()
+        wait_until(lambda: "4/5 checked" in stream.getvalue(), 5.0, "a status line for 4/5")
     finally:
         progress.close()
     output = stream.getvalue()
@@ -365,16 +356,14 @@ def test_status_lines_on_a_non_terminal_stream_are_plain_and_current():
     pattern = re.compile(r"pcheck: (\d+)/5 checked, \d+/s, alive (\d+), broken (\d+), blocked (\d+)")
     assert all(pattern.fullmatch(line) for line in lines), lines
     assert pattern.fullmatch(lines[-1]).groups() == ("4", "2", "1", "1")
-    assert not status_threads()
-    settled = stream.getvalue()
-    assert not wait_for(lambda: stream.getvalue() != settled, timeout=0.3)  # closed: no more lines
+    assert not status_threads()  # closed: nothing left to write another line
 
 
 def test_status_lines_without_a_total_and_none_when_disabled():
     stream = io.StringIO()
     progress = Progress(None, stream=stream, interval=0.05)
     try:
-        assert wait_for(lambda: "pcheck: 0 checked" in stream.getvalue()), stream.getvalue()
+        wait_until(lambda: "pcheck: 0 checked" in stream.getvalue(), 5.0, "a status line without a total")
     finally:
         progress.close()
     quiet = io.StringIO()
