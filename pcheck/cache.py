@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import sqlite3
 import time
 from typing import Iterable, Iterator
@@ -59,10 +60,7 @@ class VerdictCache:
         folder = os.path.dirname(path)
         if folder:
             os.makedirs(folder, exist_ok=True)
-        self.db = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute(_SCHEMA)
+        self.db = _open(path)
         self.max_age_s = max_age_s
         self.salt = _options_fingerprint(config)
         self.pending: list[tuple] = []
@@ -120,6 +118,31 @@ class VerdictCache:
     def close(self) -> None:
         self.flush()
         self.db.close()
+
+
+def _open(path: str) -> sqlite3.Connection:
+    """Connect, switch to WAL and create the table, however many runs open the file at once.
+
+    Two runs switching a new file to WAL together deadlock on its lock, and
+    SQLite then answers "database is locked" at once instead of calling the
+    busy handler; so the set-up is retried with backoff until the busy timeout.
+    """
+    db = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    pause = 0.005
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":  # WAL persists in the file
+                db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(_SCHEMA)
+            return db
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                db.close()
+                raise
+        time.sleep(pause * random.uniform(0.5, 1.5))
+        pause = min(pause * 2, 0.5)
 
 
 def _options_fingerprint(config: Config) -> str:

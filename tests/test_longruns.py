@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import json
+import multiprocessing
 import random
 import signal
 import sqlite3
@@ -14,6 +15,7 @@ import time
 import pytest
 
 from conftest import run_pcheck, write_list
+from pcheck.cache import VerdictCache
 from pcheck.config import Config
 from pcheck.inputs import ARGS_SOURCE, parse_url
 from pcheck.models import Outcome
@@ -126,6 +128,33 @@ def test_two_concurrent_runs_share_one_cache_safely(lab, tmp_path):
     db = sqlite3.connect(tmp_path / "cache.sqlite")
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert db.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0] == 400
+
+
+def _open_cache_at_the_barrier(path, barrier, errors):
+    barrier.wait()
+    try:
+        VerdictCache(path, Config()).close()
+    except Exception as exc:  # reported to the test, not lost in the child
+        errors.put(repr(exc))
+
+
+def test_runs_opening_a_new_cache_at_the_same_moment_all_get_it(tmp_path):
+    """Switching a new file to WAL together deadlocks, and SQLite answers that without waiting."""
+    fork = multiprocessing.get_context("fork")  # cheap children that only touch SQLite
+    errors = fork.Queue()
+    for trial in range(20):
+        barrier = fork.Barrier(8)
+        openers = [fork.Process(target=_open_cache_at_the_barrier,
+                                args=(str(tmp_path / f"cache{trial}.sqlite"), barrier, errors)) for _ in range(8)]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join(timeout=60)
+            assert opener.exitcode == 0
+    failures = []
+    while not errors.empty():
+        failures.append(errors.get())
+    assert failures == []
 
 
 def test_watch_reports_a_route_flipping_to_500_and_back(lab):
