@@ -34,7 +34,9 @@ class PrivateAddressRefused(Exception):
 def is_private(ip: Address) -> bool:
     """True for anything but a globally routable unicast address, IPv4 forms hidden in IPv6 included."""
     if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped or ip.sixtofour or (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64 else None)
+        if ip.ipv4_mapped is not None:  # a dual-stack socket connects to the IPv4 address itself
+            return is_private(ip.ipv4_mapped)
+        embedded = ip.sixtofour or (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64 else None)
         if embedded is not None and is_private(embedded):
             return True
         if ip.teredo is not None and any(is_private(v4) for v4 in ip.teredo):

@@ -599,7 +599,8 @@ PRIVATE_FORMS = [
     "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
     "::7f00:1",  # deprecated IPv4-compatible form of 127.0.0.1
 ]
-PUBLIC_FORMS = ["8.8.8.8", "1.1.1.1", "134744072", "2001:4860:4860::8888", "2002:808:808::1"]
+PUBLIC_FORMS = ["8.8.8.8", "1.1.1.1", "134744072", "2001:4860:4860::8888", "2002:808:808::1",
+                "::ffff:8.8.8.8"]  # IPv4-mapped: judged as the IPv4 address it connects to
 
 
 @pytest.mark.parametrize("host", PRIVATE_FORMS)
