@@ -33,7 +33,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help=f"URLs x {QUICK_SCALE}, 2 rounds")
     ap.add_argument("--scale", type=float, help="URL count factor (overrides --quick's)")
     ap.add_argument("--rounds", type=int)
-    ap.add_argument("--threads", "-t", type=int, help="threads per process [64 for latency-bound, else pcheck's 32]")
+    ap.add_argument("--threads", "-t", type=int, help="threads per process [64 for latency-bound, else 32: the cpu-bound sweet spot in the thread sweep; pcheck's default is 64]")
     ap.add_argument("--max-per-host", type=int,
                     help="[single-host: k x threads, so the cap never binds; else pcheck's default]")
     ap.add_argument("--max-processes", type=int, default=usable_cores())
