@@ -5,12 +5,20 @@ transient and must be checked again (lychee learned this: lychee#1400). The
 key covers the URL and every option that can change a verdict, so a run with
 other accept codes or headers never sees another run's answers. WAL mode and
 a busy timeout let several pcheck runs share one cache file.
+
+The file is created private (0600; SQLite gives its -wal and -shm files the
+same mode) and holds no URL secret: keys are hashes, and the URLs kept for
+people to read are redacted. A cache that cannot be opened, read or written
+at the start is a usage error (CacheError); one that fails mid-run is
+dropped with one warning, and the run goes on uncached: a cache may only
+ever save work, never cost a record.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import random
 import sqlite3
@@ -19,12 +27,21 @@ from typing import Iterable, Iterator
 
 from .config import Config
 from .inputs import normalise
-from .models import CheckResult, Outcome, Target, Verdict
+from .models import CheckResult, Outcome, Target, Verdict, redact_userinfo
 
 DEFAULT_CACHE_PATH = os.path.join(".pcheck", "cache.sqlite")
 DEFAULT_MAX_CACHE_AGE_S = 86_400.0
 _FLUSH_EVERY = 500
 _BUSY_TIMEOUT_S = 30.0
+#: The cache holds URLs (some internal ones): private to its owner, like the folder made for it.
+_FILE_MODE = 0o600
+_FOLDER_MODE = 0o700
+
+log = logging.getLogger("pcheck")
+
+
+class CacheError(ValueError):
+    """The cache file cannot be used: not a pcheck cache, unreadable or read-only (a usage error)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS verdicts (
@@ -56,11 +73,19 @@ def parse_age(text: str) -> float:
 
 
 class VerdictCache:
+    """Alive verdicts by URL and options; `db` is None once a mid-run failure has switched it off."""
+
     def __init__(self, path: str, config: Config, max_age_s: float = DEFAULT_MAX_CACHE_AGE_S) -> None:
+        self.path = path
         folder = os.path.dirname(path)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
-        self.db = _open(path)
+        try:
+            if folder:
+                os.makedirs(folder, mode=_FOLDER_MODE, exist_ok=True)
+            _create_private(path)
+            self.db: sqlite3.Connection | None = _open(path)
+        except (sqlite3.Error, OSError) as exc:
+            raise CacheError(f"--cache-path {path}: cannot use it as a cache ({_reason(exc)}); "
+                             "repair or remove it, or name another file") from None
         self.max_age_s = max_age_s
         self.salt = _options_fingerprint(config)
         self.pending: list[tuple] = []
@@ -74,10 +99,14 @@ class VerdictCache:
         """Replace each target with a fresh cached verdict when there is one."""
         oldest = time.time() - self.max_age_s
         for item in items:
-            if isinstance(item, Target):
-                row = self.db.execute(
-                    "SELECT checked_at, status, final_url, redirects, method, attempts FROM verdicts "
-                    "WHERE key = ? AND checked_at >= ?", (self._key(item.key), oldest)).fetchone()
+            if isinstance(item, Target) and self.db is not None:
+                try:
+                    row = self.db.execute(
+                        "SELECT checked_at, status, final_url, redirects, method, attempts FROM verdicts "
+                        "WHERE key = ? AND checked_at >= ?", (self._key(item.key), oldest)).fetchone()
+                except sqlite3.Error as exc:
+                    self._give_up(exc)
+                    row = None
                 if row is not None:
                     self.hits += 1
                     checked_at, status, final_url, redirects, method, attempts = row
@@ -97,10 +126,12 @@ class VerdictCache:
                         url_key, _ = normalise(result.url)
                     except ValueError:
                         url_key = None
-                    if url_key is not None and url_key not in self.stored:
+                    if url_key is not None and url_key not in self.stored and self.db is not None:
                         self.stored.add(url_key)
-                        self.pending.append((self._key(url_key), result.url, time.time(), result.status,
-                                             result.final_url, result.redirects, result.method, result.attempts))
+                        final_url = redact_userinfo(result.final_url) if result.final_url else result.final_url
+                        self.pending.append((self._key(url_key), redact_userinfo(result.url), time.time(),
+                                             result.status, final_url, result.redirects, result.method,
+                                             result.attempts))
                         if len(self.pending) >= _FLUSH_EVERY:
                             self.flush()
                 yield result
@@ -108,16 +139,48 @@ class VerdictCache:
             self.flush()
 
     def flush(self) -> None:
-        if not self.pending:
+        if not self.pending or self.db is None:
+            self.pending.clear()
             return
-        with self.db:  # one transaction per batch
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db.executemany("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self.pending)
+        try:
+            with self.db:  # one transaction per batch
+                self.db.execute("BEGIN IMMEDIATE")
+                self.db.executemany("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self.pending)
+        except sqlite3.Error as exc:
+            self._give_up(exc)
         self.pending.clear()
 
     def close(self) -> None:
         self.flush()
-        self.db.close()
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+    def _give_up(self, exc: sqlite3.Error) -> None:
+        """A failure mid-run (disk full, file gone, locked too long): go on without the cache, said once."""
+        if self.db is None:
+            return
+        log.warning("--cache-path %s: %s; going on without the cache", self.path, _reason(exc))
+        db, self.db = self.db, None
+        self.stored.clear()
+        try:
+            db.close()
+        except sqlite3.Error:
+            pass
+
+
+def _create_private(path: str) -> None:
+    """Create a new cache file 0600 before SQLite does (it would use the umask, often 0644)."""
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, _FILE_MODE))
+    except FileExistsError:
+        pass
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__
 
 
 def _open(path: str) -> sqlite3.Connection:
@@ -132,12 +195,26 @@ def _open(path: str) -> sqlite3.Connection:
     pause = 0.005
     while True:
         try:
+            # Never add a table to (or switch the journal of) some other program's database.
+            tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables - {"verdicts"}:
+                db.close()
+                raise CacheError(f"--cache-path {path}: a database of something else (tables: "
+                                 f"{', '.join(sorted(tables)[:5])}), not a pcheck cache; name another file")
             if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":  # WAL persists in the file
                 db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(_SCHEMA)
+            # Prove now that the file is a cache we can read and write: else the first
+            # failure would come mid-run. A write transaction that changes nothing.
+            db.execute("SELECT COUNT(*) FROM (SELECT 1 FROM verdicts LIMIT 1)").fetchone()
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM verdicts WHERE 0")
+            db.execute("COMMIT")
             return db
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             if "locked" not in str(exc) or time.monotonic() + pause > deadline:
                 db.close()
                 raise

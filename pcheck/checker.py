@@ -9,8 +9,10 @@ sockets) to pcheck's `ErrorKind`.
 from __future__ import annotations
 
 import email.utils
+import errno
 import http.client
 import random
+import re
 import socket
 import ssl
 import threading
@@ -35,11 +37,24 @@ RETRY_ERRORS = frozenset({ErrorKind.TIMEOUT, ErrorKind.CONNECTION, ErrorKind.DNS
 #: A HEAD failure with one of these would fail the same way with GET, so no fallback.
 NO_FALLBACK_ERRORS = frozenset({
     ErrorKind.TIMEOUT, ErrorKind.DNS, ErrorKind.TLS, ErrorKind.PRIVATE_ADDRESS,
-    ErrorKind.TOO_MANY_REDIRECTS, ErrorKind.REDIRECT_LOOP, ErrorKind.INVALID_URL,
+    ErrorKind.TOO_MANY_REDIRECTS, ErrorKind.REDIRECT_LOOP, ErrorKind.INVALID_URL, ErrorKind.LOCAL_RESOURCES,
 })
-#: Dropped as soon as a redirect leaves the origin the user gave them for.
-SENSITIVE_HEADERS = ("authorization", "cookie", "proxy-authorization")
+#: errno values that say this machine ran out of files, memory, buffers or local ports: never the link's fault.
+LOCAL_SHORTAGE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS, errno.EADDRNOTAVAIL})
+#: getaddrinfo's own words for the same (EAI_SYSTEM: errno is lost, EMFILE opening /etc/hosts, say).
+LOCAL_SHORTAGE_EAI = frozenset(getattr(socket, name) for name in ("EAI_SYSTEM", "EAI_MEMORY") if hasattr(socket, name))
+#: How long one check waits for this machine to recover before it is reported `unchecked`.
+LOCAL_SHORTAGE_PATIENCE_S = 30.0
+#: First wait after a shortage; it doubles up to the cap while the shortage lasts.
+LOCAL_SHORTAGE_WAIT_S = 0.05
+LOCAL_SHORTAGE_WAIT_CAP_S = 2.0
+#: --header names that are credentials whatever they hold; dropped when a redirect changes origin.
+CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+#: A --header whose name holds one of these is taken for a credential too (X-Api-Key, PRIVATE-TOKEN, X-Session-Id).
+CREDENTIAL_WORDS = ("token", "key", "secret", "session", "auth")
 _DETAIL_MAX = 200
+#: Retry-After's delta-seconds (RFC 9110 §10.2.3): ASCII digits only.
+_DELTA_SECONDS = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,33 +86,56 @@ class Checker:
             **dict(config.headers),
         }
         # Per-check state; a Checker belongs to one thread, so this is safe.
-        self.headers = self.base_headers
         self.accept = config.accept
 
     def check(self, url: str) -> Verdict:
         """Check one normalised URL; always returns a Verdict."""
         started = time.monotonic()
-        self.headers, self.accept = self.base_headers, self.config.accept
+        self.accept = self.config.accept
         if self.config.hosts:
             policy = self.config.host_policy(urlsplit(url).hostname or "")
             if policy is not None:
-                self.headers = {**self.base_headers, **dict(policy.headers)}
                 self.accept = policy.accept or self.config.accept
         method = self.config.method.upper()
         requests_made = 0
         attempt = 0
         while True:
-            answer = self._attempt(url, method)
+            answer = self._attempt_within_means(url, method)
             requests_made += answer.requests
             if method == "HEAD" and self._wants_get(answer):
                 method = "GET"  # later retries go straight to GET
-                answer = self._attempt(url, method)
+                answer = self._attempt_within_means(url, method)
                 requests_made += answer.requests
             delay, why_not = self._retry_delay(answer, attempt)
             if delay is None or self.stop.wait(delay):
                 break
             attempt += 1
         return self._verdict(answer, requests_made, time.monotonic() - started, why_not)
+
+    def _attempt_within_means(self, url: str, method: str) -> Answer:
+        """An attempt; one this machine had no descriptors, memory or ports for is made again, never judged.
+
+        Idle kept-alive connections are closed first (their descriptors are the
+        ones to spare). The wait is bounded: a machine that never recovers
+        leaves the URL `unchecked`, and the link's own retries are untouched.
+        The patience is the process's, not each URL's: once nothing has gone
+        through for that long, later checks give up at once.
+        """
+        give_up = time.monotonic() + LOCAL_SHORTAGE_PATIENCE_S
+        wait = LOCAL_SHORTAGE_WAIT_S
+        while True:
+            answer = self._attempt(url, method)
+            if answer.error is not ErrorKind.LOCAL_RESOURCES:
+                self.transport.short_since = None
+                return answer
+            if self.transport.short_since is None:
+                self.transport.short_since = time.monotonic()
+            if time.monotonic() + wait > min(give_up, self.transport.short_since + LOCAL_SHORTAGE_PATIENCE_S):
+                return answer
+            self.transport.close_idle()
+            if self.stop.wait(wait):
+                return answer
+            wait = min(wait * 2, LOCAL_SHORTAGE_WAIT_CAP_S)
 
     def _wants_get(self, answer: Answer) -> bool:
         if answer.error is not None:
@@ -109,15 +147,18 @@ class Checker:
     def _attempt(self, url: str, method: str) -> Answer:
         """Follow redirects by hand (requests would download each redirect body) under one deadline."""
         deadline = time.monotonic() + self.config.timeout
-        headers = self.headers
+        headers = self.base_headers  # --header: loses its credentials at the first change of origin
         seen = {url}
         current = url
         hops = 0
         sent = 0
+        secure = False  # an earlier hop was https: host secrets are not sent on over plain http
         while True:
             sent += 1
+            secure = secure or current.startswith("https:")
+            own = self._host_headers(current, secure) if self.config.hosts else None
             try:
-                hop = self.transport.fetch(method, current, headers, deadline)
+                hop = self.transport.fetch(method, current, {**headers, **own} if own else headers, deadline)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a verdict
                 kind, detail = classify(exc)
                 return Answer(method, None, kind, detail, current, hops, sent)
@@ -137,14 +178,18 @@ class Checker:
                     stop = ErrorKind.TOO_MANY_REDIRECTS, f"more than {self.config.max_redirects}"
             if stop:
                 return Answer(method, hop.status, stop[0], _clip(stop[1]), current, hops, sent)
-            if headers is self.headers and changes_origin(url, key) and self._has_sensitive_headers():
-                headers = {k: v for k, v in headers.items() if k.lower() not in SENSITIVE_HEADERS}
+            headers = redirect_headers(headers, current, key)
             seen.add(key)
             current = key
             hops += 1
 
-    def _has_sensitive_headers(self) -> bool:
-        return any(name.lower() in SENSITIVE_HEADERS for name in self.headers)
+    def _host_headers(self, url: str, secure: bool) -> dict[str, str] | None:
+        """A [hosts."x"] table's headers, for a request to host x only (and not after a downgrade to http)."""
+        parts = urlsplit(url)
+        policy = self.config.host_policy(parts.hostname or "")
+        if policy is None or not policy.headers or (secure and parts.scheme == "http"):
+            return None
+        return dict(policy.headers)
 
     def _retry_delay(self, answer: Answer, attempt: int) -> tuple[float | None, str | None]:
         """Seconds to wait before retrying, or (None, reason it was not retried)."""
@@ -168,6 +213,8 @@ class Checker:
         status, error = answer.status, answer.error
         if error is ErrorKind.PRIVATE_ADDRESS:
             outcome = Outcome.EXCLUDED
+        elif error is ErrorKind.LOCAL_RESOURCES:
+            outcome = Outcome.UNCHECKED  # the machine's fault, not the link's: no verdict
         elif error is not None:
             outcome = Outcome.BROKEN
         elif status is not None and self.config.accepts(status, self.accept):
@@ -194,10 +241,34 @@ def changes_origin(old_url: str, new_url: str) -> bool:
     )
 
 
+def is_credential(name: str) -> bool:
+    """True for a header name that carries a secret, by name: Authorization, X-Api-Key, PRIVATE-TOKEN..."""
+    lowered = name.lower()
+    return lowered in CREDENTIAL_HEADERS or any(word in lowered for word in CREDENTIAL_WORDS)
+
+
+def redirect_headers(headers: dict[str, str], old_url: str, new_url: str) -> dict[str, str]:
+    """The headers a redirect from `old_url` to `new_url` carries on (requests' should_strip_auth, stricter).
+
+    Credentials never cross a change of origin, an upgrade to https or a
+    downgrade to http included; once dropped they stay dropped, even if the
+    chain comes back. Same object back when nothing changes.
+    """
+    if not changes_origin(old_url, new_url) or not any(is_credential(name) for name in headers):
+        return headers
+    return {name: value for name, value in headers.items() if not is_credential(name)}
+
+
 def parse_retry_after(value: str) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); None if malformed."""
-    value = value.strip()
-    if value.isdigit():
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); None if malformed.
+
+    Strict, as the server controls it: str.isdigit() and int() also take '²', '١٢' and
+    full-width digits (a crash, or a wait the server never asked for), so only ASCII is read.
+    """
+    value = value.strip(" \t")
+    if not value.isascii():
+        return None
+    if _DELTA_SECONDS.fullmatch(value):
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -231,6 +302,8 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
     # so what the socket said (the innermost cause) is asked first.
     if has(DeadlineExceeded):
         return ErrorKind.TIMEOUT, "no complete answer within --timeout"
+    if any(_local_shortage(e) for e in chain):
+        return ErrorKind.LOCAL_RESOURCES, _clip(f"this machine ran short, not the link: {detail}")
     if has(PrivateAddressRefused):
         return ErrorKind.PRIVATE_ADDRESS, _clip(str(next(e for e in chain if isinstance(e, PrivateAddressRefused))))
     if has(urllib3.exceptions.NameResolutionError, socket.gaierror):
@@ -250,6 +323,14 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
     if has(OSError, requests.exceptions.ConnectionError):
         return ErrorKind.CONNECTION, detail
     return ErrorKind.INTERNAL, detail
+
+
+def _local_shortage(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError):
+        return True
+    if isinstance(exc, socket.gaierror):
+        return exc.errno in LOCAL_SHORTAGE_EAI
+    return isinstance(exc, OSError) and exc.errno in LOCAL_SHORTAGE_ERRNOS
 
 
 def _causes(exc: BaseException):

@@ -6,22 +6,26 @@ Options shared by `check` and `watch` are declared once, as Annotated types.
 from __future__ import annotations
 
 import enum
+import errno
 import importlib.util
 import logging
 import os
+import stat
 import sys
 import time
-from typing import Annotated, Any, List, Optional
+from typing import Annotated, Any, List, Optional, TextIO
 
 import typer
 
-from . import __version__
+from . import __version__, interrupts
 from .config import (
     DEFAULT_ACCEPT, DEFAULT_EXTENSIONS, DEFAULT_MAX_PER_HOST, DEFAULT_MAX_REDIRECTS, DEFAULT_METHOD,
     DEFAULT_RETRIES, DEFAULT_THREADS, DEFAULT_TIMEOUT_S, DEFAULT_USER_AGENT, PROCESSES_ENV, Config,
     ConfigError, parse_accept, parse_header,
 )
-from .report import FORMATS
+from .report import FORMATS, REPORT_ERRORS
+
+log = logging.getLogger("pcheck")
 
 
 class ExitCode(enum.IntEnum):
@@ -30,7 +34,11 @@ class ExitCode(enum.IntEnum):
     OK = 0
     FAILED = 1  # a broken, invalid or unchecked URL (blocked too with --fail-on-blocked)
     USAGE = 2  # a bad option or an unreadable input; nothing was checked
+    WRITE_FAILED = 3  # the report could not be written (disk full, stdout closed)
+    HANGUP = 129  # SIGHUP (a closed terminal); the partial report was still written
     INTERRUPTED = 130  # Ctrl-C; the partial report was still written
+    BROKEN_PIPE = 141  # the reader of stdout went away (`| head`): quiet, as a SIGPIPE death
+    TERMINATED = 143  # SIGTERM (CI cancel, timeout, docker stop); the partial report was still written
 
 
 app = typer.Typer(
@@ -125,15 +133,20 @@ def check(
     from .resume import ResumeError, ResumeState
 
     o, config, sources = _prepare(ctx, dict(locals()))
+    _refuse_output_over_inputs(o["output"], sources, o["config_path"], o["ca_bundle"],
+                               o["cache_path"] if o["cache"] else None)
     resume_state = cache_store = None
     try:
-        if o["resume"]:
-            if o["fmt"] != "jsonl" or not o["output"]:
-                raise ConfigError("--resume needs --format jsonl and -o FILE (the report to carry on)")
-            resume_state = ResumeState(o["output"])
+        if o["resume"] and (o["fmt"] != "jsonl" or not o["output"]):
+            raise ConfigError("--resume needs --format jsonl and -o FILE (the report to carry on)")
+        # The cache first: a cache that cannot be used must stop the run before the report is touched.
         if o["cache"]:
             cache_store = VerdictCache(o["cache_path"], config, parse_age(o["max_cache_age"]))
+        if o["resume"]:
+            resume_state = ResumeState(o["output"])
     except (ConfigError, ResumeError, ValueError, OSError) as exc:
+        if cache_store is not None:
+            cache_store.close()
         _usage(str(exc))
     if resume_state is not None and resume_state.repaired_bytes:
         typer.echo(f"pcheck: {o['output']}: cut a torn last record ({resume_state.repaired_bytes} bytes)", err=True)
@@ -143,6 +156,8 @@ def check(
     finally:
         if cache_store is not None:
             cache_store.close()
+        if resume_state is not None:
+            resume_state.close()
     raise typer.Exit(code)
 
 
@@ -179,6 +194,7 @@ def watch(
     from .api import targets
     from .cache import parse_age
     from .pool import CheckRun, stop_helper_processes
+    from .models import redact_userinfo
     from .report import printable
     from .watch import Change, watch as watch_rounds
 
@@ -192,6 +208,7 @@ def watch(
     except ValueError as exc:
         _usage(f"--every: {exc}")
     _log_to(None)
+    _escaping_stdout()
     summary = None
     try:
         with CheckRun(config) as run:
@@ -205,7 +222,8 @@ def watch(
                                   "round": event.round, "at": when}
                         print(json.dumps(record), flush=True)
                     else:
-                        print(f"{when} {printable(r.url)} {before} -> {r.outcome.value} ({printable(_reason(r))})", flush=True)
+                        url = printable(redact_userinfo(r.url))
+                        print(f"{when} {url} {before} -> {r.outcome.value} ({printable(_reason(r))})", flush=True)
                 else:
                     summary = event
                     counts = ", ".join(f"{o.value} {n}" for o, n in event.counts.items() if n)
@@ -215,11 +233,11 @@ def watch(
                         break
     except KeyboardInterrupt:
         summary = None
-        raise typer.Exit(ExitCode.INTERRUPTED)
+        raise typer.Exit(interrupts.received.exit_status())
     finally:
         stop_helper_processes()
     if summary is not None and summary.interrupted:
-        raise typer.Exit(ExitCode.INTERRUPTED)
+        raise typer.Exit(interrupts.received.exit_status())
     raise typer.Exit(ExitCode.OK)
 
 
@@ -253,7 +271,7 @@ def demo(
                f"{len(expected) - len(wrong)}/{len(expected)} verdicts match what the local site serves", err=True)
     for line, (got, want) in sorted(wrong.items()):
         typer.echo(f"  line {line}: got {got}, expected {want}", err=True)
-    if code == ExitCode.INTERRUPTED:
+    if interrupts.received.first is not None:
         raise typer.Exit(code)
     raise typer.Exit(ExitCode.FAILED if wrong else ExitCode.OK)
 
@@ -306,32 +324,45 @@ def _prepare(ctx: typer.Context, values: dict[str, Any]):  # type: ignore[no-unt
 
 def _execute(config: Config, sources, fmt: str, output: Optional[str], progress: bool,  # type: ignore[no-untyped-def]
              outcomes: Optional[dict] = None, host_stats: bool = False, resume=None, cache=None) -> ExitCode:
+    """Run the check and write the report; any ending signal still leaves a whole report behind."""
     from .api import open_run, pipeline
     from .inputs import count_candidates
     from .pool import stop_helper_processes
     from .progress import Progress
     from .report import make_reporter
 
+    stream = _open_report(output, resume)
+    name = output or "<stdout>"
     try:
-        mode = "a" if resume is not None else "w"
-        stream = open(output, mode, encoding="utf-8", newline="") if output else sys.stdout
-    except OSError as exc:
-        _usage(f"{output}: {exc.strerror}")
-    bar = Progress(count_candidates(sources) if progress else None, enabled=progress)
+        total = count_candidates(sources) if progress else None
+        cancel_at_once = False
+    except KeyboardInterrupt:  # interrupted while counting: every URL is reported cancelled
+        total, cancel_at_once = None, True
+    bar = Progress(total, enabled=progress)
     _log_to(bar)
     reporter = make_reporter(fmt, stream, host_stats=host_stats, fail_on_blocked=config.fail_on_blocked)
     if resume is not None:
         reporter.summary.counts.update(resume.counts)  # the exit code covers the whole report
     started = time.monotonic()
-    interrupted = False
+    interrupted = cancel_at_once
+    failure: Optional[OSError] = None
     try:
         with open_run(config) as run:
-            for result in pipeline(config, sources, run, resume=resume, cache=cache, idle=reporter.flush):
-                reporter.write(result)
-                bar.update(result)
-                if outcomes is not None and result.line is not None:
-                    outcomes[result.line] = result.outcome.value
-            interrupted = run.interrupted
+            if cancel_at_once:
+                run.cancel()
+            try:
+                for result in pipeline(config, sources, run, resume=resume, cache=cache, idle=reporter.flush):
+                    reporter.write(result)
+                    bar.update(result)
+                    if outcomes is not None and result.line is not None:
+                        outcomes[result.line] = result.outcome.value
+            except OSError as exc:  # the report cannot be written: stop checking, nobody would read it
+                if not _is_report_error(exc, stream):
+                    raise
+                failure = exc
+            interrupted = interrupted or run.interrupted
+            if run.input_cut:
+                log.warning("input not read to its end: %s", run.input_cut)
     except KeyboardInterrupt:  # a second Ctrl-C: stop now, keep what was written
         interrupted = True
     except ConfigError as exc:  # found only once the run starts (e.g. Ray is not installed)
@@ -340,12 +371,115 @@ def _execute(config: Config, sources, fmt: str, output: Optional[str], progress:
     finally:
         bar.close()
         stop_helper_processes()
-    summary = reporter.finish(time.monotonic() - started, interrupted)
-    if output:
-        stream.close()
+    if failure is None:
+        failure = _finish_report(reporter, stream, time.monotonic() - started, interrupted)
+    if failure is not None:
+        _report_failed(name, failure)
+    if interrupts.received.first is not None:
+        return ExitCode(interrupts.received.exit_status())
     if interrupted:
         return ExitCode.INTERRUPTED
-    return ExitCode.FAILED if summary.failed(config.fail_on_blocked) else ExitCode.OK
+    return ExitCode.FAILED if reporter.summary.failed(config.fail_on_blocked) else ExitCode.OK
+
+
+def _open_report(output: Optional[str], resume) -> TextIO:  # type: ignore[no-untyped-def]
+    """The report's stream; exit 3 if it cannot be opened, before anything is checked."""
+    if not output:
+        if sys.stdout is None:  # started with stdout closed (`>&-`)
+            _report_failed("<stdout>", OSError(errno.EBADF, "stdout is closed; name a report file with -o"))
+        return _escaping_stdout()
+    try:
+        if resume is not None:
+            return resume.open_for_append()  # under the lock that keeps a second run out
+        return open(output, "w", encoding="utf-8", newline="", errors=REPORT_ERRORS)
+    except OSError as exc:
+        _report_failed(output, exc)
+    raise AssertionError("unreachable")
+
+
+def _escaping_stdout() -> TextIO:
+    """stdout, set to show characters it cannot encode as escapes (PYTHONIOENCODING=ascii, a legacy
+    code page) rather than end the report in a traceback."""
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors=REPORT_ERRORS)
+    return sys.stdout
+
+
+def _finish_report(reporter, stream: TextIO, elapsed_s: float, interrupted: bool) -> Optional[OSError]:  # type: ignore[no-untyped-def]
+    """Write the summary and close the report; a signal now waits for the report to be whole.
+
+    The first ending signal during this step is only recorded; a second one stops the writing.
+    """
+    seen = []
+
+    def defer(signum: int, frame: object) -> None:
+        seen.append(signum)
+        if len(seen) >= 2:
+            raise KeyboardInterrupt
+
+    try:
+        with interrupts.handling(defer):
+            reporter.finish(elapsed_s, interrupted)
+            if stream is not sys.stdout:
+                stream.close()
+    except OSError as exc:
+        if not _is_report_error(exc, stream):
+            raise
+        return exc
+    except KeyboardInterrupt:
+        pass
+    return None
+
+
+#: errno values that mean "the report cannot be written", as opposed to an input fault.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF, errno.EPIPE, errno.EROFS})
+
+
+def _is_report_error(exc: OSError, stream: TextIO) -> bool:
+    """True for a failure to write the report (not, say, an input file that vanished)."""
+    return exc.errno in _WRITE_ERRNOS or bool(getattr(stream, "closed", False))
+
+
+def _report_failed(name: str, exc: OSError) -> None:
+    """One line and exit 3; a reader of stdout that went away (`| head`) ends it quietly instead."""
+    if exc.errno == errno.EPIPE:
+        # Point stdout at /dev/null: the interpreter's own flush at exit would fail again, loudly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+        finally:
+            os.close(devnull)
+        raise typer.Exit(ExitCode.BROKEN_PIPE)
+    typer.echo(f"pcheck: error: cannot write the report to {name}: {exc.strerror or exc}", err=True)
+    raise typer.Exit(ExitCode.WRITE_FAILED)
+
+
+def _refuse_output_over_inputs(output: Optional[str], sources, *other_inputs: Optional[str]) -> None:  # type: ignore[no-untyped-def]
+    """-o must not name a file pcheck reads: opening it for writing would empty the input first."""
+    if not output:
+        return
+    try:
+        target = os.stat(output)
+    except OSError:
+        return  # not there yet: nothing to destroy
+    if not stat.S_ISREG(target.st_mode):
+        return  # /dev/stdout, a pipe: writing to it destroys nothing
+    named = [s.name for s in sources if s.kind in ("file", "document") and s.name != "-"]
+    named += [p for p in other_inputs if p]
+    for path in named:
+        try:
+            same = os.path.samestat(target, os.stat(path))
+        except OSError:
+            continue
+        if same:
+            _usage(f"-o {output} is also an input ({path}); write the report to another file")
+    if any(s.name == "-" for s in sources):
+        try:
+            same = os.path.samestat(target, os.fstat(0))
+        except OSError:
+            same = False
+        if same:
+            _usage(f"-o {output} is also the standard input; write the report to another file")
 
 
 def _reason(r) -> str:  # type: ignore[no-untyped-def]
@@ -375,15 +509,26 @@ def _usage(message: str) -> None:
 
 def run() -> None:
     _workers_skip_the_console_script()
-    warm = _prestart(sys.argv[1:])
-    try:
-        # Named explicitly so `python -m pcheck` prints help and completion scripts for `pcheck`.
-        app(prog_name="pcheck")
-    finally:
-        if warm:
-            from .pool import stop_helper_processes
+    interrupts.received.received.clear()
+    # From the first instruction on, SIGTERM and SIGHUP unwind like Ctrl-C instead of killing
+    # the process where it stands; a run installs its own handlers over these.
+    with interrupts.handling(interrupts.raise_interrupt):
+        warm = False
+        try:
+            warm = _prestart(sys.argv[1:])
+            # Named explicitly so `python -m pcheck` prints help and completion scripts for `pcheck`.
+            app(prog_name="pcheck")
+        except KeyboardInterrupt:  # before typer took over (it turns a later one into "Aborted!")
+            sys.exit(interrupts.received.exit_status())
+        except SystemExit as exc:
+            if exc.code == 1 and interrupts.received.first is not None:
+                sys.exit(interrupts.received.exit_status())  # click's "Aborted!" after a signal
+            raise
+        finally:
+            if warm:
+                from .pool import stop_helper_processes
 
-            stop_helper_processes()
+                stop_helper_processes()
 
 
 def _workers_skip_the_console_script() -> None:

@@ -3,6 +3,14 @@
 Lines are read as bytes with a length cap, so a 50 MB line or a file of a
 million URLs is never held in memory whole, and undecodable or hostile bytes
 are reported, never "cleaned" into some other URL.
+
+A file that cannot be read is a usage error before anything is checked,
+whether it was named, found by a directory walk or matched by a glob (and so
+is a folder the walk cannot list). A file that fails only once the run has
+started (removed, replaced or failing mid-read) becomes one `unchecked`
+result for that file instead: records already written are kept, and
+--resume tries it again. Pipes (a FIFO, /dev/stdin, process substitution's
+/dev/fd/N) are read like files; devices are refused.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ import glob
 import ipaddress
 import os
 import re
+import stat
 import sys
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Iterator
@@ -78,27 +87,52 @@ def open_sources(inputs: Iterable[str], input_format: str = "auto",
             found = sorted(_walk(item, wanted))
             if not found:
                 raise InputError(f"{item}: a directory with no documents ({', '.join(sorted(wanted))})")
+            for path in found:  # found, not named: checked all the same, before anything is checked
+                _check_readable(path)
             sources += [_file_source(path, input_format, directory=True) for path in found]
         elif not os.path.exists(item) and any(c in item for c in "*?["):
             found = sorted(p for p in glob.glob(item, recursive=True) if os.path.isfile(p))
             if not found:
                 raise InputError(f"{item}: no file matches")
+            for path in found:
+                _check_readable(path)
             sources += [_file_source(path, input_format) for path in found]
-        elif not os.path.isfile(item):
-            raise InputError(f"{item}: no such file")
-        elif not os.access(item, os.R_OK):
-            raise InputError(f"{item}: permission denied")
         else:
+            _check_readable(item)
             sources.append(_file_source(item, input_format))
     return sources
 
 
+def _check_readable(item: str) -> None:
+    """An input must be a readable file or a pipe; say plainly what else it is."""
+    try:
+        mode = os.stat(item).st_mode
+    except FileNotFoundError:
+        raise InputError(f"{item}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{item}: {exc.strerror or exc}") from None
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        raise InputError(f"{item}: a device, not a file of URLs (use - to read stdin)")
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+        raise InputError(f"{item}: not a regular file or a pipe")
+    if not os.access(item, os.R_OK):
+        raise InputError(f"{item}: permission denied")
+
+
 def _walk(root: str, extensions: set[str]) -> Iterator[str]:
-    for folder, dirs, files in os.walk(root):
+    for folder, dirs, files in os.walk(root, onerror=_unlisted):  # os.walk's default skips it silently
         dirs[:] = [d for d in dirs if not d.startswith(".")]  # no .git, .venv, ...
         for name in files:
             if name.rsplit(".", 1)[-1].lower() in extensions and "." in name:
-                yield os.path.join(folder, name)
+                path = os.path.join(folder, name)
+                # Skip pipes, sockets and devices (opening a FIFO would wait for a writer);
+                # keep a dangling symlink: open_sources reports it as a file that is not there.
+                if os.path.isfile(path) or not os.path.exists(path):
+                    yield path
+
+
+def _unlisted(exc: OSError) -> None:
+    raise InputError(f"{exc.filename}: {exc.strerror or exc} (a folder that cannot be listed)")
 
 
 def _file_source(path: str, input_format: str, directory: bool = False) -> Source:
@@ -120,12 +154,26 @@ def count_candidates(sources: Iterable[Source]) -> int | None:
         if source.kind == "url":
             total += 1
             continue
+        if _is_pipe(source.name):
+            return None  # a pipe can be read only once: the run's reading it is the count
         if source.kind == "document":
             total += sum(1 for _ in iter_document(source.name, source.fmt))
             continue
-        with open(source.name, "rb") as stream:
-            total += sum(1 for _ in _candidate_lines(stream))
+        try:
+            with open(source.name, "rb") as stream:
+                total += sum(1 for _ in _candidate_lines(stream))
+        except OSError:
+            total += 1  # it will be one `invalid` result saying why it could not be read
     return total
+
+
+def _is_pipe(path: str) -> bool:
+    """True for what can be read only once: a FIFO, /dev/stdin, a process substitution's /dev/fd/N."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False  # it will be one `invalid` result
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
 
 
 def iter_targets(sources: Iterable[Source], stdin: BinaryIO | None = None) -> Iterator[Target | CheckResult]:
@@ -143,7 +191,7 @@ def iter_targets(sources: Iterable[Source], stdin: BinaryIO | None = None) -> It
                 with open(source.name, "rb") as stream:
                     yield from iter_stream(stream, source.name)
             except OSError as exc:
-                raise InputError(f"{source.name}: {exc.strerror or exc}") from exc
+                yield unreadable_result(source.name, exc)
 
 
 def iter_stream(stream: BinaryIO, source: str) -> Iterator[Target | CheckResult]:
@@ -170,7 +218,8 @@ def iter_document(name: str, fmt: str, stdin: BinaryIO | None = None) -> Iterato
             with open(name, "rb") as f:
                 data = f.read()
         except OSError as exc:
-            raise InputError(f"{name}: {exc.strerror or exc}") from exc
+            yield unreadable_result(name, exc)
+            return
     from .extract import extract  # markdown-it is only needed for documents
 
     text = data.decode("utf-8", "replace").lstrip("\ufeff")
@@ -216,6 +265,16 @@ def parse_url(url: str, source: str, line: int | None) -> Target | CheckResult:
     except ValueError as exc:
         return invalid_result(url, source, line, str(exc))
     return Target(url, key, host, source, line)
+
+
+def unreadable_result(path: str, exc: OSError) -> CheckResult:
+    """The one result for a file that failed once the run had started: `unchecked`, so --resume retries it.
+
+    Not `invalid`: nothing is wrong with the links in it, they just were not
+    (all) read. The error vocabulary has no kind for this; `detail` says why.
+    """
+    verdict = Verdict(Outcome.UNCHECKED, detail=f"cannot read this file ({exc.strerror or exc})")
+    return CheckResult.of(path, path, None, verdict)
 
 
 def invalid_result(url: str, source: str, line: int | None, reason: str) -> CheckResult:

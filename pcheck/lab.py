@@ -17,6 +17,8 @@ requests and concurrent requests, which is how tests prove keep-alive and
   /flaky/<n>/<k>            503 n times per k, then 200
   /challenge                403 with cf-mitigated: challenge
   /flip/<k>                 lab.flips[k] (200 until a test sets it)
+  /interim/<i>/<code>       interim responses i (e.g. 103 or 100,102,103) with headers, a pause, then code
+  /status-line/<text>       a status line `HTTP/1.1 <text> Odd` as written ('+200', '2_00'), no body
   /__lab/stats              the counters as JSON
 """
 
@@ -35,6 +37,8 @@ from dataclasses import asdict, dataclass
 from urllib.parse import parse_qs, unquote
 
 DRIP_INTERVAL_S = 0.1
+#: Between interim (1xx) responses and the final one, as a server computing its answer after Early Hints.
+INTERIM_PAUSE_S = 0.05
 #: Every slow behaviour stops by itself after this, so nothing the lab does is unbounded.
 MAX_BEHAVIOUR_S = 60.0
 CHUNK = 64 * 1024
@@ -225,6 +229,15 @@ class Lab:
             conn.simple(503 if self._hits[target] <= int(args[0]) else 200, head)
         elif name == "flip" and len(args) == 1:
             conn.simple(self.flips.get(args[0], 200), head)
+        elif name == "interim" and len(args) == 2 and args[1].isdigit():
+            for code in args[0].split(","):
+                conn.interim(int(code), [("Link", "</style.css>; rel=preload; as=style")])
+            conn.later(INTERIM_PAUSE_S, lambda: conn.simple(int(args[1]), head))
+        elif name == "status-line" and len(args) == 1:
+            conn.transport.write(f"HTTP/1.1 {args[0]} Odd\r\nContent-Length: 0\r\n\r\n".encode("latin-1"))
+            conn._finish()
+            if conn.buffer:
+                conn._next()
         elif name == "challenge":
             conn.simple(403, head, [("cf-mitigated", "challenge")])
         elif name == "__lab" and args == ["stats"]:
@@ -334,6 +347,11 @@ class _Connection(asyncio.Protocol):
         self._finish()
         if self.buffer:
             self._next()
+
+    def interim(self, status: int, headers: list[tuple[str, str]]) -> None:
+        """An informational (1xx) response: a status line and headers, never a body."""
+        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}", *(f"{k}: {v}" for k, v in headers)]
+        self.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
     def later(self, delay: float, then) -> None:  # type: ignore[no-untyped-def]
         async def wait() -> None:

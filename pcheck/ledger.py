@@ -3,7 +3,9 @@
 An input item is either answered at once (invalid, excluded, cached, or a
 duplicate of a URL already decided) or joins a task: one per unique URL,
 carrying every occurrence that waits for its verdict. Resolving a task yields
-a result for each occurrence.
+a result for each occurrence. `held` counts the occurrences waiting, so a
+distributor bounds its read-ahead in occurrences, not unique URLs: one slow
+URL repeated a million times would otherwise hold a million of them.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ class Ledger:
         self.by_key: dict[str, int] = {}
         self.done = DoneIndex()
         self._next_id = 0
+        #: Occurrences waiting in tasks (at least len(tasks)): what a read-ahead bound counts.
+        self.held = 0
 
     def new_round(self) -> None:
         """Forget old verdicts, so `pcheck watch` checks every URL again."""
@@ -76,6 +80,7 @@ class Ledger:
         done = self.done.get(item.key)
         if done is not None:
             return CheckResult.of(item.url, item.source, item.line, done)
+        self.held += 1
         task_id = self.by_key.get(item.key)
         if task_id is not None:
             self.tasks[task_id].occurrences.append((item.url, item.source, item.line))
@@ -89,6 +94,7 @@ class Ledger:
     def resolve(self, task_id: int, verdict: Verdict) -> Iterator[CheckResult]:
         task = self.tasks.pop(task_id)
         del self.by_key[task.key]
+        self.held -= len(task.occurrences)
         if verdict.outcome is not Outcome.UNCHECKED:
             self.done.add(task.key, verdict)
         for url, source, line in task.occurrences:

@@ -7,7 +7,13 @@ and safely: `multiprocessing` would otherwise drop an unpicklable result.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
+
+#: What a URL's userinfo secret is replaced with in every record, cache row and resume key.
+REDACTED = "***"
+# The authority's userinfo, split as urlsplit splits it: up to the last "@" before the path.
+_USERINFO = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)([^/?#]*)@")
 
 
 class Outcome(str, enum.Enum):
@@ -18,7 +24,7 @@ class Outcome(str, enum.Enum):
     BLOCKED = "blocked"  #: the server answered but refuses robots (401, 403, 429, 999, challenge)
     EXCLUDED = "excluded"  #: not checked by the user's choice (pattern, private address)
     INVALID = "invalid"  #: the input line is not a checkable http(s) URL
-    UNCHECKED = "unchecked"  #: no verdict: cancelled, or its worker kept dying
+    UNCHECKED = "unchecked"  #: no verdict: cancelled, its worker kept dying, or this machine ran short
 
     def __str__(self) -> str:
         return self.value
@@ -37,6 +43,7 @@ class ErrorKind(str, enum.Enum):
     INVALID_URL = "invalid_url"  #: the input line, or a Location header, is not a valid URL
     PRIVATE_ADDRESS = "private_address"  #: refused by --exclude-private
     WORKER_CRASHED = "worker_crashed"  #: its worker process died twice while checking it
+    LOCAL_RESOURCES = "local_resources"  #: this machine kept running out of open files, memory or ports
     CANCELLED = "cancelled"  #: the run was interrupted before a verdict
     INTERNAL = "internal"  #: a bug in pcheck; `detail` says what happened
 
@@ -111,14 +118,14 @@ class CheckResult:
         )
 
     def to_record(self) -> dict:
-        """The schema's field order, with enums as their string values."""
+        """The schema's field order, with enums as their string values and URL secrets redacted."""
         return {
-            "url": self.url,
+            "url": redact_userinfo(self.url),
             "outcome": self.outcome.value,
             "ok": self.ok,
             "status": self.status,
             "error": self.error.value if self.error else None,
-            "final_url": self.final_url,
+            "final_url": redact_userinfo(self.final_url) if self.final_url else self.final_url,
             "redirects": self.redirects,
             "method": self.method,
             "attempts": self.attempts,
@@ -127,6 +134,27 @@ class CheckResult:
             "line": self.line,
             "detail": self.detail,
         }
+
+
+def redact_userinfo(url: str) -> str:
+    """The URL with its userinfo secret replaced: `user:pw@` -> `user:***@`, `token@` -> `***@`.
+
+    A report or cache file outlives the run and travels (CI artifacts, bug
+    reports), so a password never reaches one. The user name stays when a
+    password follows it, to tell accounts apart; alone it is often the secret
+    itself (`https://<token>@github.com/`), so it goes too (pip's rule).
+    Idempotent, and total: invalid lines are redacted the same way.
+    """
+    if "@" not in url:
+        return url
+    found = _USERINFO.match(url)
+    if found is None or not found.group(2):
+        return url
+    user, colon, password = found.group(2).partition(":")
+    shown = f"{user}:{REDACTED}" if colon else REDACTED
+    if colon and not password:
+        shown = f"{user}:"  # an empty password hides nothing
+    return found.group(1) + shown + url[found.end(2):]
 
 
 RECORD_FIELDS = tuple(CheckResult.of("", None, None, Verdict(Outcome.ALIVE)).to_record())

@@ -24,22 +24,22 @@ import logging
 import multiprocessing
 import pickle
 import signal
-import threading
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Callable, Iterable, Iterator
 
+from . import interrupts
 from .config import Config
 from .ledger import Ledger
 from .models import CheckResult, ErrorKind, Outcome, Target, Verdict
-from .worker import raise_open_files_limit, worker_main
+from .worker import fd_budget, open_files_limit, raise_open_files_limit, worker_main
 
 log = logging.getLogger("pcheck")
 
 #: Longest the loop sleeps without looking at Ctrl-C and input.
 TICK_S = 0.1
-#: Unique URLs read ahead of dispatch; bounds memory however long the input is.
+#: Occurrences (not unique URLs) read ahead of dispatch; bounds memory however long the input is.
 READ_AHEAD = 10_000
 #: Input items taken per loop turn, so reading never starves result collection.
 READ_CHUNK = 1_000
@@ -128,8 +128,17 @@ class CheckRun:
         self._ready_set: set[str] = set()
         self._host_load: collections.Counter[str] = collections.Counter()
         self._interrupts = 0
-        self._capacity = config.threads * TASKS_PER_THREAD
+        raise_open_files_limit()  # as each worker will, so both judge the same limit
+        budget = fd_budget(config, open_files_limit())  # sockets are files: a low limit means fewer threads
+        if shortfall := budget.shortfall(config):
+            log.warning("%s", shortfall)
+        self._capacity = budget.threads * TASKS_PER_THREAD
         self._cap = config.max_per_host_for
+        #: Tasks whose worker died, each with the spawn count at its death: the retry goes
+        #: only to a worker started after it, never to a sibling that may be dying too.
+        self._orphans: collections.deque[tuple[int, int]] = collections.deque()
+        #: Why the input was not read to its end after an interrupt (None: it was, or no interrupt).
+        self.input_cut: str | None = None
 
     # -- life cycle -------------------------------------------------------------
     def __enter__(self) -> CheckRun:
@@ -173,6 +182,10 @@ class CheckRun:
             worker.results.close()
         self._workers.clear()
 
+    def cancel(self) -> None:
+        """Ask the run to stop as a first Ctrl-C would: the next `results()` reports everything cancelled."""
+        self._interrupts = max(self._interrupts, 1)
+
     def _spawn(self) -> None:
         task_reader, task_writer = self.ctx.Pipe(duplex=False)
         result_reader, result_writer = self.ctx.Pipe(duplex=False)
@@ -198,30 +211,30 @@ class CheckRun:
         after it finishes (`pcheck watch`): the workers and their keep-alive
         connections stay warm; de-duplication starts afresh.
         """
-        raise_open_files_limit()
-        source = iter(items)
-        exhausted = False
         self.ledger.new_round()
-        self._interrupts = 0
-        with _sigint_flag(self):
-            while True:
-                if self._interrupts:
-                    yield from self._cancel(source)
-                    return
-                self._keep_workers()
-                if not exhausted:
-                    exhausted = yield from self._read(source)
-                self._dispatch()
-                if exhausted and not self.ledger.tasks:
-                    return
-                if not self._workers:
-                    yield from self._abandon(source, ErrorKind.WORKER_CRASHED, "no worker process could be kept alive")
-                    return
-                # With input to read and room to read it, only look at what is ready; else wait.
-                can_read = not exhausted and len(self.ledger.tasks) < READ_AHEAD
-                if not can_read and idle is not None:
-                    idle()
-                yield from self._collect(0.0 if can_read else TICK_S)
+        return interrupts.interruptible(self, items, lambda source: self._loop(source, idle))
+
+    def _loop(self, source: Iterator[Target | CheckResult], idle: Callable[[], None] | None) -> Iterator[CheckResult]:
+        """Turn after turn: cancel if asked, keep the workers, read, dispatch, collect."""
+        exhausted = False
+        while True:
+            if self._interrupts:
+                yield from self._cancel(source)
+                return
+            self._keep_workers()
+            if not exhausted:
+                exhausted = yield from self._read(source)
+            self._dispatch()
+            if exhausted and not self.ledger.tasks:
+                return
+            if not self._workers:
+                yield from self._abandon(source, ErrorKind.WORKER_CRASHED, "no worker process could be kept alive")
+                return
+            # With input to read and room to read it, only look at what is ready; else wait.
+            can_read = not exhausted and self.ledger.held < READ_AHEAD
+            if not can_read and idle is not None:
+                idle()
+            yield from self._collect(0.0 if can_read else TICK_S)
 
     def _keep_workers(self) -> None:
         """Start workers up to --processes (at first, and after a death), unless they keep dying at birth."""
@@ -229,9 +242,13 @@ class CheckRun:
             self._spawn()
 
     def _read(self, source: Iterator[Target | CheckResult]) -> Iterator[CheckResult]:
-        """Take a chunk of input; returns True (via StopIteration) once it is exhausted."""
+        """Take a chunk of input; returns True (via StopIteration) once it is exhausted.
+
+        The read-ahead bound counts waiting occurrences, not tasks: duplicates
+        of a slow URL join its task and would otherwise pile up unbounded.
+        """
         for _ in range(READ_CHUNK):
-            if len(self.ledger.tasks) >= READ_AHEAD:
+            if self.ledger.held >= READ_AHEAD:
                 return False
             item = next(source, None)
             if item is None:
@@ -265,6 +282,8 @@ class CheckRun:
         is idle): it still has a thread's worth of queued tasks, and the parent
         sends a few large messages instead of many small ones.
         """
+        if self._orphans:
+            self._dispatch_orphans()
         threshold = max(1, self._capacity // 4)
         open_workers = [w for w in self._workers
                         if self._capacity - len(w.in_flight) >= threshold or not w.in_flight]
@@ -297,6 +316,26 @@ class CheckRun:
                     worker.tasks.send(batch)
                 except OSError:
                     pass  # it died; its sentinel fires and its in-flight tasks are re-dispatched
+
+    def _dispatch_orphans(self) -> None:
+        """Give each task of a dead worker to a worker started after that death, under the host cap."""
+        waiting: collections.deque[tuple[int, int]] = collections.deque()
+        tasks = self.ledger.tasks
+        while self._orphans:
+            task_id, born_after = self._orphans.popleft()
+            host = tasks[task_id].host
+            worker = next((w for w in self._workers
+                           if w.number > born_after and len(w.in_flight) < self._capacity), None)
+            if worker is None or self._host_load[host] >= self._cap(host):
+                waiting.append((task_id, born_after))
+                continue
+            self._host_load[host] += 1
+            worker.in_flight[task_id] = None
+            try:
+                worker.tasks.send([(task_id, tasks[task_id].key)])
+            except OSError:
+                pass  # it died too; its sentinel fires and this is the task's second death
+        self._orphans = waiting
 
     def _collect(self, timeout: float) -> Iterator[CheckResult]:
         """Wait for verdicts or deaths, then take in everything ready."""
@@ -355,13 +394,14 @@ class CheckRun:
         worker.results.close()
         crash = WorkerCrash(worker.number, worker.process.pid, worker.process.exitcode, len(worker.in_flight))
         self.crashes.append(crash)
-        log.warning("%s", crash.describe())
+        if not self._interrupts:  # after a signal to the whole process group, deaths are expected
+            log.warning("%s", crash.describe())
         for task_id in worker.in_flight:
             task = self.ledger.tasks[task_id]
             if task.crashes == 0:
                 task.crashes = 1
                 self._host_load[task.host] -= 1
-                self._enqueue(task_id, task.host, front=True)
+                self._orphans.append((task_id, self._spawned))
             else:
                 verdict = Verdict(Outcome.UNCHECKED, error=ErrorKind.WORKER_CRASHED, detail=crash.describe())
                 yield from self._resolve(task_id, verdict)
@@ -374,6 +414,7 @@ class CheckRun:
         self._pending.clear()
         self._ready.clear()
         self._ready_set.clear()
+        self._orphans.clear()
         deadline = time.monotonic() + INTERRUPT_GRACE_S
         while self._workers and any(w.in_flight for w in self._workers) and self._interrupts < 2:
             remaining = deadline - time.monotonic()
@@ -388,29 +429,9 @@ class CheckRun:
         self._pending.clear()
         self._ready.clear()
         self._ready_set.clear()
+        self._orphans.clear()
         self._host_load.clear()
         yield from self.ledger.abandon(source, error, detail)
-
-
-class _sigint_flag:
-    """While a run is active, the first Ctrl-C asks it to cancel; the second raises at once."""
-
-    def __init__(self, run: CheckRun) -> None:
-        self.run = run
-        self.previous = None
-
-    def __enter__(self) -> None:
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-
-    def _handle(self, signum: int, frame: object) -> None:
-        self.run._interrupts += 1  # close() reads this: after a second Ctrl-C it waits for nobody
-        if self.run._interrupts >= 2:
-            raise KeyboardInterrupt
-
-    def __exit__(self, *exc: object) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
 
 
 def stop_helper_processes() -> None:

@@ -17,10 +17,11 @@ import time
 import zlib
 from typing import Any, Callable, Iterable, Iterator
 
+from . import interrupts
 from .config import Config, ConfigError
 from .ledger import Ledger
 from .models import CheckResult, ErrorKind, Outcome, Target, Verdict
-from .pool import INTERRUPT_GRACE_S, TICK_S, _sigint_flag
+from .pool import INTERRUPT_GRACE_S, TICK_S
 from .worker import check_shard
 
 log = logging.getLogger("pcheck")
@@ -41,6 +42,8 @@ class RayRun:
         self.crashes: list[str] = []
         self.ledger = Ledger()
         self._interrupts = 0
+        #: Why the input was not read to its end after an interrupt (None: it was, or no interrupt).
+        self.input_cut: str | None = None
         self._ray: Any = None
         self._remote: Any = None
 
@@ -52,6 +55,10 @@ class RayRun:
 
     def close(self) -> None:
         pass  # the cluster outlives the run: a local one is shut down when the driver exits
+
+    def cancel(self) -> None:
+        """Ask the run to stop as a first Ctrl-C would: the next `results()` reports everything cancelled."""
+        self._interrupts = max(self._interrupts, 1)
 
     def _connect(self) -> None:
         if self._ray is not None:
@@ -69,71 +76,76 @@ class RayRun:
     def results(self, items: Iterable[Target | CheckResult], idle: Callable[[], None] | None = None) -> Iterator[CheckResult]:
         """Check every Target on the cluster; yield one CheckResult per item as shards finish."""
         self._connect()
-        ray = self._ray
         self.ledger.new_round()
-        self._interrupts = 0
+        return interrupts.interruptible(self, items, lambda source: self._loop(source, idle))
+
+    def _loop(self, source: Iterator[Target | CheckResult], idle: Callable[[], None] | None) -> Iterator[CheckResult]:
+        """Turn after turn: cancel if asked, read, submit shards per host bucket, collect."""
+        ray = self._ray
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         max_in_flight = cpus * SHARDS_PER_CPU
         buckets = max(8, 4 * cpus)
         window = self.config.shard_size * max_in_flight * 2
+        # Occurrences held (waiting or in flight) are bounded too: duplicates of a URL join its
+        # task without adding to `waiting`. Room for a full window plus every shard in flight,
+        # so a list of distinct URLs reads exactly as far ahead as before.
+        held_limit = window + self.config.shard_size * max_in_flight
         pending: dict[int, list[int]] = {}  # bucket -> task ids waiting
         waiting = 0
         in_flight: dict[Any, tuple[int, list[int], int]] = {}  # ref -> (bucket, task ids, tries)
         busy: set[int] = set()
-        source = iter(items)
         exhausted = False
-        with _sigint_flag(self):
-            while True:
-                if self._interrupts:
-                    yield from self._cancel(source, in_flight)
-                    return
-                while not exhausted and waiting < window:
-                    item = next(source, None)
-                    if item is None:
-                        exhausted = True
-                        break
-                    admitted = self.ledger.admit(item)
-                    if isinstance(admitted, CheckResult):
-                        yield admitted
-                    elif admitted is not None:
-                        bucket = zlib.crc32(item.host.encode()) % buckets  # type: ignore[union-attr]
-                        pending.setdefault(bucket, []).append(admitted)
-                        waiting += 1
-                for bucket in list(pending):
-                    if len(in_flight) >= max_in_flight:
-                        break
-                    if bucket in busy:
+        while True:
+            if self._interrupts:
+                yield from self._cancel(source, in_flight)
+                return
+            while not exhausted and waiting < window and self.ledger.held < held_limit:
+                item = next(source, None)
+                if item is None:
+                    exhausted = True
+                    break
+                admitted = self.ledger.admit(item)
+                if isinstance(admitted, CheckResult):
+                    yield admitted
+                elif admitted is not None:
+                    bucket = zlib.crc32(item.host.encode()) % buckets  # type: ignore[union-attr]
+                    pending.setdefault(bucket, []).append(admitted)
+                    waiting += 1
+            for bucket in list(pending):
+                if len(in_flight) >= max_in_flight:
+                    break
+                if bucket in busy:
+                    continue
+                ids = pending[bucket][: self.config.shard_size]
+                rest = pending[bucket][self.config.shard_size:]
+                if rest:
+                    pending[bucket] = rest
+                else:
+                    del pending[bucket]
+                waiting -= len(ids)
+                in_flight[self._submit(ids)] = (bucket, ids, 0)
+                busy.add(bucket)
+            if exhausted and not self.ledger.tasks:
+                return
+            if idle is not None:
+                idle()
+            ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=TICK_S)
+            for ref in ready:
+                bucket, ids, tries = in_flight.pop(ref)
+                try:
+                    verdicts = ray.get(ref)
+                except Exception as exc:  # noqa: BLE001 - a lost or failed task, whatever the cause
+                    message = f"shard of {len(ids)} URL(s) failed on the cluster: {type(exc).__name__}"
+                    self.crashes.append(message)
+                    log.warning("%s%s", message, "; retrying it" if tries == 0 else "")
+                    if tries == 0:
+                        in_flight[self._submit(ids)] = (bucket, ids, 1)
                         continue
-                    ids = pending[bucket][: self.config.shard_size]
-                    rest = pending[bucket][self.config.shard_size:]
-                    if rest:
-                        pending[bucket] = rest
-                    else:
-                        del pending[bucket]
-                    waiting -= len(ids)
-                    in_flight[self._submit(ids)] = (bucket, ids, 0)
-                    busy.add(bucket)
-                if exhausted and not self.ledger.tasks:
-                    return
-                if idle is not None:
-                    idle()
-                ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=TICK_S)
-                for ref in ready:
-                    bucket, ids, tries = in_flight.pop(ref)
-                    try:
-                        verdicts = ray.get(ref)
-                    except Exception as exc:  # noqa: BLE001 - a lost or failed task, whatever the cause
-                        message = f"shard of {len(ids)} URL(s) failed on the cluster: {type(exc).__name__}"
-                        self.crashes.append(message)
-                        log.warning("%s%s", message, "; retrying it" if tries == 0 else "")
-                        if tries == 0:
-                            in_flight[self._submit(ids)] = (bucket, ids, 1)
-                            continue
-                        verdicts = [(i, Verdict(Outcome.UNCHECKED, error=ErrorKind.WORKER_CRASHED, detail=message))
-                                    for i in ids]
-                    busy.discard(bucket)
-                    for task_id, verdict in verdicts:
-                        yield from self.ledger.resolve(task_id, verdict)
+                    verdicts = [(i, Verdict(Outcome.UNCHECKED, error=ErrorKind.WORKER_CRASHED, detail=message))
+                                for i in ids]
+                busy.discard(bucket)
+                for task_id, verdict in verdicts:
+                    yield from self.ledger.resolve(task_id, verdict)
 
     def _submit(self, ids: list[int]) -> Any:
         tasks = [(i, self.ledger.tasks[i].key, self.ledger.tasks[i].host) for i in ids]

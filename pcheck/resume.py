@@ -1,76 +1,209 @@
 """--resume: carry on with a jsonl report that a killed or interrupted run left behind.
 
 The report is append-only, one record per line, flushed per record, so a
-SIGKILL can only ever leave a torn last line; it is cut off before appending.
-An occurrence (source, line, url) with a final record is skipped; `unchecked`
-ones (cancelled, worker crashed) are checked again and get a new record.
+SIGKILL can only ever leave a torn last line. The whole file is read and
+checked first: only if every complete line is a record is anything changed
+(the torn line cut, records appended); anything else is left byte for byte.
+The report is held under an exclusive OS lock (flock) from the moment it is
+read until the run closes it, so a second run resuming it stops at once.
+
+An occurrence (url, source, line) is counted as often as it has a final
+record: the same URL twice on one Markdown line is two occurrences with one
+key, and each needs its own record. `unchecked` ones (cancelled, worker
+crashed) are checked again and get a new record.
 """
 
 from __future__ import annotations
 
 import collections
+import errno
+import fcntl
 import hashlib
 import json
 import os
-from typing import Iterable, Iterator
+import stat
+from typing import Iterable, Iterator, TextIO
 
-from .models import CheckResult, Outcome, Target
+from .inputs import ARGS_SOURCE, STDIN
+from .models import RECORD_FIELDS, CheckResult, Outcome, Target, redact_userinfo
+from .report import REPORT_ERRORS
+
+#: Longest line a record can take: two URLs of MAX_URL_LENGTH, escaped at worst 6 bytes a
+#: character, plus a source path and a detail. A longer line is not a record, and is never read whole.
+MAX_RECORD_BYTES = 1 << 20
+#: Private: a report holds every URL checked, some of them internal (also the cache's mode).
+PRIVATE_MODE = 0o600
+#: How every record line begins (json.dumps of CheckResult.to_record): what a torn last line must look like.
+_RECORD_START = json.dumps({RECORD_FIELDS[0]: None})[:-len("null}")].encode()
+#: The fields resume reads; a line without them is not a record.
+_NEEDED = ("url", "outcome", "source", "line")
+#: Distinct sources whose canonical path is remembered; more are resolved again (a syscall each).
+_SOURCE_MEMO = 4096
+# Sources that are not paths and are kept as written.
+_NOT_PATHS = (STDIN, ARGS_SOURCE)
 
 
 class ResumeError(ValueError):
-    """The report cannot be resumed from (not jsonl records)."""
+    """The report cannot be resumed from: not jsonl records, or another run holds it."""
 
 
-def _occurrence(url: str, source: str | None, line: int | None) -> bytes:
-    text = json.dumps([url, source, line])
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+def create_private(path: str) -> bool:
+    """Create `path` empty with mode 0600 unless it exists; True if it was created.
+
+    For reports opened afterwards with open(path, "w"): an existing file keeps its mode.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_MODE)
+    except FileExistsError:
+        return False
+    os.close(fd)
+    return True
 
 
 class ResumeState:
-    """The occurrences that already have a final record in the report."""
+    """The occurrences that already have a final record in the report, and the lock on it.
+
+    Use as a context manager, or call close(): the lock lasts until then (or
+    until the process dies, which the OS also takes as a release).
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.finished: set[bytes] = set()
+        #: Final records per occurrence key: a multiset, so repeated occurrences each keep one.
+        self.finished: collections.Counter[bytes] = collections.Counter()
         #: Outcomes of the final records already in the report, so the exit code covers the whole audit.
         self.counts: collections.Counter[Outcome] = collections.Counter()
         self.repaired_bytes = 0
-        if os.path.exists(path):
+        self._sources: dict[str | None, str | None] = {}
+        self._fd = self._open_locked()
+        try:
             self._load()
+        except BaseException:
+            self.close()
+            raise
+
+    def _open_locked(self) -> int:
+        """Open (creating it 0600 if new) and lock the report; another run holding it is an error."""
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+        try:
+            fd = os.open(self.path, flags, PRIVATE_MODE)
+        except IsADirectoryError:
+            raise ResumeError(f"{self.path}: a directory, not a jsonl report") from None
+        if not _is_regular(fd):
+            os.close(fd)
+            raise ResumeError(f"{self.path}: not a regular file, so not a jsonl report")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise ResumeError(f"{self.path}: another pcheck run is resuming this report; "
+                                  "wait for it to finish (two runs would record every URL twice)") from None
+            raise
+        return fd
 
     def _load(self) -> None:
-        with open(self.path, "r+b") as f:
-            data_end = f.seek(0, os.SEEK_END)
-            # Cut a torn last line: everything after the last newline was never a whole record.
-            keep = data_end
-            while keep > 0:
-                f.seek(max(0, keep - 65536))
-                chunk = f.read(keep - max(0, keep - 65536))
-                cut = chunk.rfind(b"\n")
-                if cut >= 0:
-                    keep = max(0, keep - len(chunk)) + cut + 1
-                    break
-                keep = max(0, keep - len(chunk))
-            if keep != data_end:
-                f.truncate(keep)
-                self.repaired_bytes = data_end - keep
+        """Read every record; cut a torn last line only once the rest proved to be a report."""
+        number = 0
+        good_end = 0
+        with os.fdopen(os.dup(self._fd), "rb") as f:
             f.seek(0)
-            for number, raw in enumerate(f, start=1):
-                try:
-                    record = json.loads(raw)
-                    outcome = Outcome(record["outcome"])
-                    key = _occurrence(record["url"], record["source"], record["line"])
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise ResumeError(f"{self.path}:{number}: not a pcheck jsonl record ({exc})") from None
-                if outcome is not Outcome.UNCHECKED and key not in self.finished:
-                    self.finished.add(key)
-                    self.counts[outcome] += 1
+            while True:
+                raw = f.readline(MAX_RECORD_BYTES + 1)
+                if not raw:
+                    break
+                number += 1
+                if not raw.endswith(b"\n"):
+                    if len(raw) > MAX_RECORD_BYTES:
+                        raise ResumeError(f"{self.path}:{number}: not a pcheck jsonl report "
+                                          f"(a line longer than {MAX_RECORD_BYTES} bytes); left as it was")
+                    if not _looks_like_record_start(raw):
+                        raise ResumeError(f"{self.path}:{number}: not a pcheck jsonl record (no final newline, "
+                                          "and not a record cut short); left as it was")
+                    break  # a torn last record: a run was killed while writing it
+                self._add(raw, number)
+                good_end = f.tell()
+            data_end = f.seek(0, os.SEEK_END)
+        if good_end != data_end:
+            os.ftruncate(self._fd, good_end)
+            self.repaired_bytes = data_end - good_end
+
+    def _add(self, raw: bytes, number: int) -> None:
+        try:
+            record = json.loads(raw)
+            if not isinstance(record, dict) or not all(name in record for name in _NEEDED):
+                raise ValueError(f"not an object with {', '.join(_NEEDED)}")
+            outcome = Outcome(record["outcome"])
+            key = self.occurrence(record["url"], record["source"], record["line"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ResumeError(f"{self.path}:{number}: not a pcheck jsonl record ({exc}); left as it was") from None
+        if outcome is not Outcome.UNCHECKED:
+            self.finished[key] += 1
+            self.counts[outcome] += 1
+
+    def occurrence(self, url: str, source: str | None, line: int | None) -> bytes:
+        """The key of one occurrence: the URL as the report shows it, its source's canonical path, its line.
+
+        The URL is redacted as in every record, so a report matches its own
+        input; the source is resolved, so `urls.txt`, `./urls.txt`, an absolute
+        path or a symlink to it all name the same input.
+        """
+        if not isinstance(url, str) or not (source is None or isinstance(source, str)):
+            raise TypeError("url and source must be strings")
+        if line is not None and (not isinstance(line, int) or isinstance(line, bool)):
+            raise TypeError("line must be an integer")
+        text = json.dumps([redact_userinfo(url), self._canonical(source), line])
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def _canonical(self, source: str | None) -> str | None:
+        if source is None or source in _NOT_PATHS:
+            return source
+        known = self._sources.get(source)
+        if known is None:
+            if len(self._sources) >= _SOURCE_MEMO:
+                self._sources.clear()
+            # A regular file by its real path; a pipe (/dev/fd/63) or a vanished file by its spelling.
+            known = os.path.realpath(source) if os.path.isfile(source) else os.path.abspath(source)
+            self._sources[source] = known
+        return known
 
     def skip_finished(self, items: Iterable[Target | CheckResult]) -> Iterator[Target | CheckResult]:
-        """The items that still need a record; the rest already have one in the report."""
+        """The items that still need a record; the rest already have one in the report (one each)."""
         if not self.finished:
             yield from items
             return
         for item in items:
-            if _occurrence(item.url, item.source, item.line) not in self.finished:
-                yield item
+            key = self.occurrence(item.url, item.source, item.line)
+            if self.finished[key] > 0:
+                self.finished[key] -= 1
+                if not self.finished[key]:
+                    del self.finished[key]
+                continue
+            yield item
+
+    def open_for_append(self) -> TextIO:
+        """The report as a text stream appending after its last record, under the lock this state holds."""
+        if self._fd < 0:
+            raise ValueError(f"{self.path}: the resume state is closed")
+        return os.fdopen(os.dup(self._fd), "a", encoding="utf-8", newline="", errors=REPORT_ERRORS)
+
+    def close(self) -> None:
+        """Let go of the report: the lock ends once this and every stream from open_for_append are closed."""
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            os.close(fd)
+
+    def __enter__(self) -> ResumeState:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _is_regular(fd: int) -> bool:
+    return stat.S_ISREG(os.fstat(fd).st_mode)
+
+
+def _looks_like_record_start(tail: bytes) -> bool:
+    """A torn record begins as every record does, or is a prefix of that beginning."""
+    return tail.startswith(_RECORD_START) or _RECORD_START.startswith(tail)

@@ -9,10 +9,16 @@ may take the shutdown's end-of-file for the end of the headers and report 200).
 One adapter serves all threads of a process, as Go's `http.Transport` serves
 all goroutines: idle connections are shared, so a process holds at most
 `threads` sockets per host instead of `threads` x `hosts`.
+
+A kept-alive connection is only as good as its framing: a connection goes back
+to the pool only when its answer was read to the byte (interim 1xx answers
+included), and never while a deadline could still cut it under another request.
 """
 
 from __future__ import annotations
 
+import http.client
+import queue
 import re
 import socket
 import threading
@@ -37,6 +43,10 @@ DRAIN_LIMIT = 16 * 1024
 DRAIN_BUDGET_S = 0.5
 #: How often the watchdog looks at the deadlines; the deadline holds to within this.
 WATCHDOG_TICK_S = 0.05
+#: Interim (1xx) answers read past before the final one; a server sending more is not speaking HTTP.
+MAX_INTERIM_RESPONSES = 16
+#: A status code is exactly three ASCII digits (RFC 9112 §4); int() would also take '+200', '2_00', '0200'.
+_STATUS_CODE = re.compile(r"[0-9]{3}")
 
 
 class DeadlineExceeded(Exception):
@@ -63,6 +73,19 @@ class DeadlineSlot:
             self.conn = conn
             if self.fired:  # expired before the connection was known
                 _shutdown(conn)
+
+    def detach(self, conn: HTTPConnection) -> None:
+        """`conn` goes back to the pool, where it may carry another thread's request: stop watching it.
+
+        urllib3 gives a connection back as soon as the last body byte is read,
+        before the request's slot is disarmed; a deadline passing in between
+        must not cut the next request on it.
+        """
+        with self.lock:
+            if self.conn is conn:
+                self.conn = None
+                if self.fired:  # already shut down: never pooled half-dead
+                    conn.close()
 
     def disarm(self) -> bool:
         """Stop watching; True if the deadline fired meanwhile."""
@@ -144,19 +167,66 @@ class _WatchedMixin:
             self._dns_host = dns_host
 
 
+class _FinalResponse(http.client.HTTPResponse):
+    """http.client's response, read past every interim answer to the final one.
+
+    http.client skips only 100 Continue: a 102 or a 103 Early Hints became the
+    answer, and the real one was left on the kept-alive connection for the next
+    request to read as its own (RFC 9110 §15.2 asks clients to read past them).
+    101 is final but switches protocols, so its connection is never reused.
+    """
+
+    def _read_status(self):  # type: ignore[no-untyped-def]
+        for _ in range(MAX_INTERIM_RESPONSES + 1):
+            version, status, reason = self._strict_status()
+            if not 100 <= status <= 199 or status == 101:
+                return version, status, reason
+            http.client._read_headers(self.fp)  # type: ignore[attr-defined]  # hints pcheck has no use for
+        self._close_conn()  # type: ignore[attr-defined]
+        raise http.client.BadStatusLine(f"more than {MAX_INTERIM_RESPONSES} interim (1xx) responses")
+
+    def _strict_status(self) -> tuple[str, int, str]:
+        line = self.fp.readline(http.client._MAXLINE + 1)  # type: ignore[attr-defined]
+        if len(line) > http.client._MAXLINE:  # type: ignore[attr-defined]
+            raise http.client.LineTooLong("status line")
+        if not line:
+            raise http.client.RemoteDisconnected("Remote end closed connection without response")
+        text = str(line, "iso-8859-1")
+        version, code, reason = (text.split(None, 2) + ["", "", ""])[:3]
+        if not version.startswith("HTTP/") or not _STATUS_CODE.fullmatch(code) or int(code) < 100:
+            self._close_conn()  # type: ignore[attr-defined]
+            raise http.client.BadStatusLine(text)
+        return version, int(code), reason
+
+    def begin(self) -> None:
+        super().begin()
+        if self.status == 101:
+            self.will_close = True
+
+
 class _HTTPConnection(_WatchedMixin, HTTPConnection):
-    pass
+    response_class = _FinalResponse
 
 
 class _HTTPSConnection(_WatchedMixin, HTTPSConnection):
-    pass
+    response_class = _FinalResponse
 
 
-class _HTTPPool(HTTPConnectionPool):
+class _DetachingPoolMixin:
+    """Every connection given back to the pool is first taken from its slot's watch."""
+
+    def _put_conn(self, conn):  # type: ignore[no-untyped-def]
+        slot = getattr(_current, "slot", None)
+        if slot is not None and conn is not None:
+            slot.detach(conn)
+        return super()._put_conn(conn)  # type: ignore[misc]
+
+
+class _HTTPPool(_DetachingPoolMixin, HTTPConnectionPool):
     ConnectionCls = _HTTPConnection
 
 
-class _HTTPSPool(HTTPSConnectionPool):
+class _HTTPSPool(_DetachingPoolMixin, HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
 
 
@@ -184,12 +254,34 @@ class _Adapter(HTTPAdapter):
         pool = self._by_origin.get(key)
         if pool is None:
             pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
-            if len(self._by_origin) >= POOL_HOSTS:
+            if len(self._by_origin) >= self._pool_connections:
                 # Bounded like the pool manager: a pool it has let go keeps working, but its
                 # sockets stay open for as long as something holds it.
                 self._by_origin.clear()
             self._by_origin[key] = pool
         return pool
+
+    def close_idle(self) -> None:
+        """Close every idle kept-alive connection, keeping the pools usable: their descriptors are needed."""
+        pools = self.poolmanager.pools
+        for key in pools.keys():
+            pool = pools.get(key)
+            idle = getattr(pool, "pool", None)  # None once the pool manager has closed it
+            if idle is None:
+                continue
+            taken = []
+            try:
+                while True:
+                    taken.append(idle.get_nowait())
+            except queue.Empty:
+                pass
+            for conn in taken:
+                if conn is not None:
+                    conn.close()  # a closed connection object reconnects when next used
+                try:
+                    idle.put_nowait(conn)  # keep the slot count
+                except queue.Full:
+                    pass
 
     def request_url(self, request, proxies):  # type: ignore[no-untyped-def]
         return request.path_url
@@ -238,11 +330,16 @@ class Transport:
     and `Session.send` with `allow_redirects=False` still resolves the next hop.
     """
 
-    def __init__(self, pool_maxsize: int, verify: bool | str = True, guard: NetGuard | None = None) -> None:
+    def __init__(self, pool_maxsize: int, verify: bool | str = True, guard: NetGuard | None = None,
+                 pool_hosts: int | None = None) -> None:
         self.verify = verify  # True, or a CA bundle path; False only with --insecure
         self.guard = guard  # set with --exclude-private: every new connection is checked
-        self.adapter = _Adapter(pool_connections=POOL_HOSTS, pool_maxsize=pool_maxsize, max_retries=0)
+        # Fewer than POOL_HOSTS only when the open-files limit cannot hold that many idle sockets.
+        self.adapter = _Adapter(pool_connections=pool_hosts or POOL_HOSTS, pool_maxsize=pool_maxsize, max_retries=0)
         self.watchdog = Watchdog()
+        #: When this process began to run short of descriptors, memory or ports; None once an attempt got by
+        #: (kept by the checkers, here because all threads of a process share it).
+        self.short_since: float | None = None
         self._local = threading.local()  # .slot: this thread's slot with this transport's watchdog
 
     def _slot(self) -> DeadlineSlot:
@@ -287,27 +384,36 @@ class Transport:
         # short budget of its own and any trouble with it just costs the connection.
         slot.arm(min(deadline, time.monotonic() + DRAIN_BUDGET_S), slot.conn)
         try:
-            _discard_body(response)
+            reusable = _discard_body(response)
         except Exception:  # noqa: BLE001
+            reusable = False
+        # Stop watching before the connection goes back: once pooled it may carry another
+        # thread's request, which this slot's deadline must never cut (see DeadlineSlot.detach).
+        if slot.disarm() or not reusable:
             _cut(response)
-        finally:
-            slot.disarm()
+        else:
+            response.release_conn()
         return hop
+
+    def close_idle(self) -> None:
+        """Give back the descriptors of idle kept-alive connections (this machine ran short of them)."""
+        self.adapter.close_idle()
 
     def close(self) -> None:
         self.watchdog.stop()
         self.adapter.close()
 
 
-def _discard_body(response: HTTPResponse) -> None:
-    """Keep the connection when the body is small and announced; cut it otherwise."""
+def _discard_body(response: HTTPResponse) -> bool:
+    """Read a small, announced body to its end; True when the connection is fit for another request."""
     remaining = response.length_remaining  # 0 for HEAD, None when chunked or close-delimited
-    if remaining is not None and remaining <= DRAIN_LIMIT:
-        if remaining:
-            response.read(remaining, decode_content=False)
-        response.release_conn()
-    else:
-        _cut(response)
+    if remaining is None or remaining > DRAIN_LIMIT:
+        return False
+    while remaining:  # a read may return less than asked; the rest must not be left for the next request
+        if not response.read(remaining, decode_content=False):
+            return False
+        remaining = response.length_remaining or 0
+    return True
 
 
 def _cut(response: HTTPResponse) -> None:
@@ -316,8 +422,8 @@ def _cut(response: HTTPResponse) -> None:
     response.release_conn()
 
 
-def make_transport(config) -> Transport:  # type: ignore[no-untyped-def]
-    """The transport a worker process uses for `config` (a pcheck.config.Config)."""
+def make_transport(config, budget=None) -> Transport:  # type: ignore[no-untyped-def]
+    """The transport a worker process uses for `config` (a pcheck.config.Config), within an fd budget."""
     if not config.verify_tls:
         import warnings
 
@@ -326,4 +432,7 @@ def make_transport(config) -> Transport:  # type: ignore[no-untyped-def]
         # The CLI has warned once; one warning per request from every worker would drown stderr.
         warnings.filterwarnings("ignore", category=InsecureRequestWarning)
     verify = config.ca_bundle or config.verify_tls
-    return Transport(config.threads, verify=verify, guard=NetGuard() if config.exclude_private else None)
+    guard = NetGuard() if config.exclude_private else None
+    if budget is None:
+        return Transport(config.threads, verify=verify, guard=guard)
+    return Transport(budget.per_host, verify=verify, guard=guard, pool_hosts=budget.pool_hosts)

@@ -17,6 +17,7 @@ import signal
 import threading
 import time
 import traceback
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Callable
 
@@ -29,20 +30,79 @@ MAX_BATCH = 256
 #: latency turn one message (and one wake-up of the parent) per verdict into one per dozens.
 BATCH_WINDOW_S = 0.005
 
+#: Descriptors a worker holds besides its sockets (11 measured with one socket open: std streams,
+#: pipes, the interpreter's), with room for brief opens: the CA bundle per TLS connection,
+#: /etc/hosts and resolv.conf per lookup.
+RESERVED_FDS = 24
+#: Sockets per checker thread: the one it uses, and one idle kept-alive beside it.
+FDS_PER_THREAD = 2
+#: Kept-alive host pools with no open-files limit in sight (pcheck.transport.POOL_HOSTS).
+_POOL_HOSTS = 256
+
 Task = tuple[int, str]  # (task id, normalised URL)
 CheckFn = Callable[[str], Verdict]
 
 
+@dataclass(frozen=True)
+class FdBudget:
+    """How large one worker may grow under the open-files limit: sockets are files too."""
+
+    nofile: int | None  # the soft limit judged; None when there is none
+    threads: int  # checker threads, each with a socket in use
+    per_host: int  # idle kept-alive connections kept per host
+    pool_hosts: int  # hosts whose idle connections are kept
+
+    def shortfall(self, config: Config) -> str | None:
+        """The warning to give once when the limit holds the run below --threads; None if it does not."""
+        if self.threads >= config.threads:
+            return None
+        return (f"the open-files limit ({self.nofile}) leaves room for {self.threads} of {config.threads} "
+                f"threads per process; checking with {self.threads} (raise it with `ulimit -n`)")
+
+
+def fd_budget(config: Config, nofile: int | None) -> FdBudget:
+    """Threads and kept-alive pools per process that fit in `nofile` descriptors (pure: parent and worker agree).
+
+    Each thread needs a socket, and the pools keep idle ones beside them, at
+    most per_host x pool_hosts. When the limit cannot hold the usual pools
+    (threads idle sockets for each of 256 hosts), a pool keeps only what the
+    per-host cap lets a worker use at once, and fewer hosts are kept.
+    """
+    threads, per_host, pool_hosts = config.threads, config.threads, _POOL_HOSTS
+    if nofile is None or RESERVED_FDS + threads * (1 + pool_hosts) <= nofile:
+        return FdBudget(nofile, threads, per_host, pool_hosts)
+    threads = max(1, min(threads, (nofile - RESERVED_FDS) // FDS_PER_THREAD))
+    busiest = max([config.max_per_host, *(p.max_per_host or 0 for _, p in config.hosts)])
+    per_host = min(threads, busiest)  # a worker never has more in flight to one host than its cap
+    pool_hosts = max(1, min(_POOL_HOSTS, (nofile - RESERVED_FDS - threads) // per_host))
+    return FdBudget(nofile, threads, per_host, pool_hosts)
+
+
+def open_files_limit() -> int | None:
+    """The soft RLIMIT_NOFILE of this process; None if unlimited or unknown."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, ValueError, OSError):
+        return None
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
 def worker_main(config: Config, task_conn: Connection, result_conn: Connection) -> None:
     """Process entry point (module level, so spawn and forkserver can pickle it)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # Ctrl-C and a closed terminal reach the whole process group: the parent decides, and stops us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     raise_open_files_limit()
     from .checker import Checker
     from .transport import make_transport
 
-    transport = make_transport(config)
+    budget = fd_budget(config, open_files_limit())  # the parent has warned if this is below --threads
+    transport = make_transport(config, budget)
     stop = threading.Event()
-    checkers = [Checker(config, transport, stop) for _ in range(config.threads)]
+    checkers = [Checker(config, transport, stop) for _ in range(budget.threads)]
     serve(task_conn, result_conn, [c.check for c in checkers], stop)
 
 
@@ -97,7 +157,9 @@ def check_shard(config: Config, tasks: list[tuple[int, str, str]]) -> list[tuple
     from .checker import Checker
     from .transport import make_transport
 
-    transport = make_transport(config)
+    raise_open_files_limit()
+    budget = fd_budget(config, open_files_limit())
+    transport = make_transport(config, budget)
     stop = threading.Event()
     limits = {host: threading.BoundedSemaphore(config.max_per_host_for(host)) for _, _, host in tasks}
     todo: queue.SimpleQueue[tuple[int, str, str]] = queue.SimpleQueue()
@@ -115,7 +177,7 @@ def check_shard(config: Config, tasks: list[tuple[int, str, str]]) -> list[tuple
                 done.append((task_id, safe_check(checker.check, url)))  # list.append is atomic
 
     threads = [threading.Thread(target=work, args=(Checker(config, transport, stop),), daemon=True)
-               for _ in range(min(config.threads, len(tasks)))]
+               for _ in range(min(budget.threads, len(tasks)))]
     for thread in threads:
         thread.start()
     for thread in threads:

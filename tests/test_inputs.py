@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import io
+import json
+import os
+import threading
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import run_pcheck
 from pcheck.config import MAX_URL_LENGTH
-from pcheck.inputs import InputError, iter_stream, normalise, open_sources
+from pcheck.inputs import InputError, count_candidates, iter_stream, iter_targets, normalise, open_sources
 from pcheck.models import CheckResult, ErrorKind, Outcome, Target
 
 
@@ -122,3 +127,119 @@ def test_any_bytes_yield_exactly_one_item_per_candidate_line(lines):
             expected.append(number)
     assert [i.line for i in items] == expected
     assert all(isinstance(i, Target) or i.outcome is Outcome.INVALID for i in items)
+
+
+# -- pipes, devices and files that cannot be read --------------------------------------------
+
+#: Seconds a test that could block on a pipe may take before pytest-timeout fails it.
+PIPE_TEST_TIMEOUT_S = 20
+
+
+@pytest.mark.timeout(PIPE_TEST_TIMEOUT_S)
+def test_a_fifo_is_read_like_a_file_and_the_count_ahead_leaves_it_unread(tmp_path):
+    fifo = tmp_path / "urls"
+    os.mkfifo(fifo)
+    [source] = open_sources([str(fifo)])
+    assert source.kind == "file"
+    assert count_candidates([source]) is None  # never opened: a second reader would steal its lines
+
+    def write() -> None:
+        with open(fifo, "w") as f:
+            f.write("http://a.example/\n# comment\nhttp://b.example/\n")
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    items = list(iter_targets([source]))
+    writer.join(PIPE_TEST_TIMEOUT_S)
+    assert [(i.url, i.line) for i in items] == [("http://a.example/", 1), ("http://b.example/", 3)]
+
+
+def test_a_process_substitution_path_is_read_like_a_file(tmp_path):
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"http://a.example/\n")
+    os.close(write_end)
+    try:
+        path = f"/dev/fd/{read_end}"  # what bash's <(...) hands over
+        [source] = open_sources([path])
+        assert [i.url for i in iter_targets([source])] == ["http://a.example/"]
+    finally:
+        os.close(read_end)
+
+
+def test_dev_stdin_is_read_like_a_file(lab):
+    proc = run_pcheck("check", "/dev/stdin", "--format", "jsonl", "--timeout", "3", "--retries", "0", "-p", "1",
+                      stdin=lab.url("ok") + "\n")
+    assert proc.returncode == 0, proc.stderr
+    [record] = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert (record["url"], record["outcome"], record["source"]) == (lab.url("ok"), "alive", "/dev/stdin")
+
+
+def test_a_device_is_refused_with_an_error_naming_it():
+    with pytest.raises(InputError, match="^/dev/zero: a device"):
+        open_sources(["/dev/zero"])
+
+
+def test_an_unreadable_file_found_by_a_directory_walk_is_a_usage_error_like_a_named_one(lab, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text(f"[a]({lab.url('ok?walk=1')})\n", encoding="utf-8")
+    (docs / "gone.md").symlink_to(tmp_path / "nowhere.md")  # met by the walk; cannot be opened
+    for inputs in ([str(docs)], [str(docs / "gone.md")]):
+        for progress in ([], ["--no-progress"]):  # the count ahead would meet it first
+            proc = run_pcheck("check", *inputs, "--format", "jsonl", "--timeout", "3", "--retries", "0", "-p", "1",
+                              *progress)
+            assert proc.returncode == 2, (inputs, proc.stderr)
+            assert proc.stderr.strip() == f"pcheck: error: {docs / 'gone.md'}: no such file"
+            assert proc.stdout == ""
+    assert not any("walk=1" in r.target for r in lab.log)  # nothing was checked
+
+
+def test_a_globbed_file_that_cannot_be_read_when_its_turn_comes_becomes_one_unchecked_result(tmp_path):
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text(f"http://{name}.example/\n", encoding="utf-8")
+    sources = open_sources([str(tmp_path / "*.txt")])
+    (tmp_path / "a.txt").unlink()
+    (tmp_path / "a.txt").mkdir()  # between the glob and the read, a.txt stopped being a file
+    assert count_candidates(sources) == 2
+    first, second = iter_targets(sources)
+    assert (first.outcome, first.source, first.line) == (Outcome.UNCHECKED, str(tmp_path / "a.txt"), None)
+    assert "cannot read this file (Is a directory)" in first.detail
+    assert isinstance(second, Target) and second.url == "http://b.txt.example/"
+
+
+@pytest.mark.timeout(PIPE_TEST_TIMEOUT_S)
+def test_a_fifo_in_a_walked_directory_is_skipped_not_waited_for(tmp_path):
+    (tmp_path / "a.md").write_text("[a](http://a.example/)\n", encoding="utf-8")
+    os.mkfifo(tmp_path / "pipe.md")
+    sources = open_sources([str(tmp_path)])
+    assert [s.name for s in sources] == [str(tmp_path / "a.md")]
+    assert [i.url for i in iter_targets(sources)] == ["http://a.example/"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a mode-000 file; the dangling-link test covers the path")
+def test_a_walked_file_without_read_permission_is_a_usage_error(tmp_path):
+    (tmp_path / "secret.md").write_text("[a](http://a.example/)\n", encoding="utf-8")
+    (tmp_path / "secret.md").chmod(0)
+    try:
+        with pytest.raises(InputError, match="secret.md: permission denied"):
+            open_sources([str(tmp_path)])
+    finally:
+        (tmp_path / "secret.md").chmod(0o600)
+
+
+def test_a_folder_a_directory_walk_cannot_list_is_a_usage_error_not_silently_skipped(tmp_path, monkeypatch):
+    (tmp_path / "a.md").write_text("[a](http://a.example/)\n", encoding="utf-8")
+    private = tmp_path / "private"
+    private.mkdir()
+    (private / "b.md").write_text("[b](http://b.example/)\n", encoding="utf-8")
+    real_scandir = os.scandir
+
+    def scandir(path="."):  # EACCES as a non-root user would meet it (root lists any folder)
+        if os.fspath(path) == str(private):
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    for named in (tmp_path, private):
+        with pytest.raises(InputError, match=f"^{private}: Permission denied"):
+            open_sources([str(named)])

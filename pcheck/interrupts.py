@@ -1,0 +1,185 @@
+"""The signals that end a run early (Ctrl-C, SIGTERM and SIGHUP, all treated as Ctrl-C), and the reads they cut short.
+
+CI cancelling a job, `timeout`, `docker stop` and a closed terminal send
+SIGTERM or SIGHUP, whose default action kills the parent at once: no report,
+orphaned workers. Here each of them asks the run to stop as Ctrl-C does; the
+first one received decides the exit status (128 + its number, as a shell
+reports a process killed by it).
+
+Signals are process-wide, so what was received is too: one `Interrupts`
+record, written by whichever handler is installed at the time.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from typing import Callable, Generic, Iterable, Iterator, TypeVar
+
+#: The signals that interrupt a run; SIGHUP is missing on Windows.
+ENDING_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
+
+Handler = Callable[[int, object], None]
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Interrupts:
+    """The ending signals received so far, in order."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+
+    @property
+    def first(self) -> int | None:
+        return self.received[0] if self.received else None
+
+    def exit_status(self) -> int:
+        """128 + the first signal's number: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP."""
+        return 128 + (self.first or signal.SIGINT)
+
+
+#: The one record for this process.
+received = Interrupts()
+
+
+@contextmanager
+def handling(handler: Handler) -> Iterator[None]:
+    """Route every ending signal to `handler` (after recording it), restoring the old handlers after.
+
+    Outside the main thread signals cannot be handled; the caller's own handlers stay.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def record_then_handle(signum: int, frame: object) -> None:
+        received.received.append(signum)
+        handler(signum, frame)
+
+    previous = {}
+    for signum in ENDING_SIGNALS:
+        previous[signum] = signal.signal(signum, record_then_handle)
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def raise_interrupt(signum: int, frame: object) -> None:
+    """The handler outside a run: unwind like Ctrl-C's KeyboardInterrupt, whichever signal it was."""
+    raise KeyboardInterrupt
+
+
+#: After an interrupt, a read of the input that brings nothing for this long is given up:
+#: a pipe or a terminal may never send its next line, and the first Ctrl-C must still work.
+READ_STALL_S = 0.5
+#: After an interrupt, the rest of the input is read (each URL reported `cancelled`) for at most
+#: this long; an endless stream would otherwise keep the run from ending.
+CANCEL_READ_S = 10.0
+
+
+class InputAbandoned(Exception):
+    """Raised by the alarm into a read of the input that hangs after an interrupt."""
+
+
+class GuardedInput(Generic[T]):
+    """A run's input, marked while it is being read, so an interrupt can give up a read that hangs.
+
+    A blocked read in the main thread can only be ended by an exception from a
+    signal handler; this is the one place that catches it. After that the
+    input is over, and `cut` says why.
+    """
+
+    def __init__(self, items: Iterable[T]) -> None:
+        self._inner = iter(items)
+        self.reading = False
+        self.read = 0
+        self.cut: str | None = None
+
+    def __iter__(self) -> GuardedInput[T]:
+        return self
+
+    def __next__(self) -> T:
+        if self.cut is not None:
+            raise StopIteration
+        item: object = _NOTHING
+        self.reading = True
+        try:
+            item = next(self._inner)
+        except InputAbandoned as exc:
+            # An item whose read ended just as the alarm fired may be lost with it; the input
+            # was stalled and interrupted, and `cut` tells the user it was not read to its end.
+            self.cut = str(exc)
+            if item is _NOTHING:
+                raise StopIteration from None
+        finally:
+            self.reading = False
+        self.read += 1
+        return item  # type: ignore[return-value]
+
+
+_NOTHING = object()
+
+
+def interruptible(run: object, items: Iterable[T], loop: Callable[[GuardedInput[T]], Iterator[R]]) -> Iterator[R]:
+    """A run's loop over its input, under RunInterrupts; afterwards `run.input_cut` says why the input was cut."""
+    source = GuardedInput(items)
+    with RunInterrupts(run, source):  # type: ignore[arg-type]
+        try:
+            yield from loop(source)
+        finally:
+            run.input_cut = source.cut  # type: ignore[attr-defined]
+
+
+class RunInterrupts:
+    """While a run is active, the first ending signal asks it to cancel; the second raises at once.
+
+    `run._interrupts` counts them (the runs read it at every turn, and close()
+    waits for nobody after a second). Cancelling reads the rest of the input
+    to report it `cancelled`; from the first signal on, an alarm every
+    READ_STALL_S gives up a read that brought no new line since the last
+    alarm, or one still going CANCEL_READ_S after the signal.
+    """
+
+    def __init__(self, run: object, guard: GuardedInput[object]) -> None:
+        self.run = run
+        self.guard = guard
+        self.handlers = handling(self._handle)
+        self.previous_alarm: object = None
+        self.read_until = float("inf")
+        self.read_at_last_alarm = -1
+
+    def __enter__(self) -> RunInterrupts:
+        self.handlers.__enter__()
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.run._interrupts += 1  # type: ignore[attr-defined]
+        if self.run._interrupts >= 2:  # type: ignore[attr-defined]
+            raise KeyboardInterrupt
+        if hasattr(signal, "setitimer") and self.previous_alarm is None:
+            self.read_until = time.monotonic() + CANCEL_READ_S
+            self.read_at_last_alarm = -1
+            self.previous_alarm = signal.signal(signal.SIGALRM, self._alarm)
+            signal.setitimer(signal.ITIMER_REAL, READ_STALL_S, READ_STALL_S)
+
+    def _alarm(self, signum: int, frame: object) -> None:
+        guard = self.guard
+        if not guard.reading:
+            return
+        if guard.read == self.read_at_last_alarm:
+            raise InputAbandoned(f"no new line arrived for {READ_STALL_S:g} s after the interrupt")
+        if time.monotonic() > self.read_until:
+            raise InputAbandoned(f"the rest was still being read {CANCEL_READ_S:g} s after the interrupt")
+        self.read_at_last_alarm = guard.read
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous_alarm is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous_alarm)  # type: ignore[arg-type]
+            self.previous_alarm = None
+        self.handlers.__exit__(*exc)
