@@ -415,7 +415,7 @@ def _finish_report(reporter, stream: TextIO, elapsed_s: float, interrupted: bool
     def defer(signum: int, frame: object) -> None:
         seen.append(signum)
         if len(seen) >= 2:
-            raise KeyboardInterrupt
+            raise interrupts.Interrupted
 
     try:
         with interrupts.handling(defer):
@@ -508,27 +508,27 @@ def _usage(message: str) -> None:
 
 
 def run() -> None:
+    """The command, under pcheck.__main__'s signal handlers: SIGTERM and SIGHUP unwind like Ctrl-C
+    (a run installs its own handlers over these) instead of killing the process where it stands."""
     _workers_skip_the_console_script()
-    interrupts.received.received.clear()
-    # From the first instruction on, SIGTERM and SIGHUP unwind like Ctrl-C instead of killing
-    # the process where it stands; a run installs its own handlers over these.
-    with interrupts.handling(interrupts.raise_interrupt):
-        warm = False
-        try:
-            warm = _prestart(sys.argv[1:])
-            # Named explicitly so `python -m pcheck` prints help and completion scripts for `pcheck`.
-            app(prog_name="pcheck")
-        except KeyboardInterrupt:  # before typer took over (it turns a later one into "Aborted!")
+    warm = False
+    try:
+        warm = _prestart(sys.argv[1:])
+        # Named explicitly so `python -m pcheck` prints help and completion scripts for `pcheck`.
+        app(prog_name="pcheck")
+    except KeyboardInterrupt:  # before typer took over (it turns a later one into exit 130)
+        sys.exit(interrupts.received.exit_status())
+    except SystemExit as exc:
+        # Typer ends a command that a signal unwound before its run began with exit 130
+        # (Ctrl-C's): say which signal it was, as a run does.
+        if exc.code == ExitCode.INTERRUPTED and interrupts.received.first is not None:
             sys.exit(interrupts.received.exit_status())
-        except SystemExit as exc:
-            if exc.code == 1 and interrupts.received.first is not None:
-                sys.exit(interrupts.received.exit_status())  # click's "Aborted!" after a signal
-            raise
-        finally:
-            if warm:
-                from .pool import stop_helper_processes
+        raise
+    finally:
+        if warm:
+            from .pool import stop_helper_processes
 
-                stop_helper_processes()
+            stop_helper_processes()
 
 
 def _workers_skip_the_console_script() -> None:

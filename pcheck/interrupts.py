@@ -69,9 +69,19 @@ def handling(handler: Handler) -> Iterator[None]:
             signal.signal(signum, old)
 
 
+class Interrupted(KeyboardInterrupt):
+    """An ending signal, raised as Ctrl-C's KeyboardInterrupt is (and caught as one).
+
+    A subclass on purpose: once a plain KeyboardInterrupt has passed through
+    code run by exec() of a string (dataclasses and namedtuple make their
+    methods so, at import time), CPython kills the process with SIGINT at exit
+    whatever exit status was asked for, and SIGTERM would be reported as 130.
+    """
+
+
 def raise_interrupt(signum: int, frame: object) -> None:
-    """The handler outside a run: unwind like Ctrl-C's KeyboardInterrupt, whichever signal it was."""
-    raise KeyboardInterrupt
+    """The handler outside a run: unwind like Ctrl-C, whichever signal it was."""
+    raise Interrupted
 
 
 #: After an interrupt, a read of the input that brings nothing for this long is given up:
@@ -160,7 +170,7 @@ class RunInterrupts:
     def _handle(self, signum: int, frame: object) -> None:
         self.run._interrupts += 1  # type: ignore[attr-defined]
         if self.run._interrupts >= 2:  # type: ignore[attr-defined]
-            raise KeyboardInterrupt
+            raise Interrupted
         if hasattr(signal, "setitimer") and self.previous_alarm is None:
             self.read_until = time.monotonic() + CANCEL_READ_S
             self.read_at_last_alarm = -1

@@ -23,7 +23,6 @@ import collections
 import logging
 import multiprocessing
 import pickle
-import signal
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait

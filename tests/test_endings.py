@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -147,6 +146,35 @@ def test_an_interrupt_while_counting_the_input_reports_every_url_cancelled(lab, 
     assert sorted(r["url"] for r in records) == sorted(urls)
     assert {r["error"] for r in records} == {"cancelled"}
     assert sum(s.requests for s in lab.snapshot().values()) == 0
+
+
+def test_a_signal_that_unwinds_through_exec_of_a_string_still_exits_with_its_own_status():
+    """CPython kills a process with SIGINT at exit once a plain KeyboardInterrupt has left code run by
+    exec() of a string (dataclasses make their methods so while a module imports): SIGTERM must stay 143."""
+    script = (
+        "import signal, sys\n"
+        "from pcheck import interrupts\n"
+        "with interrupts.handling(interrupts.raise_interrupt):\n"
+        "    try:\n"
+        "        exec('import signal; signal.raise_signal(signal.SIGTERM)')\n"
+        "    except KeyboardInterrupt:\n"
+        "        pass\n"
+        "sys.exit(interrupts.received.exit_status())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=30)
+    assert proc.returncode == 143, proc.stderr.decode()
+
+
+@pytest.mark.parametrize("delay_s", [0.05, 0.1, 0.15, 0.2, 0.3, 0.5])
+def test_sigterm_at_any_moment_of_start_up_ends_quietly_with_143(lab, delay_s):
+    """Before Python itself has started, SIGTERM kills it (-15); from pcheck's first line on it is 143."""
+    proc = subprocess.Popen([sys.executable, "-m", "pcheck", "check", lab.url("delay/3000"), "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(delay_s)  # not a synchronisation: the moment of the signal is what varies
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode in (143, -signal.SIGTERM), err.decode()
+    assert b"Traceback" not in err
 
 
 @pytest.mark.parametrize("shape", ["an endless line", "a stdin that sends nothing more"])
