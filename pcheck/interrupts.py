@@ -150,9 +150,16 @@ class RunInterrupts:
 
     `run._interrupts` counts them (the runs read it at every turn, and close()
     waits for nobody after a second). Cancelling reads the rest of the input
-    to report it `cancelled`; from the first signal on, an alarm every
-    READ_STALL_S gives up a read that brought no new line since the last
-    alarm, or one still going CANCEL_READ_S after the signal.
+    to report it `cancelled`, but gives up a read that brought no new line for
+    READ_STALL_S, or one still going CANCEL_READ_S after the signal.
+
+    A signal that lands while the main thread is in C code just before a
+    blocking read, or that the kernel hands to another thread, leaves the
+    read blocked and the Python handler unrun (CPython runs handlers only in
+    the main thread, between bytecodes or on EINTR). So a watch thread sends
+    the main thread SIGALRM whenever a read has brought nothing for
+    READ_STALL_S: the read returns EINTR, every pending handler runs, and the
+    alarm's own handler gives the read up if the run was interrupted.
     """
 
     def __init__(self, run: object, guard: GuardedInput[object]) -> None:
@@ -161,35 +168,51 @@ class RunInterrupts:
         self.handlers = handling(self._handle)
         self.previous_alarm: object = None
         self.read_until = float("inf")
-        self.read_at_last_alarm = -1
+        self.stop = threading.Event()
+        self.watch: threading.Thread | None = None
 
     def __enter__(self) -> RunInterrupts:
         self.handlers.__enter__()
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "pthread_kill"):
+            self.previous_alarm = signal.signal(signal.SIGALRM, self._alarm)
+            self.watch = threading.Thread(target=self._watch_reads, args=(threading.get_ident(),),
+                                          name="pcheck-read-watch", daemon=True)
+            self.watch.start()
         return self
 
     def _handle(self, signum: int, frame: object) -> None:
         self.run._interrupts += 1  # type: ignore[attr-defined]
         if self.run._interrupts >= 2:  # type: ignore[attr-defined]
             raise Interrupted
-        if hasattr(signal, "setitimer") and self.previous_alarm is None:
-            self.read_until = time.monotonic() + CANCEL_READ_S
-            self.read_at_last_alarm = -1
-            self.previous_alarm = signal.signal(signal.SIGALRM, self._alarm)
-            signal.setitimer(signal.ITIMER_REAL, READ_STALL_S, READ_STALL_S)
+        self.read_until = min(self.read_until, time.monotonic() + CANCEL_READ_S)
+
+    def _watch_reads(self, main_thread: int) -> None:
+        last = -1
+        while not self.stop.wait(READ_STALL_S):
+            guard = self.guard
+            stalled = guard.reading and guard.read == last
+            overdue = guard.reading and time.monotonic() > self.read_until
+            last = guard.read
+            if stalled or overdue:
+                try:
+                    signal.pthread_kill(main_thread, signal.SIGALRM)
+                except OSError:  # the main thread is gone: the process is ending
+                    return
 
     def _alarm(self, signum: int, frame: object) -> None:
-        guard = self.guard
-        if not guard.reading:
-            return
-        if guard.read == self.read_at_last_alarm:
-            raise InputAbandoned(f"no new line arrived for {READ_STALL_S:g} s after the interrupt")
+        """A read has stalled (or outlasted CANCEL_READ_S): after an interrupt, give it up."""
+        if not self.run._interrupts or not self.guard.reading:  # type: ignore[attr-defined]
+            return  # the read goes on (PEP 475 retries it); any pending handler has just run
         if time.monotonic() > self.read_until:
             raise InputAbandoned(f"the rest was still being read {CANCEL_READ_S:g} s after the interrupt")
-        self.read_at_last_alarm = guard.read
+        raise InputAbandoned(f"no new line arrived for {READ_STALL_S:g} s")
 
     def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        if self.watch is not None:
+            self.watch.join(READ_STALL_S * 4)
+            self.watch = None
         if self.previous_alarm is not None:
-            signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self.previous_alarm)  # type: ignore[arg-type]
             self.previous_alarm = None
         self.handlers.__exit__(*exc)
