@@ -163,7 +163,7 @@ def count_candidates(sources: Iterable[Source]) -> int | None:
             with open(source.name, "rb") as stream:
                 total += sum(1 for _ in _candidate_lines(stream))
         except OSError:
-            total += 1  # it will be one `invalid` result saying why it could not be read
+            total += 1  # it will be one `unchecked` result saying why it could not be read
     return total
 
 
@@ -172,7 +172,7 @@ def _is_pipe(path: str) -> bool:
     try:
         mode = os.stat(path).st_mode
     except OSError:
-        return False  # it will be one `invalid` result
+        return False  # it will be one `unchecked` result
     return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
 
 
