@@ -24,6 +24,9 @@ DEFAULT_MAX_RETRY_AFTER_S = 30.0
 #: First backoff step; attempt n waits a random time up to base * 2**n (full jitter).
 DEFAULT_BACKOFF_BASE_S = 0.5
 DEFAULT_BACKOFF_CAP_S = 10.0
+#: Hosts whose idle kept-alive connections a worker keeps (requests' default of 10 re-opens
+#: connections beyond 10 hosts); fewer only when the open-files limit cannot hold them.
+POOL_HOSTS = 256
 #: Lines longer than this are `invalid` and never held in memory whole (RFC 9110 asks for 8000).
 MAX_URL_LENGTH = 8192
 

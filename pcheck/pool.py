@@ -50,6 +50,9 @@ INTERRUPT_GRACE_S = 0.5
 JOIN_GRACE_S = 2.0
 #: Workers in a row that die before sending a single result: the pool gives up.
 MAX_START_FAILURES = 3
+#: After the OS refused to start a worker (no descriptors or processes to spare), how long the
+#: run goes on with the workers it has before it tries again.
+SPAWN_RETRY_S = 1.0
 
 
 def mp_context(method: str | None = None) -> multiprocessing.context.BaseContext:
@@ -81,7 +84,10 @@ def prestart() -> bool:
         return False
     from multiprocessing import forkserver
 
-    forkserver.ensure_running()
+    try:
+        forkserver.ensure_running()
+    except OSError:  # no descriptors or processes to spare: the run will say so when it needs a worker
+        return False
     return True
 
 
@@ -138,6 +144,9 @@ class CheckRun:
         self._orphans: collections.deque[tuple[int, int]] = collections.deque()
         #: Why the input was not read to its end after an interrupt (None: it was, or no interrupt).
         self.input_cut: str | None = None
+        self._spawn_error: OSError | None = None  # the OS refused the last worker started
+        self._spawn_refused = False  # it ever did (warned once)
+        self._spawn_retry_at = 0.0
 
     # -- life cycle -------------------------------------------------------------
     def __enter__(self) -> CheckRun:
@@ -186,16 +195,25 @@ class CheckRun:
         self._interrupts = max(self._interrupts, 1)
 
     def _spawn(self) -> None:
-        task_reader, task_writer = self.ctx.Pipe(duplex=False)
-        result_reader, result_writer = self.ctx.Pipe(duplex=False)
+        """Start one worker; raises OSError, with nothing left open, when the OS refuses."""
+        ends: list[Connection] = []
+        try:
+            task_reader, task_writer = self.ctx.Pipe(duplex=False)
+            ends += [task_reader, task_writer]
+            result_reader, result_writer = self.ctx.Pipe(duplex=False)
+            ends += [result_reader, result_writer]
+            process = self.ctx.Process(
+                target=worker_main,
+                args=(self.config, task_reader, result_writer),
+                name=f"pcheck-worker-{self._spawned + 1}",
+                daemon=True,  # multiprocessing's exit hook reaps daemon children on any normal exit
+            )
+            process.start()
+        except (OSError, EOFError) as exc:  # EOFError: the fork server could not fork either
+            for end in ends:
+                end.close()
+            raise exc if isinstance(exc, OSError) else OSError(f"the fork server failed ({exc!r})") from exc
         self._spawned += 1
-        process = self.ctx.Process(
-            target=worker_main,
-            args=(self.config, task_reader, result_writer),
-            name=f"pcheck-worker-{self._spawned}",
-            daemon=True,  # multiprocessing's exit hook reaps daemon children on any normal exit
-        )
-        process.start()
         # Keep only our ends: the worker's death (or ours) must read as end-of-file on the other side.
         task_reader.close()
         result_writer.close()
@@ -227,7 +245,11 @@ class CheckRun:
             if exhausted and not self.ledger.tasks:
                 return
             if not self._workers:
-                yield from self._abandon(source, ErrorKind.WORKER_CRASHED, "no worker process could be kept alive")
+                if self._spawn_error is not None:  # the machine, not the URLs: no process could be started
+                    why = self._spawn_error.strerror or str(self._spawn_error)
+                    yield from self._abandon(source, ErrorKind.LOCAL_RESOURCES, f"no worker process could be started ({why})")
+                else:
+                    yield from self._abandon(source, ErrorKind.WORKER_CRASHED, "no worker process could be kept alive")
                 return
             # With input to read and room to read it, only look at what is ready; else wait.
             can_read = not exhausted and self.ledger.held < READ_AHEAD
@@ -236,9 +258,24 @@ class CheckRun:
             yield from self._collect(0.0 if can_read else TICK_S)
 
     def _keep_workers(self) -> None:
-        """Start workers up to --processes (at first, and after a death), unless they keep dying at birth."""
-        while len(self._workers) < self.config.processes and self._start_failures < MAX_START_FAILURES:
-            self._spawn()
+        """Start workers up to --processes (at first, and after a death), unless they keep dying at birth.
+
+        When the OS refuses a new process or its pipes (the open-files limit, a
+        process limit), the run goes on with the workers it has, and says so
+        once; with none at all, every URL is reported `unchecked`.
+        """
+        while (len(self._workers) < self.config.processes and self._start_failures < MAX_START_FAILURES
+               and time.monotonic() >= self._spawn_retry_at):
+            try:
+                self._spawn()
+            except OSError as exc:
+                if not self._spawn_refused:
+                    log.warning("cannot start a worker process (%s); going on with %d", exc.strerror or exc,
+                                len(self._workers))
+                self._spawn_error, self._spawn_refused = exc, True
+                self._spawn_retry_at = time.monotonic() + SPAWN_RETRY_S
+                return
+            self._spawn_error = None
 
     def _read(self, source: Iterator[Target | CheckResult]) -> Iterator[CheckResult]:
         """Take a chunk of input; returns True (via StopIteration) once it is exhausted.
@@ -320,11 +357,14 @@ class CheckRun:
         """Give each task of a dead worker to a worker started after that death, under the host cap."""
         waiting: collections.deque[tuple[int, int]] = collections.deque()
         tasks = self.ledger.tasks
+        # When no new worker can come (the OS refuses one, or they die at birth), a surviving
+        # sibling is the only place left: waiting for a fresh worker would wait for ever.
+        any_worker = self._spawn_error is not None or self._start_failures >= MAX_START_FAILURES
         while self._orphans:
             task_id, born_after = self._orphans.popleft()
             host = tasks[task_id].host
-            worker = next((w for w in self._workers
-                           if w.number > born_after and len(w.in_flight) < self._capacity), None)
+            worker = next((w for w in self._workers if (any_worker or w.number > born_after)
+                           and len(w.in_flight) < self._capacity), None)
             if worker is None or self._host_load[host] >= self._cap(host):
                 waiting.append((task_id, born_after))
                 continue

@@ -33,10 +33,9 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NameResolutionError
 from urllib3.response import HTTPResponse
 
+from .config import POOL_HOSTS
 from .netguard import NetGuard
 
-#: Host pools kept alive per process (requests' default of 10 re-opens connections beyond 10 hosts).
-POOL_HOSTS = 256
 #: Bodies up to this size are read and discarded so the connection can be reused; larger ones are cut.
 DRAIN_LIMIT = 16 * 1024
 #: Longest a small body is read for, to keep its connection; a slower one is cut.

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Callable
 
-from .config import Config
+from .config import POOL_HOSTS, Config
 from .models import ErrorKind, Outcome, Verdict
 
 #: Most verdicts per message; bigger batches gain little and delay the parent's bookkeeping.
@@ -36,8 +36,6 @@ BATCH_WINDOW_S = 0.005
 RESERVED_FDS = 24
 #: Sockets per checker thread: the one it uses, and one idle kept-alive beside it.
 FDS_PER_THREAD = 2
-#: Kept-alive host pools with no open-files limit in sight (pcheck.transport.POOL_HOSTS).
-_POOL_HOSTS = 256
 
 Task = tuple[int, str]  # (task id, normalised URL)
 CheckFn = Callable[[str], Verdict]
@@ -68,13 +66,13 @@ def fd_budget(config: Config, nofile: int | None) -> FdBudget:
     (threads idle sockets for each of 256 hosts), a pool keeps only what the
     per-host cap lets a worker use at once, and fewer hosts are kept.
     """
-    threads, per_host, pool_hosts = config.threads, config.threads, _POOL_HOSTS
+    threads, per_host, pool_hosts = config.threads, config.threads, POOL_HOSTS
     if nofile is None or RESERVED_FDS + threads * (1 + pool_hosts) <= nofile:
         return FdBudget(nofile, threads, per_host, pool_hosts)
     threads = max(1, min(threads, (nofile - RESERVED_FDS) // FDS_PER_THREAD))
     busiest = max([config.max_per_host, *(p.max_per_host or 0 for _, p in config.hosts)])
     per_host = min(threads, busiest)  # a worker never has more in flight to one host than its cap
-    pool_hosts = max(1, min(_POOL_HOSTS, (nofile - RESERVED_FDS - threads) // per_host))
+    pool_hosts = max(1, min(POOL_HOSTS, (nofile - RESERVED_FDS - threads) // per_host))
     return FdBudget(nofile, threads, per_host, pool_hosts)
 
 

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -165,15 +166,32 @@ def test_a_signal_that_unwinds_through_exec_of_a_string_still_exits_with_its_own
     assert proc.returncode == 143, proc.stderr.decode()
 
 
-@pytest.mark.parametrize("delay_s", [0.05, 0.1, 0.15, 0.2, 0.3, 0.5])
+def _catches(pid: int, signum: int) -> bool:
+    """True once the process has a handler for `signum` (its SigCgt mask in /proc)."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    mask = next(int(line.split()[1], 16) for line in text.splitlines() if line.startswith("SigCgt:"))
+    return bool(mask & (1 << (signum - 1)))
+
+
+@pytest.mark.parametrize("delay_s", [0.0, 0.02, 0.05, 0.1, 0.2, 0.4])
 def test_sigterm_at_any_moment_of_start_up_ends_quietly_with_143(lab, delay_s):
-    """Before Python itself has started, SIGTERM kills it (-15); from pcheck's first line on it is 143."""
+    """From pcheck's first line (its handler in place) to the run, SIGTERM is always 143, never a traceback."""
     proc = subprocess.Popen([sys.executable, "-m", "pcheck", "check", lab.url("delay/3000"), "--no-progress"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(delay_s)  # not a synchronisation: the moment of the signal is what varies
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode in (143, -signal.SIGTERM), err.decode()
+    try:
+        fh.wait_until(lambda: proc.poll() is not None or _catches(proc.pid, signal.SIGTERM), fh.MAX_WAIT_S,
+                      "pcheck's SIGTERM handler in place")
+        time.sleep(delay_s)  # not a synchronisation: the moment of the signal is what varies
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 143, err.decode()
     assert b"Traceback" not in err
 
 
@@ -302,6 +320,51 @@ def test_every_format_writes_an_undecodable_argument_and_never_a_password(tmp_pa
     assert "Traceback" not in proc.stderr.decode()
     assert "udcff" in text or "%FF" in text
     assert "s3cret" not in text and "user:***@" in text
+
+
+def test_a_parent_out_of_descriptors_reports_every_url_unchecked_without_a_traceback(lab, tmp_path):
+    """No descriptor left to start a worker: the machine's fault, said once; every URL still gets a record."""
+    listing = write_list(tmp_path / "urls.txt", [lab.url(f"ok?i={i}") for i in range(50)])
+    report = tmp_path / "report.jsonl"
+
+    def few_files():  # type: ignore[no-untyped-def]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (10, 10))
+
+    proc = subprocess.run([sys.executable, "-m", "pcheck", "check", str(listing), "--format", "jsonl", "-o",
+                           str(report), "--no-progress"], capture_output=True, timeout=60, preexec_fn=few_files)
+    err = proc.stderr.decode()
+    records = read_jsonl(report, complete=True)
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err and "cannot start a worker process" in err
+    assert len(records) == 50
+    assert {(r["outcome"], r["error"]) for r in records} == {("unchecked", "local_resources")}
+
+
+def test_a_dead_workers_urls_still_end_when_no_new_worker_can_start(lab, monkeypatch):
+    """The retry waits for a fresh worker only while one can come: otherwise a surviving sibling takes it."""
+    urls = [lab.url(f"delay/300?i={i}", host=i % 4) for i in range(8)]
+    config = Config(processes=2, threads=2, timeout=10, retries=0, start_method="forkserver")
+    results = []
+    with CheckRun(config) as run:
+        real_spawn = run._spawn
+        started = []
+
+        def spawn_twice():  # type: ignore[no-untyped-def]
+            if len(started) >= 2:
+                raise OSError(24, "Too many open files")  # what the OS says once the limit is reached
+            started.append(real_spawn())
+
+        monkeypatch.setattr(run, "_spawn", spawn_twice)
+        collected = threading.Thread(
+            target=lambda: results.extend(run.results(parse_url(u, ARGS_SOURCE, None) for u in urls)), daemon=True)
+        collected.start()
+        fh.wait_until(lambda: len(run._workers) == 2 and all(w.in_flight for w in run._workers),
+                      fh.MAX_WAIT_S, "both workers checking")
+        os.kill(run._workers[0].process.pid, signal.SIGKILL)
+        collected.join(30)
+    assert not collected.is_alive(), "the run waited for ever for a worker that could not start"
+    assert sorted(r.url for r in results) == sorted(urls)
+    assert collections.Counter(r.outcome for r in results) == {Outcome.ALIVE: len(urls)}
 
 
 # == Workers dying together =====================================================================
