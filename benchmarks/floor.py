@@ -14,8 +14,8 @@ The lab's per-host connection counter proves the connection was reused.
   ... PreparedRequest built by hand  the same without prepare()
   pcheck's adapter subclass HEAD   pcheck's path: transport._Adapter (urllib3's response, no
                                    Response/cookies/proxy look-ups) and transport.prepare()
-  pcheck Transport.fetch HEAD      pcheck.transport.Transport (deadline slot, watchdog, Hop)
-  pcheck Checker.check             pcheck.checker.Checker: the whole per-URL work of a worker thread
+  pcheck Transport.fetch HEAD      pcheck.check.transport.Transport (deadline slot, watchdog, Hop)
+  pcheck Checker.check             pcheck.check.checker.Checker: the whole per-URL work of a worker thread
   urllib3 PoolManager GET / HTTPConnectionPool HEAD
   http.client GET / HEAD
 
@@ -87,7 +87,7 @@ def make_paths(host: str, port: int):
 
     def pcheck_adapter():
         """pcheck's path without its deadline: transport._Adapter (no Response object) and prepare()."""
-        from pcheck.transport import _Adapter, prepare
+        from pcheck.check.transport import _Adapter, prepare
 
         a = _Adapter(max_retries=0)
 
@@ -117,7 +117,7 @@ def make_paths(host: str, port: int):
         return fn, a.close
 
     def transport():
-        from pcheck.transport import Transport
+        from pcheck.check.transport import Transport
 
         t = Transport(pool_maxsize=1)
 
@@ -127,9 +127,9 @@ def make_paths(host: str, port: int):
         return fn, t.close
 
     def checker():
-        from pcheck.checker import Checker
+        from pcheck.check.checker import Checker
         from pcheck.config import Config
-        from pcheck.transport import Transport
+        from pcheck.check.transport import Transport
 
         t = Transport(pool_maxsize=1)
         c = Checker(Config(processes=1, threads=1), t)

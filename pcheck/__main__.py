@@ -5,17 +5,34 @@ takes a tenth of a second to load): Ctrl-C, SIGTERM or SIGHUP at start-up
 exits with 128 + the signal, quietly, instead of a traceback or a silent death.
 """
 
-from . import interrupts
+import importlib.util
+import sys
+
+from pcheck.run import signals
 
 
 def main() -> None:
-    interrupts.received.received.clear()
-    with interrupts.handling(interrupts.raise_interrupt):
+    signals.received.received.clear()
+    with signals.handling(signals.raise_interrupt):
         try:
-            from .cli import run
+            from pcheck.cli.app import run
         except KeyboardInterrupt:
-            raise SystemExit(interrupts.received.exit_status()) from None
+            raise SystemExit(signals.received.exit_status()) from None
+        _workers_skip_the_console_script()
         run()
+
+
+def _workers_skip_the_console_script() -> None:
+    """Let worker processes start as under `python -m pcheck`, without re-running the console script.
+
+    multiprocessing re-imports a main module it knows only by path (the
+    `pcheck` script) in the forkserver and in every spawned worker: typer and
+    the whole CLI, 0.1 s of CPU each, that a worker never uses. Known by the
+    name of a package's `__main__`, the main module is not imported at all.
+    """
+    main = sys.modules["__main__"]
+    if getattr(main, "__spec__", None) is None:
+        main.__spec__ = importlib.util.find_spec("pcheck.__main__")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from . import __version__
+from pcheck._version import __version__
+from pcheck.errors import ConfigError
 
 DEFAULT_THREADS = 64  # 128 requests in flight on 2 cores, as lychee's default --max-concurrency
 DEFAULT_TIMEOUT_S = 10.0
@@ -36,10 +37,6 @@ DEFAULT_EXTENSIONS = ("md", "markdown", "html", "htm")
 PROCESSES_ENV = "PCHECK_PROCESSES"
 METHODS = ("head", "get")
 DISTRIBUTORS = ("multiprocessing", "ray")
-
-
-class ConfigError(ValueError):
-    """An option value that cannot be used; the CLI turns it into exit 2."""
 
 
 def usable_cores() -> int:

@@ -1,6 +1,6 @@
 """Helpers for tests/test_faults.py: bounded waiting, process trees from /proc, and a fault-injecting worker.
 
-The fault worker (`fault_worker_main`) is what `pcheck.pool.worker_main` is
+The fault worker (`fault_worker_main`) is what `pcheck.run.pool.worker_main` is
 monkeypatched to in the parent. forkserver and spawn children do not see the
 test's monkeypatches, but they do import this module by name (it is on the
 sys.path the parent hands to its children), so the faults travel as data
@@ -153,11 +153,11 @@ def _unlink(path: str) -> bool:
 
 
 def fault_worker_main(config, task_conn, result_conn) -> None:  # type: ignore[no-untyped-def]
-    """pcheck.worker.worker_main, with check functions that obey `fault=` in the URL."""
-    import pcheck.worker as worker
-    from pcheck.checker import Checker
+    """pcheck.run.worker.worker_main, with check functions that obey `fault=` in the URL."""
+    import pcheck.run.worker as worker
+    from pcheck.check.checker import Checker
     from pcheck.models import Outcome, Verdict
-    from pcheck.transport import Transport
+    from pcheck.check.transport import Transport
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     real_send = worker.send_batch

@@ -11,10 +11,11 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pcheck.checker import Checker, changes_origin, parse_retry_after
+from pcheck.check.checker import Checker, parse_retry_after
+from pcheck.urls import changes_origin
 from pcheck.config import Config, parse_accept
 from pcheck.models import ErrorKind, Outcome
-from pcheck.transport import Transport, prepare
+from pcheck.check.transport import prepare, Transport
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -225,10 +226,10 @@ def test_a_url_requests_would_requote_is_prepared_by_requests(path):
 
 
 def test_hosts_beyond_the_kept_pools_do_not_keep_their_connections(lab, make_checker, monkeypatch):
-    import pcheck.transport
+    import pcheck.check.transport
     from fault_helpers import wait_until
 
-    monkeypatch.setattr(pcheck.transport, "POOL_HOSTS", 2)  # 4 lab hosts in rotation: pools are dropped
+    monkeypatch.setattr(pcheck.check.transport, "POOL_HOSTS", 2)  # 4 lab hosts in rotation: pools are dropped
     checker = make_checker()
     verdicts = [checker.check(lab.url(f"ok?i={i}", i % 4)) for i in range(24)]
     assert [v.outcome for v in verdicts] == [Outcome.ALIVE] * 24, [v.detail for v in verdicts if v.detail]

@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from conftest import run_pcheck, write_list
-from pcheck.configfile import find_config
+from pcheck.cli.configfile import find_config
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -217,7 +217,7 @@ def test_help_offers_completion():
 
 def completion(env: dict, *args: str) -> subprocess.CompletedProcess:
     """The app under its installed name, as the `pcheck` script runs it; no shell file is touched."""
-    code = "import sys; from pcheck.cli import app; sys.argv[0] = 'pcheck'; app(prog_name='pcheck')"
+    code = "import sys; from pcheck.cli.app import app; sys.argv[0] = 'pcheck'; app(prog_name='pcheck')"
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=30,
                           env={**os.environ, **env})
 

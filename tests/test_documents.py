@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from conftest import run_pcheck, write_list
-from pcheck.api import targets
+from pcheck.run.session import targets
 from pcheck.config import Config
-from pcheck.extract import extract
-from pcheck.inputs import InputError, Source, iter_document, open_sources
+from pcheck.inputs.documents import extract
+from pcheck.errors import InputError
+from pcheck.inputs.sources import iter_document, open_sources, Source
 from pcheck.models import CheckResult, Outcome, Target
 
 pytestmark = pytest.mark.timeout(60)

@@ -25,9 +25,9 @@ from typer.testing import CliRunner
 import fault_helpers as fh
 from conftest import run_pcheck, write_list
 from pcheck.config import Config
-from pcheck.inputs import ARGS_SOURCE, parse_url
+from pcheck.inputs.sources import ARGS_SOURCE, parse_url
 from pcheck.models import Outcome
-from pcheck.pool import CheckRun
+from pcheck.run.pool import CheckRun
 from test_faults import cli_processes, in_flight, read_jsonl, start_cli  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.timeout(60)
@@ -127,8 +127,8 @@ def test_a_hangup_to_the_whole_process_group_reports_no_worker_death(lab, tmp_pa
 
 def test_an_interrupt_while_counting_the_input_reports_every_url_cancelled(lab, tmp_path, monkeypatch):
     """The count for the progress bar comes before any check; Ctrl-C there still yields a whole report."""
-    import pcheck.cli
-    import pcheck.inputs
+    import pcheck.cli.app
+    import pcheck.inputs.sources
 
     urls = [lab.url(f"ok?i={i}") for i in range(50)]
     listing = write_list(tmp_path / "urls.txt", urls)
@@ -137,11 +137,11 @@ def test_an_interrupt_while_counting_the_input_reports_every_url_cancelled(lab, 
     def interrupted_count(sources):  # type: ignore[no-untyped-def]
         raise KeyboardInterrupt  # what the CLI's handler raises for Ctrl-C, SIGTERM or SIGHUP here
 
-    monkeypatch.setattr(pcheck.inputs, "count_candidates", interrupted_count)
+    monkeypatch.setattr(pcheck.inputs.sources, "count_candidates", interrupted_count)
     logger = logging.getLogger("pcheck")  # the CLI routes it to its progress bar: undone after this test
     for name, value in (("handlers", []), ("propagate", logger.propagate), ("level", logger.level)):
         monkeypatch.setattr(logger, name, value)
-    result = CliRunner().invoke(pcheck.cli.app, ["check", str(listing), "--format", "jsonl", "-o", str(report)])
+    result = CliRunner().invoke(pcheck.cli.app.app, ["check", str(listing), "--format", "jsonl", "-o", str(report)])
     records = read_jsonl(report, complete=True)
     assert result.exit_code == 130, result.output
     assert sorted(r["url"] for r in records) == sorted(urls)
@@ -154,7 +154,7 @@ def test_a_signal_that_unwinds_through_exec_of_a_string_still_exits_with_its_own
     exec() of a string (dataclasses make their methods so while a module imports): SIGTERM must stay 143."""
     script = (
         "import signal, sys\n"
-        "from pcheck import interrupts\n"
+        "from pcheck.run import signals as interrupts\n"
         "with interrupts.handling(interrupts.raise_interrupt):\n"
         "    try:\n"
         "        exec('import signal; signal.raise_signal(signal.SIGTERM)')\n"

@@ -34,15 +34,15 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 
 import fault_helpers as fh
-import pcheck.pool
-from pcheck.checker import Checker
+import pcheck.run.pool
+from pcheck.check.checker import Checker
 from pcheck.config import Config
-from pcheck.inputs import ARGS_SOURCE, parse_url
+from pcheck.inputs.sources import ARGS_SOURCE, parse_url
 from pcheck.lab import Lab
 from pcheck.models import CheckResult, ErrorKind, Outcome, Verdict
-from pcheck.pool import INTERRUPT_GRACE_S, JOIN_GRACE_S, CheckRun
-from pcheck.transport import Transport
-from pcheck.worker import serve
+from pcheck.run.pool import CheckRun, INTERRUPT_GRACE_S, JOIN_GRACE_S
+from pcheck.check.transport import Transport
+from pcheck.run.worker import serve
 
 START_METHODS = ["forkserver", "spawn"]
 #: Slack on top of a deadline for scheduling on a loaded 2-core machine.
@@ -168,7 +168,7 @@ def test_worker_sigkill_midrun_redispatches_and_loses_nothing(lab, start_method,
 
 @pytest.mark.timeout(40)
 def test_poison_url_that_kills_every_worker_ends_worker_crashed(lab, start_method, monkeypatch, caplog):
-    monkeypatch.setattr(pcheck.pool, "worker_main", fh.fault_worker_main)
+    monkeypatch.setattr(pcheck.run.pool, "worker_main", fh.fault_worker_main)
     poison = fh.fault_url(lab.url("/ok?i=poison"), "sigkill")
     urls = [poison] + [lab.url(f"/ok?i={i}", host=i % 4) for i in range(40)]
     config = Config(processes=1, threads=4, timeout=5, retries=0, start_method=start_method)
@@ -230,7 +230,7 @@ def test_cli_worker_killed_again_and_again_ends_worker_crashed(lab, start_method
 def test_worker_dying_before_any_url_is_read_is_replaced(lab, start_method):
     config = Config(processes=1, threads=4, timeout=5, retries=0, start_method=start_method)
     urls = [lab.url(f"/ok?i={i}") for i in range(20)]
-    skipped = [CheckResult(f"http://skipped.invalid/{i}", Outcome.EXCLUDED) for i in range(pcheck.pool.READ_CHUNK)]
+    skipped = [CheckResult(f"http://skipped.invalid/{i}", Outcome.EXCLUDED) for i in range(pcheck.run.pool.READ_CHUNK)]
     run = CheckRun(config)
 
     def source():
@@ -257,7 +257,7 @@ def test_worker_dying_before_any_url_is_read_is_replaced(lab, start_method):
 @pytest.mark.timeout(40)
 def test_worker_os_exit_with_buffered_results(lab, start_method, monkeypatch, tmp_path, caplog):
     """os._exit(3) while verdicts sit in the worker: those sent are kept, the unsent are re-dispatched once."""
-    monkeypatch.setattr(pcheck.pool, "worker_main", fh.fault_worker_main)
+    monkeypatch.setattr(pcheck.run.pool, "worker_main", fh.fault_worker_main)
     marker = tmp_path / "exit-once"
     marker.touch()
     worker_report = tmp_path / "worker.json"
@@ -566,7 +566,7 @@ def test_serve_replaces_an_unpicklable_verdict(lab):
 
 @pytest.mark.timeout(40)
 def test_pool_unpicklable_verdict_becomes_internal(lab, start_method, monkeypatch):
-    monkeypatch.setattr(pcheck.pool, "worker_main", fh.fault_worker_main)
+    monkeypatch.setattr(pcheck.run.pool, "worker_main", fh.fault_worker_main)
     bad = fh.fault_url(lab.url("/ok?i=bad"), "unpicklable")
     urls = [bad] + [lab.url(f"/ok?i={i}") for i in range(30)]
     results = list(pcheck.check_urls(urls, processes=2, threads=4, timeout=5, retries=0, start_method=start_method))
@@ -611,7 +611,7 @@ BIG = 100_000  # bytes of detail per verdict: one verdict alone outgrows a 64 Ki
 
 @pytest.mark.timeout(40)
 def test_big_results_all_arrive_and_workers_exit_cleanly(lab, start_method, monkeypatch):
-    monkeypatch.setattr(pcheck.pool, "worker_main", fh.fault_worker_main)
+    monkeypatch.setattr(pcheck.run.pool, "worker_main", fh.fault_worker_main)
     urls = [fh.fault_url(lab.url(f"/ok?i={i}"), "big", size=BIG) for i in range(300)]
     config = Config(processes=2, threads=4, timeout=5, retries=0, start_method=start_method)
     started = time.monotonic()
@@ -629,7 +629,7 @@ def test_big_results_all_arrive_and_workers_exit_cleanly(lab, start_method, monk
 
 @pytest.mark.timeout(40)
 def test_closing_early_with_big_results_in_flight_drains_before_join(lab, start_method, monkeypatch):
-    monkeypatch.setattr(pcheck.pool, "worker_main", fh.fault_worker_main)
+    monkeypatch.setattr(pcheck.run.pool, "worker_main", fh.fault_worker_main)
     urls = [fh.fault_url(lab.url(f"/ok?i={i}"), "big", size=BIG) for i in range(300)]
     config = Config(processes=2, threads=4, timeout=5, retries=0, start_method=start_method)
     run = CheckRun(config)

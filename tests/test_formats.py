@@ -21,11 +21,11 @@ from markdown_it import MarkdownIt
 
 from conftest import run_pcheck
 from fault_helpers import wait_until
-from pcheck.inputs import invalid_result
+from pcheck.inputs.sources import invalid_result
 from pcheck.lab import Lab
 from pcheck.models import CheckResult, Outcome, Verdict
-from pcheck.progress import Progress
-from pcheck.report import make_reporter
+from pcheck.output.progress import Progress
+from pcheck.output.reports import make_reporter
 
 pytestmark = pytest.mark.timeout(60)
 

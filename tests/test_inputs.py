@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 
 from conftest import run_pcheck
 from pcheck.config import MAX_URL_LENGTH
-from pcheck.inputs import InputError, count_candidates, iter_stream, iter_targets, normalise, open_sources
+from pcheck.errors import InputError
+from pcheck.inputs.sources import count_candidates, iter_stream, iter_targets, open_sources
+from pcheck.urls import normalise
 from pcheck.models import CheckResult, ErrorKind, Outcome, Target
 
 

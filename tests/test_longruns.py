@@ -15,12 +15,12 @@ import time
 import pytest
 
 from conftest import run_pcheck, write_list
-from pcheck.cache import VerdictCache
+from pcheck.store.cache import VerdictCache
 from pcheck.config import Config
-from pcheck.inputs import ARGS_SOURCE, parse_url
+from pcheck.inputs.sources import ARGS_SOURCE, parse_url
 from pcheck.models import Outcome
-from pcheck.pool import CheckRun
-from pcheck.watch import Change, RoundSummary, watch
+from pcheck.run.pool import CheckRun
+from pcheck.run.watch import Change, RoundSummary, watch
 
 pytestmark = pytest.mark.timeout(120)
 FAST = ["--timeout", "3", "--retries", "0", "--no-progress"]

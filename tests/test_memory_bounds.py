@@ -19,13 +19,13 @@ from typing import Iterator
 
 import pytest
 
-from pcheck import report
+from pcheck.output import reports as report
 from pcheck.config import Config
-from pcheck.inputs import ARGS_SOURCE, invalid_result, parse_url
-from pcheck.ledger import Ledger
+from pcheck.inputs.sources import ARGS_SOURCE, invalid_result, parse_url
+from pcheck.run.ledger import Ledger
 from pcheck.models import CheckResult, Outcome, Target, Verdict
-from pcheck.pool import READ_AHEAD, CheckRun
-from pcheck.report import FORMATS, make_reporter
+from pcheck.run.pool import CheckRun, READ_AHEAD
+from pcheck.output.reports import FORMATS, make_reporter
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -209,7 +209,7 @@ def test_one_slow_url_repeated_past_the_read_ahead_bound_is_read_no_further_than
 
 def test_the_ray_distributor_bounds_the_occurrences_of_one_slow_url_too(lab):
     ray = pytest.importorskip("ray")
-    from pcheck.ray_pool import SHARDS_PER_CPU, RayRun
+    from pcheck.run.ray import RayRun, SHARDS_PER_CPU
 
     slow = parse_url(lab.url(f"delay/{SLOW_MS}"), ARGS_SOURCE, None)
     config = Config(distributor="ray", shard_size=10, timeout=10.0, retries=0)

@@ -9,9 +9,10 @@ import pytest
 
 from pcheck import check_urls
 from pcheck.config import Config
-from pcheck.inputs import ARGS_SOURCE, parse_url
+from pcheck.inputs.sources import ARGS_SOURCE, parse_url
 from pcheck.models import Outcome
-from pcheck.pool import CheckRun, mp_context
+from pcheck.run.pool import CheckRun
+from pcheck.run.procs import mp_context
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -6,9 +6,9 @@ import csv
 import io
 import json
 
-from pcheck.inputs import invalid_result
+from pcheck.inputs.sources import invalid_result
 from pcheck.models import CheckResult, Outcome, Verdict
-from pcheck.report import make_reporter, printable
+from pcheck.output.reports import make_reporter, printable
 
 HOSTILE = 'http://evil.example/\x1b[2J\x1b]0;pwned\x07,"quoted",\u202egnp.exe'
 

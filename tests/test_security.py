@@ -34,14 +34,14 @@ import urllib3.response
 from urllib3.util import parse_url as urllib3_parse_url
 
 from conftest import run_pcheck
-from pcheck.checker import Checker
+from pcheck.check.checker import Checker
 from pcheck.config import Config
-from pcheck.inputs import iter_stream, parse_url
+from pcheck.inputs.sources import iter_stream, parse_url
 from pcheck.lab import Lab
-from pcheck.models import RECORD_FIELDS, CheckResult, ErrorKind, Outcome, Target
-from pcheck.netguard import NetGuard, PrivateAddressRefused, is_private, system_resolver
-from pcheck.report import printable
-from pcheck.transport import Transport
+from pcheck.models import CheckResult, ErrorKind, Outcome, RECORD_FIELDS, Target
+from pcheck.check.netguard import is_private, NetGuard, PrivateAddressRefused, system_resolver
+from pcheck.output.reports import printable
+from pcheck.check.transport import Transport
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -343,7 +343,7 @@ def test_fifty_megabyte_line_is_read_in_bounded_memory(tmp_path, lab):
         f.write(b"\n\xff\xfe\n" + lab.url("ok?l=5").encode() + b"\n\n" + lab.url("ok?l=7").encode() + b"\n")
     script = (
         "import json, resource, sys\n"
-        "from pcheck.inputs import count_candidates, iter_targets, open_sources\n"
+        "from pcheck.inputs.sources import count_candidates, iter_targets, open_sources\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "sources = open_sources([sys.argv[1]])\n"
         "total = count_candidates(sources)\n"
@@ -741,9 +741,9 @@ def test_cli_insecure_is_alive_and_warns_exactly_once(https_lab):
 
 BODY_SCRIPT = """
 import json, resource, sys, time
-from pcheck.checker import Checker
+from pcheck.check.checker import Checker
 from pcheck.config import Config, parse_accept
-from pcheck.transport import Transport
+from pcheck.check.transport import Transport
 base, cases = sys.argv[1], json.loads(sys.argv[2])
 transport = Transport(pool_maxsize=4)
 def checker(method="head", accept="200-299"):

@@ -23,13 +23,14 @@ import pytest
 
 from conftest import ROOT, run_pcheck, write_list
 from fault_helpers import wait_until
-from pcheck.api import pipeline
-from pcheck.cache import VerdictCache
+from pcheck.run.session import pipeline
+from pcheck.store.cache import VerdictCache
 from pcheck.config import Config
-from pcheck.inputs import Source
+from pcheck.inputs.sources import Source
 from pcheck.models import CheckResult, Outcome, Verdict
-from pcheck.pool import CheckRun
-from pcheck.resume import ResumeError, ResumeState
+from pcheck.run.pool import CheckRun
+from pcheck.errors import ResumeError
+from pcheck.store.resume import ResumeState
 
 pytestmark = pytest.mark.timeout(90)
 FAST = ["--timeout", "3", "--retries", "0", "--no-progress", "-p", "1"]
@@ -272,7 +273,7 @@ def test_a_cache_that_fills_the_disk_mid_run_is_dropped_with_one_warning_and_no_
 
 
 def test_a_cache_whose_connection_breaks_while_serving_passes_every_item_through(tmp_path, pcheck_warnings):
-    from pcheck.inputs import parse_url
+    from pcheck.inputs.sources import parse_url
 
     cache = VerdictCache(str(tmp_path / "cache.sqlite"), Config(processes=1))
     cache.db.close()  # the file's connection is gone: every query now raises sqlite3.ProgrammingError

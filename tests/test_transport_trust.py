@@ -18,10 +18,10 @@ import urllib3.response
 import urllib3.util.connection
 
 from fault_helpers import wait_until
-from pcheck.checker import Checker, classify, parse_retry_after
+from pcheck.check.checker import Checker, classify, parse_retry_after
 from pcheck.config import Config, HostPolicy
 from pcheck.models import ErrorKind, Outcome
-from pcheck.transport import Transport
+from pcheck.check.transport import Transport
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -84,9 +84,9 @@ def test_a_101_answer_is_final_and_its_connection_is_never_reused(lab, make_chec
 # -- a kept-alive connection is never cut under another request ------------------------------------------
 
 def test_a_finished_requests_deadline_never_cuts_the_next_request_on_its_connection(lab, make_checker, monkeypatch):
-    import pcheck.transport
+    import pcheck.check.transport
 
-    monkeypatch.setattr(pcheck.transport, "DRAIN_BUDGET_S", 0.05)
+    monkeypatch.setattr(pcheck.check.transport, "DRAIN_BUDGET_S", 0.05)
     first, second = make_checker(pool_maxsize=1, method="get"), make_checker(method="get")
     second.transport = first.transport  # one pool: the second check gets the first one's connection
     original = urllib3.response.HTTPResponse.release_conn
@@ -101,7 +101,7 @@ def test_a_finished_requests_deadline_never_cuts_the_next_request_on_its_connect
         other.start()
         wait_until(lambda: lab.snapshot()["127.0.0.1"].in_flight, 5.0, "the next request on the server")
         # The first request's drain deadline passes while the next one is in flight on its connection.
-        passed = time.monotonic() + 0.05 + 4 * pcheck.transport.WATCHDOG_TICK_S
+        passed = time.monotonic() + 0.05 + 4 * pcheck.check.transport.WATCHDOG_TICK_S
         wait_until(lambda: time.monotonic() > passed, 2.0, "the drain deadline passed")
         other.join(5.0)
 
@@ -163,9 +163,9 @@ def test_a_check_that_found_no_descriptor_is_made_again_not_judged(lab, make_che
 
 
 def test_a_machine_that_never_recovers_leaves_the_url_unchecked_not_broken(lab, make_checker, monkeypatch):
-    import pcheck.checker
+    import pcheck.check.checker
 
-    monkeypatch.setattr(pcheck.checker, "LOCAL_SHORTAGE_PATIENCE_S", 0.5, raising=False)
+    monkeypatch.setattr(pcheck.check.checker, "LOCAL_SHORTAGE_PATIENCE_S", 0.5, raising=False)
     _fail_connects(monkeypatch, errno.EMFILE, float("inf"))
     checker = make_checker(retries=2)
     started = time.monotonic()
@@ -195,7 +195,7 @@ def test_a_resolver_that_ran_short_is_not_a_dns_verdict(eai):
 
 
 def test_fd_budget_fits_threads_and_idle_sockets_in_the_limit():
-    from pcheck.worker import RESERVED_FDS, fd_budget
+    from pcheck.run.worker import fd_budget, RESERVED_FDS
 
     config = Config(processes=1, threads=64, max_per_host=64)
     assert fd_budget(config, None).threads == 64
@@ -246,7 +246,7 @@ PLAIN = (("X-Trace", "1"), ("Accept-Language", "en"))
     ("https://a.test/x", "https://a.test:443/y", False),
 ])
 def test_credential_like_headers_are_dropped_on_every_change_of_origin(old, new, crosses):
-    from pcheck.checker import is_credential, redirect_headers
+    from pcheck.check.checker import is_credential, redirect_headers
 
     headers = dict(SECRETS + PLAIN)
     assert all(is_credential(name) for name, _ in SECRETS) and not any(is_credential(n) for n, _ in PLAIN)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .lab import Lab
-from .models import Outcome
+from pcheck.lab import Lab
+from pcheck.models import Outcome
 
 A, BR, BL, IN = Outcome.ALIVE, Outcome.BROKEN, Outcome.BLOCKED, Outcome.INVALID
 

@@ -25,9 +25,11 @@ import sqlite3
 import time
 from typing import Iterable, Iterator
 
-from .config import Config
-from .inputs import normalise
-from .models import CheckResult, Outcome, Target, Verdict, redact_userinfo
+from pcheck.config import Config
+from pcheck.urls import normalise
+from pcheck.models import CheckResult, Outcome, Target, Verdict
+from pcheck.urls import redact_userinfo
+from pcheck.errors import CacheError
 
 DEFAULT_CACHE_PATH = os.path.join(".pcheck", "cache.sqlite")
 DEFAULT_MAX_CACHE_AGE_S = 86_400.0
@@ -39,9 +41,6 @@ _FOLDER_MODE = 0o700
 
 log = logging.getLogger("pcheck")
 
-
-class CacheError(ValueError):
-    """The cache file cannot be used: not a pcheck cache, unreadable or read-only (a usage error)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS verdicts (

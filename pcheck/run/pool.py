@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Callable, Iterable, Iterator
 
-from . import interrupts
-from .config import Config
-from .ledger import Ledger
-from .models import CheckResult, ErrorKind, Outcome, Target, Verdict
-from .worker import fd_budget, open_files_limit, raise_open_files_limit, worker_main
+from pcheck.run import signals
+from pcheck.config import Config
+from pcheck.run.ledger import Ledger
+from pcheck.models import CheckResult, ErrorKind, Outcome, Target, Verdict
+from pcheck.run.worker import fd_budget, open_files_limit, raise_open_files_limit, worker_main
+from pcheck.run.procs import mp_context
 
 log = logging.getLogger("pcheck")
 
@@ -53,42 +54,6 @@ MAX_START_FAILURES = 3
 #: After the OS refused to start a worker (no descriptors or processes to spare), how long the
 #: run goes on with the workers it has before it tries again.
 SPAWN_RETRY_S = 1.0
-
-
-def mp_context(method: str | None = None) -> multiprocessing.context.BaseContext:
-    """The start method, chosen per call and never set globally.
-
-    Never fork: the parent has threads by the time it spawns (Queue feeders,
-    tqdm's monitor, a library caller's own), and forking a threaded process can
-    deadlock the child. forkserver (Linux; the default from Python 3.14) forks
-    from a clean single-threaded server that has pcheck.worker and requests
-    imported already, so a replacement worker starts in milliseconds; spawn
-    is the portable fallback.
-    """
-    if method is None:
-        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    ctx = multiprocessing.get_context(method)
-    if method == "forkserver":
-        ctx.set_forkserver_preload(["pcheck.worker", "pcheck.checker"])
-    return ctx
-
-
-def prestart() -> bool:
-    """Start the default start method's forkserver now, so its imports overlap the caller's start-up.
-
-    The server imports requests and pcheck's worker (about 0.3 s) while the
-    CLI is still parsing its options; the first worker then forks at once.
-    True when a server was started (stop it with stop_helper_processes).
-    """
-    if mp_context().get_start_method() != "forkserver":
-        return False
-    from multiprocessing import forkserver
-
-    try:
-        forkserver.ensure_running()
-    except OSError:  # no descriptors or processes to spare: the run will say so when it needs a worker
-        return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -229,7 +194,7 @@ class CheckRun:
         connections stay warm; de-duplication starts afresh.
         """
         self.ledger.new_round()
-        return interrupts.interruptible(self, items, lambda source: self._loop(source, idle))
+        return signals.interruptible(self, items, lambda source: self._loop(source, idle))
 
     def _loop(self, source: Iterator[Target | CheckResult], idle: Callable[[], None] | None) -> Iterator[CheckResult]:
         """Turn after turn: cancel if asked, keep the workers, read, dispatch, collect."""
@@ -471,22 +436,3 @@ class CheckRun:
         self._orphans.clear()
         self._host_load.clear()
         yield from self.ledger.abandon(source, error, detail)
-
-
-def stop_helper_processes() -> None:
-    """Stop and reap multiprocessing's forkserver and resource tracker before the CLI exits.
-
-    Left alone they exit only after noticing that their parent is gone, and
-    become zombies wherever PID 1 does not reap orphans (many containers).
-    Their stop methods are private (CPython's own tests use them), hence the
-    defensive look-ups.
-    """
-    from multiprocessing import forkserver, resource_tracker
-
-    for helper in (getattr(forkserver, "_forkserver", None), getattr(resource_tracker, "_resource_tracker", None)):
-        stop = getattr(helper, "_stop", None)
-        if stop is not None:
-            try:
-                stop()
-            except (OSError, ChildProcessError, AttributeError):
-                pass

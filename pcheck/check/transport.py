@@ -33,8 +33,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NameResolutionError
 from urllib3.response import HTTPResponse
 
-from .config import POOL_HOSTS
-from .netguard import NetGuard
+from pcheck.config import POOL_HOSTS
+from pcheck.check.netguard import NetGuard
 
 #: Bodies up to this size are read and discarded so the connection can be reused; larger ones are cut.
 DRAIN_LIMIT = 16 * 1024

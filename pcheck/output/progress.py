@@ -8,7 +8,7 @@ import threading
 import time
 from typing import TextIO
 
-from .models import CheckResult, Outcome
+from pcheck.models import CheckResult, Outcome
 
 #: How often a status line is printed when stderr is not a terminal (CI logs).
 STATUS_INTERVAL_S = 10.0

@@ -22,7 +22,8 @@ from operator import itemgetter
 from typing import Iterable, Iterator, NamedTuple, TextIO
 from urllib.parse import quote, urlsplit
 
-from .models import RECORD_FIELDS, CheckResult, ErrorKind, Outcome, Summary, redact_userinfo
+from pcheck.models import CheckResult, ErrorKind, Outcome, RECORD_FIELDS, Summary
+from pcheck.urls import redact_userinfo
 
 FORMATS = ("text", "jsonl", "json", "csv", "markdown", "junit")
 #: How report streams encode what UTF-8 cannot hold: an undecodable file name or argument (a lone

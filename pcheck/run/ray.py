@@ -17,12 +17,13 @@ import time
 import zlib
 from typing import Any, Callable, Iterable, Iterator
 
-from . import interrupts
-from .config import Config, ConfigError
-from .ledger import Ledger
-from .models import CheckResult, ErrorKind, Outcome, Target, Verdict
-from .pool import INTERRUPT_GRACE_S, TICK_S
-from .worker import check_shard
+from pcheck.run import signals
+from pcheck.config import Config
+from pcheck.errors import ConfigError
+from pcheck.run.ledger import Ledger
+from pcheck.models import CheckResult, ErrorKind, Outcome, Target, Verdict
+from pcheck.run.pool import INTERRUPT_GRACE_S, TICK_S
+from pcheck.run.worker import check_shard
 
 log = logging.getLogger("pcheck")
 
@@ -77,7 +78,7 @@ class RayRun:
         """Check every Target on the cluster; yield one CheckResult per item as shards finish."""
         self._connect()
         self.ledger.new_round()
-        return interrupts.interruptible(self, items, lambda source: self._loop(source, idle))
+        return signals.interruptible(self, items, lambda source: self._loop(source, idle))
 
     def _loop(self, source: Iterator[Target | CheckResult], idle: Callable[[], None] | None) -> Iterator[CheckResult]:
         """Turn after turn: cancel if asked, read, submit shards per host bucket, collect."""

@@ -19,7 +19,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-from .config import ConfigError, HostPolicy, parse_accept, parse_header
+from pcheck.config import HostPolicy, parse_accept, parse_header
+from pcheck.errors import ConfigError
 
 CONFIG_NAME = "pcheck.toml"
 

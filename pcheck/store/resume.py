@@ -24,9 +24,11 @@ import os
 import stat
 from typing import Iterable, Iterator, TextIO
 
-from .inputs import ARGS_SOURCE, STDIN
-from .models import RECORD_FIELDS, CheckResult, Outcome, Target, redact_userinfo
-from .report import REPORT_ERRORS
+from pcheck.inputs.sources import ARGS_SOURCE, STDIN
+from pcheck.models import CheckResult, Outcome, RECORD_FIELDS, Target
+from pcheck.urls import redact_userinfo
+from pcheck.output.reports import REPORT_ERRORS
+from pcheck.errors import ResumeError
 
 #: Longest line a record can take: two URLs of MAX_URL_LENGTH, escaped at worst 6 bytes a
 #: character, plus a source path and a detail. A longer line is not a record, and is never read whole.
@@ -41,10 +43,6 @@ _NEEDED = ("url", "outcome", "source", "line")
 _SOURCE_MEMO = 4096
 # Sources that are not paths and are kept as written.
 _NOT_PATHS = (STDIN, ARGS_SOURCE)
-
-
-class ResumeError(ValueError):
-    """The report cannot be resumed from: not jsonl records, or another run holds it."""
 
 
 def create_private(path: str) -> bool:

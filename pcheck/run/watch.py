@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
-from .models import CheckResult, ErrorKind, Outcome, Target
-from .pool import CheckRun
+from pcheck.models import CheckResult, ErrorKind, Outcome, Target
+from pcheck.run.pool import CheckRun
 
 
 @dataclass(frozen=True)

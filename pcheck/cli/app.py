@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import enum
 import errno
-import importlib.util
 import logging
 import os
 import stat
@@ -17,13 +16,11 @@ from typing import Annotated, Any, List, Optional, TextIO
 
 import typer
 
-from . import __version__, interrupts
-from .config import (
-    DEFAULT_ACCEPT, DEFAULT_EXTENSIONS, DEFAULT_MAX_PER_HOST, DEFAULT_MAX_REDIRECTS, DEFAULT_METHOD,
-    DEFAULT_RETRIES, DEFAULT_THREADS, DEFAULT_TIMEOUT_S, DEFAULT_USER_AGENT, PROCESSES_ENV, Config,
-    ConfigError, parse_accept, parse_header,
-)
-from .report import FORMATS, REPORT_ERRORS
+from pcheck.run import signals
+from pcheck._version import __version__
+from pcheck.config import Config, DEFAULT_ACCEPT, DEFAULT_EXTENSIONS, DEFAULT_MAX_PER_HOST, DEFAULT_MAX_REDIRECTS, DEFAULT_METHOD, DEFAULT_RETRIES, DEFAULT_THREADS, DEFAULT_TIMEOUT_S, DEFAULT_USER_AGENT, parse_accept, parse_header, PROCESSES_ENV
+from pcheck.errors import ConfigError
+from pcheck.output.reports import FORMATS, REPORT_ERRORS
 
 log = logging.getLogger("pcheck")
 
@@ -129,8 +126,9 @@ def check(
     shard_size: Annotated[int, typer.Option("--shard-size", help="URLs per Ray task.")] = 10_000,
 ) -> None:
     """Check URLs from lists, documents, stdin and arguments; exit 0 if none failed, 1 if some did."""
-    from .cache import VerdictCache, parse_age
-    from .resume import ResumeError, ResumeState
+    from pcheck.store.cache import parse_age, VerdictCache
+    from pcheck.errors import ResumeError
+    from pcheck.store.resume import ResumeState
 
     o, config, sources = _prepare(ctx, dict(locals()))
     _refuse_output_over_inputs(o["output"], sources, o["config_path"], o["ca_bundle"],
@@ -191,12 +189,13 @@ def watch(
     """Re-check the URLs every interval on a warm pool, printing only what changed."""
     import json
 
-    from .api import targets
-    from .cache import parse_age
-    from .pool import CheckRun, stop_helper_processes
-    from .models import redact_userinfo
-    from .report import printable
-    from .watch import Change, watch as watch_rounds
+    from pcheck.run.session import targets
+    from pcheck.store.cache import parse_age
+    from pcheck.run.pool import CheckRun
+    from pcheck.run.procs import stop_helper_processes
+    from pcheck.urls import redact_userinfo
+    from pcheck.output.reports import printable
+    from pcheck.run.watch import Change, watch as watch_rounds
 
     values = dict(locals())
     values.update(output=None, fail_on_blocked=False, host_stats=False, no_progress=True)
@@ -233,11 +232,11 @@ def watch(
                         break
     except KeyboardInterrupt:
         summary = None
-        raise typer.Exit(interrupts.received.exit_status())
+        raise typer.Exit(signals.received.exit_status())
     finally:
         stop_helper_processes()
     if summary is not None and summary.interrupted:
-        raise typer.Exit(interrupts.received.exit_status())
+        raise typer.Exit(signals.received.exit_status())
     raise typer.Exit(ExitCode.OK)
 
 
@@ -249,9 +248,9 @@ def demo(
     """Start the embedded local site, check a mixed list on every core, and show the report (offline)."""
     import tempfile
 
-    from .demo import demo_cases
-    from .inputs import Source
-    from .lab import Lab
+    from pcheck.cli.demo import demo_cases
+    from pcheck.inputs.sources import Source
+    from pcheck.lab import Lab
 
     with Lab(hosts=4) as lab, tempfile.TemporaryDirectory(prefix="pcheck-demo-") as tmp:
         cases = demo_cases(lab)
@@ -271,15 +270,16 @@ def demo(
                f"{len(expected) - len(wrong)}/{len(expected)} verdicts match what the local site serves", err=True)
     for line, (got, want) in sorted(wrong.items()):
         typer.echo(f"  line {line}: got {got}, expected {want}", err=True)
-    if interrupts.received.first is not None:
+    if signals.received.first is not None:
         raise typer.Exit(code)
     raise typer.Exit(ExitCode.FAILED if wrong else ExitCode.OK)
 
 
 def _prepare(ctx: typer.Context, values: dict[str, Any]):  # type: ignore[no-untyped-def]
     """Merge the config file under the command line, then build the Config and the sources."""
-    from .configfile import find_config, load_config
-    from .inputs import InputError, open_sources
+    from pcheck.cli.configfile import find_config, load_config
+    from pcheck.errors import InputError
+    from pcheck.inputs.sources import open_sources
 
     o = values
     path, from_file = None, []
@@ -325,11 +325,11 @@ def _prepare(ctx: typer.Context, values: dict[str, Any]):  # type: ignore[no-unt
 def _execute(config: Config, sources, fmt: str, output: Optional[str], progress: bool,  # type: ignore[no-untyped-def]
              outcomes: Optional[dict] = None, host_stats: bool = False, resume=None, cache=None) -> ExitCode:
     """Run the check and write the report; any ending signal still leaves a whole report behind."""
-    from .api import open_run, pipeline
-    from .inputs import count_candidates
-    from .pool import stop_helper_processes
-    from .progress import Progress
-    from .report import make_reporter
+    from pcheck.run.session import open_run, pipeline
+    from pcheck.inputs.sources import count_candidates
+    from pcheck.run.procs import stop_helper_processes
+    from pcheck.output.progress import Progress
+    from pcheck.output.reports import make_reporter
 
     stream = _open_report(output, resume)
     name = output or "<stdout>"
@@ -375,8 +375,8 @@ def _execute(config: Config, sources, fmt: str, output: Optional[str], progress:
         failure = _finish_report(reporter, stream, time.monotonic() - started, interrupted)
     if failure is not None:
         _report_failed(name, failure)
-    if interrupts.received.first is not None:
-        return ExitCode(interrupts.received.exit_status())
+    if signals.received.first is not None:
+        return ExitCode(signals.received.exit_status())
     if interrupted:
         return ExitCode.INTERRUPTED
     return ExitCode.FAILED if reporter.summary.failed(config.fail_on_blocked) else ExitCode.OK
@@ -415,10 +415,10 @@ def _finish_report(reporter, stream: TextIO, elapsed_s: float, interrupted: bool
     def defer(signum: int, frame: object) -> None:
         seen.append(signum)
         if len(seen) >= 2:
-            raise interrupts.Interrupted
+            raise signals.Interrupted
 
     try:
-        with interrupts.handling(defer):
+        with signals.handling(defer):
             reporter.finish(elapsed_s, interrupted)
             if stream is not sys.stdout:
                 stream.close()
@@ -510,38 +510,24 @@ def _usage(message: str) -> None:
 def run() -> None:
     """The command, under pcheck.__main__'s signal handlers: SIGTERM and SIGHUP unwind like Ctrl-C
     (a run installs its own handlers over these) instead of killing the process where it stands."""
-    _workers_skip_the_console_script()
     warm = False
     try:
         warm = _prestart(sys.argv[1:])
         # Named explicitly so `python -m pcheck` prints help and completion scripts for `pcheck`.
         app(prog_name="pcheck")
     except KeyboardInterrupt:  # before typer took over (it turns a later one into exit 130)
-        sys.exit(interrupts.received.exit_status())
+        sys.exit(signals.received.exit_status())
     except SystemExit as exc:
         # Typer ends a command that a signal unwound before its run began with exit 130
         # (Ctrl-C's): say which signal it was, as a run does.
-        if exc.code == ExitCode.INTERRUPTED and interrupts.received.first is not None:
-            sys.exit(interrupts.received.exit_status())
+        if exc.code == ExitCode.INTERRUPTED and signals.received.first is not None:
+            sys.exit(signals.received.exit_status())
         raise
     finally:
         if warm:
-            from .pool import stop_helper_processes
+            from pcheck.run.procs import stop_helper_processes
 
             stop_helper_processes()
-
-
-def _workers_skip_the_console_script() -> None:
-    """Let worker processes start as under `python -m pcheck`, without re-running the console script.
-
-    multiprocessing re-imports a main module it knows only by path (the
-    `pcheck` script) in the forkserver and in every spawned worker: typer and
-    the whole CLI, 0.1 s of CPU each, that a worker never uses. Known by the
-    name of a package's `__main__`, the main module is not imported at all.
-    """
-    main = sys.modules["__main__"]
-    if getattr(main, "__spec__", None) is None:
-        main.__spec__ = importlib.util.find_spec("pcheck.__main__")
 
 
 def _prestart(args: list[str]) -> bool:
@@ -552,6 +538,6 @@ def _prestart(args: list[str]) -> bool:
     """
     if not args or args[0] not in ("check", "watch", "demo") or {"--help", "-h"} & set(args):
         return False
-    from .pool import prestart
+    from pcheck.run.procs import prestart
 
     return prestart()

@@ -23,11 +23,11 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3.exceptions
 
-from .config import Config
-from .inputs import normalise
-from .models import ErrorKind, Outcome, Verdict
-from .netguard import PrivateAddressRefused
-from .transport import DeadlineExceeded, Transport
+from pcheck.config import Config
+from pcheck.models import ErrorKind, Outcome, Verdict
+from pcheck.check.netguard import PrivateAddressRefused
+from pcheck.check.transport import DeadlineExceeded, Transport
+from pcheck.urls import changes_origin, normalise
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 #: Statuses that mean "a server is there but refuses robots", not "the link is dead".
@@ -230,15 +230,6 @@ class Checker:
             outcome, status, error, answer.final_url, answer.redirects, answer.method,
             requests_made, elapsed * 1000.0, detail,
         )
-
-
-def changes_origin(old_url: str, new_url: str) -> bool:
-    """True when scheme, host or port differ (the browser's same-origin rule)."""
-    a, b = urlsplit(old_url), urlsplit(new_url)
-    default = {"http": 80, "https": 443}
-    return (a.scheme, a.hostname, a.port or default.get(a.scheme)) != (
-        b.scheme, b.hostname, b.port or default.get(b.scheme)
-    )
 
 
 def is_credential(name: str) -> bool:

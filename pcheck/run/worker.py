@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Callable
 
-from .config import POOL_HOSTS, Config
-from .models import ErrorKind, Outcome, Verdict
+from pcheck.config import Config, POOL_HOSTS
+from pcheck.models import ErrorKind, Outcome, Verdict
 
 #: Most verdicts per message; bigger batches gain little and delay the parent's bookkeeping.
 MAX_BATCH = 256
@@ -94,8 +94,8 @@ def worker_main(config: Config, task_conn: Connection, result_conn: Connection) 
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
     raise_open_files_limit()
-    from .checker import Checker
-    from .transport import make_transport
+    from pcheck.check.checker import Checker
+    from pcheck.check.transport import make_transport
 
     budget = fd_budget(config, open_files_limit())  # the parent has warned if this is below --threads
     transport = make_transport(config, budget)
@@ -152,8 +152,8 @@ def check_shard(config: Config, tasks: list[tuple[int, str, str]]) -> list[tuple
     The shard holds every pending URL of its hosts, so --max-per-host is kept
     here, with a semaphore per host, rather than by a parent scheduler.
     """
-    from .checker import Checker
-    from .transport import make_transport
+    from pcheck.check.checker import Checker
+    from pcheck.check.transport import make_transport
 
     raise_open_files_limit()
     budget = fd_budget(config, open_files_limit())

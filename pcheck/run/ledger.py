@@ -14,7 +14,7 @@ import hashlib
 from dataclasses import dataclass, replace
 from typing import Iterable, Iterator
 
-from .models import CheckResult, ErrorKind, Outcome, Target, Verdict
+from pcheck.models import CheckResult, ErrorKind, Outcome, Target, Verdict
 
 
 class DoneIndex:

@@ -1,0 +1,31 @@
+"""--include and --exclude: a URL left out is an `excluded` result, never a silent drop."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Iterator
+
+from pcheck.config import Config
+from pcheck.models import CheckResult, Outcome, Target, Verdict
+
+
+def filter_targets(items: Iterable[Target | CheckResult], config: Config) -> Iterator[Target | CheckResult]:
+    """Apply --include/--exclude: a skipped URL is an `excluded` result, never a silent drop."""
+    if not config.include and not config.exclude:
+        yield from items
+        return
+    include = [re.compile(p) for p in config.include]
+    exclude = [re.compile(p) for p in config.exclude]
+    for item in items:
+        if isinstance(item, Target):
+            if include and not any(p.search(item.url) for p in include):
+                yield CheckResult.of(item.url, item.source, item.line, _SKIPPED_INCLUDE)
+                continue
+            if any(p.search(item.url) for p in exclude):
+                yield CheckResult.of(item.url, item.source, item.line, _SKIPPED_EXCLUDE)
+                continue
+        yield item
+
+
+_SKIPPED_INCLUDE = Verdict(Outcome.EXCLUDED, detail="matches no --include pattern")
+_SKIPPED_EXCLUDE = Verdict(Outcome.EXCLUDED, detail="matches an --exclude pattern")

@@ -1,0 +1,112 @@
+"""The processes a run starts besides its workers' code: start method, fork server, resource tracker.
+
+Workers are started with forkserver (or spawn), never fork; whichever it is,
+a worker must not re-run the caller's main module, so these helpers present
+that module under a `__main__` name multiprocessing skips.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import multiprocessing
+import sys
+import threading
+from typing import Iterator
+
+
+def mp_context(method: str | None = None) -> multiprocessing.context.BaseContext:
+    """The start method, chosen per call and never set globally.
+
+    Never fork: the parent has threads by the time it spawns (Queue feeders,
+    tqdm's monitor, a library caller's own), and forking a threaded process can
+    deadlock the child. forkserver (Linux; the default from Python 3.14) forks
+    from a clean single-threaded server that has pcheck.run.worker and requests
+    imported already, so a replacement worker starts in milliseconds; spawn
+    is the portable fallback.
+    """
+    if method is None:
+        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload(["pcheck.run.worker", "pcheck.check.checker"])
+    return ctx
+
+
+def prestart() -> bool:
+    """Start the default start method's forkserver now, so its imports overlap the caller's start-up.
+
+    The server imports requests and pcheck's worker (about 0.3 s) while the
+    CLI is still parsing its options; the first worker then forks at once.
+    True when a server was started (stop it with stop_helper_processes).
+    """
+    if mp_context().get_start_method() != "forkserver":
+        return False
+    from multiprocessing import forkserver
+
+    try:
+        forkserver.ensure_running()
+    except OSError:  # no descriptors or processes to spare: the run will say so when it needs a worker
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def workers_skip_main() -> Iterator[None]:
+    """While workers start, present the main module as pcheck's own `__main__`, which they skip.
+
+    spawn and forkserver children re-run the parent's main script (as
+    `__mp_main__`) before unpickling their target. A script that calls
+    check_urls with no `if __name__ == "__main__":` guard would then call it
+    again in every worker, and multiprocessing kills each one with
+    "An attempt has been made to start a new process before the current
+    process has finished its bootstrapping phase": every URL `worker_crashed`.
+    pcheck's workers need nothing from the caller's script (their target and
+    Config are pcheck's), and a main module known by a `__main__` name is not
+    imported in the child at all, so the script is never re-run. The CLI does
+    the same for the console script (cli._workers_skip_the_console_script).
+    """
+    global _hidden_depth, _hidden_spec
+    main = sys.modules.get("__main__")
+    with _hidden_lock:
+        if main is None or (_hidden_depth == 0 and
+                            getattr(getattr(main, "__spec__", None), "name", "").endswith("__main__")):
+            main = None  # already skipped (python -m pcheck, the CLI), or nothing to skip
+        else:
+            if _hidden_depth == 0:  # several check_urls iterated by several threads: the first hides, the last restores
+                _hidden_spec = main.__spec__
+                main.__spec__ = _PCHECK_MAIN_SPEC
+            _hidden_depth += 1
+    try:
+        yield
+    finally:
+        if main is not None:
+            with _hidden_lock:
+                _hidden_depth -= 1
+                if _hidden_depth == 0:
+                    main.__spec__ = _hidden_spec
+
+
+_PCHECK_MAIN_SPEC = importlib.util.find_spec("pcheck.__main__")
+_hidden_lock = threading.Lock()
+_hidden_depth = 0
+_hidden_spec: object = None
+
+
+def stop_helper_processes() -> None:
+    """Stop and reap multiprocessing's forkserver and resource tracker before the CLI exits.
+
+    Left alone they exit only after noticing that their parent is gone, and
+    become zombies wherever PID 1 does not reap orphans (many containers).
+    Their stop methods are private (CPython's own tests use them), hence the
+    defensive look-ups.
+    """
+    from multiprocessing import forkserver, resource_tracker
+
+    for helper in (getattr(forkserver, "_forkserver", None), getattr(resource_tracker, "_resource_tracker", None)):
+        stop = getattr(helper, "_stop", None)
+        if stop is not None:
+            try:
+                stop()
+            except (OSError, ChildProcessError, AttributeError):
+                pass
