@@ -1,7 +1,6 @@
 """pcheck: a fast bulk link checker (processes x threads, Go-style)."""
 
 from pcheck._version import __version__
-
 from pcheck.models import CheckResult, ErrorKind, Outcome, Summary  # noqa: E402
 
 __all__ = ["CheckResult", "ErrorKind", "Outcome", "Summary", "check_urls", "__version__"]

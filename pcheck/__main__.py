@@ -11,7 +11,11 @@ import sys
 from pcheck.run import signals
 
 
-def main() -> None:
+def main(args: list[str] | None = None) -> None:
+    """Run the `pcheck` command with `args` (default: the command line's); ends in SystemExit.
+
+    Tests call this in-process with their own args, as the console script does with sys.argv.
+    """
     signals.received.received.clear()
     with signals.handling(signals.raise_interrupt):
         try:
@@ -19,7 +23,7 @@ def main() -> None:
         except KeyboardInterrupt:
             raise SystemExit(signals.received.exit_status()) from None
         _workers_skip_the_console_script()
-        run()
+        run(args)
 
 
 def _workers_skip_the_console_script() -> None:

@@ -34,9 +34,27 @@ MAX_URL_LENGTH = 8192
 #: Document extensions looked for in directories (--extensions); .txt there means a text document.
 DEFAULT_EXTENSIONS = ("md", "markdown", "html", "htm")
 
+#: Report format, and where the report goes (None: stdout).
+DEFAULT_FORMAT = "text"
+FORMATS = ("text", "jsonl", "json", "csv", "markdown", "junit")
+#: How report streams encode what UTF-8 cannot hold: an undecodable file name or argument (a lone
+#: surrogate, \udcff) is written as that escape instead of ending the report in a traceback.
+REPORT_ERRORS = "backslashreplace"
+#: How input files are read: by extension (auto), or as one kind for all.
+DEFAULT_INPUT_FORMAT = "auto"
+INPUT_FORMATS = ("auto", "list", "markdown", "html", "text")
+#: The verdict cache (--cache): where it lives, and how long an alive verdict is served.
+DEFAULT_CACHE_PATH = os.path.join(".pcheck", "cache.sqlite")
+DEFAULT_MAX_CACHE_AGE = "1d"
+#: `pcheck watch`: the interval between rounds.
+DEFAULT_EVERY = "30s"
+DEFAULT_DISTRIBUTOR = "multiprocessing"
+#: URLs per Ray task.
+DEFAULT_SHARD_SIZE = 10_000
+
 PROCESSES_ENV = "PCHECK_PROCESSES"
 METHODS = ("head", "get")
-DISTRIBUTORS = ("multiprocessing", "ray")
+DISTRIBUTORS = (DEFAULT_DISTRIBUTOR, "ray")
 
 
 def usable_cores() -> int:
@@ -79,6 +97,21 @@ def parse_accept(spec: str) -> tuple[tuple[int, int], ...]:
     if not ranges:
         raise ConfigError("--accept needs at least one status code")
     return tuple(ranges)
+
+
+def parse_duration(text: str) -> float:
+    """'90' or '90s', '15m', '12h', '1d' -> seconds."""
+    text = text.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    scale = units.get(text[-1:], None)
+    number = text[:-1] if scale else text
+    try:
+        value = float(number) * (scale or 1)
+    except ValueError:
+        raise ConfigError(f"{text!r} is not a duration like 30s, 15m, 12h or 1d") from None
+    if value < 0:
+        raise ConfigError("a duration cannot be negative")
+    return value
 
 
 def parse_header(spec: str) -> tuple[str, str]:
@@ -129,9 +162,9 @@ class Config:
     #: (host, policy) pairs; hosts are lower-case punycode, matched exactly.
     hosts: tuple[tuple[str, HostPolicy], ...] = ()
     #: "multiprocessing" (this machine) or "ray" (a Ray cluster, pip install 'pcheck[ray]').
-    distributor: str = "multiprocessing"
+    distributor: str = DEFAULT_DISTRIBUTOR
     ray_address: str | None = None  # None starts a local cluster; "auto" or "ray://host:port" joins one
-    shard_size: int = 10_000  # URLs per Ray task
+    shard_size: int = DEFAULT_SHARD_SIZE
 
     def __post_init__(self) -> None:
         checks = [

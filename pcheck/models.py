@@ -7,9 +7,18 @@ and safely: `multiprocessing` would otherwise drop an unpicklable result.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 
-from pcheck.urls import redact_userinfo
+#: What a URL's userinfo secret is replaced with in every record, cache row and resume key.
+REDACTED = "***"
+# The authority's userinfo, split as urlsplit splits it: up to the last "@" before the path.
+_USERINFO = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)([^/?#]*)@")
+
+#: The `source` of URLs read from standard input, and of URLs given as arguments.
+STDIN = "-"
+ARGS_SOURCE = "<args>"
+
 
 class Outcome(str, enum.Enum):
     """What a user learns about one URL. Match on these, never on message text."""
@@ -99,17 +108,22 @@ class CheckResult:
     source: str | None = None
     line: int | None = None
     detail: str | None = None
+    #: The normalised URL and its host, as read (None when the URL was never checkable): carried,
+    #: never recomputed, so the cache and the host table spell them as the checker did. Not in records.
+    key: str | None = None
+    host: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.outcome is Outcome.ALIVE
 
     @classmethod
-    def of(cls, url: str, source: str | None, line: int | None, verdict: Verdict) -> CheckResult:
+    def of(cls, url: str, source: str | None, line: int | None, verdict: Verdict,
+           key: str | None = None, host: str | None = None) -> CheckResult:
         v = verdict
         return cls(
             url, v.outcome, v.status, v.error, v.final_url, v.redirects, v.method,
-            v.attempts, v.elapsed_ms, source, line, v.detail,
+            v.attempts, v.elapsed_ms, source, line, v.detail, key, host,
         )
 
     def to_record(self) -> dict:
@@ -129,6 +143,27 @@ class CheckResult:
             "line": self.line,
             "detail": self.detail,
         }
+
+
+def redact_userinfo(url: str) -> str:
+    """The URL with its userinfo secret replaced: `user:pw@` -> `user:***@`, `token@` -> `***@`.
+
+    A report or cache file outlives the run and travels (CI artifacts, bug
+    reports), so a password never reaches one. The user name stays when a
+    password follows it, to tell accounts apart; alone it is often the secret
+    itself (`https://<token>@github.com/`), so it goes too (pip's rule).
+    Idempotent, and total: invalid lines are redacted the same way.
+    """
+    if "@" not in url:
+        return url
+    found = _USERINFO.match(url)
+    if found is None or not found.group(2):
+        return url
+    user, colon, password = found.group(2).partition(":")
+    shown = f"{user}:{REDACTED}" if colon else REDACTED
+    if colon and not password:
+        shown = f"{user}:"  # an empty password hides nothing
+    return found.group(1) + shown + url[found.end(2):]
 
 
 RECORD_FIELDS = tuple(CheckResult.of("", None, None, Verdict(Outcome.ALIVE)).to_record())

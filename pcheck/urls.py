@@ -11,14 +11,6 @@ import ipaddress
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-import idna
-
-#: What a URL's userinfo secret is replaced with in every record, cache row and resume key.
-REDACTED = "***"
-# The authority's userinfo, split as urlsplit splits it: up to the last "@" before the path.
-_USERINFO = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)([^/?#]*)@")
-
-
 # C0, space, DEL, C1 and the Unicode spaces/separators: none belongs in a URL,
 # and urlsplit would silently drop some of them (bpo-43882), fetching a URL the user never wrote.
 _FORBIDDEN = re.compile(r"[\x00-\x20\x7f-\x9f\u00a0\u1680\u2000-\u200f\u2028\u2029\u202f\u205f\u3000\ufeff]")
@@ -70,6 +62,8 @@ def normalise(url: str) -> tuple[str, str]:
 
 
 def _normalise_host(host: str, hostport: str) -> str:
+    import idna  # only for hosts that are not plain ASCII; `import pcheck` stays light
+
     if not host:
         raise ValueError("empty host")
     if hostport.startswith("["):
@@ -112,24 +106,3 @@ def changes_origin(old_url: str, new_url: str) -> bool:
     return (a.scheme, a.hostname, a.port or default.get(a.scheme)) != (
         b.scheme, b.hostname, b.port or default.get(b.scheme)
     )
-
-
-def redact_userinfo(url: str) -> str:
-    """The URL with its userinfo secret replaced: `user:pw@` -> `user:***@`, `token@` -> `***@`.
-
-    A report or cache file outlives the run and travels (CI artifacts, bug
-    reports), so a password never reaches one. The user name stays when a
-    password follows it, to tell accounts apart; alone it is often the secret
-    itself (`https://<token>@github.com/`), so it goes too (pip's rule).
-    Idempotent, and total: invalid lines are redacted the same way.
-    """
-    if "@" not in url:
-        return url
-    found = _USERINFO.match(url)
-    if found is None or not found.group(2):
-        return url
-    user, colon, password = found.group(2).partition(":")
-    shown = f"{user}:{REDACTED}" if colon else REDACTED
-    if colon and not password:
-        shown = f"{user}:"  # an empty password hides nothing
-    return found.group(1) + shown + url[found.end(2):]

@@ -152,7 +152,7 @@ def _unlink(path: str) -> bool:
         return False
 
 
-def fault_worker_main(config, task_conn, result_conn) -> None:  # type: ignore[no-untyped-def]
+def fault_worker_main(config, task_conn, result_conn, start_checks=None) -> None:  # type: ignore[no-untyped-def]
     """pcheck.run.worker.worker_main, with check functions that obey `fault=` in the URL."""
     import pcheck.run.worker as worker
     from pcheck.check.checker import Checker
@@ -178,7 +178,7 @@ def fault_worker_main(config, task_conn, result_conn) -> None:  # type: ignore[n
     stop = threading.Event()
 
     def make(checker: Checker):  # type: ignore[no-untyped-def]
-        def check(url: str) -> Verdict:
+        def check(url: str, host: str | None = None) -> Verdict:
             p = _params(url)
             fault = p.get("fault")
             if fault == "sigkill" or (fault == "sigkill-once" and _unlink(p["marker"])):
@@ -191,7 +191,7 @@ def fault_worker_main(config, task_conn, result_conn) -> None:  # type: ignore[n
                 return Verdict(Outcome.ALIVE, status=200, final_url=url, detail=lambda: None)  # type: ignore[arg-type]
             if fault == "big":
                 return Verdict(Outcome.ALIVE, status=200, final_url=url, detail="x" * int(p["size"]))
-            return checker.check(url)
+            return checker.check(url, host)
 
         return check
 
@@ -218,11 +218,6 @@ def _exit_with_buffered_results(after: int, report: str, code: int) -> None:
         json.dump(data, f)
     os.replace(tmp, report)
     os._exit(code)
-
-
-def put_big(queue, size: int) -> None:  # type: ignore[no-untyped-def]
-    """Negative control's child: one item larger than a pipe buffer, left to the queue's feeder thread."""
-    queue.put(b"x" * size)
 
 
 def signal_pending(pid: int, signum: int) -> bool:

@@ -1,4 +1,5 @@
-"""The `pcheck` command end to end, as a subprocess: exit codes, formats, streams."""
+"""The `pcheck` command end to end (in process, or as a subprocess where a process is the point): exit codes,
+formats, streams."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -22,7 +24,9 @@ def test_all_alive_exits_0(lab, tmp_path):
     path = write_list(tmp_path / "urls.txt", [lab.url(f"ok?i={i}", i % 4) for i in range(30)])
     proc = run_pcheck("check", str(path), *FAST)
     assert proc.returncode == 0, proc.stderr
-    assert "alive" in proc.stdout and "30" in proc.stdout
+    summary, *counts = proc.stdout.splitlines()
+    assert re.fullmatch(r"pcheck: 30 URL\(s\) checked in .*", summary), proc.stdout
+    assert [line.split() for line in counts] == [["alive", "30"]], proc.stdout  # and no other outcome
 
 
 def test_one_broken_url_exits_1_and_is_named(lab, tmp_path):
@@ -105,7 +109,10 @@ def test_stdin_and_arguments_are_inputs(lab):
 
 def test_stdout_holds_only_the_report_and_no_bar_frames_without_a_terminal(lab):
     proc = run_pcheck("check", lab.url("ok"), lab.url("status/404"), "--format", "jsonl", "--timeout", "2", "--retries", "0")
-    assert all(json.loads(line) for line in proc.stdout.splitlines())
+    assert proc.returncode == 1, proc.stderr
+    records = [json.loads(line) for line in proc.stdout.splitlines()]  # every line of stdout is a record
+    assert sorted((r["url"], r["outcome"]) for r in records) == [(lab.url("ok"), "alive"),
+                                                                 (lab.url("status/404"), "broken")]
     assert "\r" not in proc.stderr
 
 

@@ -124,7 +124,8 @@ def test_a_command_line_format_wins_over_the_file(lab, tmp_path, flag, check):
     assert check(proc.stdout), proc.stdout
 
 
-def concurrency_run(lab, tmp_path, config: str, *flags: str, per_host: int = 8) -> dict:
+def concurrency_run(lab, tmp_path, config: str, *flags: str, per_host: int = 5) -> dict:
+    """Peak requests in flight per host; `per_host` URLs each, more than any cap checked here (4)."""
     (tmp_path / "pcheck.toml").write_text(config)
     urls = [lab.url(f"delay/300?i={i}", host) for host in (0, 1) for i in range(per_host)]
     path = write_list(tmp_path / "urls.txt", urls)
@@ -234,6 +235,6 @@ def test_bash_completion_script_and_answers(tmp_path):
 
 
 def test_show_completion_via_python_m_names_pcheck():
-    proc = run_pcheck("--show-completion", "bash")
+    proc = run_pcheck("--show-completion", "bash", subprocess=True)  # the program name `python -m` gives
     assert proc.returncode == 0
     assert "complete -o default -F _pcheck_completion pcheck" in proc.stdout

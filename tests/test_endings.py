@@ -25,7 +25,8 @@ from typer.testing import CliRunner
 import fault_helpers as fh
 from conftest import run_pcheck, write_list
 from pcheck.config import Config
-from pcheck.inputs.sources import ARGS_SOURCE, parse_url
+from pcheck.models import ARGS_SOURCE
+from pcheck.inputs.sources import parse_url
 from pcheck.models import Outcome
 from pcheck.run.pool import CheckRun
 from test_faults import cli_processes, in_flight, read_jsonl, start_cli  # noqa: F401 - a fixture
@@ -76,8 +77,8 @@ def test_an_output_that_is_the_redirected_stdin_is_refused(lab, tmp_path):
 
 
 def _slow_run(lab, tmp_path, cli_processes, fmt="jsonl", n=400):  # noqa: F811
-    """A CLI run of `n` URLs that take a second each, under way (some requests at the site)."""
-    urls = [lab.url(f"delay/1000?i={i}", host=i % 4) for i in range(n)]
+    """A CLI run of `n` URLs that take half a second each (12 s in all), under way (some requests at the site)."""
+    urls = [lab.url(f"delay/500?i={i}", host=i % 4) for i in range(n)]
     listing = write_list(tmp_path / "urls.txt", urls)
     report = tmp_path / f"report.{fmt}"
     stderr = tmp_path / "stderr.txt"
@@ -128,7 +129,7 @@ def test_a_hangup_to_the_whole_process_group_reports_no_worker_death(lab, tmp_pa
 def test_an_interrupt_while_counting_the_input_reports_every_url_cancelled(lab, tmp_path, monkeypatch):
     """The count for the progress bar comes before any check; Ctrl-C there still yields a whole report."""
     import pcheck.cli.app
-    import pcheck.inputs.sources
+    import pcheck.run.session
 
     urls = [lab.url(f"ok?i={i}") for i in range(50)]
     listing = write_list(tmp_path / "urls.txt", urls)
@@ -137,7 +138,7 @@ def test_an_interrupt_while_counting_the_input_reports_every_url_cancelled(lab, 
     def interrupted_count(sources):  # type: ignore[no-untyped-def]
         raise KeyboardInterrupt  # what the CLI's handler raises for Ctrl-C, SIGTERM or SIGHUP here
 
-    monkeypatch.setattr(pcheck.inputs.sources, "count_candidates", interrupted_count)
+    monkeypatch.setattr(pcheck.run.session, "count_candidates", interrupted_count)
     logger = logging.getLogger("pcheck")  # the CLI routes it to its progress bar: undone after this test
     for name, value in (("handlers", []), ("propagate", logger.propagate), ("level", logger.level)):
         monkeypatch.setattr(logger, name, value)
@@ -303,7 +304,7 @@ def test_a_reader_that_goes_away_ends_the_run_quietly(lab, tmp_path):
 
 def test_a_stdout_that_cannot_encode_a_url_shows_escapes_not_a_traceback(lab):
     url = lab.url("status/404?q=\u00fc")
-    proc = run_pcheck("check", url, "--no-progress", env={"PYTHONIOENCODING": "ascii"})
+    proc = run_pcheck("check", url, "--no-progress", env={"PYTHONIOENCODING": "ascii"}, subprocess=True)
     assert proc.returncode == 1, proc.stderr
     assert "q=\\xfc" in proc.stdout and "Traceback" not in proc.stderr
 
@@ -312,12 +313,13 @@ def test_a_stdout_that_cannot_encode_a_url_shows_escapes_not_a_traceback(lab):
 def test_every_format_writes_an_undecodable_argument_and_never_a_password(tmp_path, fmt):
     """A lone surrogate (an argument that is not UTF-8) is escaped, not the end of the report."""
     report = tmp_path / "report"
-    proc = subprocess.run([sys.executable, "-m", "pcheck", "check", b"http://127.0.0.1:1/\xff",
-                           "http://user:s3cret@127.0.0.1:1/x", "--format", fmt, "-o", str(report), "--no-progress",
-                           "--retries", "0", "--timeout", "2"], capture_output=True, timeout=60)
+    # The argument as the interpreter hands the bytes b"...\xff" of argv to pcheck: with a lone surrogate.
+    undecodable = os.fsdecode(b"http://127.0.0.1:1/\xff")
+    proc = run_pcheck("check", undecodable, "http://user:s3cret@127.0.0.1:1/x", "--format", fmt, "-o", str(report),
+                      "--no-progress", "--retries", "0", "--timeout", "2")
     text = report.read_text(encoding="utf-8")
-    assert proc.returncode == 1, proc.stderr.decode()
-    assert "Traceback" not in proc.stderr.decode()
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
     assert "udcff" in text or "%FF" in text
     assert "s3cret" not in text and "user:***@" in text
 

@@ -115,20 +115,61 @@ def test_arguments_are_classified_as_stdin_url_or_file(tmp_path):
     assert kinds == ["stdin", "url", "file"]
 
 
+#: Padding a list's reader must take as blank: spaces, tabs, and the CR of a CRLF line end.
+_PAD = st.lists(st.sampled_from([b" ", b"\t", b"\r"]), max_size=3).map(b"".join)
+_REST = st.binary(max_size=40).filter(lambda b: b"\n" not in b)
+#: Bytes that start a line's content: printable ASCII or any non-ASCII byte, but never `#` or whitespace.
+_FIRST = st.sampled_from([bytes([c]) for c in range(0x21, 0x100) if c != ord("#")])
+#: URLs known to be valid, and what the reader must report for them: the URL as written.
+_KNOWN_URLS = [b"http://a.example/", b"https://B.example:8443/x?y=1#frag", b"http://127.0.0.1/",
+               b"http://xn--bcher-kva.example/p", b"HTTP://a.example/%41"]
+
+
+def _line(kind: str) -> st.SearchStrategy[tuple[str, bytes]]:
+    """A line of a known kind, built from its parts (so its kind is known without parsing it)."""
+    if kind == "blank":
+        parts = st.tuples(_PAD)
+    elif kind == "comment":
+        parts = st.tuples(_PAD, st.just(b"#"), _REST)
+    elif kind == "url":
+        parts = st.tuples(_PAD, st.sampled_from(_KNOWN_URLS), _PAD)
+    else:  # anything else that is not blank and does not start with `#`: a target or an invalid result
+        parts = st.tuples(_PAD, _FIRST, _REST)
+    return parts.map(lambda p: (kind, b"".join(p)))
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.binary(max_size=60).filter(lambda b: b"\n" not in b), max_size=20))
-def test_any_bytes_yield_exactly_one_item_per_candidate_line(lines):
+@given(st.lists(st.sampled_from(["blank", "comment", "url", "other"]).flatmap(_line), max_size=20), st.booleans())
+def test_any_list_yields_exactly_one_item_per_candidate_line(lines, bom):
+    """The kind of each line is known by construction: blanks and comments yield nothing, every other
+    line exactly one item with its physical line number; a known-valid URL is a target, as written."""
+    data = (b"\xef\xbb\xbf" if bom else b"") + b"\n".join(raw for _, raw in lines) + b"\n"
+    items = read(data)  # never raises
+    expected = [n for n, (kind, _) in enumerate(lines, start=1) if kind in ("url", "other")]
+    assert [i.line for i in items] == expected
+    assert all(i.source == "list.txt" for i in items)
+    assert all(isinstance(i, Target) or i.outcome is Outcome.INVALID for i in items)
+    by_line = {i.line: i for i in items}
+    for n, (kind, raw) in enumerate(lines, start=1):
+        if kind == "url":
+            item = by_line[n]
+            assert isinstance(item, Target), (raw, item)
+            assert item.url == raw.strip(b" \t\r").decode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_REST, max_size=20))
+def test_any_bytes_yield_at_most_one_item_per_line_and_never_raise(lines):
     data = b"\n".join(lines) + b"\n"
     items = read(data)  # never raises
-    expected = []
-    for number, raw in enumerate(lines, start=1):
-        text = raw.strip()
-        if number == 1 and text.startswith(b"\xef\xbb\xbf"):
-            text = text[3:].strip()
-        if text and not text.startswith(b"#"):
-            expected.append(number)
-    assert [i.line for i in items] == expected
+    numbers = [i.line for i in items]
+    assert numbers == sorted(set(numbers)) and all(1 <= n <= len(lines) for n in numbers)
     assert all(isinstance(i, Target) or i.outcome is Outcome.INVALID for i in items)
+    for n, raw in enumerate(lines, start=1):
+        if raw.startswith(b"#") or not raw.strip(b" \t\r"):
+            assert n not in numbers, raw  # a comment or a blank line
+        elif raw[:1] not in b" \t\r\x0b\x0c" and not (n == 1 and raw.startswith(b"\xef\xbb\xbf")):
+            assert n in numbers, raw  # content from its first byte: always one item
 
 
 # -- pipes, devices and files that cannot be read --------------------------------------------
@@ -170,7 +211,7 @@ def test_a_process_substitution_path_is_read_like_a_file(tmp_path):
 
 def test_dev_stdin_is_read_like_a_file(lab):
     proc = run_pcheck("check", "/dev/stdin", "--format", "jsonl", "--timeout", "3", "--retries", "0", "-p", "1",
-                      stdin=lab.url("ok") + "\n")
+                      stdin=lab.url("ok") + "\n", subprocess=True)  # /dev/stdin is the process's descriptor 0
     assert proc.returncode == 0, proc.stderr
     [record] = [json.loads(line) for line in proc.stdout.splitlines()]
     assert (record["url"], record["outcome"], record["source"]) == (lab.url("ok"), "alive", "/dev/stdin")

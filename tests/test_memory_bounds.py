@@ -21,7 +21,8 @@ import pytest
 
 from pcheck.output import reports as report
 from pcheck.config import Config
-from pcheck.inputs.sources import ARGS_SOURCE, invalid_result, parse_url
+from pcheck.models import ARGS_SOURCE
+from pcheck.inputs.sources import invalid_result, parse_url
 from pcheck.run.ledger import Ledger
 from pcheck.models import CheckResult, Outcome, Target, Verdict
 from pcheck.run.pool import CheckRun, READ_AHEAD

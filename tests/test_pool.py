@@ -9,7 +9,8 @@ import pytest
 
 from pcheck import check_urls
 from pcheck.config import Config
-from pcheck.inputs.sources import ARGS_SOURCE, parse_url
+from pcheck.models import ARGS_SOURCE
+from pcheck.inputs.sources import parse_url
 from pcheck.models import Outcome
 from pcheck.run.pool import CheckRun
 from pcheck.run.procs import mp_context

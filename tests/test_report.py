@@ -8,7 +8,8 @@ import json
 
 from pcheck.inputs.sources import invalid_result
 from pcheck.models import CheckResult, Outcome, Verdict
-from pcheck.output.reports import make_reporter, printable
+from pcheck.output.reporter import printable
+from pcheck.output.reports import make_reporter
 
 HOSTILE = 'http://evil.example/\x1b[2J\x1b]0;pwned\x07,"quoted",\u202egnp.exe'
 

@@ -40,7 +40,7 @@ from pcheck.inputs.sources import iter_stream, parse_url
 from pcheck.lab import Lab
 from pcheck.models import CheckResult, ErrorKind, Outcome, RECORD_FIELDS, Target
 from pcheck.check.netguard import is_private, NetGuard, PrivateAddressRefused, system_resolver
-from pcheck.output.reports import printable
+from pcheck.output.reporter import printable
 from pcheck.check.transport import Transport
 
 pytestmark = pytest.mark.timeout(30)
@@ -689,7 +689,9 @@ def test_cli_never_uses_netrc_or_environment_proxies(lab, tmp_path):
     proxy = lab.base(host=2)  # 127.0.0.3 would log an absolute-form request if used as a proxy
     env = {"HOME": str(tmp_path), "NETRC": str(netrc), "NO_PROXY": "", "no_proxy": "",
            **{k: proxy for k in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")}}
-    proc = run_pcheck("check", lab.url("ok"), lab.url("redirect/1"), "--format", "jsonl", *FAST, env=env)
+    # A process started with this environment, workers and all (they read netrc and proxies).
+    proc = run_pcheck("check", lab.url("ok"), lab.url("redirect/1"), "--format", "jsonl", *FAST, env=env,
+                      subprocess=True)
     assert proc.returncode == 0, proc.stderr
     assert {r["outcome"] for r in jsonl(proc)} == {"alive"}
     assert len(lab.log) == 3
@@ -728,8 +730,9 @@ def test_cli_ca_bundle_makes_it_alive(https_lab):
 def test_cli_insecure_is_alive_and_warns_exactly_once(https_lab):
     site, _ = https_lab
     urls = [site.url(f"ok?i={i}") for i in range(8)]
+    # A process of its own: its workers' stderr (where urllib3 would warn) is the command's stderr.
     proc = run_pcheck("check", *urls, "--insecure", "--format", "jsonl",
-                      "--timeout", "3", "--retries", "0", "-p", "2", "--no-progress")
+                      "--timeout", "3", "--retries", "0", "-p", "2", "--no-progress", subprocess=True)
     assert proc.returncode == 0, proc.stderr
     assert {r["outcome"] for r in jsonl(proc)} == {"alive"}
     lines = [line for line in proc.stderr.splitlines() if line.strip()]

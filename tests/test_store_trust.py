@@ -97,7 +97,7 @@ def test_open_for_append_writes_after_the_last_record_and_keeps_the_lock_until_c
 
 
 def test_a_second_run_resuming_the_same_report_exits_2_and_no_url_is_recorded_twice(lab, tmp_path):
-    urls = [lab.url(f"ok?fast={i}") for i in range(4)] + [lab.url("delay/6000?slow=1")]
+    urls = [lab.url(f"ok?fast={i}") for i in range(4)] + [lab.url("delay/4000?slow=1")]
     listing = write_list(tmp_path / "urls.txt", urls)
     report = tmp_path / "report.jsonl"
     args = [sys.executable, "-m", "pcheck", *resume_args([str(listing)], report, "--timeout", "20")]

@@ -18,15 +18,17 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable
 from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
 
+from pcheck.check.deadlines import DeadlineExceeded
+from pcheck.check.netguard import NetGuard, PrivateAddressRefused
+from pcheck.check.transport import POOL_HOSTS, Transport
 from pcheck.config import Config
 from pcheck.models import ErrorKind, Outcome, Verdict
-from pcheck.check.netguard import PrivateAddressRefused
-from pcheck.check.transport import DeadlineExceeded, Transport
 from pcheck.urls import changes_origin, normalise
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -88,12 +90,12 @@ class Checker:
         # Per-check state; a Checker belongs to one thread, so this is safe.
         self.accept = config.accept
 
-    def check(self, url: str) -> Verdict:
-        """Check one normalised URL; always returns a Verdict."""
+    def check(self, url: str, host: str | None = None) -> Verdict:
+        """Check one normalised URL (whose host normalise gave, if known); always returns a Verdict."""
         started = time.monotonic()
         self.accept = self.config.accept
         if self.config.hosts:
-            policy = self.config.host_policy(urlsplit(url).hostname or "")
+            policy = self.config.host_policy(host if host is not None else urlsplit(url).hostname or "")
             if policy is not None:
                 self.accept = policy.accept or self.config.accept
         method = self.config.method.upper()
@@ -339,3 +341,28 @@ def _causes(exc: BaseException):
 
 def _clip(text: str) -> str:
     return text if len(text) <= _DETAIL_MAX else text[: _DETAIL_MAX - 1] + "…"
+
+
+def make_transport(config: Config, per_host: int | None = None, pool_hosts: int = POOL_HOSTS) -> Transport:
+    """The transport a worker process uses for `config`: per_host idle connections kept for each of pool_hosts hosts."""
+    if not config.verify_tls:
+        import warnings
+
+        from urllib3.exceptions import InsecureRequestWarning
+
+        # The CLI has warned once; one warning per request from every worker would drown stderr.
+        warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+    verify = config.ca_bundle or config.verify_tls
+    guard = NetGuard() if config.exclude_private else None
+    return Transport(per_host or config.threads, verify=verify, guard=guard, pool_hosts=pool_hosts)
+
+
+def start_checks(config: Config, threads: int, per_host: int, pool_hosts: int,
+                 stop: threading.Event) -> tuple[list[Callable[[str, str], Verdict]], Callable[[], None]]:
+    """A process's check functions, one Checker per thread sharing one transport, and what closes them.
+
+    The shape of run.worker's StartChecks: the worker and the Ray shard run
+    checks without knowing how they are made.
+    """
+    transport = make_transport(config, per_host, pool_hosts)
+    return [Checker(config, transport, stop).check for _ in range(threads)], transport.close

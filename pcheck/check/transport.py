@@ -33,108 +33,26 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NameResolutionError
 from urllib3.response import HTTPResponse
 
-from pcheck.config import POOL_HOSTS
+from pcheck.check.deadlines import (  # noqa: F401 - re-exported
+    WATCHDOG_TICK_S,
+    DeadlineExceeded,
+    DeadlineSlot,
+    Watchdog,
+)
 from pcheck.check.netguard import NetGuard
+
+#: Hosts whose idle kept-alive connections a worker keeps (requests' default of 10 re-opens
+#: connections beyond 10 hosts); fewer only when the open-files limit cannot hold them.
+POOL_HOSTS = 256
 
 #: Bodies up to this size are read and discarded so the connection can be reused; larger ones are cut.
 DRAIN_LIMIT = 16 * 1024
 #: Longest a small body is read for, to keep its connection; a slower one is cut.
 DRAIN_BUDGET_S = 0.5
-#: How often the watchdog looks at the deadlines; the deadline holds to within this.
-WATCHDOG_TICK_S = 0.05
 #: Interim (1xx) answers read past before the final one; a server sending more is not speaking HTTP.
 MAX_INTERIM_RESPONSES = 16
 #: A status code is exactly three ASCII digits (RFC 9112 §4); int() would also take '+200', '2_00', '0200'.
 _STATUS_CODE = re.compile(r"[0-9]{3}")
-
-
-class DeadlineExceeded(Exception):
-    """The attempt's total deadline passed while a request was in progress."""
-
-
-class DeadlineSlot:
-    """The request one thread is running now, and when it must be cut off."""
-
-    __slots__ = ("lock", "conn", "deadline", "fired")
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.conn: HTTPConnection | None = None
-        self.deadline = float("inf")
-        self.fired = False
-
-    def arm(self, deadline: float, conn: HTTPConnection | None = None) -> None:
-        with self.lock:
-            self.deadline, self.fired, self.conn = deadline, False, conn
-
-    def attach(self, conn: HTTPConnection) -> None:
-        with self.lock:
-            self.conn = conn
-            if self.fired:  # expired before the connection was known
-                _shutdown(conn)
-
-    def detach(self, conn: HTTPConnection) -> None:
-        """`conn` goes back to the pool, where it may carry another thread's request: stop watching it.
-
-        urllib3 gives a connection back as soon as the last body byte is read,
-        before the request's slot is disarmed; a deadline passing in between
-        must not cut the next request on it.
-        """
-        with self.lock:
-            if self.conn is conn:
-                self.conn = None
-                if self.fired:  # already shut down: never pooled half-dead
-                    conn.close()
-
-    def disarm(self) -> bool:
-        """Stop watching; True if the deadline fired meanwhile."""
-        with self.lock:
-            self.deadline, self.conn = float("inf"), None
-            return self.fired
-
-    def expire_if_due(self, now: float) -> None:
-        with self.lock:
-            if not self.fired and now >= self.deadline:
-                self.fired = True
-                if self.conn is not None:
-                    _shutdown(self.conn)
-
-
-def _shutdown(conn: HTTPConnection) -> None:
-    sock = getattr(conn, "sock", None)
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)  # wakes a recv() blocked in header parsing
-        except OSError:
-            pass
-
-
-class Watchdog:
-    """One daemon thread per process that cuts off requests past their deadline."""
-
-    def __init__(self) -> None:
-        self._slots: list[DeadlineSlot] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="pcheck-watchdog", daemon=True)
-        self._thread.start()
-
-    def new_slot(self) -> DeadlineSlot:
-        slot = DeadlineSlot()
-        with self._lock:
-            self._slots.append(slot)
-        return slot
-
-    def _run(self) -> None:
-        while not self._stop.wait(WATCHDOG_TICK_S):
-            now = time.monotonic()
-            with self._lock:
-                slots = list(self._slots)
-            for slot in slots:
-                slot.expire_if_due(now)
-
-    def stop(self) -> None:
-        self._stop.set()
 
 
 _current = threading.local()  # .slot: the slot of the request this thread is sending now
@@ -419,19 +337,3 @@ def _cut(response: HTTPResponse) -> None:
     """Close the connection and give its slot back to the pool (as requests' Response.close does)."""
     response.close()
     response.release_conn()
-
-
-def make_transport(config, budget=None) -> Transport:  # type: ignore[no-untyped-def]
-    """The transport a worker process uses for `config` (a pcheck.config.Config), within an fd budget."""
-    if not config.verify_tls:
-        import warnings
-
-        from urllib3.exceptions import InsecureRequestWarning
-
-        # The CLI has warned once; one warning per request from every worker would drown stderr.
-        warnings.filterwarnings("ignore", category=InsecureRequestWarning)
-    verify = config.ca_bundle or config.verify_tls
-    guard = NetGuard() if config.exclude_private else None
-    if budget is None:
-        return Transport(config.threads, verify=verify, guard=guard)
-    return Transport(budget.per_host, verify=verify, guard=guard, pool_hosts=budget.pool_hosts)

@@ -1,9 +1,21 @@
-"""`pcheck demo`: a mixed URL list over the local site, with the verdict each URL must get."""
+"""`pcheck demo`: a mixed URL list over the embedded local site, checked on every core, each verdict verified."""
 
 from __future__ import annotations
 
-from pcheck.lab import Lab
-from pcheck.models import Outcome
+import os
+import tempfile
+from typing import TYPE_CHECKING
+
+import typer
+
+from pcheck.cli import options as opt
+from pcheck.cli.exits import ExitCode, ending_code, fail
+from pcheck.config import DEFAULT_FORMAT, Config
+from pcheck.errors import PcheckError
+from pcheck.models import CheckResult, Outcome
+
+if TYPE_CHECKING:
+    from pcheck.lab import Lab
 
 A, BR, BL, IN = Outcome.ALIVE, Outcome.BROKEN, Outcome.BLOCKED, Outcome.INVALID
 
@@ -35,3 +47,43 @@ def demo_cases(lab: Lab, fast_urls: int = 200) -> list[tuple[str, Outcome]]:
         (lab.url("ok?page=0"), A),  # a duplicate: checked once, reported twice
     ]
     return cases
+
+
+def demo(
+    processes: opt.Processes = None,
+    format: opt.Format = DEFAULT_FORMAT,  # noqa: A002 - the option's name
+) -> None:
+    """Start the embedded local site, check a mixed list on every core, and show the report (offline)."""
+    from pcheck.inputs.sources import Source
+    from pcheck.lab import Lab
+    from pcheck.run.session import Plan, Session
+
+    outcomes: dict[int, Outcome] = {}
+
+    def remember(result: CheckResult) -> None:
+        if result.line is not None:
+            outcomes[result.line] = result.outcome
+
+    with Lab(hosts=4) as lab, tempfile.TemporaryDirectory(prefix="pcheck-demo-") as tmp:
+        cases = demo_cases(lab)
+        path = os.path.join(tmp, "demo-urls.txt")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("# pcheck demo: a mixed list served by the local site\n")
+            f.writelines(line + "\n" for line, _ in cases)
+        try:
+            config = Config(
+                **({"processes": processes} if processes is not None else {}),
+                timeout=1.5, retries=1, backoff_base=0.1, threads=16, max_retry_after=5.0,
+            )
+            ending = Session(config, Plan((Source(path, "file"),), fmt=format, progress=True), remember).run()
+        except PcheckError as exc:
+            fail(exc)
+    expected = {i + 2: want for i, (_, want) in enumerate(cases)}
+    wrong = {line: (outcomes.get(line), want) for line, want in expected.items() if outcomes.get(line) is not want}
+    typer.echo(f"pcheck demo: {config.processes} process(es) x {config.threads} threads; "
+               f"{len(expected) - len(wrong)}/{len(expected)} verdicts match what the local site serves", err=True)
+    for line, (got, want) in sorted(wrong.items()):
+        typer.echo(f"  line {line}: got {got and got.value}, expected {want.value}", err=True)
+    if ending.signal is not None or ending.interrupted:
+        raise typer.Exit(ending_code(ending, fail_on_blocked=False))
+    raise typer.Exit(ExitCode.FAILED if wrong else ExitCode.OK)

@@ -22,18 +22,22 @@ import sys
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Iterator
 
-from pcheck.config import DEFAULT_EXTENSIONS, MAX_URL_LENGTH
-from pcheck.models import CheckResult, ErrorKind, Outcome, Target, Verdict
+from pcheck.config import DEFAULT_EXTENSIONS, INPUT_FORMATS, MAX_URL_LENGTH
 from pcheck.errors import InputError
+from pcheck.models import (
+    ARGS_SOURCE,
+    STDIN,
+    CheckResult,
+    ErrorKind,
+    Outcome,
+    Target,
+    Verdict,
+)
 from pcheck.urls import normalise
-
-STDIN = "-"
-ARGS_SOURCE = "<args>"
 
 _SHOWN_PREFIX = 200  # characters of an over-long line kept for the report
 
 
-INPUT_FORMATS = ("auto", "list", "markdown", "html", "text")
 _FORMAT_BY_EXTENSION = {"md": "markdown", "markdown": "markdown", "mdx": "markdown",
                         "html": "html", "htm": "html", "xhtml": "html", "txt": "text"}
 
@@ -202,7 +206,9 @@ def iter_document(name: str, fmt: str, stdin: BinaryIO | None = None) -> Iterato
         except OSError as exc:
             yield unreadable_result(name, exc)
             return
-    from pcheck.inputs.documents import extract  # markdown-it is only needed for documents
+    from pcheck.inputs.documents import (
+        extract,  # markdown-it is only needed for documents
+    )
 
     text = data.decode("utf-8", "replace").lstrip("\ufeff")
     for url, line in extract(text, fmt):

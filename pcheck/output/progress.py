@@ -14,7 +14,22 @@ from pcheck.models import CheckResult, Outcome
 STATUS_INTERVAL_S = 10.0
 
 
+#: The progress display on screen now, if any: log lines are written above it.
+_shown: Progress | None = None
+
+
+def echo(line: str) -> None:
+    """A line on stderr that does not tear the progress bar."""
+    shown = _shown
+    if shown is not None:
+        shown.write(line)
+    else:
+        print(line, file=sys.stderr, flush=True)
+
+
 class Progress:
+    """Counts results; draws a bar on a terminal, or a status line every few seconds elsewhere."""
+
     def __init__(self, total: int | None, enabled: bool = True, stream: TextIO | None = None,
                  interval: float = STATUS_INTERVAL_S) -> None:
         self.stream = stream or sys.stderr
@@ -27,6 +42,8 @@ class Progress:
         self._thread: threading.Thread | None = None
         if not enabled:
             return
+        global _shown
+        _shown = self
         if self.stream.isatty():
             import tqdm
 
@@ -63,6 +80,9 @@ class Progress:
             print(line, file=self.stream, flush=True)
 
     def close(self) -> None:
+        global _shown
+        if _shown is self:
+            _shown = None
         self._stop.set()
         if self._thread is not None:
             self._thread.join(1.0)

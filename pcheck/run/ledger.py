@@ -79,7 +79,7 @@ class Ledger:
             return item
         done = self.done.get(item.key)
         if done is not None:
-            return CheckResult.of(item.url, item.source, item.line, done)
+            return CheckResult.of(item.url, item.source, item.line, done, item.key, item.host)
         self.held += 1
         task_id = self.by_key.get(item.key)
         if task_id is not None:
@@ -98,7 +98,7 @@ class Ledger:
         if verdict.outcome is not Outcome.UNCHECKED:
             self.done.add(task.key, verdict)
         for url, source, line in task.occurrences:
-            yield CheckResult.of(url, source, line, verdict)
+            yield CheckResult.of(url, source, line, verdict, task.key, task.host)
 
     def abandon(self, source: Iterable[Target | CheckResult], error: ErrorKind, detail: str) -> Iterator[CheckResult]:
         """Give every URL still without a verdict (waiting, or not yet read) an `unchecked` result."""

@@ -21,32 +21,35 @@ from __future__ import annotations
 
 import collections
 import logging
-import multiprocessing
 import pickle
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Callable, Iterable, Iterator
 
-from pcheck.run import signals
+from pcheck.check.checker import start_checks
 from pcheck.config import Config
-from pcheck.run.ledger import Ledger
 from pcheck.models import CheckResult, ErrorKind, Outcome, Target, Verdict
-from pcheck.run.worker import fd_budget, open_files_limit, raise_open_files_limit, worker_main
-from pcheck.run.procs import mp_context
+from pcheck.run import signals
+from pcheck.run.hosts import HostScheduler
+from pcheck.run.ledger import Ledger
+from pcheck.run.procs import Worker, mp_context, stop_workers
+from pcheck.run.signals import INTERRUPT_GRACE_S, TICK_S
+from pcheck.run.worker import (
+    fd_budget,
+    open_files_limit,
+    raise_open_files_limit,
+    worker_main,
+)
 
 log = logging.getLogger("pcheck")
 
-#: Longest the loop sleeps without looking at Ctrl-C and input.
-TICK_S = 0.1
 #: Occurrences (not unique URLs) read ahead of dispatch; bounds memory however long the input is.
 READ_AHEAD = 10_000
 #: Input items taken per loop turn, so reading never starves result collection.
 READ_CHUNK = 1_000
 #: Tasks a worker may hold per thread (the extra ones keep threads busy between round trips).
 TASKS_PER_THREAD = 2
-#: After Ctrl-C, how long results already on their way are still collected.
-INTERRUPT_GRACE_S = 0.5
 #: How long a finished worker gets to exit before it is terminated, then killed.
 JOIN_GRACE_S = 2.0
 #: Workers in a row that die before sending a single result: the pool gives up.
@@ -71,16 +74,6 @@ class WorkerCrash:
         return f"worker {self.worker} (pid {self.pid}) died ({how}) with {self.lost} URL(s) in flight"
 
 
-@dataclass
-class _Worker:
-    number: int
-    process: multiprocessing.process.BaseProcess
-    tasks: Connection  # parent -> worker
-    results: Connection  # worker -> parent
-    in_flight: dict[int, None] = field(default_factory=dict)
-    answered: int = 0
-
-
 class CheckRun:
     """One run of the process pool. Use as a context manager; iterate `results()` once."""
 
@@ -89,21 +82,17 @@ class CheckRun:
         self.ctx = mp_context(config.start_method)
         self.interrupted = False
         self.crashes: list[WorkerCrash] = []
-        self._workers: list[_Worker] = []
+        self._workers: list[Worker] = []
         self._spawned = 0
         self._start_failures = 0
         self.ledger = Ledger()
-        self._pending: dict[str, collections.deque[int]] = {}
-        self._ready: collections.deque[str] = collections.deque()
-        self._ready_set: set[str] = set()
-        self._host_load: collections.Counter[str] = collections.Counter()
+        self.hosts = HostScheduler(config.max_per_host_for)
         self._interrupts = 0
         raise_open_files_limit()  # as each worker will, so both judge the same limit
         budget = fd_budget(config, open_files_limit())  # sockets are files: a low limit means fewer threads
         if shortfall := budget.shortfall(config):
             log.warning("%s", shortfall)
         self._capacity = budget.threads * TASKS_PER_THREAD
-        self._cap = config.max_per_host_for
         #: Tasks whose worker died, each with the spawn count at its death: the retry goes
         #: only to a worker started after it, never to a sibling that may be dying too.
         self._orphans: collections.deque[tuple[int, int]] = collections.deque()
@@ -121,38 +110,8 @@ class CheckRun:
         self.close()
 
     def close(self) -> None:
-        """Stop every worker: ask, then terminate, then kill; always join (no zombies).
-
-        The pipes are drained while waiting: a worker blocked writing a batch
-        larger than the pipe buffer could not exit otherwise. After a second
-        Ctrl-C nobody waits: the workers are terminated at once.
-        """
-        polite = self._interrupts < 2
-        for worker in self._workers:
-            try:
-                if polite:
-                    worker.tasks.send(None)
-                else:
-                    worker.process.terminate()
-            except OSError:
-                pass
-        deadline = time.monotonic() + (JOIN_GRACE_S if polite else 0.0)
-        reading = {w.results: w for w in self._workers}
-        while reading and (remaining := deadline - time.monotonic()) > 0:
-            for conn in wait(list(reading), remaining):
-                try:
-                    conn.recv_bytes()  # discarded: nobody is collecting any more
-                except (EOFError, OSError):
-                    reading.pop(conn).process.join(max(0.0, deadline - time.monotonic()))
-        for worker in self._workers:
-            if worker.process.is_alive():
-                worker.process.terminate()
-                worker.process.join(1.0)
-            if worker.process.is_alive():
-                worker.process.kill()
-                worker.process.join(1.0)
-            worker.tasks.close()
-            worker.results.close()
+        """Stop every worker (after a second Ctrl-C, at once); no zombies (procs.stop_workers)."""
+        stop_workers(self._workers, polite=self._interrupts < 2, grace_s=JOIN_GRACE_S)
         self._workers.clear()
 
     def cancel(self) -> None:
@@ -169,7 +128,7 @@ class CheckRun:
             ends += [result_reader, result_writer]
             process = self.ctx.Process(
                 target=worker_main,
-                args=(self.config, task_reader, result_writer),
+                args=(self.config, task_reader, result_writer, start_checks),
                 name=f"pcheck-worker-{self._spawned + 1}",
                 daemon=True,  # multiprocessing's exit hook reaps daemon children on any normal exit
             )
@@ -182,7 +141,7 @@ class CheckRun:
         # Keep only our ends: the worker's death (or ours) must read as end-of-file on the other side.
         task_reader.close()
         result_writer.close()
-        self._workers.append(_Worker(self._spawned, process, task_writer, result_reader))
+        self._workers.append(Worker(self._spawned, process, task_writer, result_reader))
 
     # -- the loop ----------------------------------------------------------------
     def results(self, items: Iterable[Target | CheckResult], idle: Callable[[], None] | None = None) -> Iterator[CheckResult]:
@@ -258,23 +217,8 @@ class CheckRun:
             if isinstance(admitted, CheckResult):
                 yield admitted
             elif admitted is not None:
-                self._enqueue(admitted, item.host)  # type: ignore[union-attr]
+                self.hosts.add(admitted, item.host)  # type: ignore[union-attr]
         return False
-
-    def _enqueue(self, task_id: int, host: str, front: bool = False) -> None:
-        queue = self._pending.get(host)
-        if queue is None:
-            queue = self._pending[host] = collections.deque()
-        if front:
-            queue.appendleft(task_id)
-        else:
-            queue.append(task_id)
-        self._mark_ready(host)
-
-    def _mark_ready(self, host: str) -> None:
-        if host not in self._ready_set and host in self._pending and self._host_load[host] < self._cap(host):
-            self._ready_set.add(host)
-            self._ready.append(host)
 
     def _dispatch(self) -> None:
         """Hand pending tasks to workers: hosts round-robin, each under --max-per-host.
@@ -288,28 +232,19 @@ class CheckRun:
         threshold = max(1, self._capacity // 4)
         open_workers = [w for w in self._workers
                         if self._capacity - len(w.in_flight) >= threshold or not w.in_flight]
-        batches: dict[int, list[tuple[int, str]]] = {w.number: [] for w in open_workers}
+        batches: dict[int, list[tuple[int, str, str]]] = {w.number: [] for w in open_workers}
         tasks = self.ledger.tasks
-        while self._ready and open_workers:
+        while self.hosts.has_ready() and open_workers:
             for worker in list(open_workers):  # one task per worker per turn keeps them balanced
-                if not self._ready:
-                    break
                 if len(worker.in_flight) >= self._capacity:
                     open_workers.remove(worker)
                     continue
-                host = self._ready.popleft()
-                queue = self._pending[host]
-                task_id = queue.popleft()
-                self._host_load[host] += 1
-                batches[worker.number].append((task_id, tasks[task_id].key))
+                started = self.hosts.next()
+                if started is None:
+                    break
+                task_id, host = started
+                batches[worker.number].append((task_id, tasks[task_id].key, host))
                 worker.in_flight[task_id] = None
-                if not queue:
-                    del self._pending[host]
-                    self._ready_set.discard(host)
-                elif self._host_load[host] < self._cap(host):
-                    self._ready.append(host)
-                else:
-                    self._ready_set.discard(host)
         for worker in self._workers:
             batch = batches.get(worker.number)
             if batch:
@@ -330,13 +265,13 @@ class CheckRun:
             host = tasks[task_id].host
             worker = next((w for w in self._workers if (any_worker or w.number > born_after)
                            and len(w.in_flight) < self._capacity), None)
-            if worker is None or self._host_load[host] >= self._cap(host):
+            if worker is None or not self.hosts.has_room(host):
                 waiting.append((task_id, born_after))
                 continue
-            self._host_load[host] += 1
+            self.hosts.start(host)
             worker.in_flight[task_id] = None
             try:
-                worker.tasks.send([(task_id, tasks[task_id].key)])
+                worker.tasks.send([(task_id, tasks[task_id].key, host)])
             except OSError:
                 pass  # it died too; its sentinel fires and this is the task's second death
         self._orphans = waiting
@@ -359,7 +294,7 @@ class CheckRun:
         for worker in dead:
             yield from self._bury(worker)
 
-    def _receive(self, worker: _Worker) -> Iterator[CheckResult]:
+    def _receive(self, worker: Worker) -> Iterator[CheckResult]:
         """Take every batch waiting on a worker's pipe; False once it reads end-of-file."""
         conn = worker.results
         try:
@@ -383,11 +318,10 @@ class CheckRun:
 
     def _resolve(self, task_id: int, verdict: Verdict) -> Iterator[CheckResult]:
         host = self.ledger.tasks[task_id].host
-        self._host_load[host] -= 1
-        self._mark_ready(host)
+        self.hosts.finished(host)
         yield from self.ledger.resolve(task_id, verdict)
 
-    def _bury(self, worker: _Worker) -> Iterator[CheckResult]:
+    def _bury(self, worker: Worker) -> Iterator[CheckResult]:
         """A worker died: keep what it sent, re-dispatch its tasks once, start another."""
         if worker not in self._workers:
             return
@@ -404,7 +338,7 @@ class CheckRun:
             task = self.ledger.tasks[task_id]
             if task.crashes == 0:
                 task.crashes = 1
-                self._host_load[task.host] -= 1
+                self.hosts.finished(task.host)
                 self._orphans.append((task_id, self._spawned))
             else:
                 verdict = Verdict(Outcome.UNCHECKED, error=ErrorKind.WORKER_CRASHED, detail=crash.describe())
@@ -415,9 +349,7 @@ class CheckRun:
     def _cancel(self, source: Iterator[Target | CheckResult]) -> Iterator[CheckResult]:
         """Ctrl-C: no more dispatch; keep results already on their way, cancel the rest."""
         self.interrupted = True
-        self._pending.clear()
-        self._ready.clear()
-        self._ready_set.clear()
+        self.hosts.clear()
         self._orphans.clear()
         deadline = time.monotonic() + INTERRUPT_GRACE_S
         while self._workers and any(w.in_flight for w in self._workers) and self._interrupts < 2:
@@ -430,9 +362,6 @@ class CheckRun:
         yield from self._abandon(source, ErrorKind.CANCELLED, "interrupted before a verdict")
 
     def _abandon(self, source: Iterator[Target | CheckResult], error: ErrorKind, detail: str) -> Iterator[CheckResult]:
-        self._pending.clear()
-        self._ready.clear()
-        self._ready_set.clear()
+        self.hosts.clear()
         self._orphans.clear()
-        self._host_load.clear()
         yield from self.ledger.abandon(source, error, detail)

@@ -1,4 +1,4 @@
-"""The processes a run starts besides its workers' code: start method, fork server, resource tracker.
+"""Processes, apart from what runs in them: start method, fork server, stopping workers, the resource tracker.
 
 Workers are started with forkserver (or spawn), never fork; whichever it is,
 a worker must not re-run the caller's main module, so these helpers present
@@ -12,6 +12,9 @@ import importlib.util
 import multiprocessing
 import sys
 import threading
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
 from typing import Iterator
 
 
@@ -91,6 +94,53 @@ _PCHECK_MAIN_SPEC = importlib.util.find_spec("pcheck.__main__")
 _hidden_lock = threading.Lock()
 _hidden_depth = 0
 _hidden_spec: object = None
+
+
+@dataclass
+class Worker:
+    """A worker process as the parent sees it: its two pipe ends and the tasks it holds."""
+
+    number: int
+    process: multiprocessing.process.BaseProcess
+    tasks: Connection  # parent -> worker
+    results: Connection  # worker -> parent
+    in_flight: dict[int, None] = field(default_factory=dict)
+    answered: int = 0
+
+
+
+def stop_workers(workers: list[Worker], polite: bool, grace_s: float) -> None:
+    """Stop worker processes: ask (None on the task pipe), then terminate, then kill; always join.
+
+    The pipes are drained while waiting: a worker blocked writing a batch
+    larger than the pipe buffer could not exit otherwise. Impolite (after a
+    second Ctrl-C) nobody waits: the workers are terminated at once.
+    """
+    for worker in workers:
+        try:
+            if polite:
+                worker.tasks.send(None)
+            else:
+                worker.process.terminate()
+        except OSError:
+            pass
+    deadline = time.monotonic() + (grace_s if polite else 0.0)
+    reading = {w.results: w for w in workers}
+    while reading and (remaining := deadline - time.monotonic()) > 0:
+        for conn in wait(list(reading), remaining):
+            try:
+                conn.recv_bytes()  # discarded: nobody is collecting any more
+            except (EOFError, OSError):
+                reading.pop(conn).process.join(max(0.0, deadline - time.monotonic()))
+    for worker in workers:
+        if worker.process.is_alive():
+            worker.process.terminate()
+            worker.process.join(1.0)
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join(1.0)
+        worker.tasks.close()
+        worker.results.close()
 
 
 def stop_helper_processes() -> None:

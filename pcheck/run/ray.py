@@ -1,11 +1,12 @@
 """The Ray distributor: the same checks, sharded over a Ray cluster (`pip install 'pcheck[ray]'`).
 
   targets -> ledger (de-duplicated) -> bucket = hash(host) -> shards of <= shard_size
-          -> Ray tasks running worker.check_shard (threads, one keep-alive pool) -> ray.wait -> results
+          -> Ray tasks running check_shard (threads, a HostScheduler, one keep-alive pool) -> ray.wait -> results
 
 A host always falls in the same bucket, and a bucket has at most one shard in
-flight, so only one task at a time ever talks to a host: --max-per-host,
-enforced inside the shard, holds across the whole cluster. Ray re-runs a task
+flight, so only one task at a time ever talks to a host: the shard's
+HostScheduler (the same class that schedules the process pool) sees every
+request to its hosts, and --max-per-host holds across the whole cluster. Ray re-runs a task
 whose worker died (max_retries); a shard that still fails is submitted once
 more, then its URLs are reported `unchecked` / `worker_crashed`.
 """
@@ -13,21 +14,28 @@ more, then its URLs are reported `unchecked` / `worker_crashed`.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import zlib
 from typing import Any, Callable, Iterable, Iterator
 
-from pcheck.run import signals
+from pcheck.check.checker import start_checks
 from pcheck.config import Config
 from pcheck.errors import ConfigError
-from pcheck.run.ledger import Ledger
 from pcheck.models import CheckResult, ErrorKind, Outcome, Target, Verdict
-from pcheck.run.pool import INTERRUPT_GRACE_S, TICK_S
-from pcheck.run.worker import check_shard
+from pcheck.run import signals
+from pcheck.run.hosts import HostScheduler
+from pcheck.run.ledger import Ledger
+from pcheck.run.signals import INTERRUPT_GRACE_S, TICK_S
+from pcheck.run.worker import (
+    fd_budget,
+    open_files_limit,
+    raise_open_files_limit,
+    safe_check,
+)
 
 log = logging.getLogger("pcheck")
 
-DEFAULT_SHARD_SIZE = 10_000
 #: Shards in flight per cluster CPU; one more than 1 keeps a CPU busy while results travel back.
 SHARDS_PER_CPU = 2
 #: Ray retries a task whose worker process died this many times, before pcheck's own retry.
@@ -167,3 +175,46 @@ class RayRun:
         for ref in in_flight:
             self._ray.cancel(ref, force=True)
         yield from self.ledger.abandon(source, ErrorKind.CANCELLED, "interrupted before a verdict")
+
+
+def check_shard(config: Config, tasks: list[tuple[int, str, str]]) -> list[tuple[int, Verdict]]:
+    """Check (task id, url, host) triples with this process's threads; the Ray distributor's task.
+
+    The threads take their next URL from one HostScheduler, as the process
+    pool's parent does, so per-host caps (and any per-host policy) hold here.
+    """
+    raise_open_files_limit()
+    budget = fd_budget(config, open_files_limit())
+    stop = threading.Event()
+    checks, close = start_checks(config, min(budget.threads, len(tasks)), budget.per_host, budget.pool_hosts, stop)
+    hosts = HostScheduler(config.max_per_host_for)
+    urls = {}
+    for task_id, url, host in tasks:
+        hosts.add(task_id, host)
+        urls[task_id] = url
+    turn = threading.Condition()
+    done: list[tuple[int, Verdict]] = []
+
+    def work(check: Callable[[str, str], Verdict]) -> None:
+        while True:
+            with turn:
+                started = hosts.next()
+                while started is None:
+                    if not hosts.waiting:
+                        return  # nothing left to start: the shard ends with the last check
+                    turn.wait()  # every waiting host is at its cap: wait for a check to end
+                    started = hosts.next()
+            task_id, host = started
+            verdict = safe_check(check, urls[task_id], host)
+            with turn:
+                done.append((task_id, verdict))
+                hosts.finished(host)
+                turn.notify_all()
+
+    threads = [threading.Thread(target=work, args=(check,), daemon=True) for check in checks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    close()  # a Ray worker process runs many shards: no pool or watchdog left behind
+    return done

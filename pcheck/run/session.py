@@ -1,53 +1,194 @@
-"""The library entry points: iterables of URLs in, CheckResults out."""
+"""The one owner of a run: inputs -> resume/cache -> distributor -> reporter, and how it ended.
+
+  sources --read, filter--> resume.skip_finished --> cache.serve --> distributor.results
+        --> cache.remember --> reporter (+ progress) --> Ending
+
+Everything a run opens (cache, resumed report, report stream, progress,
+worker processes) is opened and closed here, in that order, whatever ends
+the run: its last record, Ctrl-C, SIGTERM, SIGHUP, a full disk. The CLI
+only turns options into a `Config` and a `Plan`, and an `Ending` (or a
+`PcheckError`) into an exit code.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator
+import contextlib
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator, TextIO
 
-from pcheck.config import Config
-from pcheck.inputs.sources import ARGS_SOURCE, iter_targets, parse_url, Source
-from pcheck.models import CheckResult, Target
-from pcheck.run.pool import CheckRun
+from pcheck.config import DEFAULT_FORMAT, Config
+from pcheck.errors import ConfigError, ReportError, StoreError
 from pcheck.inputs.filters import filter_targets
-from pcheck.run.procs import workers_skip_main
+from pcheck.inputs.sources import Source, count_candidates, iter_targets, parse_url
+from pcheck.models import ARGS_SOURCE, STDIN, CheckResult, Summary, Target
+from pcheck.output.progress import Progress
+from pcheck.output.reporter import Reporter
+from pcheck.output.reports import make_reporter
+from pcheck.output.stream import (
+    STDOUT_NAME,
+    as_report_error,
+    open_report,
+    refuse_output_over_inputs,
+)
+from pcheck.run import procs, signals
+from pcheck.run.distributor import Distributor
 
 if TYPE_CHECKING:
     from pcheck.store.cache import VerdictCache
-    from pcheck.run.ray import RayRun
     from pcheck.store.resume import ResumeState
 
+log = logging.getLogger("pcheck")
 
-def check_urls(urls: Iterable[str], **options: object) -> Iterator[CheckResult]:
-    """Check URLs with the process pool; yields one CheckResult per URL, as verdicts arrive.
 
-    Options are `Config`'s fields (processes=4, timeout=5.0, ...). Interrupting
-    the caller with Ctrl-C yields `cancelled` results for the rest, then stops.
-    Works from a script with or without an `if __name__ == "__main__":` guard:
-    the workers never import the caller's main module (see _workers_skip_main).
-    """
-    config = Config(**options)  # type: ignore[arg-type]
-    items = (parse_url(url, ARGS_SOURCE, None) for url in urls)
-    with open_run(config) as run:
-        results = run.results(filter_targets(items, config))
+@dataclass(frozen=True)
+class Plan:
+    """What a run reads, keeps and writes; `Config` holds how each URL is checked."""
+
+    sources: tuple[Source, ...]
+    fmt: str = DEFAULT_FORMAT
+    output: str | None = None  # None: stdout
+    host_stats: bool = False
+    progress: bool = False
+    #: Carry on the jsonl report at `output`, skipping what it already holds.
+    resume: bool = False
+    #: The verdict cache's file (None: no cache), and how long a verdict is served from it.
+    cache_path: str | None = None
+    max_cache_age_s: float = 0.0
+    #: Paths that are read besides the sources (config file, CA bundle): -o must not name one.
+    other_inputs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a run ended; the CLI maps it to an exit code."""
+
+    summary: Summary
+    #: Ctrl-C, a signal or `cancel()` cut the run short.
+    interrupted: bool
+    #: The ending signal's number (SIGINT, SIGTERM, SIGHUP) if one arrived, else None.
+    signal: int | None
+
+    def failed(self, fail_on_blocked: bool) -> bool:
+        return self.summary.failed(fail_on_blocked)
+
+
+class Session:
+    """One run of `pcheck check` (or the demo): open everything, stream results, close everything."""
+
+    def __init__(self, config: Config, plan: Plan,
+                 on_result: Callable[[CheckResult], None] | None = None) -> None:
+        self.config = config
+        self.plan = plan
+        self.on_result = on_result
+        if plan.resume and (plan.fmt != "jsonl" or not plan.output):
+            raise ConfigError("--resume needs --format jsonl and -o FILE (the report to carry on)")
+        named = [s.name for s in plan.sources if s.kind in ("file", "document") and s.name != STDIN]
+        extra = [*plan.other_inputs, *([plan.cache_path] if plan.cache_path else [])]
+        refuse_output_over_inputs(plan.output, [*named, *extra], any(s.name == STDIN for s in plan.sources))
+
+    def run(self) -> Ending:
+        """Check every source; raises StoreError before anything is written, ReportError if the report fails."""
+        plan = self.plan
+        with contextlib.ExitStack() as opened:
+            opened.callback(procs.stop_helper_processes)  # no zombie fork server or tracker after the run
+            # The cache first: a cache that cannot be used must stop the run before the report is touched.
+            cache = resume = None
+            try:
+                if plan.cache_path:
+                    from pcheck.store.cache import VerdictCache
+
+                    cache = VerdictCache(plan.cache_path, self.config, plan.max_cache_age_s)
+                    opened.callback(cache.close)
+                if plan.resume:
+                    from pcheck.store.resume import ResumeState
+
+                    resume = ResumeState(plan.output)  # type: ignore[arg-type]
+                    opened.callback(resume.close)
+            except OSError as exc:
+                raise StoreError(str(exc)) from exc
+            if resume is not None and resume.repaired_bytes:
+                log.warning("%s: cut a torn last record (%d bytes)", plan.output, resume.repaired_bytes)
+            stream = open_report(plan.output, resume)
+            return self._stream(stream, resume, cache)
+
+    def _stream(self, stream: TextIO, resume: ResumeState | None, cache: VerdictCache | None) -> Ending:
+        plan, config = self.plan, self.config
+        name = plan.output or STDOUT_NAME
         try:
-            while True:
-                # Workers start (and restart after a crash) only inside next(): hide the
-                # main module there, and give it back before the caller's code runs again.
-                with workers_skip_main():
-                    result = next(results, None)
-                if result is None:
-                    return
-                yield result
+            total = count_candidates(plan.sources) if plan.progress else None
+            cancel_at_once = False
+        except KeyboardInterrupt:  # interrupted while counting: every URL is reported cancelled
+            total, cancel_at_once = None, True
+        bar = Progress(total, enabled=plan.progress)
+        reporter = make_reporter(plan.fmt, stream, host_stats=plan.host_stats, fail_on_blocked=config.fail_on_blocked)
+        if resume is not None:
+            reporter.summary.counts.update(resume.counts)  # the exit code covers the whole report
+        started = time.monotonic()
+        interrupted = cancel_at_once
+        try:
+            with open_distributor(config) as run:
+                if cancel_at_once:
+                    run.cancel()
+                try:
+                    for result in pipeline(config, list(plan.sources), run, resume=resume, cache=cache,
+                                           idle=reporter.flush):
+                        reporter.write(result)
+                        bar.update(result)
+                        if self.on_result is not None:
+                            self.on_result(result)
+                except OSError as exc:  # the report cannot be written: stop checking, nobody would read it
+                    error = as_report_error(exc, stream, name)
+                    if not isinstance(error, ReportError):
+                        raise
+                    reporter.close()
+                    raise error from exc
+                interrupted = interrupted or run.interrupted
+                if run.input_cut:
+                    log.warning("input not read to its end: %s", run.input_cut)
+        except KeyboardInterrupt:  # a second Ctrl-C: stop now, keep what was written
+            interrupted = True
         finally:
-            results.close()
+            bar.close()
+        finish_report(reporter, stream, name, time.monotonic() - started, interrupted)
+        return Ending(reporter.summary, interrupted or signals.received.first is not None, signals.received.first)
 
 
-def open_run(config: Config) -> CheckRun | RayRun:
-    """The distributor the config names: one code path for checking, two for distributing."""
+def finish_report(reporter: Reporter, stream: TextIO, name: str, elapsed_s: float, interrupted: bool) -> None:
+    """Write the summary and close the report; a signal now waits for the report to be whole.
+
+    The first ending signal during this step is only recorded; a second one
+    stops the writing. ReportError if the report cannot be written.
+    """
+    seen = []
+
+    def defer(signum: int, frame: object) -> None:
+        seen.append(signum)
+        if len(seen) >= 2:
+            raise signals.Interrupted
+
+    try:
+        with signals.handling(defer):
+            reporter.finish(elapsed_s, interrupted)
+            if stream is not sys.stdout:
+                stream.close()
+    except OSError as exc:
+        error = as_report_error(exc, stream, name)
+        raise error from exc
+    except KeyboardInterrupt:
+        pass
+
+
+def open_distributor(config: Config) -> Distributor:
+    """The distributor `config.distributor` names; Ray is imported only when asked for."""
     if config.distributor == "ray":
         from pcheck.run.ray import RayRun
 
         return RayRun(config)
+    from pcheck.run.pool import CheckRun
+
     return CheckRun(config)
 
 
@@ -62,9 +203,34 @@ def targets(config: Config, sources: list[Source], stdin: BinaryIO | None = None
     return items
 
 
-def pipeline(config: Config, sources: list[Source], run: CheckRun | RayRun, stdin: BinaryIO | None = None,
+def pipeline(config: Config, sources: list[Source], run: Distributor, stdin: BinaryIO | None = None,
              resume: ResumeState | None = None, cache: VerdictCache | None = None,
              idle: Callable[[], None] | None = None) -> Iterator[CheckResult]:
-    """What the CLI runs: the sources, streamed through an open CheckRun, one result per occurrence."""
+    """The sources, streamed through an open distributor: one result per occurrence."""
     results = run.results(targets(config, sources, stdin, resume, cache), idle)
     return cache.remember(results) if cache is not None else results
+
+
+def check_urls(urls: Iterable[str], **options: object) -> Iterator[CheckResult]:
+    """Check URLs with the process pool; yields one CheckResult per URL, as verdicts arrive.
+
+    Options are `Config`'s fields (processes=4, timeout=5.0, ...). Interrupting
+    the caller with Ctrl-C yields `cancelled` results for the rest, then stops.
+    Works from a script with or without an `if __name__ == "__main__":` guard:
+    the workers never import the caller's main module (see procs.workers_skip_main).
+    """
+    config = Config(**options)  # type: ignore[arg-type]
+    items = (parse_url(url, ARGS_SOURCE, None) for url in urls)
+    with open_distributor(config) as run:
+        results = run.results(filter_targets(items, config))
+        try:
+            while True:
+                # Workers start (and restart after a crash) only inside next(): hide the
+                # main module there, and give it back before the caller's code runs again.
+                with procs.workers_skip_main():
+                    result = next(results, None)
+                if result is None:
+                    return
+                yield result
+        finally:
+            results.close()

@@ -84,6 +84,10 @@ def raise_interrupt(signum: int, frame: object) -> None:
     raise Interrupted
 
 
+#: Longest the loop sleeps without looking at Ctrl-C and input.
+TICK_S = 0.1
+#: After Ctrl-C, how long results already on their way are still collected.
+INTERRUPT_GRACE_S = 0.5
 #: After an interrupt, a read of the input that brings nothing for this long is given up:
 #: a pipe or a terminal may never send its next line, and the first Ctrl-C must still work.
 READ_STALL_S = 0.5

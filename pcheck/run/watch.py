@@ -11,7 +11,11 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
+from pcheck.config import Config
+from pcheck.inputs.filters import filter_targets
+from pcheck.inputs.sources import Source, iter_targets
 from pcheck.models import CheckResult, ErrorKind, Outcome, Target
+from pcheck.run import procs
 from pcheck.run.pool import CheckRun
 
 
@@ -59,3 +63,13 @@ def watch(run: CheckRun, make_items: Callable[[], Iterable[Target | CheckResult]
         if run.interrupted or (rounds is not None and number >= rounds):
             return
         sleep(max(0.0, every_s - elapsed))
+
+
+def watch_sources(config: Config, sources: list[Source], every_s: float,
+                  rounds: int | None = None) -> Iterator[Change | RoundSummary]:
+    """`watch` over the sources on a pool of its own, which it stops (helpers too) when the caller stops."""
+    try:
+        with CheckRun(config) as run:
+            yield from watch(run, lambda: filter_targets(iter_targets(sources), config), every_s, rounds)
+    finally:
+        procs.stop_helper_processes()

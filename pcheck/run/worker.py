@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Callable
 
-from pcheck.config import Config, POOL_HOSTS
+from pcheck.check.transport import POOL_HOSTS
+from pcheck.config import Config
 from pcheck.models import ErrorKind, Outcome, Verdict
 
 #: Most verdicts per message; bigger batches gain little and delay the parent's bookkeeping.
@@ -37,8 +38,10 @@ RESERVED_FDS = 24
 #: Sockets per checker thread: the one it uses, and one idle kept-alive beside it.
 FDS_PER_THREAD = 2
 
-Task = tuple[int, str]  # (task id, normalised URL)
-CheckFn = Callable[[str], Verdict]
+Task = tuple[int, str, str]  # (task id, normalised URL, its host): normalised once, in the parent
+CheckFn = Callable[[str, str], Verdict]  # (url, host) -> verdict
+#: Builds a process's check functions and their closer: (config, threads, per-host pool size, pool hosts, stop).
+StartChecks = Callable[[Config, int, int, int, threading.Event], tuple[list[CheckFn], Callable[[], None]]]
 
 
 @dataclass(frozen=True)
@@ -87,21 +90,21 @@ def open_files_limit() -> int | None:
     return None if soft == resource.RLIM_INFINITY else soft
 
 
-def worker_main(config: Config, task_conn: Connection, result_conn: Connection) -> None:
-    """Process entry point (module level, so spawn and forkserver can pickle it)."""
+def worker_main(config: Config, task_conn: Connection, result_conn: Connection, start_checks: StartChecks) -> None:
+    """Process entry point (module level, so spawn and forkserver can pickle it).
+
+    `start_checks` (check.checker.start_checks, passed by the pool) builds the
+    checker threads' functions: the worker runs checks without knowing how.
+    """
     # Ctrl-C and a closed terminal reach the whole process group: the parent decides, and stops us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
     raise_open_files_limit()
-    from pcheck.check.checker import Checker
-    from pcheck.check.transport import make_transport
-
     budget = fd_budget(config, open_files_limit())  # the parent has warned if this is below --threads
-    transport = make_transport(config, budget)
     stop = threading.Event()
-    checkers = [Checker(config, transport, stop) for _ in range(budget.threads)]
-    serve(task_conn, result_conn, [c.check for c in checkers], stop)
+    check_fns, _ = start_checks(config, budget.threads, budget.per_host, budget.pool_hosts, stop)  # closed by exit
+    serve(task_conn, result_conn, check_fns, stop)
 
 
 def serve(task_conn: Connection, result_conn: Connection, check_fns: list[CheckFn], stop: threading.Event) -> None:
@@ -133,67 +136,17 @@ def serve(task_conn: Connection, result_conn: Connection, check_fns: list[CheckF
 
 def _check_loop(check: CheckFn, tasks: queue.SimpleQueue, results: queue.SimpleQueue) -> None:
     while (task := tasks.get()) is not None:
-        task_id, url = task
-        results.put((task_id, safe_check(check, url)))
+        task_id, url, host = task
+        results.put((task_id, safe_check(check, url, host)))
     results.put(None)
 
 
-def safe_check(check: CheckFn, url: str) -> Verdict:
+def safe_check(check: CheckFn, url: str, host: str) -> Verdict:
     """A bug in pcheck must still give the URL a result."""
     try:
-        return check(url)
+        return check(url, host)
     except Exception:  # noqa: BLE001
         return Verdict(Outcome.UNCHECKED, error=ErrorKind.INTERNAL, detail=_last_line(traceback.format_exc()))
-
-
-def check_shard(config: Config, tasks: list[tuple[int, str, str]]) -> list[tuple[int, Verdict]]:
-    """Check (task id, url, host) triples with this process's threads; the Ray distributor's task.
-
-    The shard holds every pending URL of its hosts, so --max-per-host is kept
-    here, with a semaphore per host, rather than by a parent scheduler.
-    """
-    from pcheck.check.checker import Checker
-    from pcheck.check.transport import make_transport
-
-    raise_open_files_limit()
-    budget = fd_budget(config, open_files_limit())
-    transport = make_transport(config, budget)
-    stop = threading.Event()
-    limits = {host: threading.BoundedSemaphore(config.max_per_host_for(host)) for _, _, host in tasks}
-    todo: queue.SimpleQueue[tuple[int, str, str]] = queue.SimpleQueue()
-    for task in _interleave_hosts(tasks):
-        todo.put(task)
-    done: list[tuple[int, Verdict]] = []
-
-    def work(checker: Checker) -> None:
-        while True:
-            try:
-                task_id, url, host = todo.get_nowait()
-            except queue.Empty:
-                return
-            with limits[host]:
-                done.append((task_id, safe_check(checker.check, url)))  # list.append is atomic
-
-    threads = [threading.Thread(target=work, args=(Checker(config, transport, stop),), daemon=True)
-               for _ in range(min(budget.threads, len(tasks)))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    transport.close()
-    return done
-
-
-def _interleave_hosts(tasks: list[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
-    """Round-robin over hosts, so threads rarely queue behind one host's semaphore."""
-    by_host: dict[str, list[tuple[int, str, str]]] = {}
-    for task in tasks:
-        by_host.setdefault(task[2], []).append(task)
-    queues = list(by_host.values())
-    ordered = []
-    for i in range(max((len(q) for q in queues), default=0)):
-        ordered += [q[i] for q in queues if i < len(q)]
-    return ordered
 
 
 def _send_loop(results: queue.SimpleQueue, conn: Connection, producers: int) -> None:

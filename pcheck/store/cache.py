@@ -25,14 +25,10 @@ import sqlite3
 import time
 from typing import Iterable, Iterator
 
-from pcheck.config import Config
-from pcheck.urls import normalise
-from pcheck.models import CheckResult, Outcome, Target, Verdict
-from pcheck.urls import redact_userinfo
+from pcheck.config import DEFAULT_MAX_CACHE_AGE, Config, parse_duration
 from pcheck.errors import CacheError
+from pcheck.models import CheckResult, Outcome, Target, Verdict, redact_userinfo
 
-DEFAULT_CACHE_PATH = os.path.join(".pcheck", "cache.sqlite")
-DEFAULT_MAX_CACHE_AGE_S = 86_400.0
 _FLUSH_EVERY = 500
 _BUSY_TIMEOUT_S = 30.0
 #: The cache holds URLs (some internal ones): private to its owner, like the folder made for it.
@@ -56,25 +52,10 @@ CREATE TABLE IF NOT EXISTS verdicts (
 """
 
 
-def parse_age(text: str) -> float:
-    """'90' or '90s', '15m', '12h', '1d' -> seconds."""
-    text = text.strip().lower()
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    scale = units.get(text[-1:], None)
-    number = text[:-1] if scale else text
-    try:
-        value = float(number) * (scale or 1)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a duration like 30s, 15m, 12h or 1d") from None
-    if value < 0:
-        raise ValueError("a duration cannot be negative")
-    return value
-
-
 class VerdictCache:
     """Alive verdicts by URL and options; `db` is None once a mid-run failure has switched it off."""
 
-    def __init__(self, path: str, config: Config, max_age_s: float = DEFAULT_MAX_CACHE_AGE_S) -> None:
+    def __init__(self, path: str, config: Config, max_age_s: float | None = None) -> None:
         self.path = path
         folder = os.path.dirname(path)
         try:
@@ -85,7 +66,7 @@ class VerdictCache:
         except (sqlite3.Error, OSError) as exc:
             raise CacheError(f"--cache-path {path}: cannot use it as a cache ({_reason(exc)}); "
                              "repair or remove it, or name another file") from None
-        self.max_age_s = max_age_s
+        self.max_age_s = parse_duration(DEFAULT_MAX_CACHE_AGE) if max_age_s is None else max_age_s
         self.salt = _options_fingerprint(config)
         self.pending: list[tuple] = []
         self.stored: set[str] = set()
@@ -112,7 +93,7 @@ class VerdictCache:
                     age = time.time() - checked_at
                     verdict = Verdict(Outcome.ALIVE, status, None, final_url, redirects, method, attempts, 0.0,
                                       f"from cache, checked {age:.0f} s ago")
-                    yield CheckResult.of(item.url, item.source, item.line, verdict)
+                    yield CheckResult.of(item.url, item.source, item.line, verdict, item.key, item.host)
                     continue
             yield item
 
@@ -121,10 +102,7 @@ class VerdictCache:
         try:
             for result in results:
                 if result.outcome is Outcome.ALIVE and not (result.detail or "").startswith("from cache"):
-                    try:
-                        url_key, _ = normalise(result.url)
-                    except ValueError:
-                        url_key = None
+                    url_key = result.key  # normalised once, at input
                     if url_key is not None and url_key not in self.stored and self.db is not None:
                         self.stored.add(url_key)
                         final_url = redact_userinfo(result.final_url) if result.final_url else result.final_url

@@ -24,11 +24,17 @@ import os
 import stat
 from typing import Iterable, Iterator, TextIO
 
-from pcheck.inputs.sources import ARGS_SOURCE, STDIN
-from pcheck.models import CheckResult, Outcome, RECORD_FIELDS, Target
-from pcheck.urls import redact_userinfo
-from pcheck.output.reports import REPORT_ERRORS
+from pcheck.config import REPORT_ERRORS
 from pcheck.errors import ResumeError
+from pcheck.models import (
+    ARGS_SOURCE,
+    RECORD_FIELDS,
+    STDIN,
+    CheckResult,
+    Outcome,
+    Target,
+    redact_userinfo,
+)
 
 #: Longest line a record can take: two URLs of MAX_URL_LENGTH, escaped at worst 6 bytes a
 #: character, plus a source path and a detail. A longer line is not a record, and is never read whole.

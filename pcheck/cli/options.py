@@ -1,0 +1,203 @@
+"""The command line's options, declared once, gathered into a typed `Options`, turned into a Config.
+
+`check` and `watch` share the option declarations below (Annotated types);
+each command builds an `Options` from its parameters by name, the config
+file fills in what the command line left at its default, and `Options`
+makes the run's `Config` and its sources. Every default comes from
+`pcheck.config`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Annotated, Any, Iterable, List, Optional
+
+import typer
+
+from pcheck.config import (
+    DEFAULT_ACCEPT,
+    DEFAULT_CACHE_PATH,
+    DEFAULT_DISTRIBUTOR,
+    DEFAULT_EXTENSIONS,
+    DEFAULT_FORMAT,
+    DEFAULT_INPUT_FORMAT,
+    DEFAULT_MAX_CACHE_AGE,
+    DEFAULT_MAX_PER_HOST,
+    DEFAULT_MAX_REDIRECTS,
+    DEFAULT_METHOD,
+    DEFAULT_RETRIES,
+    DEFAULT_SHARD_SIZE,
+    DEFAULT_THREADS,
+    DEFAULT_TIMEOUT_S,
+    DEFAULT_USER_AGENT,
+    FORMATS,
+    PROCESSES_ENV,
+    Config,
+    HostPolicy,
+    parse_accept,
+    parse_header,
+)
+from pcheck.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pcheck.inputs.sources import Source
+
+Inputs = Annotated[Optional[List[str]], typer.Argument(
+    help="URL lists, Markdown/HTML documents, directories or globs; '-' for stdin; or http(s) URLs.")]
+Processes = Annotated[Optional[int], typer.Option("-p", "--processes", help=f"Worker processes [default: usable cores, or ${PROCESSES_ENV}].")]
+Threads = Annotated[int, typer.Option("-t", "--threads", help="Threads per process.")]
+Timeout = Annotated[float, typer.Option("--timeout", help="Total seconds for one attempt, connect to last header byte.")]
+Retries = Annotated[int, typer.Option("--retries", help="Retries on timeout, connection/DNS error, 408, 429, 5xx.")]
+Accept = Annotated[str, typer.Option("--accept", help="Statuses that count as alive, e.g. 200-299,403.")]
+Method = Annotated[str, typer.Option("--method", help="First method: head (a failure is confirmed with GET) or get.")]
+MaxPerHost = Annotated[int, typer.Option("--max-per-host", help="Concurrent requests to one host, all processes together.")]
+MaxRedirects = Annotated[int, typer.Option("--max-redirects", help="Redirect hops followed.")]
+Format = Annotated[str, typer.Option("--format", help=f"Report format: {', '.join(FORMATS)}.")]
+Output = Annotated[Optional[str], typer.Option("-o", "--output", help="Write the report to this file [default: stdout].")]
+Include = Annotated[List[str], typer.Option("--include", help="Only check URLs matching this regex (repeatable).")]
+Exclude = Annotated[List[str], typer.Option("--exclude", help="Skip URLs matching this regex (repeatable).")]
+Header = Annotated[List[str], typer.Option("--header", help="Extra request header 'Name: value' (repeatable).")]
+UserAgent = Annotated[str, typer.Option("--user-agent", help="User-Agent header.")]
+ExcludePrivate = Annotated[bool, typer.Option("--exclude-private", help="Refuse private, loopback, link-local and metadata addresses, checked on every hop's resolved address.")]
+Insecure = Annotated[bool, typer.Option("--insecure", help="Skip TLS certificate verification.")]
+CaBundle = Annotated[Optional[str], typer.Option("--ca-bundle", help="CA certificates (PEM) to verify TLS with.")]
+FailOnBlocked = Annotated[bool, typer.Option("--fail-on-blocked", help="Count blocked URLs (401, 403, 429, 999, challenges) as failures.")]
+InputFormat = Annotated[str, typer.Option("--input-format", help="How to read inputs: auto (by extension), list, markdown, html, text.")]
+Extensions = Annotated[str, typer.Option("--extensions", help="Document extensions searched for in directories.")]
+HostStats = Annotated[bool, typer.Option("--host-stats", help="Add per-host statistics to the report.")]
+NoProgress = Annotated[bool, typer.Option("--no-progress", help="No progress bar or status lines.")]
+ConfigPath = Annotated[Optional[str], typer.Option("--config", help="Config file [default: the nearest pcheck.toml, or pyproject.toml with [tool.pcheck]].")]
+StartMethod = Annotated[Optional[str], typer.Option("--start-method", help="multiprocessing start method: forkserver or spawn.", hidden=True)]
+Resume = Annotated[bool, typer.Option("--resume", help="Append to the -o jsonl report of an earlier run, skipping URLs it already holds a verdict for.")]
+Cache = Annotated[bool, typer.Option("--cache", help="Reuse alive verdicts from a local SQLite cache (errors are never cached).")]
+CachePath = Annotated[str, typer.Option("--cache-path", help="The cache file.")]
+MaxCacheAge = Annotated[str, typer.Option("--max-cache-age", help="How long a cached verdict is served: 30s, 15m, 12h, 1d.")]
+Distributor = Annotated[str, typer.Option("--distributor", help="multiprocessing (this machine) or ray (a Ray cluster; pip install 'pcheck[ray]').")]
+RayAddress = Annotated[Optional[str], typer.Option("--ray-address", help="Ray cluster to join ('auto', 'ray://host:10001') [default: start a local one].")]
+ShardSize = Annotated[int, typer.Option("--shard-size", help="URLs per Ray task.")]
+Every = Annotated[str, typer.Option("--every", help="Interval between rounds: 30s, 5m, 1h.")]
+Rounds = Annotated[Optional[int], typer.Option("--rounds", help="Stop after this many rounds [default: never].")]
+
+
+@dataclass(frozen=True)
+class Options:
+    """Every option of `check` and `watch`, by its long name (and config-file key)."""
+
+    inputs: tuple[str, ...] = ()
+    processes: int | None = None  # None: PCHECK_PROCESSES, else the usable cores
+    threads: int = DEFAULT_THREADS
+    timeout: float = DEFAULT_TIMEOUT_S
+    retries: int = DEFAULT_RETRIES
+    accept: str = DEFAULT_ACCEPT
+    method: str = DEFAULT_METHOD
+    max_per_host: int = DEFAULT_MAX_PER_HOST
+    max_redirects: int = DEFAULT_MAX_REDIRECTS
+    format: str = DEFAULT_FORMAT
+    output: str | None = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    header: tuple[str, ...] = ()
+    user_agent: str = DEFAULT_USER_AGENT
+    exclude_private: bool = False
+    insecure: bool = False  # only --insecure turns TLS verification off
+    ca_bundle: str | None = None
+    fail_on_blocked: bool = False
+    input_format: str = DEFAULT_INPUT_FORMAT
+    extensions: str = ",".join(DEFAULT_EXTENSIONS)
+    host_stats: bool = False
+    no_progress: bool = False
+    config_path: str | None = None
+    start_method: str | None = None
+    resume: bool = False
+    cache: bool = False
+    cache_path: str = DEFAULT_CACHE_PATH
+    max_cache_age: str = DEFAULT_MAX_CACHE_AGE
+    distributor: str = DEFAULT_DISTRIBUTOR
+    ray_address: str | None = None
+    shard_size: int = DEFAULT_SHARD_SIZE
+
+    @classmethod
+    def given(cls, ctx: typer.Context, **values: Any) -> tuple[Options, frozenset[str]]:
+        """Options from a command's parameters, and the names the command line actually set."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(values) - names
+        if unknown:  # a programming error: a command parameter with no Options field
+            raise TypeError(f"no such option: {', '.join(sorted(unknown))}")
+        typed = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        typed["inputs"] = tuple(values.get("inputs") or ())
+        # typer ships its own copy of click, so compare the enum member's name, not the member.
+        explicit = frozenset(k for k in values
+                             if getattr(ctx.get_parameter_source(k), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP"))
+        return cls(**typed), explicit
+
+    def under_file(self, explicit: frozenset[str], file_options: dict[str, Any],
+                   accepted: Iterable[str]) -> tuple[Options, list[str]]:
+        """The config file's values for options the command line left at their defaults.
+
+        Only keys in `accepted` (the command's own options) are taken; returns
+        the merged options and the file keys used.
+        """
+        changes: dict[str, Any] = {}
+        for key, value in file_options.items():
+            if key in explicit or key not in accepted:
+                continue
+            if key in ("accept", "extensions") and isinstance(value, list):
+                value = ",".join(map(str, value))
+            elif isinstance(value, list):
+                value = tuple(value)
+            elif key == "timeout":
+                value = float(value)
+            changes[key] = value
+        return replace(self, **changes), list(changes)
+
+    def to_config(self, hosts: tuple[tuple[str, HostPolicy], ...] = ()) -> Config:
+        """The run's Config; ConfigError names the option at fault."""
+        if not self.inputs:
+            raise ConfigError("no INPUT given: name files of URLs, documents, '-' for stdin, or URLs")
+        if self.format not in FORMATS:
+            raise ConfigError(f"--format must be one of {', '.join(FORMATS)}")
+        if self.ca_bundle is not None and not os.path.isfile(self.ca_bundle):
+            raise ConfigError(f"--ca-bundle {self.ca_bundle}: no such file")
+        return Config(
+            **({"processes": self.processes} if self.processes is not None else {}),
+            threads=self.threads, timeout=float(self.timeout), retries=self.retries, accept=parse_accept(self.accept),
+            method=self.method.lower(), max_per_host=self.max_per_host, max_redirects=self.max_redirects,
+            headers=tuple(parse_header(h) for h in self.header), user_agent=self.user_agent,
+            verify_tls=not self.insecure, ca_bundle=self.ca_bundle, exclude_private=self.exclude_private,
+            include=self.include, exclude=self.exclude, fail_on_blocked=self.fail_on_blocked,
+            start_method=self.start_method, hosts=hosts, distributor=self.distributor,
+            ray_address=self.ray_address, shard_size=self.shard_size,
+        )
+
+    def extension_list(self) -> list[str]:
+        return [e.strip() for e in self.extensions.split(",") if e.strip()]
+
+
+def prepare(ctx: typer.Context, exclude: frozenset[str] | set[str] = frozenset()) -> tuple[Options, Config, list[Source]]:
+    """The command's options under the config file, the run's Config, and its opened sources.
+
+    The command's parameters (click's `ctx.params`, less `exclude`) become an
+    `Options`; only those options are taken from the config file. Raises
+    ConfigError (saying which file keys were in play) or InputError.
+    """
+    values = {k: v for k, v in ctx.params.items() if k not in exclude}
+    from pcheck.cli.configfile import find_config, load_config
+    from pcheck.inputs.sources import open_sources
+
+    options, explicit = Options.given(ctx, **values)
+    path, used = None, []
+    try:
+        path = options.config_path or find_config()
+        settings = load_config(path) if path else None
+        if settings is not None:  # a flag given on the command line wins over the file
+            options, used = options.under_file(explicit, settings.options, values)
+        config = options.to_config(settings.hosts if settings else ())
+        sources = open_sources(options.inputs, options.input_format, options.extension_list())
+    except ConfigError as exc:
+        if used:
+            raise ConfigError(f"{exc} (set in {path}: {', '.join(used)})") from None
+        raise
+    if options.insecure:
+        typer.echo("pcheck: warning: --insecure: TLS certificates are not verified", err=True)
+    return options, config, sources

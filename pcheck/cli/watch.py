@@ -1,0 +1,71 @@
+"""`pcheck watch`: the same URLs every interval on a warm pool; a line per change on stdout."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pcheck.cli import options as opt
+from pcheck.cli.exits import ExitCode, fail, signal_code
+from pcheck.config import DEFAULT_EVERY, parse_duration
+from pcheck.errors import ConfigError, PcheckError
+
+D = opt.Options  # every default, defined once (pcheck.config), read through Options
+
+WatchFormat = Annotated[str, typer.Option("--format", help="text (a line per change) or jsonl (a record per change).")]
+
+
+def watch(
+    ctx: typer.Context,
+    inputs: opt.Inputs = None,
+    every: opt.Every = DEFAULT_EVERY,
+    rounds: opt.Rounds = None,
+    processes: opt.Processes = None,
+    threads: opt.Threads = D.threads,
+    timeout: opt.Timeout = D.timeout,
+    retries: opt.Retries = D.retries,
+    accept: opt.Accept = D.accept,
+    method: opt.Method = D.method,
+    max_per_host: opt.MaxPerHost = D.max_per_host,
+    max_redirects: opt.MaxRedirects = D.max_redirects,
+    format: WatchFormat = D.format,  # noqa: A002 - the option's name
+    include: opt.Include = [],  # noqa: B006 - typer reads defaults, never mutates them
+    exclude: opt.Exclude = [],  # noqa: B006
+    header: opt.Header = [],  # noqa: B006
+    user_agent: opt.UserAgent = D.user_agent,
+    exclude_private: opt.ExcludePrivate = False,
+    insecure: opt.Insecure = False,
+    ca_bundle: opt.CaBundle = None,
+    input_format: opt.InputFormat = D.input_format,
+    extensions: opt.Extensions = D.extensions,
+    config_path: opt.ConfigPath = None,
+    start_method: opt.StartMethod = None,
+) -> None:
+    """Re-check the URLs every interval on a warm pool, printing only what changed."""
+    from pcheck.output.changes import WATCH_FORMATS, change_line, round_line
+    from pcheck.output.stream import escaping_stdout
+    from pcheck.run.watch import Change, watch_sources
+
+    try:
+        if format not in WATCH_FORMATS:
+            raise ConfigError("watch --format must be text or jsonl")
+        _, config, sources = opt.prepare(ctx, exclude={"every", "rounds"})
+        try:
+            every_s = parse_duration(every)
+        except ConfigError as exc:
+            raise ConfigError(f"--every: {exc}") from None
+    except PcheckError as exc:
+        fail(exc)
+    out = escaping_stdout()
+    try:
+        for event in watch_sources(config, sources, every_s, rounds):
+            if isinstance(event, Change):
+                print(change_line(event, format), file=out, flush=True)
+                continue
+            typer.echo(round_line(event), err=True)
+            if event.interrupted:
+                raise typer.Exit(signal_code())
+    except KeyboardInterrupt:
+        raise typer.Exit(signal_code()) from None
+    raise typer.Exit(ExitCode.OK)

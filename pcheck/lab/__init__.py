@@ -1,0 +1,27 @@
+"""The embedded local test site: every behaviour pcheck must classify, on loopback only.
+
+One asyncio loop listens on 127.0.0.1 ... 127.0.0.N (Linux routes all of
+127.0.0.0/8 to the loopback interface), one port for all, so tests and
+benchmarks get many "hosts" with no network. Per host it counts connections,
+requests and concurrent requests, which is how tests prove keep-alive and
+--max-per-host. Routes (any query string is ignored, so `?i=1` makes URLs distinct):
+
+  /ok                       200                /status/<code>         that status
+  /delay/<ms>               200 after ms       /redirect/<n>          n hops of 302, then 200
+  /loop/a/<k>, /loop/b/<k>  a 302 loop         /redirect-to?url=U     302 to U
+  /hang                     never answers      /drip-headers          a header byte every 0.1 s
+  /drip-body                body byte per 0.1 s /bytes/<n>            n-byte streamed body
+  /endless                  endless chunked    /redirect-endless-body 302 to /ok, endless body
+  /head-refused             405 to HEAD        /reset-on-head         RST on HEAD, 200 on GET
+  /retry-after/<v>/<k>      429 Retry-After v once per k, then 200
+  /flaky/<n>/<k>            503 n times per k, then 200
+  /challenge                403 with cf-mitigated: challenge
+  /flip/<k>                 lab.flips[k] (200 until a test sets it)
+  /interim/<i>/<code>       interim responses i (e.g. 103 or 100,102,103) with headers, a pause, then code
+  /status-line/<text>       a status line `HTTP/1.1 <text> Odd` as written ('+200', '2_00'), no body
+  /__lab/stats              the counters as JSON
+"""
+
+from pcheck.lab.site import HostStats, Lab, LoggedRequest, main
+
+__all__ = ["HostStats", "Lab", "LoggedRequest", "main"]

@@ -1,0 +1,221 @@
+"""The local site's server: an asyncio loop on 127.0.0.1..N, its counters and its routes (see pcheck.lab)."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import socket
+import ssl
+import sys
+import threading
+from dataclasses import asdict, dataclass
+from urllib.parse import parse_qs, unquote
+
+from pcheck.lab.connection import INTERIM_PAUSE_S, Connection, LoggedRequest
+
+REQUEST_LOG_SIZE = 10_000
+
+
+@dataclass
+class HostStats:
+    requests: int = 0
+    connections: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+
+class Lab:
+    """The local site. Use as a context manager; it runs in a daemon thread."""
+
+    def __init__(self, hosts: int = 1, ssl_context: ssl.SSLContext | None = None) -> None:
+        if not 1 <= hosts <= 250:
+            raise ValueError("hosts must be 1..250")
+        self.ssl_context = ssl_context  # serve HTTPS with this server-side context
+        self.addresses = [f"127.0.0.{i}" for i in range(1, hosts + 1)]
+        self.port = 0
+        self.stats: dict[str, HostStats] = {a: HostStats() for a in self.addresses}
+        self.log: collections.deque[LoggedRequest] = collections.deque(maxlen=REQUEST_LOG_SIZE)
+        self._hits: collections.Counter[str] = collections.Counter()
+        self.flips: dict[str, int] = {}  # /flip/<key> answers flips[key], 200 by default
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._servers: list[asyncio.AbstractServer] = []
+        self._thread: threading.Thread | None = None
+        self._connections: set[Connection] = set()
+
+    # -- life cycle ---------------------------------------------------------
+    def start(self) -> Lab:
+        ready = threading.Event()
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            loop = self._loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(self._listen())
+            except BaseException as exc:  # noqa: BLE001 - reported to start()
+                errors.append(exc)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="pcheck-lab", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("lab did not start within 10 s")
+        if errors:
+            raise errors[0]
+        return self
+
+    async def _listen(self) -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(50):  # find one port free on every address
+            sockets = []
+            try:
+                port = 0
+                for address in self.addresses:
+                    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                    sockets.append(sock)
+                    sock.bind((address, port))
+                    port = sock.getsockname()[1]
+                    sock.listen(1024)
+                    sock.setblocking(False)
+            except OSError:
+                for sock in sockets:
+                    sock.close()
+                continue
+            self.port = port
+            for sock in sockets:
+                self._servers.append(await loop.create_server(lambda: Connection(self), sock=sock, ssl=self.ssl_context))
+            return
+        raise RuntimeError("no port free on all lab addresses")
+
+    def stop(self) -> None:
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            return
+
+        async def shutdown() -> None:
+            for server in self._servers:
+                server.close()
+            for conn in list(self._connections):
+                conn.abort()
+            loop.stop()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def __enter__(self) -> Lab:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- helpers for tests, benchmarks and the demo ---------------------------
+    def base(self, host: int = 0) -> str:
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.addresses[host]}:{self.port}"
+
+    def url(self, path: str, host: int = 0) -> str:
+        return self.base(host) + "/" + path.lstrip("/")
+
+    def snapshot(self) -> dict[str, HostStats]:
+        return {a: HostStats(**asdict(s)) for a, s in self.stats.items()}
+
+    def reset_stats(self) -> None:
+        for address in self.addresses:
+            self.stats[address] = HostStats()
+        self.log.clear()
+
+    def hits(self, key: str) -> int:
+        return self._hits[key]
+
+    def open_connections(self) -> int:
+        """Client connections the site holds open right now."""
+        return len(list(self._connections))
+
+    # -- routing ----------------------------------------------------------------
+    def respond(self, conn: Connection, method: str, target: str) -> None:
+        path, _, query = target.partition("?")
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        name, args = parts[0], parts[1:]
+        head = method == "HEAD"
+        if name in ("", "ok"):
+            conn.simple(200, head)
+        elif name == "status" and args and args[0].isdigit():
+            conn.simple(int(args[0]), head)
+        elif name == "delay" and args and args[0].isdigit():
+            conn.later(int(args[0]) / 1000, lambda: conn.simple(200, head))
+        elif name == "redirect" and args and args[0].isdigit():
+            n = int(args[0])
+            suffix = "?" + query if query else ""
+            if n > 0:
+                conn.simple(302, head, [("Location", f"/redirect/{n - 1}{suffix}")])
+            else:
+                conn.simple(200, head)
+        elif name == "loop" and len(args) == 2 and args[0] in ("a", "b"):
+            other = "b" if args[0] == "a" else "a"
+            conn.simple(302, head, [("Location", f"/loop/{other}/{args[1]}")])
+        elif name == "redirect-to":
+            params = parse_qs(query)
+            code = int(params.get("code", ["302"])[0])
+            conn.simple(code, head, [("Location", params.get("url", ["/ok"])[0])])
+        elif name == "hang":
+            conn.start(conn.hang())
+        elif name == "drip-headers":
+            conn.start(conn.drip_headers())
+        elif name == "drip-body":
+            conn.start(conn.drip_body(head))
+        elif name == "bytes" and args and args[0].isdigit():
+            conn.start(conn.body(200, int(args[0]), head))
+        elif name == "endless":
+            conn.start(conn.body(200, None, head))
+        elif name == "redirect-endless-body":
+            conn.start(conn.body(302, None, head, [("Location", "/ok")]))
+        elif name == "head-refused":
+            conn.simple(405 if head else 200, head)
+        elif name == "reset-on-head":
+            if head:
+                conn.reset()
+            else:
+                conn.simple(200, head)
+        elif name == "retry-after" and len(args) == 2:
+            self._hits[target] += 1
+            if self._hits[target] == 1:
+                conn.simple(429, head, [("Retry-After", args[0])])
+            else:
+                conn.simple(200, head)
+        elif name == "flaky" and len(args) == 2 and args[0].isdigit():
+            self._hits[target] += 1
+            conn.simple(503 if self._hits[target] <= int(args[0]) else 200, head)
+        elif name == "flip" and len(args) == 1:
+            conn.simple(self.flips.get(args[0], 200), head)
+        elif name == "interim" and len(args) == 2 and args[1].isdigit():
+            for code in args[0].split(","):
+                conn.interim(int(code), [("Link", "</style.css>; rel=preload; as=style")])
+            conn.later(INTERIM_PAUSE_S, lambda: conn.simple(int(args[1]), head))
+        elif name == "status-line" and len(args) == 1:
+            conn.transport.write(f"HTTP/1.1 {args[0]} Odd\r\nContent-Length: 0\r\n\r\n".encode("latin-1"))
+            conn._finish()
+            if conn.buffer:
+                conn._next()
+        elif name == "challenge":
+            conn.simple(403, head, [("cf-mitigated", "challenge")])
+        elif name == "__lab" and args == ["stats"]:
+            body = json.dumps({a: asdict(s) for a, s in self.stats.items()}).encode()
+            conn.simple(200, head, [("Content-Type", "application/json")], body)
+        else:
+            conn.simple(404, head)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m pcheck.lab [HOSTS]`: serve until stdin closes; print the port as JSON first."""
+    argv = sys.argv[1:] if argv is None else argv
+    hosts = int(argv[0]) if argv else 1
+    with Lab(hosts) as lab:
+        print(json.dumps({"port": lab.port, "addresses": lab.addresses}), flush=True)
+        sys.stdin.read()  # the parent closes stdin (or dies) to stop us
+    return 0
+

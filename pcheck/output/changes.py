@@ -1,0 +1,33 @@
+"""`pcheck watch`'s lines: one per change of outcome, and one per round for stderr."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING
+
+from pcheck.models import redact_userinfo
+from pcheck.output.reporter import printable
+
+if TYPE_CHECKING:
+    from pcheck.run.watch import Change, RoundSummary
+
+WATCH_FORMATS = ("text", "jsonl")
+
+
+def change_line(event: Change, fmt: str) -> str:
+    """`<time> <url> <before> -> <after> (<why>)`, or a jsonl record with `previous`, `round` and `at`."""
+    r = event.result
+    when = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(event.at))
+    if fmt == "jsonl":
+        record = {**r.to_record(), "previous": event.previous and event.previous.value,
+                  "round": event.round, "at": when}
+        return json.dumps(record)
+    before = event.previous.value if event.previous else "new"
+    why = " ".join(str(x) for x in (r.status, r.error and r.error.value, r.detail) if x) or r.outcome.value
+    return f"{when} {printable(redact_userinfo(r.url))} {before} -> {r.outcome.value} ({printable(why)})"
+
+
+def round_line(summary: RoundSummary) -> str:
+    counts = ", ".join(f"{o.value} {n}" for o, n in summary.counts.items() if n)
+    return f"pcheck: round {summary.round}: {counts}; {summary.changes} change(s) in {summary.elapsed_s:.1f} s"

@@ -1,0 +1,103 @@
+"""JUnit XML for CI dashboards: one test case per unique URL, with every place it was found."""
+
+from __future__ import annotations
+
+import itertools
+from operator import itemgetter
+from typing import TextIO
+
+from pcheck.models import CheckResult, Outcome, redact_userinfo
+from pcheck.output.reporter import ERROR_KINDS, Reporter, printable, why
+from pcheck.output.spool import Spool, dec, dec_opt, enc, enc_opt
+
+
+class JunitReporter(Reporter):
+    """JUnit XML: one testcase per unique URL, a failure for each that fails, so CI shows them natively.
+
+    Every occurrence waits in a spool on disk; at the end SQLite groups them by
+    URL, in the order each URL was first seen, and the XML is streamed out
+    (written as ElementTree's indent() and tostring() would write it).
+    """
+
+    def __init__(self, stream: TextIO, fail_on_blocked: bool = False) -> None:
+        super().__init__(stream)
+        self.fail_on_blocked = fail_on_blocked
+        self.cases = Spool(
+            "CREATE TABLE occurrences (url BLOB, source BLOB, line INTEGER, outcome TEXT, status INTEGER,"
+            " error TEXT, redirects INTEGER, detail BLOB, elapsed_ms REAL)",
+            "INSERT INTO occurrences VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+    def _write(self, result: CheckResult) -> None:
+        r = result
+        self.cases.add((enc(redact_userinfo(r.url)), enc_opt(r.source), r.line, r.outcome.value, r.status,
+                        r.error and r.error.value, r.redirects, enc_opt(r.detail), r.elapsed_ms))
+
+    def _fails(self, outcome: Outcome) -> bool:
+        return outcome in (Outcome.BROKEN, Outcome.INVALID, Outcome.UNCHECKED) or (
+            outcome is Outcome.BLOCKED and self.fail_on_blocked)
+
+    def _finish(self) -> None:
+        db = self.cases.flush()
+        # Indexed once at the end (a sort on disk) rather than row by row on the hot path.
+        db.executescript(
+            "CREATE INDEX occurrences_by_url ON occurrences (url);"
+            "CREATE TABLE cases (first INTEGER PRIMARY KEY, url BLOB);"
+            "INSERT INTO cases SELECT min(rowid), url FROM occurrences GROUP BY url;")
+        by_outcome = {Outcome(o): n for o, n in db.execute(
+            "SELECT o.outcome, count(*) FROM cases c JOIN occurrences o ON o.rowid = c.first GROUP BY o.outcome")}
+        tests = sum(by_outcome.values())
+        failures = sum(n for o, n in by_outcome.items() if self._fails(o))
+        skipped = sum(n for o, n in by_outcome.items()
+                      if not self._fails(o) and o in (Outcome.EXCLUDED, Outcome.BLOCKED))
+        took = f"{self.summary.elapsed_s:.3f}"
+        counts = f'tests="{tests}" failures="{failures}" errors="0" skipped="{skipped}"'
+        out = self.stream
+        out.write(f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="pcheck" {counts} time="{took}">\n')
+        if not tests:
+            out.write(f'  <testsuite name="pcheck" time="{took}" {counts} />\n</testsuites>\n')
+            return
+        out.write(f'  <testsuite name="pcheck" time="{took}" {counts}>\n')
+        rows = db.execute(
+            "SELECT c.first, o.url, o.source, o.line, o.outcome, o.status, o.error, o.redirects, o.detail,"
+            " o.elapsed_ms FROM cases c JOIN occurrences o ON o.url = c.url ORDER BY c.first, o.rowid")
+        for _, occurrences in itertools.groupby(rows, itemgetter(0)):
+            _, url, source, line, outcome, status, error, redirects, detail, elapsed_ms = next(occurrences)
+            first = CheckResult(dec(url), Outcome(outcome), status, ERROR_KINDS.get(error), None, redirects,
+                                None, 0, elapsed_ms, dec_opt(source), line, dec_opt(detail))
+            out.write(f'    <testcase classname="{_xml_attr(_xml(first.source or "pcheck"))}" '
+                      f'name="{_xml_attr(_xml(first.url))}" time="{first.elapsed_ms / 1000:.3f}"')
+            if self._fails(first.outcome):
+                out.write(f'>\n      <failure message="{_xml_attr(_xml(why(first)))}" type="{first.outcome.value}">')
+                out.write(_xml_text(_place(first.source, first.line)))
+                for row in occurrences:  # every place the URL occurs, one per line
+                    out.write("\n" + _xml_text(_place(dec_opt(row[2]), row[3])))
+                out.write("</failure>\n    </testcase>\n")
+            elif first.outcome in (Outcome.EXCLUDED, Outcome.BLOCKED):
+                message = _xml_attr(_xml(f"{first.outcome.value}: {why(first)}"))
+                out.write(f'>\n      <skipped message="{message}" />\n    </testcase>\n')
+            else:
+                out.write(" />\n")
+        out.write("  </testsuite>\n</testsuites>\n")
+
+    def close(self) -> None:
+        self.cases.close()
+
+
+def _place(source: str | None, line: int | None) -> str:
+    return f"{_xml(source or '?')}:{line if line is not None else '-'}"
+
+
+def _xml_attr(text: str) -> str:
+    """`text` escaped for a double-quoted XML attribute, exactly as ElementTree escapes it."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return text.replace("\r", "&#13;").replace("\n", "&#10;").replace("\t", "&#09;")
+
+
+def _xml_text(text: str) -> str:
+    """`text` escaped as XML character data, exactly as ElementTree escapes it."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _xml(text: str) -> str:
+    # XML 1.0 cannot carry most control characters at all, even escaped.
+    return printable(text)

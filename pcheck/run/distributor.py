@@ -1,0 +1,39 @@
+"""The one interface a run hands its URLs to, whether they are checked on this machine or a Ray cluster.
+
+Both distributors share the ledger (exactly one result per occurrence), the
+host scheduler (`run.hosts`: per-host caps, one place) and the interrupt
+rules (`run.signals`); they differ only in where the checks run.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Iterator, Protocol
+
+from pcheck.config import Config
+from pcheck.models import CheckResult, Target
+
+
+class Distributor(Protocol):
+    """A run of checks: a context manager whose `results()` yields one CheckResult per input item."""
+
+    config: Config
+    #: True once Ctrl-C (or `cancel()`) ended the run early.
+    interrupted: bool
+    #: Why the input was not read to its end after an interrupt (None: it was, or no interrupt).
+    input_cut: str | None
+
+    def __enter__(self) -> Distributor: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def results(self, items: Iterable[Target | CheckResult],
+                idle: Callable[[], None] | None = None) -> Iterator[CheckResult]:
+        """Check every Target; yield a result for each item, in completion order.
+
+        `idle` is called before each wait, so a reporter can flush.
+        """
+        ...
+
+    def cancel(self) -> None:
+        """Stop as a first Ctrl-C would: what is left is reported `cancelled`."""
+        ...
