@@ -94,7 +94,7 @@ class Verdict:
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
-    """One record of the report: one per input occurrence (see DESIGN.md's schema)."""
+    """One record of the report: one per input occurrence (docs/ARCHITECTURE.md has the schema)."""
 
     url: str
     outcome: Outcome

@@ -1,4 +1,4 @@
-"""URL rules, as pure functions on strings: the normal form, the host, origins, secrets.
+"""URL rules, as pure functions on strings: the normal form, the host, origins.
 
 A URL is normalised once, where it is read (inputs), and its key and host
 travel with it to the worker, the cache and the report: no later step

@@ -1,4 +1,4 @@
-"""Exit codes, and the one place where errors and endings become them (DESIGN.md's contract)."""
+"""Exit codes, and the one place where errors and endings become them (docs/ARCHITECTURE.md has the contract)."""
 
 from __future__ import annotations
 
