@@ -1,0 +1,142 @@
+"""The parts the re-layout (issue 17) gave one home: the host scheduler both distributors share, the key and
+host computed once and carried, the one mapping to exit codes, typed options under the config file."""
+
+from __future__ import annotations
+
+import errno
+from types import SimpleNamespace
+
+import pytest
+
+from pcheck import check_urls
+from pcheck.cli.exits import ExitCode, ending_code, exit_code_for
+from pcheck.cli.options import Options
+from pcheck.config import Config
+from pcheck.errors import CacheError, ConfigError, InputError, ReportError, ResumeError
+from pcheck.inputs.sources import Source
+from pcheck.models import Outcome, Summary
+from pcheck.run.hosts import HostScheduler
+from pcheck.run.ray import check_shard
+from pcheck.run.session import Ending, Plan, Session
+from pcheck.urls import normalise
+
+
+def drain(hosts: HostScheduler) -> list[tuple[int, str]]:
+    started = []
+    while (item := hosts.next()) is not None:
+        started.append(item)
+    return started
+
+
+def test_the_host_scheduler_takes_hosts_in_turn_and_never_past_their_cap():
+    hosts = HostScheduler(lambda host: {"a": 2, "b": 1}[host])
+    for i in range(4):
+        hosts.add(i, "a")
+    hosts.add(10, "b")
+    hosts.add(11, "b")
+    assert drain(hosts) == [(0, "a"), (10, "b"), (1, "a")]  # a at 2, b at 1: nothing more may start
+    assert hosts.waiting == 3 and not hosts.has_ready()
+    hosts.finished("b")
+    assert drain(hosts) == [(11, "b")]
+    hosts.finished("a")
+    hosts.finished("a")
+    assert drain(hosts) == [(2, "a"), (3, "a")]
+    assert hosts.waiting == 0
+
+
+def test_a_task_started_outside_the_queues_counts_against_its_hosts_cap():
+    hosts = HostScheduler(lambda host: 1)
+    hosts.start("a")  # a dead worker's task, sent again
+    hosts.add(1, "a")
+    assert hosts.next() is None and not hosts.has_room("a")
+    hosts.finished("a")
+    assert hosts.next() == (1, "a")
+
+
+def test_a_ray_shard_holds_the_per_host_cap_with_the_shared_scheduler(lab):
+    """check_shard runs in-process here (no Ray needed): 8 threads, 40 slow URLs on 2 hosts, cap 2."""
+    tasks = []
+    for i in range(40):
+        url = lab.url(f"delay/50?i={i}", i % 2)
+        key, host = normalise(url)
+        tasks.append((i, key, host))
+    done = check_shard(Config(processes=1, threads=8, max_per_host=2, timeout=5.0, retries=0), tasks)
+    assert sorted(task_id for task_id, _ in done) == list(range(40))
+    assert all(verdict.outcome is Outcome.ALIVE for _, verdict in done)
+    for address in ("127.0.0.1", "127.0.0.2"):
+        assert lab.snapshot()[address].max_in_flight == 2  # used to the full, never past it
+
+
+def test_every_result_carries_the_key_and_host_its_url_was_read_with(lab):
+    urls = [lab.url("ok").replace("http://", "HTTP://"), lab.url("status/404", 1), "not a url"]
+    results = {r.url: r for r in check_urls(urls, processes=1, threads=2, timeout=5.0, retries=0)}
+    assert results[urls[0]].key == lab.url("ok") and results[urls[0]].host == "127.0.0.1"
+    assert results[urls[0]].outcome is Outcome.ALIVE
+    assert (results[urls[1]].key, results[urls[1]].host) == normalise(urls[1])
+    assert (results["not a url"].key, results["not a url"].host) == (None, None)
+    assert "key" not in results[urls[0]].to_record()  # carried, never written
+
+
+@pytest.mark.parametrize("error, code", [
+    (ReportError("out.txt", OSError(errno.ENOSPC, "No space left on device")), ExitCode.WRITE_FAILED),
+    (ReportError("<stdout>", OSError(errno.EPIPE, "Broken pipe")), ExitCode.BROKEN_PIPE),
+    (ConfigError("--threads must be at least 1"), ExitCode.USAGE),
+    (InputError("nope.txt: no such file"), ExitCode.USAGE),
+    (CacheError("not a pcheck cache"), ExitCode.USAGE),
+    (ResumeError("not jsonl"), ExitCode.USAGE),
+])
+def test_each_error_maps_to_one_exit_code(error, code):
+    assert exit_code_for(error) is code
+
+
+def test_an_ending_maps_signal_first_then_interrupt_then_failures():
+    broken = Summary()
+    broken.counts[Outcome.BROKEN] = 1
+    blocked = Summary()
+    blocked.counts[Outcome.BLOCKED] = 1
+    assert ending_code(Ending(broken, interrupted=True, signal=15), False) is ExitCode.TERMINATED
+    assert ending_code(Ending(broken, interrupted=True, signal=None), False) is ExitCode.INTERRUPTED
+    assert ending_code(Ending(broken, interrupted=False, signal=None), False) is ExitCode.FAILED
+    assert ending_code(Ending(blocked, interrupted=False, signal=None), False) is ExitCode.OK
+    assert ending_code(Ending(blocked, interrupted=False, signal=None), True) is ExitCode.FAILED
+
+
+def _ctx(explicit: set[str]) -> SimpleNamespace:
+    source = SimpleNamespace(name="COMMANDLINE")
+    default = SimpleNamespace(name="DEFAULT")
+    return SimpleNamespace(get_parameter_source=lambda name: source if name in explicit else default)
+
+
+def test_the_config_file_fills_only_what_the_command_line_left_at_its_default():
+    options, explicit = Options.given(_ctx({"threads"}), inputs=["urls.txt"], threads=5, timeout=10.0, accept="200-299")
+    file_options = {"threads": 99, "timeout": 3, "accept": [200, 403], "exclude": ["^https://internal"], "resume": True}
+    merged, used = options.under_file(explicit, file_options, accepted={"threads", "timeout", "accept", "exclude"})
+    assert merged.threads == 5  # the flag wins
+    assert merged.timeout == 3.0 and isinstance(merged.timeout, float)
+    assert merged.accept == "200,403" and merged.exclude == ("^https://internal",)
+    assert merged.resume is False  # not an option of this command
+    assert sorted(used) == ["accept", "exclude", "timeout"]
+    config = merged.to_config()
+    assert config.accept == ((200, 200), (403, 403)) and config.threads == 5
+
+
+def test_an_option_no_command_declares_is_a_programming_error():
+    with pytest.raises(TypeError, match="no such option: tread"):
+        Options.given(_ctx(set()), tread=3)
+
+
+def test_a_session_refuses_resume_without_a_jsonl_report_before_opening_anything(tmp_path):
+    listing = tmp_path / "urls.txt"
+    listing.write_text("http://127.0.0.1:1/\n")
+    report = tmp_path / "report.txt"
+    with pytest.raises(ConfigError, match="--resume needs --format jsonl"):
+        Session(Config(processes=1), Plan((Source(str(listing), "file"),), fmt="text", output=str(report), resume=True))
+    assert not report.exists()
+
+
+def test_a_session_refuses_a_report_over_one_of_its_inputs(tmp_path):
+    listing = tmp_path / "urls.txt"
+    listing.write_text("http://127.0.0.1:1/\n")
+    with pytest.raises(ConfigError, match="is also an input"):
+        Session(Config(processes=1), Plan((Source(str(listing), "file"),), output=str(listing)))
+    assert listing.read_text() == "http://127.0.0.1:1/\n"
