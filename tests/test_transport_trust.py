@@ -165,7 +165,7 @@ def test_a_check_that_found_no_descriptor_is_made_again_not_judged(lab, make_che
 def test_a_machine_that_never_recovers_leaves_the_url_unchecked_not_broken(lab, make_checker, monkeypatch):
     import pcheck.check.checker
 
-    monkeypatch.setattr(pcheck.check.checker, "LOCAL_SHORTAGE_PATIENCE_S", 0.5, raising=False)
+    monkeypatch.setattr(pcheck.check.checker, "LOCAL_SHORTAGE_PATIENCE_S", 0.5)
     _fail_connects(monkeypatch, errno.EMFILE, float("inf"))
     checker = make_checker(retries=2)
     started = time.monotonic()
