@@ -239,7 +239,8 @@ def _raylet(node) -> int:
     return node.all_processes["raylet"][0].process.pid
 
 
-def _children_running(parent: int, title: str) -> list[int]:
+def _children_running(parent: int | None, title: str) -> list[int]:
+    """Processes whose command line holds `title`, children of `parent` (None: of any parent)."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -248,6 +249,9 @@ def _children_running(parent: int, title: str) -> list[int]:
             with open(f"/proc/{entry}/cmdline", "rb") as f:
                 if title.encode() not in f.read():
                     continue
+            if parent is None:
+                pids.append(int(entry))
+                continue
             with open(f"/proc/{entry}/stat") as f:
                 ppid = int(f.read().rpartition(")")[2].split()[1])
         except (OSError, ValueError, IndexError):
@@ -289,14 +293,4 @@ def _established_inodes(port: int) -> set[str]:
 
 
 def _pids_running(word: str) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                if word.encode() in f.read():
-                    pids.append(int(entry))
-        except OSError:
-            pass
-    return pids
+    return _children_running(None, word)
