@@ -17,13 +17,40 @@ def main(args: list[str] | None = None) -> None:
     Tests call this in-process with their own args, as the console script does with sys.argv.
     """
     signals.received.received.clear()
-    with signals.handling(signals.raise_interrupt):
-        try:
-            from pcheck.cli.app import run
-        except KeyboardInterrupt:
-            raise SystemExit(signals.received.exit_status()) from None
-        _workers_skip_the_console_script()
-        run(args)
+    hook = sys.unraisablehook
+    sys.unraisablehook = _quiet_interrupts(hook)
+    main_module = sys.modules["__main__"]
+    spec = getattr(main_module, "__spec__", None)
+    try:
+        with signals.handling(signals.raise_interrupt):
+            try:
+                from pcheck.cli.app import run
+            except KeyboardInterrupt:
+                raise SystemExit(signals.received.exit_status()) from None
+            if signals.received.first is not None:  # it landed where it could not unwind (see _quiet_interrupts)
+                raise SystemExit(signals.received.exit_status())
+            _workers_skip_the_console_script()
+            run(args)
+    finally:
+        sys.unraisablehook = hook
+        main_module.__spec__ = spec  # an in-process caller gets its own main module back
+
+
+def _quiet_interrupts(hook):  # type: ignore[no-untyped-def]
+    """An unraisable-exception hook that lets an ending signal pass silently.
+
+    A signal can land while CPython runs a callback whose exceptions cannot
+    propagate (an import lock's weakref callback at start-up): the
+    Interrupted it raises is then printed as "Exception ignored in ..." and
+    dropped. The signal is recorded all the same, and main() ends with its
+    status once the import is done; the traceback would only be noise.
+    """
+    def quiet(unraisable) -> None:  # type: ignore[no-untyped-def]
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            return
+        hook(unraisable)
+
+    return quiet
 
 
 def _workers_skip_the_console_script() -> None:

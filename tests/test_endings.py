@@ -400,3 +400,26 @@ def test_when_every_worker_dies_at_once_the_retry_goes_to_a_worker_started_after
     assert sorted(r.url for r in results) == sorted(urls)
     assert collections.Counter(r.outcome for r in results) == {Outcome.ALIVE: len(urls)}, \
         [(r.url, r.outcome, r.error, r.detail) for r in results]
+
+
+def test_a_signal_landing_where_it_cannot_unwind_still_ends_the_start_up_quietly_with_its_status():
+    """A signal during a callback whose exceptions CPython drops (an import lock's weakref callback):
+    no "Exception ignored" traceback, and the command ends with 128 + the signal instead of running."""
+    script = (
+        "import builtins, signal, weakref\n"
+        "import pcheck.__main__ as entry\n"
+        "class Token: pass\n"
+        "token = Token()\n"
+        "ref = weakref.ref(token, lambda _: signal.raise_signal(signal.SIGTERM))\n"
+        "real_import = builtins.__import__\n"
+        "def importing(name, *args, **kwargs):\n"
+        "    global token\n"
+        "    if name == 'pcheck.cli.app' and token is not None:\n"
+        "        token = None  # the callback runs here, inside main()'s signal handling\n"
+        "    return real_import(name, *args, **kwargs)\n"
+        "builtins.__import__ = importing\n"
+        "entry.main(['--version'])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=30)
+    assert proc.returncode == 143, proc.stderr.decode()
+    assert proc.stderr == b"" and b"pcheck" not in proc.stdout

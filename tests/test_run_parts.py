@@ -140,3 +140,18 @@ def test_a_session_refuses_a_report_over_one_of_its_inputs(tmp_path):
     with pytest.raises(ConfigError, match="is also an input"):
         Session(Config(processes=1), Plan((Source(str(listing), "file"),), output=str(listing)))
     assert listing.read_text() == "http://127.0.0.1:1/\n"
+
+
+def test_running_the_command_in_process_gives_the_callers_main_module_back(monkeypatch, capsys):
+    """The console script names its main module pcheck.__main__ (so workers skip it); a caller running
+    the command in-process keeps its own, or its own spawned processes would skip re-importing it."""
+    import sys
+
+    import pcheck.__main__ as entry
+
+    caller = sys.modules["__main__"]
+    monkeypatch.setattr(caller, "__spec__", None)  # a plain script's main module has none
+    with pytest.raises(SystemExit) as ended:
+        entry.main(["--version"])
+    assert ended.value.code in (0, None) and "pcheck" in capsys.readouterr().out
+    assert caller.__spec__ is None
