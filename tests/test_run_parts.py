@@ -155,3 +155,15 @@ def test_running_the_command_in_process_gives_the_callers_main_module_back(monke
         entry.main(["--version"])
     assert ended.value.code in (0, None) and "pcheck" in capsys.readouterr().out
     assert caller.__spec__ is None
+
+
+def test_an_answer_after_the_scheduler_was_cleared_gives_no_host_extra_room():
+    """A cancelled run clears the scheduler, then answers still in flight arrive: no host may go below zero."""
+    hosts = HostScheduler(lambda host: 1)
+    hosts.add(1, "a")
+    assert hosts.next() == (1, "a")
+    hosts.clear()
+    hosts.finished("a")  # the answer of task 1, after the clear
+    hosts.add(2, "a")
+    hosts.add(3, "a")
+    assert drain(hosts) == [(2, "a")]  # still one at a time

@@ -67,9 +67,11 @@ class HostScheduler:
 
     def finished(self, host: str) -> None:
         """A request to `host` is over (answered, or its worker died): its room goes to the next task."""
-        self._load[host] -= 1
-        if not self._load[host]:
-            del self._load[host]
+        load = self._load[host] - 1
+        if load > 0:
+            self._load[host] = load
+        else:  # never below zero: an answer arriving after clear() (a cancelled run) counts for nothing
+            self._load.pop(host, None)
         self._mark_ready(host)
 
     def clear(self) -> None:

@@ -202,7 +202,7 @@ def check_shard(config: Config, tasks: list[tuple[int, str, str]]) -> list[tuple
                 while started is None:
                     if not hosts.waiting:
                         return  # nothing left to start: the shard ends with the last check
-                    turn.wait()  # every waiting host is at its cap: wait for a check to end
+                    turn.wait(TICK_S)  # every waiting host is at its cap: a check ending wakes us
                     started = hosts.next()
             task_id, host = started
             verdict = safe_check(check, urls[task_id], host)
