@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pcheck.check.checker import Checker, parse_retry_after
-from pcheck.urls import changes_origin
+from pcheck.check.transport import Transport, prepare
 from pcheck.config import Config, parse_accept
 from pcheck.models import ErrorKind, Outcome
-from pcheck.check.transport import prepare, Transport
+from pcheck.urls import changes_origin
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -24,9 +24,9 @@ pytestmark = pytest.mark.timeout(30)
 def make_checker():
     transports = []
 
-    def make(**options):
+    def make(pool_hosts=None, **options):
         options = {"processes": 1, "timeout": 2.0, "retries": 0, "backoff_base": 0.05, **options}
-        transport = Transport(pool_maxsize=4, verify=True)
+        transport = Transport(pool_maxsize=4, verify=True, pool_hosts=pool_hosts)
         transports.append(transport)
         return Checker(Config(**options), transport)
 
@@ -226,11 +226,9 @@ def test_a_url_requests_would_requote_is_prepared_by_requests(path):
 
 
 def test_hosts_beyond_the_kept_pools_do_not_keep_their_connections(lab, make_checker, monkeypatch):
-    import pcheck.check.transport
     from fault_helpers import wait_until
 
-    monkeypatch.setattr(pcheck.check.transport, "POOL_HOSTS", 2)  # 4 lab hosts in rotation: pools are dropped
-    checker = make_checker()
+    checker = make_checker(pool_hosts=2)  # 4 lab hosts in rotation: pools are dropped
     verdicts = [checker.check(lab.url(f"ok?i={i}", i % 4)) for i in range(24)]
     assert [v.outcome for v in verdicts] == [Outcome.ALIVE] * 24, [v.detail for v in verdicts if v.detail]
     # A run over a million hosts must not keep a socket per host: only the kept pools' stay open.

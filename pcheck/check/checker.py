@@ -18,18 +18,20 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
 
 from pcheck.check.deadlines import DeadlineExceeded
-from pcheck.check.netguard import NetGuard, PrivateAddressRefused
-from pcheck.check.transport import POOL_HOSTS, Transport
-from pcheck.config import Config
+from pcheck.check.netguard import PrivateAddressRefused
 from pcheck.models import ErrorKind, Outcome, Verdict
 from pcheck.urls import changes_origin, normalise
+
+if TYPE_CHECKING:  # both arrive built: checking needs neither module loaded (and stays one import floor low)
+    from pcheck.check.transport import Transport
+    from pcheck.config import Config
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 #: Statuses that mean "a server is there but refuses robots", not "the link is dead".
@@ -341,28 +343,3 @@ def _causes(exc: BaseException):
 
 def _clip(text: str) -> str:
     return text if len(text) <= _DETAIL_MAX else text[: _DETAIL_MAX - 1] + "…"
-
-
-def make_transport(config: Config, per_host: int | None = None, pool_hosts: int = POOL_HOSTS) -> Transport:
-    """The transport a worker process uses for `config`: per_host idle connections kept for each of pool_hosts hosts."""
-    if not config.verify_tls:
-        import warnings
-
-        from urllib3.exceptions import InsecureRequestWarning
-
-        # The CLI has warned once; one warning per request from every worker would drown stderr.
-        warnings.filterwarnings("ignore", category=InsecureRequestWarning)
-    verify = config.ca_bundle or config.verify_tls
-    guard = NetGuard() if config.exclude_private else None
-    return Transport(per_host or config.threads, verify=verify, guard=guard, pool_hosts=pool_hosts)
-
-
-def start_checks(config: Config, threads: int, per_host: int, pool_hosts: int,
-                 stop: threading.Event) -> tuple[list[Callable[[str, str], Verdict]], Callable[[], None]]:
-    """A process's check functions, one Checker per thread sharing one transport, and what closes them.
-
-    The shape of run.worker's StartChecks: the worker and the Ray shard run
-    checks without knowing how they are made.
-    """
-    transport = make_transport(config, per_host, pool_hosts)
-    return [Checker(config, transport, stop).check for _ in range(threads)], transport.close

@@ -24,9 +24,10 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import requests
-from requests.adapters import HTTPAdapter
+from requests.adapters import DEFAULT_POOLSIZE, HTTPAdapter
 from requests.models import PreparedRequest
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -41,9 +42,9 @@ from pcheck.check.deadlines import (  # noqa: F401 - re-exported
 )
 from pcheck.check.netguard import NetGuard
 
-#: Hosts whose idle kept-alive connections a worker keeps (requests' default of 10 re-opens
-#: connections beyond 10 hosts); fewer only when the open-files limit cannot hold them.
-POOL_HOSTS = 256
+if TYPE_CHECKING:
+    from pcheck.config import Config
+
 
 #: Bodies up to this size are read and discarded so the connection can be reused; larger ones are cut.
 DRAIN_LIMIT = 16 * 1024
@@ -251,8 +252,9 @@ class Transport:
                  pool_hosts: int | None = None) -> None:
         self.verify = verify  # True, or a CA bundle path; False only with --insecure
         self.guard = guard  # set with --exclude-private: every new connection is checked
-        # Fewer than POOL_HOSTS only when the open-files limit cannot hold that many idle sockets.
-        self.adapter = _Adapter(pool_connections=pool_hosts or POOL_HOSTS, pool_maxsize=pool_maxsize, max_retries=0)
+        # config.POOL_HOSTS in a run (fewer only when the open-files limit cannot hold their idle sockets);
+        # requests' own default otherwise.
+        self.adapter = _Adapter(pool_connections=pool_hosts or DEFAULT_POOLSIZE, pool_maxsize=pool_maxsize, max_retries=0)
         self.watchdog = Watchdog()
         #: When this process began to run short of descriptors, memory or ports; None once an attempt got by
         #: (kept by the checkers, here because all threads of a process share it).
@@ -337,3 +339,17 @@ def _cut(response: HTTPResponse) -> None:
     """Close the connection and give its slot back to the pool (as requests' Response.close does)."""
     response.close()
     response.release_conn()
+
+
+def make_transport(config: Config, per_host: int | None = None, pool_hosts: int | None = None) -> Transport:
+    """The transport a worker process uses for `config`: per_host idle connections kept for each of pool_hosts hosts."""
+    if not config.verify_tls:
+        import warnings
+
+        from urllib3.exceptions import InsecureRequestWarning
+
+        # The CLI has warned once; one warning per request from every worker would drown stderr.
+        warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+    verify = config.ca_bundle or config.verify_tls
+    guard = NetGuard() if config.exclude_private else None
+    return Transport(per_host or config.threads, verify=verify, guard=guard, pool_hosts=pool_hosts)

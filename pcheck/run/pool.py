@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Callable, Iterable, Iterator
 
-from pcheck.check.checker import start_checks
 from pcheck.config import Config
 from pcheck.models import CheckResult, ErrorKind, Outcome, Target, Verdict
 from pcheck.run import signals
@@ -128,7 +127,7 @@ class CheckRun:
             ends += [result_reader, result_writer]
             process = self.ctx.Process(
                 target=worker_main,
-                args=(self.config, task_reader, result_writer, start_checks),
+                args=(self.config, task_reader, result_writer),
                 name=f"pcheck-worker-{self._spawned + 1}",
                 daemon=True,  # multiprocessing's exit hook reaps daemon children on any normal exit
             )

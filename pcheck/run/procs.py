@@ -24,7 +24,7 @@ def mp_context(method: str | None = None) -> multiprocessing.context.BaseContext
     Never fork: the parent has threads by the time it spawns (Queue feeders,
     tqdm's monitor, a library caller's own), and forking a threaded process can
     deadlock the child. forkserver (Linux; the default from Python 3.14) forks
-    from a clean single-threaded server that has pcheck.run.worker and requests
+    from a clean single-threaded server that has pcheck's checking modules and requests
     imported already, so a replacement worker starts in milliseconds; spawn
     is the portable fallback.
     """
@@ -32,7 +32,7 @@ def mp_context(method: str | None = None) -> multiprocessing.context.BaseContext
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     ctx = multiprocessing.get_context(method)
     if method == "forkserver":
-        ctx.set_forkserver_preload(["pcheck.run.worker", "pcheck.check.checker"])
+        ctx.set_forkserver_preload(["pcheck.run.worker", "pcheck.check.checker", "pcheck.check.transport"])
     return ctx
 
 

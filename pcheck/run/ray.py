@@ -19,7 +19,6 @@ import time
 import zlib
 from typing import Any, Callable, Iterable, Iterator
 
-from pcheck.check.checker import start_checks
 from pcheck.config import Config
 from pcheck.errors import ConfigError
 from pcheck.models import CheckResult, ErrorKind, Outcome, Target, Verdict
@@ -32,6 +31,7 @@ from pcheck.run.worker import (
     open_files_limit,
     raise_open_files_limit,
     safe_check,
+    start_checks,
 )
 
 log = logging.getLogger("pcheck")

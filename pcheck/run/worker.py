@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Callable
 
-from pcheck.check.transport import POOL_HOSTS
-from pcheck.config import Config
+from pcheck.config import POOL_HOSTS, Config
 from pcheck.models import ErrorKind, Outcome, Verdict
 
 #: Most verdicts per message; bigger batches gain little and delay the parent's bookkeeping.
@@ -40,8 +39,6 @@ FDS_PER_THREAD = 2
 
 Task = tuple[int, str, str]  # (task id, normalised URL, its host): normalised once, in the parent
 CheckFn = Callable[[str, str], Verdict]  # (url, host) -> verdict
-#: Builds a process's check functions and their closer: (config, threads, per-host pool size, pool hosts, stop).
-StartChecks = Callable[[Config, int, int, int, threading.Event], tuple[list[CheckFn], Callable[[], None]]]
 
 
 @dataclass(frozen=True)
@@ -90,12 +87,8 @@ def open_files_limit() -> int | None:
     return None if soft == resource.RLIM_INFINITY else soft
 
 
-def worker_main(config: Config, task_conn: Connection, result_conn: Connection, start_checks: StartChecks) -> None:
-    """Process entry point (module level, so spawn and forkserver can pickle it).
-
-    `start_checks` (check.checker.start_checks, passed by the pool) builds the
-    checker threads' functions: the worker runs checks without knowing how.
-    """
+def worker_main(config: Config, task_conn: Connection, result_conn: Connection) -> None:
+    """Process entry point (module level, so spawn and forkserver can pickle it)."""
     # Ctrl-C and a closed terminal reach the whole process group: the parent decides, and stops us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "SIGHUP"):
@@ -105,6 +98,21 @@ def worker_main(config: Config, task_conn: Connection, result_conn: Connection, 
     stop = threading.Event()
     check_fns, _ = start_checks(config, budget.threads, budget.per_host, budget.pool_hosts, stop)  # closed by exit
     serve(task_conn, result_conn, check_fns, stop)
+
+
+def start_checks(config: Config, threads: int, per_host: int, pool_hosts: int,
+                 stop: threading.Event) -> tuple[list[CheckFn], Callable[[], None]]:
+    """A process's check functions, one Checker per thread sharing one transport, and what closes them.
+
+    The worker process and the Ray shard both start their checks here. Imported here, not above: the
+    parent imports this module for worker_main and must not pay for requests (the fork server has it
+    preloaded, so a worker starts with it in memory).
+    """
+    from pcheck.check.checker import Checker
+    from pcheck.check.transport import make_transport
+
+    transport = make_transport(config, per_host, pool_hosts)
+    return [Checker(config, transport, stop).check for _ in range(threads)], transport.close
 
 
 def serve(task_conn: Connection, result_conn: Connection, check_fns: list[CheckFn], stop: threading.Event) -> None:
