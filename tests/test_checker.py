@@ -18,6 +18,8 @@ from pcheck.models import ErrorKind, Outcome
 from pcheck.urls import changes_origin
 
 pytestmark = pytest.mark.timeout(30)
+#: Body bytes a site may have written when a check reads none of it: socket buffers and a few chunks.
+NOT_DOWNLOADED_BYTES = 32 << 20
 
 
 @pytest.fixture
@@ -109,7 +111,8 @@ def test_one_gib_body_is_not_downloaded(lab, make_checker):
     elapsed = time.monotonic() - started
     grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert (verdict.outcome, verdict.method) == (Outcome.ALIVE, "GET")
-    assert elapsed < 0.5
+    assert lab.snapshot()["127.0.0.1"].body_bytes < NOT_DOWNLOADED_BYTES  # the site wrote a few chunks, no more
+    assert elapsed < 2.0  # the attempt's deadline (timeout 2.0) did not have to cut it
     assert grown_kib < 50 * 1024
 
 
@@ -117,7 +120,8 @@ def test_endless_redirect_body_is_not_read(lab, make_checker):
     started = time.monotonic()
     verdict = make_checker(method="get").check(lab.url("redirect-endless-body"))
     assert (verdict.outcome, verdict.redirects) == (Outcome.ALIVE, 1)
-    assert time.monotonic() - started < 0.5
+    assert lab.snapshot()["127.0.0.1"].body_bytes < NOT_DOWNLOADED_BYTES
+    assert time.monotonic() - started < 2.0  # the deadline did not have to cut it
 
 
 def test_429_with_retry_after_is_retried_then_alive(lab, make_checker):
@@ -133,7 +137,7 @@ def test_retry_after_over_the_cap_ends_at_once_as_blocked(lab, make_checker):
     verdict = make_checker(retries=2).check(lab.url("retry-after/99999/b"))
     assert (verdict.outcome, verdict.status, verdict.attempts) == (Outcome.BLOCKED, 429, 1)
     assert "Retry-After" in verdict.detail
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 2.0  # not the 30 s cap, nor a backoff and a retry
 
 
 def test_5xx_is_retried_with_backoff_until_it_recovers(lab, make_checker):

@@ -355,7 +355,9 @@ def test_second_ctrl_c_exits_at_once(lab, tmp_path, cli_processes):
     print(f"\n[fault] second Ctrl-C: exit {proc.returncode} {exit_s:.2f} s after it; "
           f"{len(read_jsonl(report))} records written")
     assert proc.returncode == 130, stderr.read_text()
-    assert exit_s < 0.5, f"a second Ctrl-C took {exit_s:.2f} s to exit"
+    # Without the second Ctrl-C the run would wait out its grace (0.5 s) and then close its workers
+    # politely (up to 2 s): well over this bound, which a loaded machine still meets.
+    assert exit_s < 1.5, f"a second Ctrl-C took {exit_s:.2f} s to exit"
 
 
 # == 4. The parent killed with SIGKILL =====================================================
@@ -439,14 +441,16 @@ def test_endless_redirect_body_is_not_read(lab, method):
     print(f"\n[fault] /redirect-endless-body ({method}): {elapsed:.3f} s, {verdict.outcome.value}")
     assert (verdict.outcome, verdict.status, verdict.redirects) == (Outcome.ALIVE, 200, 1)
     assert verdict.final_url == lab.url("/ok")
-    assert elapsed < 0.5 * TIMEOUT_S
+    assert lab.snapshot()["127.0.0.1"].body_bytes < 32 << 20  # the hop's endless body was not read
+    assert elapsed < 0.9 * TIMEOUT_S  # nor cut by the deadline
 
 
 @pytest.mark.timeout(30)
 def test_endless_body_with_get_is_not_read(lab):
     verdict, elapsed = _check(lab, "/endless", method="get", timeout=TIMEOUT_S, retries=0)
     assert (verdict.outcome, verdict.status) == (Outcome.ALIVE, 200)
-    assert elapsed < 0.5 * TIMEOUT_S
+    assert lab.snapshot()["127.0.0.1"].body_bytes < 32 << 20
+    assert elapsed < 0.9 * TIMEOUT_S  # not cut by the deadline
 
 
 @pytest.mark.timeout(30)

@@ -801,7 +801,9 @@ def test_cli_get_does_not_download_endless_bodies(lab):
     assert proc.returncode == 0, proc.stderr
     records = jsonl(proc)
     assert [(r["outcome"], r["method"]) for r in records] == [("alive", "GET")] * 3
-    assert all(r["elapsed_ms"] < 300 for r in records), records
+    # What the site wrote, not how long it took (a loaded machine slows a good check down too).
+    assert lab.snapshot()["127.0.0.1"].body_bytes < 32 << 20
+    assert all(r["elapsed_ms"] < 4000 for r in records), records  # none ran into the 8 s deadline
     assert elapsed < 8
 
 

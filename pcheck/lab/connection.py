@@ -196,9 +196,11 @@ class Connection(asyncio.Protocol):
                 return
             if left is None:
                 self.transport.write(chunk)
+                self.lab.stats[self.address].body_bytes += CHUNK
             else:
                 n = min(left, CHUNK)
                 self.transport.write(zeros[:n])
+                self.lab.stats[self.address].body_bytes += n
                 left -= n
         if left == 0:
             return self._finish()

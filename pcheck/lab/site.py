@@ -23,6 +23,8 @@ class HostStats:
     connections: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
+    #: Bytes of streamed bodies written (/bytes, /endless, /redirect-endless-body): what a client downloaded, at most.
+    body_bytes: int = 0
 
 
 class Lab:
