@@ -216,6 +216,11 @@ def test_help_offers_completion():
     assert "--install-completion" in proc.stdout and "--show-completion" in proc.stdout
 
 
+#: typer's switch that makes `--show-completion SHELL` take the shell named instead of guessing it from
+#: the parent processes (shellingham): the guess depends on what started pytest (a shell, CI, xdist).
+NAMED_SHELL = {"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+
+
 def completion(env: dict, *args: str) -> subprocess.CompletedProcess:
     """The app under its installed name, as the `pcheck` script runs it; no shell file is touched."""
     code = "import sys; from pcheck.cli.app import app; sys.argv[0] = 'pcheck'; app(prog_name='pcheck')"
@@ -224,7 +229,7 @@ def completion(env: dict, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_bash_completion_script_and_answers(tmp_path):
-    script = completion({}, "--show-completion", "bash")
+    script = completion(NAMED_SHELL, "--show-completion", "bash")
     assert script.returncode == 0, script.stderr
     assert "complete -o default -F _pcheck_completion pcheck" in script.stdout
     assert "_PCHECK_COMPLETE=complete_bash" in script.stdout
@@ -235,6 +240,6 @@ def test_bash_completion_script_and_answers(tmp_path):
 
 
 def test_show_completion_via_python_m_names_pcheck():
-    proc = run_pcheck("--show-completion", "bash", subprocess=True)  # the program name `python -m` gives
+    proc = run_pcheck("--show-completion", "bash", subprocess=True, env=NAMED_SHELL)  # the name `python -m` gives
     assert proc.returncode == 0
     assert "complete -o default -F _pcheck_completion pcheck" in proc.stdout

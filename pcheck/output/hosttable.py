@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import collections
 from typing import Iterable, Iterator
-from urllib.parse import urlsplit
 
 from pcheck.models import CheckResult, ErrorKind
 from pcheck.output.spool import Spool, dec, enc
+from pcheck.urls import host_of
 
 _TOP_HOSTS = 10
 
@@ -41,7 +41,7 @@ class HostTable:
             " challenge = challenge + excluded.challenge, elapsed = elapsed + excluded.elapsed")
 
     def add(self, result: CheckResult) -> None:
-        host = result.host or _host(result.url)  # as normalised at input, for every URL that had one
+        host = result.host or host_of(result.url) or "?"  # as normalised at input, for every URL that had one
         row = self.rows.get(host)
         if row is None:
             if len(self.rows) >= HOST_BATCH:
@@ -102,10 +102,3 @@ class HostTable:
 
     def close(self) -> None:
         self._spool.close()
-
-
-def _host(url: str) -> str:
-    try:
-        return urlsplit(url).hostname or "?"
-    except ValueError:
-        return "?"
