@@ -176,6 +176,8 @@ def finish_report(reporter: Reporter, stream: TextIO, name: str, elapsed_s: floa
                 stream.close()
     except OSError as exc:
         error = as_report_error(exc, stream, name)
+        if error is exc:
+            raise
         raise error from exc
     except KeyboardInterrupt:
         pass
