@@ -62,12 +62,33 @@ MARKDOWN_NOT_FOUND = [
     ("fenced code, tildes", "~~~sh\ncurl https://a.test/tilde\n~~~\n"),
     ("fenced code with html", "```html\n<a href=\"http://a.test/fenced-html\">x</a>\n```\n"),
     ("indented code", "para\n\n    [a](http://a.test/indented) <http://a.test/i2>\n"),
-    ("relative link", "[a](docs/guide.md) [b](/abs/path) [c](../up.html)\n"),
-    ("fragment only", "[a](#section)\n"),
-    ("scheme-relative", "[a](//a.test/x)\n"),
-    ("other schemes", "[m](mailto:a@a.test) [f](ftp://a.test/f) [j](javascript:alert(1)) <file:///etc/passwd>\n"),
     ("html comment", "<!-- [a](http://a.test/commented) <a href=\"http://a.test/c2\"> -->\n"),
-    ("relative html", "<a href=\"relative.html\">x</a>\n"),
+    ("bare URL in a code span", "run `curl https://a.test/in-span` now\n"),
+    ("bare URL in fenced code", "```\ncurl https://a.test/in-fence\n```\n"),
+    ("a bare domain is not a link on GitHub", "see example.com or a.test/path\n"),
+]
+
+# Every link a reader can click, whatever it points at: the caller gives the unchecked ones a record.
+MARKDOWN_LINKS_OF_EVERY_KIND = [
+    ("relative link", "[a](docs/guide.md) [b](/abs/path) [c](../up.html)\n",
+     [("docs/guide.md", 1), ("/abs/path", 1), ("../up.html", 1)]),
+    ("fragment only", "[a](#section)\n", [("#section", 1)]),
+    ("scheme-relative", "[a](//a.test/x)\n", [("//a.test/x", 1)]),
+    ("other schemes", "[m](mailto:a@a.test) [f](ftp://a.test/f) [j](javascript:alert(1)) <file:///etc/passwd>\n",
+     [("mailto:a@a.test", 1), ("ftp://a.test/f", 1), ("javascript:alert(1)", 1), ("file:///etc/passwd", 1)]),
+    ("relative html", "<a href=\"relative.html\">x</a>\n", [("relative.html", 1)]),
+]
+
+# Bare URLs in prose, as GitHub renders them (GFM's autolink extension).
+MARKDOWN_BARE_URLS = [
+    ("in a list item", "- https://a.test/gone\n", [("https://a.test/gone", 1)]),
+    ("trailing punctuation left out", "See https://a.test/a, or https://a.test/b.\n",
+     [("https://a.test/a", 1), ("https://a.test/b", 1)]),
+    ("balanced parentheses kept", "(https://a.test/wiki/Foo_(bar))\n", [("https://a.test/wiki/Foo_(bar)", 1)]),
+    ("www. without a scheme", "second\nwww.example.org/help\n", [("http://www.example.org/help", 2)]),
+    ("e-mail address", "write to me@example.org today\n", [("mailto:me@example.org", 1)]),
+    ("line within a paragraph", "one\ntwo https://a.test/two\nthree https://a.test/three\n",
+     [("https://a.test/two", 2), ("https://a.test/three", 3)]),
 ]
 
 
@@ -77,8 +98,19 @@ def test_markdown_links_are_extracted_with_their_line(text, expected):
 
 
 @pytest.mark.parametrize("text", [c[1] for c in MARKDOWN_NOT_FOUND], ids=[c[0] for c in MARKDOWN_NOT_FOUND])
-def test_markdown_code_and_relative_links_are_not_extracted(text):
+def test_markdown_code_and_comments_are_not_links(text):
     assert links(text + "\n[real](http://a.test/real)\n", "markdown") == [("http://a.test/real", text.count("\n") + 2)]
+
+
+@pytest.mark.parametrize("text, expected", [c[1:] for c in MARKDOWN_LINKS_OF_EVERY_KIND],
+                         ids=[c[0] for c in MARKDOWN_LINKS_OF_EVERY_KIND])
+def test_markdown_links_of_every_kind_are_extracted_as_written(text, expected):
+    assert links(text, "markdown") == expected
+
+
+@pytest.mark.parametrize("text, expected", [c[1:] for c in MARKDOWN_BARE_URLS], ids=[c[0] for c in MARKDOWN_BARE_URLS])
+def test_markdown_bare_urls_in_prose_are_links_as_github_renders_them(text, expected):
+    assert links(text, "markdown") == expected
 
 
 def test_markdown_reference_is_reported_where_used_and_where_defined():
@@ -130,9 +162,15 @@ def test_html_href_src_srcset_are_extracted_with_their_line():
         ("https://a.test/style.css", 3),
         ("https://a.test/app.js", 4),
         ("http://a.test/spaced", 7),
+        ("/relative", 7),
+        ("page.html", 7),
+        ("#top", 8),
+        ("mailto:a@a.test", 8),
+        ("javascript:void(0)", 8),
         ("http://a.test/img.png", 9),
         ("http://a.test/a.png", 9),
         ("http://a.test/b.png", 9),
+        ("small.png", 9),
         ("https://a.test/frame", 12),
         ("https://a.test/poster.jpg", 12),
         ("http://a.test/?q=1&r=2", 13),
@@ -140,10 +178,15 @@ def test_html_href_src_srcset_are_extracted_with_their_line():
     ]
 
 
-@pytest.mark.parametrize("needle", ["commented-out", "in-script", "relative", "page.html", "#top", "mailto:",
-                                    "javascript:", "in-text", "in-pre", "small.png"])
-def test_html_comments_scripts_text_and_relative_links_are_not_extracted(needle):
+@pytest.mark.parametrize("needle", ["commented-out", "in-script", "in-text", "in-pre"])
+def test_html_comments_scripts_and_text_are_not_links(needle):
     assert not [url for url, _ in links(HTML_DOC, "html") if needle in url]
+
+
+def test_html_resource_hints_name_hosts_not_pages():
+    text = ('<link rel="preconnect" href="https://fonts.a.test">\n<link rel="DNS-Prefetch" href="//cdn.a.test">\n'
+            '<link rel="preload stylesheet" href="https://a.test/s.css">\n')
+    assert links(text, "html") == [("https://a.test/s.css", 3)]
 
 
 def test_html_srcset_descriptor_after_tab_or_newline():
@@ -369,3 +412,40 @@ def test_readme_links_are_all_reported_excluded_with_their_line():
 def test_markdown_link_whose_url_prefixes_a_later_one_keeps_its_own_line():
     text = "[ref][r] first\nthen [longer](http://a.test/x/more)\n\n[r]: http://a.test/x\n"
     assert links(text, "markdown") == [("http://a.test/x", 1), ("http://a.test/x/more", 2), ("http://a.test/x", 4)]
+
+
+# -- every link a reader can click ends in a record (issue 14) ------------------------------------------
+
+def test_every_link_in_a_document_ends_in_one_record_unchecked_ones_saying_why(lab, tmp_path):
+    ok, gone = lab.url("ok?every=1"), lab.url("status/404?every=1", 1)
+    image = "data:image/png;base64," + "A" * 5000
+    doc = tmp_path / "README.md"
+    doc.write_text(
+        f"# Project\n\n- {gone}\n- see [the guide](docs/guide.md) and [install](#install)\n"
+        f"- [mail](mailto:team@a.test), [call](tel:+100), [files](ftp://a.test/f), [run](javascript:go())\n"
+        f"- [cdn](//cdn.a.test/x.js) and {ok}.\n\n<img src=\"{image}\">\n\n`{lab.url('status/500')}` is an example\n")
+    proc = run_pcheck("check", str(doc), "--format", "jsonl", *FAST)
+    assert proc.returncode == 1, proc.stderr  # the bare 404 in the list fails the run
+    got = [(r["line"], r["url"], r["outcome"], r["detail"]) for r in records(proc)]
+    by_url = {url: (line, outcome, detail) for line, url, outcome, detail in got}
+    assert len(got) == 10  # every clickable link once; the one in a code span is an example, not a link
+    assert by_url[gone][:2] == (3, "broken") and by_url[ok][:2] == (6, "alive")
+    excluded = {url: detail for _, url, outcome, detail in got if outcome == "excluded"}
+    assert excluded["docs/guide.md"] == "a relative link to a local file; pcheck checks http and https links"
+    assert excluded["#install"] == "a link to a place in this document"
+    assert excluded["mailto:team@a.test"] == "a mailto: link; pcheck checks http and https links"
+    assert {"tel:+100", "ftp://a.test/f", "javascript:go()", "//cdn.a.test/x.js"} <= set(excluded)
+    shown_image = next(url for url in excluded if url.startswith("data:"))
+    assert len(shown_image) == 201 and shown_image.endswith("…")  # a data: image is named, cut short
+    # Only the two http(s) links were asked for; the example in the code span was not.
+    assert {(r.address, r.target) for r in lab.log} == {("127.0.0.1", "/ok?every=1"), ("127.0.0.2", "/status/404?every=1")}
+
+
+def test_the_text_report_counts_the_links_it_did_not_check(lab, tmp_path):
+    doc = tmp_path / "a.md"
+    doc.write_text(f"[ok]({lab.url('ok?count=1')}) [mail](mailto:a@a.test) [rel](b.md) [top](#top)\n")
+    proc = run_pcheck("check", str(doc), *FAST)
+    assert proc.returncode == 0, proc.stderr
+    summary = proc.stdout + proc.stderr
+    assert re.search(r"\bexcluded\b\D*3\b", summary), summary
+    assert re.search(r"\balive\b\D*1\b", summary), summary

@@ -1,9 +1,13 @@
 """Links in documents: Markdown (markdown-it-py), HTML (html.parser) and plain text, with line numbers.
 
-Only absolute http(s) links are taken: a relative link has no base to resolve
-against in a file on disk. In Markdown, code spans and fenced or
-indented code are skipped: a URL in code is an example, not a link. In HTML,
-every href, src and srcset counts, as a browser would follow them.
+Every link a reader can click comes out, whatever it points at (http, mailto:, a relative
+path, #anchor): the caller decides what is checked and gives the rest a record saying why,
+so nothing in a document is dropped unsaid. In Markdown, bare URLs in prose count as GitHub
+renders them (GFM's autolinks: a scheme or `www.`, trailing punctuation left out, balanced
+parentheses kept, e-mail addresses), through markdown-it's linkify; code spans and fenced or
+indented code are skipped: a URL in code is an example, not a link. In HTML, every href, src
+and srcset counts, as a browser would follow them, but resource hints (preconnect,
+dns-prefetch) name hosts, not pages, and are not links.
 """
 
 from __future__ import annotations
@@ -15,16 +19,23 @@ from typing import Iterator
 from markdown_it import MarkdownIt
 
 DOCUMENT_FORMATS = ("markdown", "html", "text")
-_ABSOLUTE = re.compile(r"^https?://", re.IGNORECASE)
 # Plain text has no markup to parse, so a pattern it is: a URL ends at whitespace,
 # quotes or angle brackets, and trailing sentence punctuation is not part of it.
 _BARE_URL = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}'\""
 _URL_ATTRIBUTES = {"href", "src", "cite", "action", "poster", "data"}
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+# What GitHub autolinks in prose: a URL with a scheme, `www.` and a domain, or an e-mail address.
+_GFM_AUTOLINK = re.compile(r"(?:https?://|ftp://|www\.|[^\s@]+@[^\s@]+\.)", re.IGNORECASE)
+#: <link rel> values that name a host to warm up, not a resource: no page to check.
+_RESOURCE_HINTS = {"preconnect", "dns-prefetch"}
 
 
 def extract(text: str, fmt: str) -> Iterator[tuple[str, int]]:
-    """(url, 1-based line) for every absolute http(s) link in a document, in document order."""
+    """(link as written, 1-based line) for every link in a document, in document order.
+
+    Text documents have no link syntax: only bare http(s) URLs count there.
+    """
     if fmt == "markdown":
         yield from _markdown(text)
     elif fmt == "html":
@@ -37,10 +48,13 @@ def extract(text: str, fmt: str) -> Iterator[tuple[str, int]]:
 
 def _markdown(text: str) -> Iterator[tuple[str, int]]:
     env: dict = {}
-    md = MarkdownIt("commonmark")
+    md = MarkdownIt("commonmark", {"linkify": True}).enable("linkify")
     # Report links as written: the default percent-encodes paths and punycodes hosts,
     # which would check (and show) a URL that is not in the document.
     md.normalizeLink = lambda url: url  # type: ignore[method-assign]
+    # markdown-it leaves javascript:, vbscript:, file: and data: links out of its HTML for safety; they
+    # are still links in the document, and each gets a record (excluded, saying why).
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
     tokens = md.parse(text, env)
     found: list[tuple[int, str]] = []
     for token in tokens:
@@ -53,7 +67,7 @@ def _markdown(text: str) -> Iterator[tuple[str, int]]:
         if reference.get("map"):
             found.append((reference["map"][0] + 1, reference["href"]))
     for line, url in sorted(found, key=lambda item: item[0]):
-        if _ABSOLUTE.match(url):
+        if url:
             yield url, line
 
 
@@ -67,11 +81,23 @@ def _inline_links(token) -> list[tuple[int, str]]:  # type: ignore[no-untyped-de
     source, first = token.content, token.map[0] + 1
     found: list[tuple[int, str]] = []
     cursor, line = 0, first
-    for child in token.children or []:
+    children = token.children or []
+    for i, child in enumerate(children):
         if child.type in ("softbreak", "hardbreak"):
             line += 1
             continue
         html = child.type == "html_inline"
+        if child.type == "link_open" and child.markup == "linkify":
+            shown = children[i + 1].content if i + 1 < len(children) and children[i + 1].type == "text" else ""
+            if not _GFM_AUTOLINK.match(shown):
+                continue  # `example.com` alone: linkify's guess, not a link on GitHub
+            written = shown if _SCHEME.match(shown) else str(child.attrs.get("href", ""))
+            at = source.find(shown, cursor) if shown else -1
+            if at >= 0:
+                line = first + source.count("\n", 0, at)
+                cursor = at + len(shown)
+            found.append((line, written))
+            continue
         if html:
             url_lines = list(_html(child.content, 0))
             written = child.content
@@ -114,6 +140,8 @@ class _LinkParser(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         line = self.getpos()[0] + self.line_offset
+        if tag == "link" and _RESOURCE_HINTS & set((dict(attrs).get("rel") or "").lower().split()):
+            return
         for name, value in attrs:
             if not value:
                 continue
@@ -131,7 +159,7 @@ def _html(text: str, offset: int) -> Iterator[tuple[str, int]]:
     parser.feed(text)
     parser.close()
     for url, line in parser.links:
-        if _ABSOLUTE.match(url):
+        if url:
             yield url, line
 
 

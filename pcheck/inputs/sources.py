@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import stat
 import sys
 from dataclasses import dataclass
@@ -214,8 +215,38 @@ def iter_document(name: str, fmt: str, stdin: BinaryIO | None = None) -> Iterato
     for url, line in extract(text, fmt):
         if "\ufffd" in url:
             yield invalid_result(url, name, line, "not valid UTF-8")
+        elif (why := unchecked_link(url)) is not None:
+            yield excluded_result(url, name, line, why)
         else:
             yield parse_url(url, name, line)
+
+
+_LINK_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def unchecked_link(link: str) -> str | None:
+    """Why a link found in a document is not checked (None: it is an http(s) URL, checked).
+
+    Every such link still gets a record (`excluded`, with this reason), so a report
+    accounts for every link a reader can click.
+    """
+    scheme = _LINK_SCHEME.match(link)
+    if scheme is not None:
+        name = scheme.group(1).lower()
+        if name in ("http", "https"):
+            return None
+        return f"a {name}: link; pcheck checks http and https links"
+    if link.startswith("#"):
+        return "a link to a place in this document"
+    if link.startswith("//"):
+        return "a protocol-relative link: no page address to resolve it against"
+    return "a relative link to a local file; pcheck checks http and https links"
+
+
+def excluded_result(link: str, source: str, line: int | None, reason: str) -> CheckResult:
+    """The record of a link that is not checked; a long one (a data: image) is shown cut short."""
+    shown = link if len(link) <= _SHOWN_PREFIX else link[:_SHOWN_PREFIX] + "…"
+    return CheckResult.of(shown, source, line, Verdict(Outcome.EXCLUDED, detail=reason))
 
 
 def _candidate_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes, bool]]:
