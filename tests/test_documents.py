@@ -17,7 +17,8 @@ from pcheck.run.session import targets
 from pcheck.config import Config
 from pcheck.inputs.documents import extract
 from pcheck.errors import InputError
-from pcheck.inputs.sources import iter_document, open_sources, Source
+from pcheck.inputs.filters import filter_targets
+from pcheck.inputs.sources import iter_document, open_sources, parse_url, Source
 from pcheck.models import CheckResult, Outcome, Target
 
 pytestmark = pytest.mark.timeout(60)
@@ -449,3 +450,36 @@ def test_the_text_report_counts_the_links_it_did_not_check(lab, tmp_path):
     summary = proc.stdout + proc.stderr
     assert re.search(r"\bexcluded\b\D*3\b", summary), summary
     assert re.search(r"\balive\b\D*1\b", summary), summary
+
+
+# -- --dump, and patterns on the normal form (issue 14) ------------------------------------------------
+
+def test_dump_prints_the_links_a_run_would_check_and_requests_none(lab, tmp_path):
+    ok, gone, skipped = lab.url("ok?dump=1"), lab.url("status/404?dump=1"), lab.url("ok?dump=skip")
+    doc = tmp_path / "a.md"
+    doc.write_text(f"# A\n\n- {ok}\n- [gone]({gone}) [mail](mailto:a@a.test) [rel](b.md)\n- {skipped}\n")
+    proc = run_pcheck("check", str(doc), "--dump", "--exclude", "dump=skip", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [ok, gone]  # after --exclude; unchecked kinds are not links to check
+    proc = run_pcheck("check", str(doc), "--dump", "--format", "jsonl", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert [json.loads(line) for line in proc.stdout.splitlines()] == [
+        {"url": ok, "source": str(doc), "line": 3}, {"url": gone, "source": str(doc), "line": 4},
+        {"url": skipped, "source": str(doc), "line": 5}]
+    assert list(lab.log) == []  # not one request
+
+
+def test_dump_writes_only_formats_that_list_links(tmp_path):
+    doc = tmp_path / "a.md"
+    doc.write_text("<https://a.test/x>\n")
+    proc = run_pcheck("check", str(doc), "--dump", "--format", "junit")
+    assert proc.returncode == 2 and "--dump writes text or jsonl" in proc.stderr and proc.stdout == ""
+
+
+def test_include_and_exclude_match_the_normal_form_of_a_url_too():
+    items = [parse_url(url, "doc.md", 1) for url in ("HTTPS://Example.ORG/a", "https://example.org/b")]
+    excluded = list(filter_targets(items, Config(processes=1, exclude=(r"^https://example\.org/a",))))
+    assert [(i.url, isinstance(i, CheckResult)) for i in excluded] == [("HTTPS://Example.ORG/a", True),
+                                                                        ("https://example.org/b", False)]
+    included = list(filter_targets(items, Config(processes=1, include=(r"^https://example\.org/",))))
+    assert all(isinstance(i, Target) for i in included)

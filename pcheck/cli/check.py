@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, NoReturn
+
 import typer
 
 from pcheck.cli import options as opt
-from pcheck.cli.exits import ending_code, fail
-from pcheck.config import parse_duration
-from pcheck.errors import PcheckError
+from pcheck.cli.exits import ExitCode, ending_code, fail
+from pcheck.config import Config, parse_duration
+from pcheck.errors import ConfigError, PcheckError
+
+if TYPE_CHECKING:
+    from pcheck.inputs.sources import Source
 
 D = opt.Options  # every default, defined once (pcheck.config), read through Options
 
@@ -46,12 +51,15 @@ def check(
     distributor: opt.Distributor = D.distributor,
     ray_address: opt.RayAddress = None,
     shard_size: opt.ShardSize = D.shard_size,
+    dump: opt.Dump = False,
 ) -> None:
     """Check URLs from lists, documents, stdin and arguments; exit 0 if none failed, 1 if some did."""
     from pcheck.run.session import Plan, Session
 
     try:
         o, config, sources = opt.prepare(ctx)
+        if o.dump:
+            _dump(o, config, sources)
         plan = Plan(
             tuple(sources), fmt=o.format, output=o.output, host_stats=o.host_stats, progress=not o.no_progress,
             resume=o.resume, cache_path=o.cache_path if o.cache else None,
@@ -62,3 +70,26 @@ def check(
     except PcheckError as exc:
         fail(exc)
     raise typer.Exit(ending_code(ending, config.fail_on_blocked))
+
+
+def _dump(o: opt.Options, config: Config, sources: list[Source]) -> NoReturn:
+    """--dump: the links a run would check, after --include/--exclude; nothing is requested."""
+    from pcheck.output.dump import DUMP_FORMATS, dump_line
+    from pcheck.output.stream import STDOUT_NAME, as_report_error, open_report
+    from pcheck.run.session import links_to_check
+
+    if o.format not in DUMP_FORMATS:
+        raise ConfigError("--dump writes text or jsonl (--format)")
+    stream = open_report(o.output)
+    try:
+        for target in links_to_check(config, sources):
+            stream.write(dump_line(target, o.format) + "\n")
+        stream.flush()
+        if o.output:
+            stream.close()
+    except OSError as exc:
+        error = as_report_error(exc, stream, o.output or STDOUT_NAME)
+        if error is exc:
+            raise
+        raise error from exc
+    raise typer.Exit(ExitCode.OK)

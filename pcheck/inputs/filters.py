@@ -10,7 +10,11 @@ from pcheck.models import CheckResult, Outcome, Target, Verdict
 
 
 def filter_targets(items: Iterable[Target | CheckResult], config: Config) -> Iterator[Target | CheckResult]:
-    """Apply --include/--exclude: a skipped URL is an `excluded` result, never a silent drop."""
+    """Apply --include/--exclude: a skipped URL is an `excluded` result, never a silent drop.
+
+    A pattern matches a URL as written or in its normal form (`https://X.org` is matched by
+    `https://x\\.org/`), so a pattern need not guess how each document spells a link.
+    """
     if not config.include and not config.exclude:
         yield from items
         return
@@ -18,10 +22,10 @@ def filter_targets(items: Iterable[Target | CheckResult], config: Config) -> Ite
     exclude = [re.compile(p) for p in config.exclude]
     for item in items:
         if isinstance(item, Target):
-            if include and not any(p.search(item.url) for p in include):
+            if include and not any(p.search(item.url) or p.search(item.key) for p in include):
                 yield CheckResult.of(item.url, item.source, item.line, _SKIPPED_INCLUDE, item.key, item.host)
                 continue
-            if any(p.search(item.url) for p in exclude):
+            if any(p.search(item.url) or p.search(item.key) for p in exclude):
                 yield CheckResult.of(item.url, item.source, item.line, _SKIPPED_EXCLUDE, item.key, item.host)
                 continue
         yield item

@@ -25,6 +25,7 @@ from typing import BinaryIO, Iterable, Iterator
 
 from pcheck.config import DEFAULT_EXTENSIONS, INPUT_FORMATS, MAX_URL_LENGTH
 from pcheck.errors import InputError
+from pcheck.inputs.walk import walk
 from pcheck.models import (
     ARGS_SOURCE,
     STDIN,
@@ -53,12 +54,16 @@ class Source:
 
 
 def open_sources(inputs: Iterable[str], input_format: str = "auto",
-                 extensions: Iterable[str] = DEFAULT_EXTENSIONS) -> list[Source]:
+                 extensions: Iterable[str] = DEFAULT_EXTENSIONS, *,
+                 ignore_files: bool = True, hidden: bool = False) -> list[Source]:
     """Classify and validate every INPUT up front, so nothing is checked if one is unreadable.
 
     Files named directly are URL lists unless their extension says Markdown or
-    HTML; directories are searched recursively for files with `extensions`;
-    a pattern with * ? or [ is expanded as a glob. `input_format` overrides the guess.
+    HTML; directories are searched recursively for files with `extensions`,
+    skipping what .gitignore and .ignore files ignore (unless not `ignore_files`)
+    and hidden entries (unless `hidden`), see `pcheck.inputs.walk`; a file named
+    here is read even if ignored or hidden. A pattern with * ? or [ is expanded
+    as a glob. `input_format` overrides the guess.
     """
     if input_format not in INPUT_FORMATS:
         raise InputError(f"--input-format must be one of {', '.join(INPUT_FORMATS)}")
@@ -71,7 +76,7 @@ def open_sources(inputs: Iterable[str], input_format: str = "auto",
         elif "://" in item:
             sources.append(Source(item, "url"))
         elif os.path.isdir(item):
-            found = sorted(_walk(item, wanted))
+            found = sorted(walk(item, wanted, ignore_files=ignore_files, hidden=hidden))
             if not found:
                 raise InputError(f"{item}: a directory with no documents ({', '.join(sorted(wanted))})")
             for path in found:  # found, not named: checked all the same, before anything is checked
@@ -104,22 +109,6 @@ def _check_readable(item: str) -> None:
         raise InputError(f"{item}: not a regular file or a pipe")
     if not os.access(item, os.R_OK):
         raise InputError(f"{item}: permission denied")
-
-
-def _walk(root: str, extensions: set[str]) -> Iterator[str]:
-    for folder, dirs, files in os.walk(root, onerror=_unlisted):  # os.walk's default skips it silently
-        dirs[:] = [d for d in dirs if not d.startswith(".")]  # no .git, .venv, ...
-        for name in files:
-            if name.rsplit(".", 1)[-1].lower() in extensions and "." in name:
-                path = os.path.join(folder, name)
-                # Skip pipes, sockets and devices (opening a FIFO would wait for a writer);
-                # keep a dangling symlink: open_sources reports it as a file that is not there.
-                if os.path.isfile(path) or not os.path.exists(path):
-                    yield path
-
-
-def _unlisted(exc: OSError) -> None:
-    raise InputError(f"{exc.filename}: {exc.strerror or exc} (a folder that cannot be listed)")
 
 
 def _file_source(path: str, input_format: str, directory: bool = False) -> Source:

@@ -205,6 +205,13 @@ def targets(config: Config, sources: list[Source], stdin: BinaryIO | None = None
     return items
 
 
+def links_to_check(config: Config, sources: list[Source]) -> Iterator[Target]:
+    """The links a run would check (--dump): read and filtered, never requested."""
+    for item in filter_targets(iter_targets(sources), config):
+        if isinstance(item, Target):
+            yield item
+
+
 def pipeline(config: Config, sources: list[Source], run: Distributor, stdin: BinaryIO | None = None,
              resume: ResumeState | None = None, cache: VerdictCache | None = None,
              idle: Callable[[], None] | None = None) -> Iterator[CheckResult]:

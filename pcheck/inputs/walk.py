@@ -1,0 +1,181 @@
+"""Walk a folder named as INPUT for document files, as git and ripgrep would see it.
+
+By default the walk skips hidden entries (a name starting with ".") below the
+folder it was given, and whatever `.gitignore` and `.ignore` files say to
+ignore, matched by pathspec's GitIgnoreSpec (git's own rules: patterns relative
+to their file's folder, `!` negation, `dir/`, anchored `/x`, `**`):
+
+- Ignore files are read in the walked folder and every folder below it, and,
+  inside a git repository, in the folders above it up to the repository's top
+  (the nearest folder holding `.git`), as git, ripgrep and lychee do.
+- The nearest ignore file with a pattern matching an entry decides (a deeper
+  file overrides a shallower one; within a file, git's last-match rule). Every
+  `.ignore` is asked before any `.gitignore`, so a `.ignore` can re-include what
+  a `.gitignore` leaves out (ripgrep's precedence).
+- An ignored or hidden folder is not descended into; the folder the walk was
+  given is always walked, even if hidden or ignored from above (then the ignore
+  files above it are not applied: the user named it). `.git` is never walked
+  into, not even with `hidden`.
+- A pattern pathspec cannot compile is skipped with a warning naming the file
+  and line (git accepts such a file and the line matches nothing there); an
+  ignore file that exists but cannot be read is a usage error (`InputError`).
+
+Symlinked folders are not followed (no loops); symlinked files are yielded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from pathspec import GitIgnoreSpec
+
+from pcheck.errors import InputError
+
+IGNORE_FILES = (".ignore", ".gitignore")  # asked in this order: the first with a matching pattern decides
+NEVER_WALKED = ".git"  # a repository's internals: never documents, and often thousands of files
+
+log = logging.getLogger("pcheck")
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """The patterns of one ignore file; `base` is its folder relative to the walk's top ("" or "a/b/")."""
+
+    base: str
+    kind: str  # one of IGNORE_FILES
+    spec: GitIgnoreSpec
+
+
+def walk(root: str, extensions: set[str], ignore_files: bool = True, hidden: bool = False) -> Iterator[str]:
+    """Paths of the files under `root` whose extension is in `extensions`, folder by folder, names sorted."""
+    top, prefix = _top(root) if ignore_files else (root, "")
+    layers: tuple[_Layer, ...] = ()
+    if ignore_files and prefix:
+        layers = _parents(top, prefix)
+        if _ignored_on_the_way(prefix, layers):
+            layers = ()  # the user named a folder ignored from above: walk it with its own files only
+    pending = {root: layers}
+    for folder, dirs, files in os.walk(root, onerror=_unlisted):  # os.walk's default skips it silently
+        chain = pending.pop(folder)
+        rel = prefix + _relative(root, folder)  # "" or "a/b/", relative to the top
+        if ignore_files:
+            chain += _read_layers(folder, rel, files)
+        kept = []
+        for name in sorted(dirs):
+            if _skipped(name, rel + name, True, chain, hidden):
+                continue
+            kept.append(name)
+            pending[os.path.join(folder, name)] = chain
+        dirs[:] = kept
+        for name in sorted(files):
+            if "." not in name or name.rsplit(".", 1)[-1].lower() not in extensions:
+                continue
+            if _skipped(name, rel + name, False, chain, hidden):
+                continue
+            path = os.path.join(folder, name)
+            # Skip pipes, sockets and devices (opening a FIFO would wait for a writer);
+            # keep a dangling symlink: open_sources reports it as a file that is not there.
+            if os.path.isfile(path) or not os.path.exists(path):
+                yield path
+
+
+def _skipped(name: str, path: str, is_dir: bool, chain: tuple[_Layer, ...], hidden: bool) -> bool:
+    if is_dir and name == NEVER_WALKED:
+        return True
+    if name.startswith(".") and not hidden:
+        return True
+    return _ignored(path, is_dir, chain)
+
+
+def _ignored(path: str, is_dir: bool, chain: tuple[_Layer, ...]) -> bool:
+    """Whether the nearest ignore file with a pattern matching `path` (relative to the top) ignores it."""
+    for kind in IGNORE_FILES:
+        for layer in reversed(chain):  # deepest first
+            if layer.kind != kind or not path.startswith(layer.base):
+                continue
+            verdict = layer.spec.check_file(path[len(layer.base):] + ("/" if is_dir else "")).include
+            if verdict is not None:
+                return verdict
+    return False
+
+
+def _top(root: str) -> tuple[str, str]:
+    """The repository's top holding `root` and root's path below it ("a/b/"); (root, "") outside a repository."""
+    here = os.path.abspath(root)
+    parts: list[str] = []
+    while True:
+        if os.path.lexists(os.path.join(here, NEVER_WALKED)):  # a folder, or a file in a worktree or submodule
+            return here, "".join(f"{p}/" for p in reversed(parts))
+        parent, name = os.path.split(here)
+        if parent == here:
+            return root, ""
+        parts.append(name)
+        here = parent
+
+
+def _parents(top: str, prefix: str) -> tuple[_Layer, ...]:
+    """The ignore files of the folders from the top down to root's parent."""
+    layers: tuple[_Layer, ...] = ()
+    names = prefix.rstrip("/").split("/")
+    folder, rel = top, ""
+    for name in names:
+        layers += _read_layers(folder, rel, IGNORE_FILES)  # a file not there is no patterns
+        folder, rel = os.path.join(folder, name), f"{rel}{name}/"
+    return layers
+
+
+def _ignored_on_the_way(prefix: str, layers: tuple[_Layer, ...]) -> bool:
+    """Whether root, or a folder between the top and root, is ignored by the files above root."""
+    names = prefix.rstrip("/").split("/")
+    return any(_ignored("/".join(names[: i + 1]), True, layers) for i in range(len(names)))
+
+
+def _read_layers(folder: str, rel: str, names: Iterable[str]) -> tuple[_Layer, ...]:
+    present = set(names)
+    return tuple(_Layer(rel, kind, spec) for kind in reversed(IGNORE_FILES)
+                 if kind in present and (spec := _load(os.path.join(folder, kind))) is not None)
+
+
+def _load(path: str) -> GitIgnoreSpec | None:
+    """The spec of one ignore file; None when it is not a file. Bad lines are skipped with a warning."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None  # a dangling link or a folder so named: no patterns, as git reads it
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror or exc} (an ignore file that cannot be read;"
+                         " --no-ignore walks without ignore files)") from None
+    text = data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
+    good = []
+    for lineno, line in enumerate(text.split("\n"), 1):
+        line = line.removesuffix("\r")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                GitIgnoreSpec.from_lines([line])
+            except (ValueError, re.error) as exc:
+                log.warning("warning: %s:%d: pattern %r skipped (%s)", path, lineno, line, exc)
+                continue
+        for warning in caught:
+            log.warning("warning: %s:%d: pattern %r may not match as git would (%s)",
+                        path, lineno, line, warning.message)
+        good.append(line)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # said once above, per line
+        return GitIgnoreSpec.from_lines(good)
+
+
+def _relative(root: str, folder: str) -> str:
+    """`folder` below `root` as "a/b/" ("" for root itself), in the forward slashes patterns use."""
+    rel = os.path.relpath(folder, root)
+    return "" if rel == "." else rel.replace(os.sep, "/") + "/"
+
+
+def _unlisted(exc: OSError) -> None:
+    raise InputError(f"{exc.filename}: {exc.strerror or exc} (a folder that cannot be listed)")

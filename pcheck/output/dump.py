@@ -1,0 +1,18 @@
+"""--dump's lines: the links a run would check, one per line, or one jsonl record each."""
+
+from __future__ import annotations
+
+import json
+
+from pcheck.models import Target, redact_userinfo
+from pcheck.output.reporter import printable
+
+DUMP_FORMATS = ("text", "jsonl")
+
+
+def dump_line(target: Target, fmt: str) -> str:
+    """The URL as written (secrets redacted, controls escaped), or {"url", "source", "line"} as jsonl."""
+    url = redact_userinfo(target.url)
+    if fmt == "jsonl":
+        return json.dumps({"url": url, "source": target.source, "line": target.line})
+    return printable(url)
