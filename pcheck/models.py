@@ -69,6 +69,8 @@ class Target:
     host: str
     source: str
     line: int | None
+    #: 1-based, in characters, where the link starts on its line (None: unknown, or not from a file).
+    column: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,7 @@ class CheckResult:
     #: never recomputed, so the cache and the host table spell them as the checker did. Not in records.
     key: str | None = None
     host: str | None = None
+    column: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -119,11 +122,11 @@ class CheckResult:
 
     @classmethod
     def of(cls, url: str, source: str | None, line: int | None, verdict: Verdict,
-           key: str | None = None, host: str | None = None) -> CheckResult:
+           key: str | None = None, host: str | None = None, column: int | None = None) -> CheckResult:
         v = verdict
         return cls(
             url, v.outcome, v.status, v.error, v.final_url, v.redirects, v.method,
-            v.attempts, v.elapsed_ms, source, line, v.detail, key, host,
+            v.attempts, v.elapsed_ms, source, line, v.detail, key, host, column,
         )
 
     def to_record(self) -> dict:
@@ -141,6 +144,7 @@ class CheckResult:
             "elapsed_ms": round(self.elapsed_ms, 1),
             "source": self.source,
             "line": self.line,
+            "column": self.column,
             "detail": self.detail,
         }
 

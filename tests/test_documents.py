@@ -28,7 +28,7 @@ README = Path(__file__).parent.parent / "README.md"
 
 
 def links(text: str, fmt: str) -> list[tuple[str, int]]:
-    return list(extract(text, fmt))
+    return [(link, line) for link, line, _ in extract(text, fmt)]
 
 
 # -- Markdown ------------------------------------------------------------------------------------------
@@ -393,7 +393,7 @@ def test_duplicates_across_inputs_are_checked_once_and_reported_at_every_place(l
 
 def test_readme_links_are_all_reported_excluded_with_their_line():
     readme = README.read_text(encoding="utf-8")
-    expected = sorted(extract(readme, "markdown"))
+    expected = sorted((link, line) for link, line, _ in extract(readme, "markdown"))
     assert len(expected) >= 10, "the README's links are what this test checks"
     # Only loopback may be contacted: every URL not on 127.0.0.0/8 is excluded, so none is fetched.
     proc = run_pcheck("check", str(README), "--format", "jsonl", "--exclude", r"(?i)^(?!https?://127\.)", *FAST)
@@ -405,8 +405,11 @@ def test_readme_links_are_all_reported_excluded_with_their_line():
     for r in got:  # the line named holds the link, or uses a reference defined elsewhere
         defined = re.search(rf"^ {{0,3}}\[[^\]]+\]:\s*<?{re.escape(r['url'])}", readme, re.M)
         assert r["url"] in lines[r["line"] - 1] or (defined and "]" in lines[r["line"] - 1]), r
+        if r["column"] is not None:  # and the column names where it starts
+            assert lines[r["line"] - 1][r["column"] - 1:].startswith(r["url"]), r
+    assert sum(r["column"] is not None for r in got) >= len(got) // 2
     # URLs that the README shows only inside code must not be reported.
-    code_only = {url for url, _ in extract(readme, "text")} - {url for url, _ in expected}
+    code_only = {url for url, _, _ in extract(readme, "text")} - {url for url, _ in expected}
     assert not code_only & {r["url"] for r in got}
 
 
@@ -464,8 +467,8 @@ def test_dump_prints_the_links_a_run_would_check_and_requests_none(lab, tmp_path
     proc = run_pcheck("check", str(doc), "--dump", "--format", "jsonl", "--no-progress")
     assert proc.returncode == 0, proc.stderr
     assert [json.loads(line) for line in proc.stdout.splitlines()] == [
-        {"url": ok, "source": str(doc), "line": 3}, {"url": gone, "source": str(doc), "line": 4},
-        {"url": skipped, "source": str(doc), "line": 5}]
+        {"url": ok, "source": str(doc), "line": 3, "column": 3}, {"url": gone, "source": str(doc), "line": 4, "column": 10},
+        {"url": skipped, "source": str(doc), "line": 5, "column": 3}]
     assert list(lab.log) == []  # not one request
 
 
@@ -483,3 +486,38 @@ def test_include_and_exclude_match_the_normal_form_of_a_url_too():
                                                                         ("https://example.org/b", False)]
     included = list(filter_targets(items, Config(processes=1, include=(r"^https://example\.org/",))))
     assert all(isinstance(i, Target) for i in included)
+
+
+def test_a_srcset_url_may_hold_commas_as_image_cdns_write_them():
+    text = '<img srcset="https://cdn.a.test/w_400,h_300/a.png 1x, https://cdn.a.test/b.png, https://cdn.a.test/c.png 3x">'
+    assert links(text, "html") == [("https://cdn.a.test/w_400,h_300/a.png", 1), ("https://cdn.a.test/b.png", 1),
+                                   ("https://cdn.a.test/c.png", 1)]
+
+
+def test_a_bare_url_ends_before_trailing_emphasis_marks_as_on_github():
+    assert links("see https://a.test/u_ and https://a.test/t~ now\n", "markdown") == [
+        ("https://a.test/u", 1), ("https://a.test/t", 1)]
+
+
+COLUMNS = [
+    ("markdown", "# T\n\n- https://a.test/x and [y](https://a.test/y)\n", [("https://a.test/x", 3, 3), ("https://a.test/y", 3, 28)]),
+    ("markdown", "a [same](https://a.test/s) b [same](https://a.test/s)\n", [("https://a.test/s", 1, 10), ("https://a.test/s", 1, 37)]),
+    ("markdown", "x www.example.org\n", [("http://www.example.org", 1, 3)]),
+    ("html", '<p>\n  <a href="https://a.test/h?a=1&amp;b=2">x</a>\n', [("https://a.test/h?a=1&b=2", 2, 12)]),
+    ("text", "x https://a.test/1 y https://a.test/1\n", [("https://a.test/1", 1, 3), ("https://a.test/1", 1, 22)]),
+]
+
+
+@pytest.mark.parametrize("fmt, text, expected", COLUMNS)
+def test_every_link_has_the_column_where_it_starts(fmt, text, expected):
+    assert list(extract(text, fmt)) == expected
+
+
+def test_records_carry_line_and_column_from_lists_and_documents(lab, tmp_path):
+    listing = write_list(tmp_path / "urls.txt", ["# list", "   " + lab.url("ok?col=1"), "\t" + lab.url("ok?col=2")])
+    doc = tmp_path / "a.md"
+    doc.write_text(f"# A\n\nsee [x]({lab.url('ok?col=3')})\n")
+    proc = run_pcheck("check", str(listing), str(doc), lab.url("ok?col=4"), "--format", "jsonl", *FAST)
+    assert proc.returncode == 0, proc.stderr
+    got = sorted((r["url"].rpartition("=")[2], r["line"], r["column"]) for r in records(proc))
+    assert got == [("1", 2, 4), ("2", 3, 2), ("3", 3, 9), ("4", None, None)]

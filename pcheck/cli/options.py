@@ -76,7 +76,7 @@ MaxCacheAge = Annotated[str, typer.Option("--max-cache-age", help="How long a ca
 Distributor = Annotated[str, typer.Option("--distributor", help="multiprocessing (this machine) or ray (a Ray cluster; pip install 'pcheck[ray]').")]
 RayAddress = Annotated[Optional[str], typer.Option("--ray-address", help="Ray cluster to join ('auto', 'ray://host:10001') [default: start a local one].")]
 ShardSize = Annotated[int, typer.Option("--shard-size", help="URLs per Ray task.")]
-Dump = Annotated[bool, typer.Option("--dump", help="Print the links that would be checked, one per line (--format jsonl: a record each, with source and line), and check none.")]
+Dump = Annotated[bool, typer.Option("--dump", help="Print the links that would be checked, one per line (--format jsonl: a record each, with source, line and column), and check none.")]
 Every = Annotated[str, typer.Option("--every", help="Interval between rounds: 30s, 5m, 1h.")]
 Rounds = Annotated[Optional[int], typer.Option("--rounds", help="Stop after this many rounds [default: never].")]
 

@@ -31,19 +31,49 @@ _GFM_AUTOLINK = re.compile(r"(?:https?://|ftp://|www\.|[^\s@]+@[^\s@]+\.)", re.I
 _RESOURCE_HINTS = {"preconnect", "dns-prefetch"}
 
 
-def extract(text: str, fmt: str) -> Iterator[tuple[str, int]]:
-    """(link as written, 1-based line) for every link in a document, in document order.
+def extract(text: str, fmt: str) -> Iterator[tuple[str, int, int | None]]:
+    """(link as written, 1-based line, 1-based column) for every link in a document, in document order.
 
-    Text documents have no link syntax: only bare http(s) URLs count there.
+    Text documents have no link syntax: only bare http(s) URLs count there. The
+    column is None where the link is not written as itself on its line (an
+    entity-encoded URL, an HTML attribute on a later line than its tag).
     """
     if fmt == "markdown":
-        yield from _markdown(text)
+        found = _markdown(text)
     elif fmt == "html":
-        yield from _html(text, 0)
+        found = _html(text, 0)
     elif fmt == "text":
-        yield from _text(text)
+        found = _text(text)
     else:
         raise ValueError(f"unknown document format {fmt!r}")
+    yield from _with_columns(text, found)
+
+
+def _with_columns(text: str, found: Iterator[tuple[str, int]]) -> Iterator[tuple[str, int, int | None]]:
+    """Each link's column: found again on its line, after the previous link of that line."""
+    lines = text.split("\n")  # as extraction counts lines
+    after: dict[int, int] = {}
+    for link, line in found:
+        physical = lines[line - 1] if 0 < line <= len(lines) else ""
+        start = after.get(line, 0)
+        for form in _written_forms(link):
+            at = physical.find(form, start)
+            if at >= 0:
+                after[line] = at + len(form)
+                yield link, line, at + 1
+                break
+        else:
+            yield link, line, None
+
+
+def _written_forms(link: str) -> tuple[str, ...]:
+    """How a link may stand in the source: itself, entity-encoded, or as the prose GFM autolinked."""
+    forms = [link, link.replace("&", "&amp;")]
+    if link.startswith("http://www."):
+        forms.append(link[len("http://"):])
+    elif link.startswith("mailto:"):
+        forms.append(link[len("mailto:"):])
+    return tuple(forms)
 
 
 def _markdown(text: str) -> Iterator[tuple[str, int]]:
@@ -92,6 +122,7 @@ def _inline_links(token) -> list[tuple[int, str]]:  # type: ignore[no-untyped-de
             if not _GFM_AUTOLINK.match(shown):
                 continue  # `example.com` alone: linkify's guess, not a link on GitHub
             written = shown if _SCHEME.match(shown) else str(child.attrs.get("href", ""))
+            written = written.rstrip("_~*")  # GFM leaves these out of an autolink's end; linkify keeps them
             at = source.find(shown, cursor) if shown else -1
             if at >= 0:
                 line = first + source.count("\n", 0, at)
@@ -146,12 +177,30 @@ class _LinkParser(HTMLParser):
             if not value:
                 continue
             if name == "srcset":
-                for candidate in value.split(","):
-                    parts = candidate.split()  # URL, then a descriptor after any whitespace
-                    if parts:
-                        self.links.append((parts[0], line))
+                self.links += [(url, line) for url in _srcset_urls(value)]
             elif name in _URL_ATTRIBUTES:
                 self.links.append((value.strip(), line))
+
+
+def _srcset_urls(value: str) -> list[str]:
+    """The URLs of a srcset, parsed as the HTML standard does: a URL runs to whitespace (commas
+    inside it stay, as image CDNs write `w_400,h_300`), then descriptors run to the next comma."""
+    urls, i, n = [], 0, len(value)
+    while i < n:
+        while i < n and (value[i].isspace() or value[i] == ","):
+            i += 1
+        start = i
+        while i < n and not value[i].isspace():
+            i += 1
+        url = value[start:i]
+        if url.endswith(","):  # no descriptor: the comma ends the candidate
+            url = url.rstrip(",")
+        else:
+            while i < n and value[i] != ",":
+                i += 1
+        if url:
+            urls.append(url)
+    return urls
 
 
 def _html(text: str, offset: int) -> Iterator[tuple[str, int]]:

@@ -172,17 +172,18 @@ def iter_targets(sources: Iterable[Source], stdin: BinaryIO | None = None) -> It
 
 def iter_stream(stream: BinaryIO, source: str) -> Iterator[Target | CheckResult]:
     """Yield targets from one stream of lines."""
-    for lineno, text, too_long in _candidate_lines(stream):
+    for lineno, column, text, too_long in _candidate_lines(stream):
         if too_long:
             shown = text.decode("utf-8", "replace")[:_SHOWN_PREFIX] + "…"
-            yield invalid_result(shown, source, lineno, f"longer than {MAX_URL_LENGTH} bytes")
+            yield invalid_result(shown, source, lineno, f"longer than {MAX_URL_LENGTH} bytes", column)
             continue
         try:
             url = text.decode("utf-8")
         except UnicodeDecodeError as exc:
-            yield invalid_result(text.decode("utf-8", "replace"), source, lineno, f"not valid UTF-8 ({exc.reason})")
+            yield invalid_result(text.decode("utf-8", "replace"), source, lineno, f"not valid UTF-8 ({exc.reason})",
+                                 column)
             continue
-        yield parse_url(url, source, lineno)
+        yield parse_url(url, source, lineno, column)
 
 
 def iter_document(name: str, fmt: str, stdin: BinaryIO | None = None) -> Iterator[Target | CheckResult]:
@@ -201,13 +202,13 @@ def iter_document(name: str, fmt: str, stdin: BinaryIO | None = None) -> Iterato
     )
 
     text = data.decode("utf-8", "replace").lstrip("\ufeff")
-    for url, line in extract(text, fmt):
+    for url, line, column in extract(text, fmt):
         if "\ufffd" in url:
-            yield invalid_result(url, name, line, "not valid UTF-8")
+            yield invalid_result(url, name, line, "not valid UTF-8", column)
         elif (why := unchecked_link(url)) is not None:
-            yield excluded_result(url, name, line, why)
+            yield excluded_result(url, name, line, why, column)
         else:
-            yield parse_url(url, name, line)
+            yield parse_url(url, name, line, column)
 
 
 _LINK_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
@@ -232,20 +233,26 @@ def unchecked_link(link: str) -> str | None:
     return "a relative link to a local file; pcheck checks http and https links"
 
 
-def excluded_result(link: str, source: str, line: int | None, reason: str) -> CheckResult:
+def excluded_result(link: str, source: str, line: int | None, reason: str, column: int | None = None) -> CheckResult:
     """The record of a link that is not checked; a long one (a data: image) is shown cut short."""
     shown = link if len(link) <= _SHOWN_PREFIX else link[:_SHOWN_PREFIX] + "…"
-    return CheckResult.of(shown, source, line, Verdict(Outcome.EXCLUDED, detail=reason))
+    return CheckResult.of(shown, source, line, Verdict(Outcome.EXCLUDED, detail=reason), column=column)
 
 
-def _candidate_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes, bool]]:
-    """Stripped lines that are neither blank nor `#` comments; a UTF-8 BOM on line 1 is dropped."""
+def _candidate_lines(stream: BinaryIO) -> Iterator[tuple[int, int, bytes, bool]]:
+    """(line, column, text, too long?) for stripped lines that are neither blank nor `#` comments.
+
+    A UTF-8 BOM on line 1 is dropped (and not counted in the column); the
+    column counts the ASCII whitespace before the URL, so it is in characters.
+    """
     for lineno, raw, too_long in _physical_lines(stream):
+        if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
         text = raw.strip()
         if lineno == 1 and text.startswith(b"\xef\xbb\xbf"):
             text = text[3:].strip()
         if text and not text.startswith(b"#"):
-            yield lineno, text, too_long
+            yield lineno, len(raw) - len(raw.lstrip()) + 1, text, too_long
 
 
 def _physical_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes, bool]]:
@@ -266,13 +273,13 @@ def _physical_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes, bool]]:
         yield lineno, raw[: _SHOWN_PREFIX * 4], True
 
 
-def parse_url(url: str, source: str, line: int | None) -> Target | CheckResult:
+def parse_url(url: str, source: str, line: int | None, column: int | None = None) -> Target | CheckResult:
     """A Target for a checkable URL, else an `invalid` result saying why."""
     try:
         key, host = normalise(url)
     except ValueError as exc:
-        return invalid_result(url, source, line, str(exc))
-    return Target(url, key, host, source, line)
+        return invalid_result(url, source, line, str(exc), column)
+    return Target(url, key, host, source, line, column)
 
 
 def unreadable_result(path: str, exc: OSError) -> CheckResult:
@@ -285,6 +292,6 @@ def unreadable_result(path: str, exc: OSError) -> CheckResult:
     return CheckResult.of(path, path, None, verdict)
 
 
-def invalid_result(url: str, source: str, line: int | None, reason: str) -> CheckResult:
+def invalid_result(url: str, source: str, line: int | None, reason: str, column: int | None = None) -> CheckResult:
     verdict = Verdict(Outcome.INVALID, error=ErrorKind.INVALID_URL, detail=reason)
-    return CheckResult.of(url, source, line, verdict)
+    return CheckResult.of(url, source, line, verdict, column=column)

@@ -43,12 +43,22 @@ log = logging.getLogger("pcheck")
 
 
 @dataclass(frozen=True)
+class _Rule:
+    """One pattern line, as pathspec's GitIgnoreSpec compiles it."""
+
+    ignores: bool  # False for a `!` pattern
+    folders_only: bool  # a pattern ending in "/"
+    regex: re.Pattern[str]  # pathspec's: it also matches what lies below a match ("build/a.md" for `build/`)
+    at_end: re.Pattern[str]  # the same, ending where the path ends
+
+
+@dataclass(frozen=True)
 class _Layer:
-    """The patterns of one ignore file; `base` is its folder relative to the walk's top ("" or "a/b/")."""
+    """The rules of one ignore file; `base` is its folder relative to the walk's top ("" or "a/b/")."""
 
     base: str
     kind: str  # one of IGNORE_FILES
-    spec: GitIgnoreSpec
+    rules: tuple[_Rule, ...]
 
 
 def walk(root: str, extensions: set[str], ignore_files: bool = True, hidden: bool = False) -> Iterator[str]:
@@ -96,12 +106,37 @@ def _ignored(path: str, is_dir: bool, chain: tuple[_Layer, ...]) -> bool:
     """Whether the nearest ignore file with a pattern matching `path` (relative to the top) ignores it."""
     for kind in IGNORE_FILES:
         for layer in reversed(chain):  # deepest first
-            if layer.kind != kind or not path.startswith(layer.base):
-                continue
-            verdict = layer.spec.check_file(path[len(layer.base):] + ("/" if is_dir else "")).include
-            if verdict is not None:
-                return verdict
+            if layer.kind == kind and path.startswith(layer.base):
+                verdict = _verdict(layer.rules, path[len(layer.base):], is_dir)
+                if verdict is not None:
+                    return verdict
     return False
+
+
+def _verdict(rules: tuple[_Rule, ...], path: str, is_dir: bool) -> bool | None:
+    """git's rule: the last pattern matching the path itself decides (True: ignored; None: none matched).
+
+    pathspec's regexes also match the files below a matched folder (its `ps_d` group marks the
+    "/" after the folder). The walk never enters an ignored folder, so only a match of the entry
+    itself counts here: else `!x/` would re-include x/build/a.md, and `logs/**` (what is inside
+    logs, so that `!logs/keep.md` can re-include one) would ignore the folder logs itself.
+    """
+    for rule in reversed(rules):
+        if rule.folders_only:
+            matched = is_dir and rule.at_end.search(path + "/") is not None
+        else:
+            found = rule.regex.search(path)
+            matched = found is not None and not found.groupdict().get("ps_d")
+        if matched:
+            return rule.ignores
+    return None
+
+
+def _folders_only(line: str) -> bool:
+    """A pattern ending in "/" (once git drops its unescaped trailing spaces) matches only folders."""
+    while line.endswith(" ") and not line.endswith("\\ "):
+        line = line[:-1]
+    return line.endswith("/")
 
 
 def _top(root: str) -> tuple[str, str]:
@@ -137,12 +172,12 @@ def _ignored_on_the_way(prefix: str, layers: tuple[_Layer, ...]) -> bool:
 
 def _read_layers(folder: str, rel: str, names: Iterable[str]) -> tuple[_Layer, ...]:
     present = set(names)
-    return tuple(_Layer(rel, kind, spec) for kind in reversed(IGNORE_FILES)
-                 if kind in present and (spec := _load(os.path.join(folder, kind))) is not None)
+    return tuple(_Layer(rel, kind, rules) for kind in reversed(IGNORE_FILES)
+                 if kind in present and (rules := _load(os.path.join(folder, kind))) is not None)
 
 
-def _load(path: str) -> GitIgnoreSpec | None:
-    """The spec of one ignore file; None when it is not a file. Bad lines are skipped with a warning."""
+def _load(path: str) -> tuple[_Rule, ...] | None:
+    """The rules of one ignore file; None when it is not a file. Bad lines are skipped with a warning."""
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -152,23 +187,25 @@ def _load(path: str) -> GitIgnoreSpec | None:
         raise InputError(f"{path}: {exc.strerror or exc} (an ignore file that cannot be read;"
                          " --no-ignore walks without ignore files)") from None
     text = data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
-    good = []
+    rules = []
     for lineno, line in enumerate(text.split("\n"), 1):
         line = line.removesuffix("\r")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                GitIgnoreSpec.from_lines([line])
+                patterns = GitIgnoreSpec.from_lines([line]).patterns  # none for a blank line
             except (ValueError, re.error) as exc:
                 log.warning("warning: %s:%d: pattern %r skipped (%s)", path, lineno, line, exc)
                 continue
         for warning in caught:
             log.warning("warning: %s:%d: pattern %r may not match as git would (%s)",
                         path, lineno, line, warning.message)
-        good.append(line)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # said once above, per line
-        return GitIgnoreSpec.from_lines(good)
+        for pattern in patterns:
+            regex = pattern.regex
+            if pattern.include is not None and isinstance(regex, re.Pattern):  # None: a comment
+                at_end = re.compile(f"(?:{regex.pattern})\\Z", regex.flags)
+                rules.append(_Rule(bool(pattern.include), _folders_only(line), regex, at_end))
+    return tuple(rules)
 
 
 def _relative(root: str, folder: str) -> str:

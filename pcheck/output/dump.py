@@ -11,8 +11,8 @@ DUMP_FORMATS = ("text", "jsonl")
 
 
 def dump_line(target: Target, fmt: str) -> str:
-    """The URL as written (secrets redacted, controls escaped), or {"url", "source", "line"} as jsonl."""
+    """The URL as written (secrets redacted, controls escaped), or {"url", "source", "line", "column"} as jsonl."""
     url = redact_userinfo(target.url)
     if fmt == "jsonl":
-        return json.dumps({"url": url, "source": target.source, "line": target.line})
+        return json.dumps({"url": url, "source": target.source, "line": target.line, "column": target.column})
     return printable(url)
