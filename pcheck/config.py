@@ -165,6 +165,10 @@ class Config:
     distributor: str = DEFAULT_DISTRIBUTOR
     ray_address: str | None = None  # None starts a local cluster; "auto" or "ray://host:port" joins one
     shard_size: int = DEFAULT_SHARD_SIZE
+    #: Where a document's root-relative links (`/x`) start on disk (--root-dir); None: they are not resolved.
+    root_dir: str | None = None
+    #: What a document's relative links resolve against, to be checked over HTTP (--base-url).
+    base_url: str | None = None
 
     def __post_init__(self) -> None:
         checks = [
@@ -181,6 +185,10 @@ class Config:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+        if self.root_dir is not None and not os.path.isdir(self.root_dir):
+            raise ConfigError(f"--root-dir {self.root_dir}: not a directory")
+        if self.base_url is not None and not re.match(r"(?i)https?://[^/?#]", self.base_url):
+            raise ConfigError(f"--base-url {self.base_url!r}: not an absolute http(s) URL")
         for pattern in self.include + self.exclude:
             try:
                 re.compile(pattern)

@@ -44,6 +44,7 @@ class ErrorKind(str, enum.Enum):
     PROTOCOL = "protocol"  #: the peer answered, but not with valid HTTP
     TOO_MANY_REDIRECTS = "too_many_redirects"  #: more hops than --max-redirects
     REDIRECT_LOOP = "redirect_loop"  #: a hop pointed back at a URL already visited
+    MISSING_FILE = "missing_file"  #: a local link's file or directory does not exist
     INVALID_URL = "invalid_url"  #: the input line, or a Location header, is not a valid URL
     PRIVATE_ADDRESS = "private_address"  #: refused by --exclude-private
     WORKER_CRASHED = "worker_crashed"  #: its worker process died twice while checking it
@@ -71,6 +72,8 @@ class Target:
     line: int | None
     #: 1-based, in characters, where the link starts on its line (None: unknown, or not from a file).
     column: int | None = None
+    #: The link as written in a document, when `url` is what it resolved to (--base-url); else None.
+    link: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,8 @@ class CheckResult:
     key: str | None = None
     host: str | None = None
     column: int | None = None
+    #: The link as written, when `url` is what it resolved to (a local file's file:// URL, --base-url).
+    link: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -122,11 +127,12 @@ class CheckResult:
 
     @classmethod
     def of(cls, url: str, source: str | None, line: int | None, verdict: Verdict,
-           key: str | None = None, host: str | None = None, column: int | None = None) -> CheckResult:
+           key: str | None = None, host: str | None = None, column: int | None = None,
+           link: str | None = None) -> CheckResult:
         v = verdict
         return cls(
             url, v.outcome, v.status, v.error, v.final_url, v.redirects, v.method,
-            v.attempts, v.elapsed_ms, source, line, v.detail, key, host, column,
+            v.attempts, v.elapsed_ms, source, line, v.detail, key, host, column, link,
         )
 
     def to_record(self) -> dict:
@@ -144,8 +150,10 @@ class CheckResult:
             "elapsed_ms": round(self.elapsed_ms, 1),
             "source": self.source,
             "line": self.line,
-            "column": self.column,
             "detail": self.detail,
+            # Fields added later go last, so a CSV read by position keeps its columns.
+            "column": self.column,
+            "link": redact_userinfo(self.link) if self.link else self.link,
         }
 
 

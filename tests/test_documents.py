@@ -397,10 +397,12 @@ def test_readme_links_are_all_reported_excluded_with_their_line():
     assert len(expected) >= 10, "the README's links are what this test checks"
     # Only loopback may be contacted: every URL not on 127.0.0.0/8 is excluded, so none is fetched.
     proc = run_pcheck("check", str(README), "--format", "jsonl", "--exclude", r"(?i)^(?!https?://127\.)", *FAST)
-    assert proc.returncode == 0, proc.stderr
-    got = records(proc)
+    assert proc.returncode == 0, proc.stderr  # the README's local links all exist
+    local = [r for r in records(proc) if r["url"].startswith("file://")]
+    assert local and all(r["outcome"] == "alive" and r["link"] for r in local), local
+    got = [r for r in records(proc) if not r["url"].startswith("file://")]
     assert all(r["outcome"] == "excluded" and r["source"] == str(README) for r in got), got
-    assert sorted((r["url"], r["line"]) for r in got) == expected
+    assert sorted([(r["url"], r["line"]) for r in got] + [(r["link"], r["line"]) for r in local]) == expected
     lines = readme.splitlines()
     for r in got:  # the line named holds the link, or uses a reference defined elsewhere
         defined = re.search(rf"^ {{0,3}}\[[^\]]+\]:\s*<?{re.escape(r['url'])}", readme, re.M)
@@ -424,6 +426,8 @@ def test_every_link_in_a_document_ends_in_one_record_unchecked_ones_saying_why(l
     ok, gone = lab.url("ok?every=1"), lab.url("status/404?every=1", 1)
     image = "data:image/png;base64," + "A" * 5000
     doc = tmp_path / "README.md"
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "guide.md").write_text("# Guide\n")
     doc.write_text(
         f"# Project\n\n- {gone}\n- see [the guide](docs/guide.md) and [install](#install)\n"
         f"- [mail](mailto:team@a.test), [call](tel:+100), [files](ftp://a.test/f), [run](javascript:go())\n"
@@ -435,7 +439,8 @@ def test_every_link_in_a_document_ends_in_one_record_unchecked_ones_saying_why(l
     assert len(got) == 10  # every clickable link once; the one in a code span is an example, not a link
     assert by_url[gone][:2] == (3, "broken") and by_url[ok][:2] == (6, "alive")
     excluded = {url: detail for _, url, outcome, detail in got if outcome == "excluded"}
-    assert excluded["docs/guide.md"] == "a relative link to a local file; pcheck checks http and https links"
+    guide = (tmp_path / "docs" / "guide.md").as_uri()
+    assert by_url[guide] == (4, "alive", "a local file")  # checked on disk, no request
     assert excluded["#install"] == "a link to a place in this document"
     assert excluded["mailto:team@a.test"] == "a mailto: link; pcheck checks http and https links"
     assert {"tel:+100", "ftp://a.test/f", "javascript:go()", "//cdn.a.test/x.js"} <= set(excluded)
@@ -447,7 +452,7 @@ def test_every_link_in_a_document_ends_in_one_record_unchecked_ones_saying_why(l
 
 def test_the_text_report_counts_the_links_it_did_not_check(lab, tmp_path):
     doc = tmp_path / "a.md"
-    doc.write_text(f"[ok]({lab.url('ok?count=1')}) [mail](mailto:a@a.test) [rel](b.md) [top](#top)\n")
+    doc.write_text(f"[ok]({lab.url('ok?count=1')}) [mail](mailto:a@a.test) [tel](tel:1) [top](#top)\n")
     proc = run_pcheck("check", str(doc), *FAST)
     assert proc.returncode == 0, proc.stderr
     summary = proc.stdout + proc.stderr
@@ -521,3 +526,94 @@ def test_records_carry_line_and_column_from_lists_and_documents(lab, tmp_path):
     assert proc.returncode == 0, proc.stderr
     got = sorted((r["url"].rpartition("=")[2], r["line"], r["column"]) for r in records(proc))
     assert got == [("1", 2, 4), ("2", 3, 2), ("3", 3, 9), ("4", None, None)]
+
+
+# -- local links (issue 14) ----------------------------------------------------------------------------
+
+def _docs(tmp_path: Path) -> Path:
+    root = tmp_path / "site"
+    (root / "guide").mkdir(parents=True)
+    (root / "guide" / "intro.md").write_text("# Intro\n")
+    (root / "guide" / "my page.md").write_text("# Spaces\n")
+    (root / "img").mkdir()
+    doc = root / "guide" / "index.md"
+    doc.write_text("# Index\n\n[intro](intro.md) [dir](../img/) [space](my%20page.md) [q](intro.md?x=1#top)\n"
+                   "[gone](missing.md) [root](/guide/intro.md) [root gone](/nope.md)\n")
+    return doc
+
+
+def test_relative_links_are_checked_on_disk_next_to_their_document(tmp_path):
+    doc = _docs(tmp_path)
+    proc = run_pcheck("check", str(doc), "--format", "jsonl", *FAST)
+    assert proc.returncode == 1, proc.stderr  # missing.md
+    got = {r["link"] or r["url"]: r for r in records(proc)}
+    guide = doc.parent
+    for link, path in [("intro.md", guide / "intro.md"), ("../img/", guide.parent / "img"),
+                       ("my%20page.md", guide / "my page.md"), ("intro.md?x=1#top", guide / "intro.md")]:
+        assert (got[link]["url"], got[link]["outcome"]) == (path.as_uri(), "alive"), got[link]
+    assert got["../img/"]["detail"] == "a local directory"
+    gone = got["missing.md"]
+    assert (gone["url"], gone["outcome"], gone["error"]) == ((guide / "missing.md").as_uri(), "broken", "missing_file")
+    assert (gone["line"], gone["column"]) == (4, 8)
+    for link in ("/guide/intro.md", "/nope.md"):  # no --root-dir: said, never guessed
+        assert got[link]["outcome"] == "excluded" and "--root-dir" in got[link]["detail"], got[link]
+
+
+def test_root_relative_links_start_from_root_dir(tmp_path):
+    doc = _docs(tmp_path)
+    proc = run_pcheck("check", str(doc), "--format", "jsonl", "--root-dir", str(doc.parent.parent), *FAST)
+    got = {r["link"] or r["url"]: r for r in records(proc)}
+    assert got["/guide/intro.md"]["outcome"] == "alive"
+    assert (got["/nope.md"]["outcome"], got["/nope.md"]["error"]) == ("broken", "missing_file")
+    assert run_pcheck("check", str(doc), "--root-dir", str(tmp_path / "no-such-dir"), *FAST).returncode == 2
+
+
+def test_base_url_turns_relative_links_into_urls_checked_over_http(lab, tmp_path):
+    doc = tmp_path / "a.md"
+    doc.write_text("[ok](ok?base=1) [gone](status/404?base=1) [top](#top) [proto](//127.0.0.1:1/x)\n")
+    proc = run_pcheck("check", str(doc), "--format", "jsonl", "--base-url", lab.url(""), *FAST)
+    assert proc.returncode == 1, proc.stderr
+    got = {r["link"] or r["url"]: r for r in records(proc)}
+    assert (got["ok?base=1"]["url"], got["ok?base=1"]["outcome"]) == (lab.url("ok?base=1"), "alive")
+    assert got["status/404?base=1"]["status"] == 404
+    assert got["#top"]["outcome"] == "excluded"
+    assert got["//127.0.0.1:1/x"]["url"] == "http://127.0.0.1:1/x"  # the base gives it its scheme
+    assert run_pcheck("check", str(doc), "--base-url", "ftp://x/", *FAST).returncode == 2
+
+
+def test_relative_links_read_from_stdin_say_how_to_resolve_them():
+    proc = run_pcheck("check", "-", "--input-format", "markdown", "--format", "jsonl", *FAST,
+                      stdin="[a](guide.md) [b](mailto:x@a.test)\n")
+    assert proc.returncode == 0, proc.stderr
+    details = sorted(r["detail"] for r in records(proc))
+    assert details[0].startswith("a mailto: link") and "--base-url" in details[1]
+
+
+def test_a_local_link_holding_a_nul_is_invalid_not_a_crash(tmp_path):
+    doc = tmp_path / "a.md"
+    doc.write_text("[x](a%00b.md)\n")
+    proc = run_pcheck("check", str(doc), "--format", "jsonl", *FAST)
+    assert proc.returncode == 1 and [r["outcome"] for r in records(proc)] == ["invalid"], proc.stderr
+
+
+def test_a_directory_walk_skips_what_git_ignores_and_hidden_files_unless_asked(tmp_path):
+    root = tmp_path / "repo"
+    (root / "build").mkdir(parents=True)
+    (root / ".hidden").mkdir()
+    (root / ".gitignore").write_text("build/\na\\\n")  # `a\` ends in a lone escape: git matches nothing with it
+    (root / "index.md").write_text("<https://a.test/kept>\n")
+    (root / "build" / "out.md").write_text("<https://a.test/built>\n")
+    (root / ".hidden" / "notes.md").write_text("<https://a.test/hidden>\n")
+
+    def dumped(*flags: str, cwd: Path | None = None) -> list[str]:
+        proc = run_pcheck("check", str(root), "--dump", *flags, cwd=cwd)
+        assert proc.returncode == 0, proc.stderr
+        return sorted(proc.stdout.split())
+
+    assert dumped() == ["https://a.test/kept"]
+    assert dumped("--no-ignore") == ["https://a.test/built", "https://a.test/kept"]
+    assert dumped("--hidden") == ["https://a.test/hidden", "https://a.test/kept"]
+    (tmp_path / "pcheck.toml").write_text("no_ignore = true\nhidden = true\n")
+    assert dumped(cwd=tmp_path) == ["https://a.test/built", "https://a.test/hidden", "https://a.test/kept"]
+    proc = run_pcheck("check", str(root), "--dump")
+    assert f"{root / '.gitignore'}:2:" in proc.stderr  # the bad line is named, and skipped

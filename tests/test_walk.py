@@ -78,12 +78,13 @@ nested/**/deep.md
 \\#hash.md
 spaced\\ name.md
 trailing.md   
+gen/**/
 """
 TRICKY_FILES = [
     "index.md", "root.md", "a/root.md", "logs/x.md", "logs/keep.md", "logs/d/y.md", "out/keep.md", "out/z.md",
     "tmp/t.md", "a/b/tmp/t.md", "a/tmp.md", "nested/deep.md", "nested/a/b/deep.md", "a/nested/deep.md",
     "#hash.md", "a/#hash.md", "spaced name.md", "trailing.md", "a/.h/h.md", "a/.h.md",
-    "c/keep.md", "c/d/e.md",
+    "c/keep.md", "c/d/e.md", "gen/g.md", "gen/sub/g.md",
 ]
 
 

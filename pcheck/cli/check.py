@@ -40,6 +40,8 @@ def check(
     fail_on_blocked: opt.FailOnBlocked = False,
     input_format: opt.InputFormat = D.input_format,
     extensions: opt.Extensions = D.extensions,
+    no_ignore: opt.NoIgnore = False,
+    hidden: opt.Hidden = False,
     host_stats: opt.HostStats = False,
     no_progress: opt.NoProgress = False,
     config_path: opt.ConfigPath = None,
@@ -52,6 +54,8 @@ def check(
     ray_address: opt.RayAddress = None,
     shard_size: opt.ShardSize = D.shard_size,
     dump: opt.Dump = False,
+    root_dir: opt.RootDir = None,
+    base_url: opt.BaseUrl = None,
 ) -> None:
     """Check URLs from lists, documents, stdin and arguments; exit 0 if none failed, 1 if some did."""
     from pcheck.run.session import Plan, Session

@@ -65,6 +65,8 @@ CaBundle = Annotated[Optional[str], typer.Option("--ca-bundle", help="CA certifi
 FailOnBlocked = Annotated[bool, typer.Option("--fail-on-blocked", help="Count blocked URLs (401, 403, 429, 999, challenges) as failures.")]
 InputFormat = Annotated[str, typer.Option("--input-format", help="How to read inputs: auto (by extension), list, markdown, html, text.")]
 Extensions = Annotated[str, typer.Option("--extensions", help="Document extensions searched for in directories.")]
+NoIgnore = Annotated[bool, typer.Option("--no-ignore", help="Walk directories without reading .gitignore and .ignore files.")]
+Hidden = Annotated[bool, typer.Option("--hidden", help="Walk hidden files and folders (names starting with '.') too.")]
 HostStats = Annotated[bool, typer.Option("--host-stats", help="Add per-host statistics to the report.")]
 NoProgress = Annotated[bool, typer.Option("--no-progress", help="No progress bar or status lines.")]
 ConfigPath = Annotated[Optional[str], typer.Option("--config", help="Config file [default: the nearest pcheck.toml, or pyproject.toml with [tool.pcheck]].")]
@@ -76,6 +78,8 @@ MaxCacheAge = Annotated[str, typer.Option("--max-cache-age", help="How long a ca
 Distributor = Annotated[str, typer.Option("--distributor", help="multiprocessing (this machine) or ray (a Ray cluster; pip install 'pcheck[ray]').")]
 RayAddress = Annotated[Optional[str], typer.Option("--ray-address", help="Ray cluster to join ('auto', 'ray://host:10001') [default: start a local one].")]
 ShardSize = Annotated[int, typer.Option("--shard-size", help="URLs per Ray task.")]
+RootDir = Annotated[Optional[str], typer.Option("--root-dir", metavar="DIR", help="Folder that a document's root-relative links (/guide/a.md) start from, checked on disk.")]
+BaseUrl = Annotated[Optional[str], typer.Option("--base-url", metavar="URL", help="Resolve a document's relative links against URL and check them over HTTP instead of on disk.")]
 Dump = Annotated[bool, typer.Option("--dump", help="Print the links that would be checked, one per line (--format jsonl: a record each, with source, line and column), and check none.")]
 Every = Annotated[str, typer.Option("--every", help="Interval between rounds: 30s, 5m, 1h.")]
 Rounds = Annotated[Optional[int], typer.Option("--rounds", help="Stop after this many rounds [default: never].")]
@@ -106,6 +110,8 @@ class Options:
     fail_on_blocked: bool = False
     input_format: str = DEFAULT_INPUT_FORMAT
     extensions: str = ",".join(DEFAULT_EXTENSIONS)
+    no_ignore: bool = False
+    hidden: bool = False
     host_stats: bool = False
     no_progress: bool = False
     config_path: str | None = None
@@ -118,6 +124,8 @@ class Options:
     ray_address: str | None = None
     shard_size: int = DEFAULT_SHARD_SIZE
     dump: bool = False
+    root_dir: str | None = None
+    base_url: str | None = None
 
     @classmethod
     def given(cls, ctx: typer.Context, **values: Any) -> tuple[Options, frozenset[str]]:
@@ -169,7 +177,8 @@ class Options:
             verify_tls=not self.insecure, ca_bundle=self.ca_bundle, exclude_private=self.exclude_private,
             include=self.include, exclude=self.exclude, fail_on_blocked=self.fail_on_blocked,
             start_method=self.start_method, hosts=hosts, distributor=self.distributor,
-            ray_address=self.ray_address, shard_size=self.shard_size,
+            ray_address=self.ray_address, shard_size=self.shard_size, root_dir=self.root_dir,
+            base_url=self.base_url,
         )
 
     def extension_list(self) -> list[str]:
@@ -195,7 +204,8 @@ def prepare(ctx: typer.Context, exclude: frozenset[str] | set[str] = frozenset()
         if settings is not None:  # a flag given on the command line wins over the file
             options, used = options.under_file(explicit, settings.options, values)
         config = options.to_config(settings.hosts if settings else ())
-        sources = open_sources(options.inputs, options.input_format, options.extension_list())
+        sources = open_sources(options.inputs, options.input_format, options.extension_list(),
+                               ignore_files=not options.no_ignore, hidden=options.hidden)
     except ConfigError as exc:
         if used:
             raise ConfigError(f"{exc} (set in {path}: {', '.join(used)})") from None

@@ -39,8 +39,12 @@ def watch(
     ca_bundle: opt.CaBundle = None,
     input_format: opt.InputFormat = D.input_format,
     extensions: opt.Extensions = D.extensions,
+    no_ignore: opt.NoIgnore = False,
+    hidden: opt.Hidden = False,
     config_path: opt.ConfigPath = None,
     start_method: opt.StartMethod = None,
+    root_dir: opt.RootDir = None,
+    base_url: opt.BaseUrl = None,
 ) -> None:
     """Re-check the URLs every interval on a warm pool, printing only what changed."""
     from pcheck.output.changes import WATCH_FORMATS, change_line, round_line

@@ -23,10 +23,12 @@ def filter_targets(items: Iterable[Target | CheckResult], config: Config) -> Ite
     for item in items:
         if isinstance(item, Target):
             if include and not any(p.search(item.url) or p.search(item.key) for p in include):
-                yield CheckResult.of(item.url, item.source, item.line, _SKIPPED_INCLUDE, item.key, item.host, item.column)
+                yield CheckResult.of(item.url, item.source, item.line, _SKIPPED_INCLUDE, item.key, item.host, item.column,
+                                     item.link)
                 continue
             if any(p.search(item.url) or p.search(item.key) for p in exclude):
-                yield CheckResult.of(item.url, item.source, item.line, _SKIPPED_EXCLUDE, item.key, item.host, item.column)
+                yield CheckResult.of(item.url, item.source, item.line, _SKIPPED_EXCLUDE, item.key, item.host, item.column,
+                                     item.link)
                 continue
         yield item
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import glob
 import os
-import re
 import stat
 import sys
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import BinaryIO, Iterable, Iterator
 
 from pcheck.config import DEFAULT_EXTENSIONS, INPUT_FORMATS, MAX_URL_LENGTH
 from pcheck.errors import InputError
+from pcheck.inputs.links import LinkBase, link_item
 from pcheck.inputs.walk import walk
 from pcheck.models import (
     ARGS_SOURCE,
@@ -152,7 +152,8 @@ def _is_pipe(path: str) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
 
 
-def iter_targets(sources: Iterable[Source], stdin: BinaryIO | None = None) -> Iterator[Target | CheckResult]:
+def iter_targets(sources: Iterable[Source], stdin: BinaryIO | None = None,
+                 base: LinkBase = LinkBase()) -> Iterator[Target | CheckResult]:
     """Yield a Target per URL occurrence, or a CheckResult for an invalid line, in input order."""
     for source in sources:
         if source.kind == "url":
@@ -161,7 +162,7 @@ def iter_targets(sources: Iterable[Source], stdin: BinaryIO | None = None) -> It
             stream = stdin if stdin is not None else sys.stdin.buffer
             yield from iter_stream(stream, STDIN)
         elif source.kind == "document":
-            yield from iter_document(source.name, source.fmt, stdin)
+            yield from iter_document(source.name, source.fmt, stdin, base)
         else:
             try:
                 with open(source.name, "rb") as stream:
@@ -186,7 +187,8 @@ def iter_stream(stream: BinaryIO, source: str) -> Iterator[Target | CheckResult]
         yield parse_url(url, source, lineno, column)
 
 
-def iter_document(name: str, fmt: str, stdin: BinaryIO | None = None) -> Iterator[Target | CheckResult]:
+def iter_document(name: str, fmt: str, stdin: BinaryIO | None = None,
+                  base: LinkBase = LinkBase()) -> Iterator[Target | CheckResult]:
     """Targets for the links in a Markdown, HTML or text document (read whole: documents are small)."""
     if name == STDIN:
         data = (stdin if stdin is not None else sys.stdin.buffer).read()
@@ -205,38 +207,8 @@ def iter_document(name: str, fmt: str, stdin: BinaryIO | None = None) -> Iterato
     for url, line, column in extract(text, fmt):
         if "\ufffd" in url:
             yield invalid_result(url, name, line, "not valid UTF-8", column)
-        elif (why := unchecked_link(url)) is not None:
-            yield excluded_result(url, name, line, why, column)
         else:
-            yield parse_url(url, name, line, column)
-
-
-_LINK_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
-
-
-def unchecked_link(link: str) -> str | None:
-    """Why a link found in a document is not checked (None: it is an http(s) URL, checked).
-
-    Every such link still gets a record (`excluded`, with this reason), so a report
-    accounts for every link a reader can click.
-    """
-    scheme = _LINK_SCHEME.match(link)
-    if scheme is not None:
-        name = scheme.group(1).lower()
-        if name in ("http", "https"):
-            return None
-        return f"a {name}: link; pcheck checks http and https links"
-    if link.startswith("#"):
-        return "a link to a place in this document"
-    if link.startswith("//"):
-        return "a protocol-relative link: no page address to resolve it against"
-    return "a relative link to a local file; pcheck checks http and https links"
-
-
-def excluded_result(link: str, source: str, line: int | None, reason: str, column: int | None = None) -> CheckResult:
-    """The record of a link that is not checked; a long one (a data: image) is shown cut short."""
-    shown = link if len(link) <= _SHOWN_PREFIX else link[:_SHOWN_PREFIX] + "…"
-    return CheckResult.of(shown, source, line, Verdict(Outcome.EXCLUDED, detail=reason), column=column)
+            yield link_item(url, name, line, column, base)
 
 
 def _candidate_lines(stream: BinaryIO) -> Iterator[tuple[int, int, bytes, bool]]:

@@ -2,8 +2,9 @@
 
 By default the walk skips hidden entries (a name starting with ".") below the
 folder it was given, and whatever `.gitignore` and `.ignore` files say to
-ignore, matched by pathspec's GitIgnoreSpec (git's own rules: patterns relative
-to their file's folder, `!` negation, `dir/`, anchored `/x`, `**`):
+ignore: patterns compiled by pathspec's GitIgnoreSpec, applied with git's rules
+(relative to their file's folder, `!` negation, `dir/`, anchored `/x`, `**`; the
+last pattern matching the entry itself decides, see `_verdict`):
 
 - Ignore files are read in the walked folder and every folder below it, and,
   inside a git repository, in the folders above it up to the repository's top
@@ -29,8 +30,8 @@ import logging
 import os
 import re
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 from pathspec import GitIgnoreSpec
 
@@ -48,6 +49,7 @@ class _Rule:
 
     ignores: bool  # False for a `!` pattern
     folders_only: bool  # a pattern ending in "/"
+    as_folder: bool  # matched against "path/" (folders_only, but not `x/**/`: see _load)
     regex: re.Pattern[str]  # pathspec's: it also matches what lies below a match ("build/a.md" for `build/`)
     at_end: re.Pattern[str]  # the same, ending where the path ends
 
@@ -122,8 +124,10 @@ def _verdict(rules: tuple[_Rule, ...], path: str, is_dir: bool) -> bool | None:
     logs, so that `!logs/keep.md` can re-include one) would ignore the folder logs itself.
     """
     for rule in reversed(rules):
-        if rule.folders_only:
-            matched = is_dir and rule.at_end.search(path + "/") is not None
+        if rule.folders_only and not is_dir:
+            matched = False
+        elif rule.as_folder:
+            matched = rule.at_end.search(path + "/") is not None
         else:
             found = rule.regex.search(path)
             matched = found is not None and not found.groupdict().get("ps_d")
@@ -132,11 +136,11 @@ def _verdict(rules: tuple[_Rule, ...], path: str, is_dir: bool) -> bool | None:
     return None
 
 
-def _folders_only(line: str) -> bool:
-    """A pattern ending in "/" (once git drops its unescaped trailing spaces) matches only folders."""
+def _trimmed(line: str) -> str:
+    """The line without the trailing spaces git drops (an escaped one, `\\ `, stays)."""
     while line.endswith(" ") and not line.endswith("\\ "):
         line = line[:-1]
-    return line.endswith("/")
+    return line
 
 
 def _top(root: str) -> tuple[str, str]:
@@ -193,7 +197,9 @@ def _load(path: str) -> tuple[_Rule, ...] | None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                patterns = GitIgnoreSpec.from_lines([line]).patterns  # none for a blank line
+                # pathspec reads `x/**/` as `x/`; git, as the folders inside x: `x/**`, folders only
+                inside = _trimmed(line).endswith("/**/")
+                patterns = GitIgnoreSpec.from_lines([_trimmed(line)[:-1] if inside else line]).patterns
             except (ValueError, re.error) as exc:
                 log.warning("warning: %s:%d: pattern %r skipped (%s)", path, lineno, line, exc)
                 continue
@@ -204,7 +210,8 @@ def _load(path: str) -> tuple[_Rule, ...] | None:
             regex = pattern.regex
             if pattern.include is not None and isinstance(regex, re.Pattern):  # None: a comment
                 at_end = re.compile(f"(?:{regex.pattern})\\Z", regex.flags)
-                rules.append(_Rule(bool(pattern.include), _folders_only(line), regex, at_end))
+                folders_only = _trimmed(line).endswith("/")
+                rules.append(_Rule(bool(pattern.include), folders_only, folders_only and not inside, regex, at_end))
     return tuple(rules)
 
 

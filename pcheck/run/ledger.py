@@ -54,7 +54,7 @@ class DoneIndex:
 class Task:
     key: str
     host: str
-    occurrences: list[tuple[str, str | None, int | None, int | None]]  # url, source, line, column
+    occurrences: list[tuple[str, str | None, int | None, int | None, str | None]]  # url, source, line, column, link
     crashes: int = 0
 
 
@@ -79,15 +79,15 @@ class Ledger:
             return item
         done = self.done.get(item.key)
         if done is not None:
-            return CheckResult.of(item.url, item.source, item.line, done, item.key, item.host, item.column)
+            return CheckResult.of(item.url, item.source, item.line, done, item.key, item.host, item.column, item.link)
         self.held += 1
         task_id = self.by_key.get(item.key)
         if task_id is not None:
-            self.tasks[task_id].occurrences.append((item.url, item.source, item.line, item.column))
+            self.tasks[task_id].occurrences.append((item.url, item.source, item.line, item.column, item.link))
             return None
         task_id = self._next_id
         self._next_id += 1
-        self.tasks[task_id] = Task(item.key, item.host, [(item.url, item.source, item.line, item.column)])
+        self.tasks[task_id] = Task(item.key, item.host, [(item.url, item.source, item.line, item.column, item.link)])
         self.by_key[item.key] = task_id
         return task_id
 
@@ -97,8 +97,8 @@ class Ledger:
         self.held -= len(task.occurrences)
         if verdict.outcome is not Outcome.UNCHECKED:
             self.done.add(task.key, verdict)
-        for url, source, line, column in task.occurrences:
-            yield CheckResult.of(url, source, line, verdict, task.key, task.host, column)
+        for url, source, line, column, link in task.occurrences:
+            yield CheckResult.of(url, source, line, verdict, task.key, task.host, column, link)
 
     def abandon(self, source: Iterable[Target | CheckResult], error: ErrorKind, detail: str) -> Iterator[CheckResult]:
         """Give every URL still without a verdict (waiting, or not yet read) an `unchecked` result."""

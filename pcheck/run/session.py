@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator, TextIO
 from pcheck.config import DEFAULT_FORMAT, Config
 from pcheck.errors import ConfigError, ReportError, StoreError
 from pcheck.inputs.filters import filter_targets
+from pcheck.inputs.links import LinkBase
 from pcheck.inputs.sources import Source, count_candidates, iter_targets, parse_url
 from pcheck.models import ARGS_SOURCE, STDIN, CheckResult, Summary, Target
 from pcheck.output.progress import Progress
@@ -197,7 +198,7 @@ def open_distributor(config: Config) -> Distributor:
 def targets(config: Config, sources: list[Source], stdin: BinaryIO | None = None,
             resume: ResumeState | None = None, cache: VerdictCache | None = None) -> Iterator[Target | CheckResult]:
     """The input side: read, filter, skip what a resumed report holds, answer from the cache."""
-    items = filter_targets(iter_targets(sources, stdin), config)
+    items = filter_targets(iter_targets(sources, stdin, LinkBase.of(config)), config)
     if resume is not None:
         items = resume.skip_finished(items)
     if cache is not None:
@@ -207,7 +208,7 @@ def targets(config: Config, sources: list[Source], stdin: BinaryIO | None = None
 
 def links_to_check(config: Config, sources: list[Source]) -> Iterator[Target]:
     """The links a run would check (--dump): read and filtered, never requested."""
-    for item in filter_targets(iter_targets(sources), config):
+    for item in filter_targets(iter_targets(sources, base=LinkBase.of(config)), config):
         if isinstance(item, Target):
             yield item
 

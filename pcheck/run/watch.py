@@ -13,6 +13,7 @@ from typing import Callable, Iterable, Iterator
 
 from pcheck.config import Config
 from pcheck.inputs.filters import filter_targets
+from pcheck.inputs.links import LinkBase
 from pcheck.inputs.sources import Source, iter_targets
 from pcheck.models import CheckResult, ErrorKind, Outcome, Target
 from pcheck.run import procs
@@ -70,6 +71,6 @@ def watch_sources(config: Config, sources: list[Source], every_s: float,
     """`watch` over the sources on a pool of its own, which it stops (helpers too) when the caller stops."""
     try:
         with CheckRun(config) as run:
-            yield from watch(run, lambda: filter_targets(iter_targets(sources), config), every_s, rounds)
+            yield from watch(run, lambda: filter_targets(iter_targets(sources, base=LinkBase.of(config)), config), every_s, rounds)
     finally:
         procs.stop_helper_processes()

@@ -93,7 +93,8 @@ class VerdictCache:
                     age = time.time() - checked_at
                     verdict = Verdict(Outcome.ALIVE, status, None, final_url, redirects, method, attempts, 0.0,
                                       f"from cache, checked {age:.0f} s ago")
-                    yield CheckResult.of(item.url, item.source, item.line, verdict, item.key, item.host, item.column)
+                    yield CheckResult.of(item.url, item.source, item.line, verdict, item.key, item.host, item.column,
+                                         item.link)
                     continue
             yield item
 
