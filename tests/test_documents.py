@@ -566,6 +566,12 @@ def test_root_relative_links_start_from_root_dir(tmp_path):
     assert got["/guide/intro.md"]["outcome"] == "alive"
     assert (got["/nope.md"]["outcome"], got["/nope.md"]["error"]) == ("broken", "missing_file")
     assert run_pcheck("check", str(doc), "--root-dir", str(tmp_path / "no-such-dir"), *FAST).returncode == 2
+    # A relative --root-dir (`--root-dir .` in a repository) is taken from the current folder.
+    proc = run_pcheck("check", str(doc), "--format", "jsonl", "--root-dir", "site", *FAST, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    got = {r["link"] or r["url"]: r for r in records(proc)}
+    assert (got["/guide/intro.md"]["url"], got["/guide/intro.md"]["outcome"]) == (
+        (doc.parent / "intro.md").as_uri(), "alive")
 
 
 def test_base_url_turns_relative_links_into_urls_checked_over_http(lab, tmp_path):

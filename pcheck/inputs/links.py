@@ -79,7 +79,7 @@ def _target(url: str, document: str, line: int | None, column: int | None, link:
 
 def _local(path: str, link: str, document: str, line: int | None, column: int | None) -> CheckResult:
     """A local file or directory, checked on disk now."""
-    path = os.path.normpath(path)
+    path = os.path.abspath(path)  # a relative --root-dir too: a file:// URL names an absolute path
     if "\x00" in path:  # no file can be named so (os.path.exists would just say False)
         verdict = Verdict(Outcome.INVALID, error=ErrorKind.INVALID_URL, detail="holds a NUL character")
         return CheckResult.of(link, document, line, verdict, column=column)
