@@ -169,6 +169,8 @@ class Config:
     root_dir: str | None = None
     #: What a document's relative links resolve against, to be checked over HTTP (--base-url).
     base_url: str | None = None
+    #: Check the #fragments of local links (--include-fragments).
+    include_fragments: bool = False
 
     def __post_init__(self) -> None:
         checks = [

@@ -45,6 +45,7 @@ class ErrorKind(str, enum.Enum):
     TOO_MANY_REDIRECTS = "too_many_redirects"  #: more hops than --max-redirects
     REDIRECT_LOOP = "redirect_loop"  #: a hop pointed back at a URL already visited
     MISSING_FILE = "missing_file"  #: a local link's file or directory does not exist
+    MISSING_FRAGMENT = "missing_fragment"  #: the page or file is there, the #fragment named is not
     INVALID_URL = "invalid_url"  #: the input line, or a Location header, is not a valid URL
     PRIVATE_ADDRESS = "private_address"  #: refused by --exclude-private
     WORKER_CRASHED = "worker_crashed"  #: its worker process died twice while checking it

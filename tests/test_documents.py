@@ -15,7 +15,7 @@ import pytest
 from conftest import run_pcheck, write_list
 from pcheck.run.session import targets
 from pcheck.config import Config
-from pcheck.inputs.documents import extract
+from pcheck.inputs.documents import anchors, extract, github_slug
 from pcheck.errors import InputError
 from pcheck.inputs.filters import filter_targets
 from pcheck.inputs.sources import iter_document, open_sources, parse_url, Source
@@ -441,7 +441,7 @@ def test_every_link_in_a_document_ends_in_one_record_unchecked_ones_saying_why(l
     excluded = {url: detail for _, url, outcome, detail in got if outcome == "excluded"}
     guide = (tmp_path / "docs" / "guide.md").as_uri()
     assert by_url[guide] == (4, "alive", "a local file")  # checked on disk, no request
-    assert excluded["#install"] == "a link to a place in this document"
+    assert excluded["#install"] == "a link to a place in this document; --include-fragments checks it"
     assert excluded["mailto:team@a.test"] == "a mailto: link; pcheck checks http and https links"
     assert {"tel:+100", "ftp://a.test/f", "javascript:go()", "//cdn.a.test/x.js"} <= set(excluded)
     shown_image = next(url for url in excluded if url.startswith("data:"))
@@ -623,3 +623,53 @@ def test_a_directory_walk_skips_what_git_ignores_and_hidden_files_unless_asked(t
     assert dumped(cwd=tmp_path) == ["https://a.test/built", "https://a.test/hidden", "https://a.test/kept"]
     proc = run_pcheck("check", str(root), "--dump")
     assert f"{root / '.gitignore'}:2:" in proc.stderr  # the bad line is named, and skipped
+
+
+# -- fragments of local links (--include-fragments) ---------------------------------------------------
+
+SLUGS = [
+    ("Install", "install"),
+    ("Über uns!", "über-uns"),
+    ("Hello, World! 2024 — 日本語 foo_bar", "hello-world-2024--日本語-foo_bar"),
+    ("`code` and *emphasis*", "code-and-emphasis"),
+    ("  Trailing spaces  ", "trailing-spaces"),
+    ("C++ & Rust: a/b", "c--rust-ab"),
+]
+
+
+@pytest.mark.parametrize("heading, slug", SLUGS)
+def test_heading_anchors_are_github_slugs(heading, slug):
+    assert anchors(f"# {heading}\n", "markdown") == {slug}
+    assert github_slug(heading.replace("`", "").replace("*", "")) == slug
+
+
+def test_anchors_of_a_markdown_file_count_duplicates_and_inline_html():
+    text = ("# Install\n\n## Install\n\n## Install\n\n<a name=\"legacy\"></a>\n\n<h2 id=\"custom\">x</h2>\n\n"
+            "Setext heading\n==============\n")
+    assert anchors(text, "markdown") == {"install", "install-1", "install-2", "legacy", "custom", "setext-heading"}
+    assert anchors('<p id="a">x</p><a name="b"></a><div id="">', "html") == {"a", "b"}
+
+
+def test_include_fragments_checks_fragments_of_local_links_and_of_this_document(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "guide.md").write_text("# Guide\n\n## Über uns\n\n## Setup\n\n## Setup\n")
+    (docs / "page.html").write_text('<h1 id="top">T</h1>\n')
+    doc = docs / "index.md"
+    doc.write_text("# Index\n\n## Usage\n\n"
+                   "[a](guide.md#%C3%BCber-uns) [b](guide.md#setup-1) [c](guide.md#nope) [d](page.html#top)\n"
+                   "[e](#usage) [f](#missing) [g](guide.md#:~:text=Setup) [h](page.html#gone)\n")
+    proc = run_pcheck("check", str(doc), "--format", "jsonl", "--include-fragments", *FAST)
+    assert proc.returncode == 1, proc.stderr
+    assert "--include-fragments checks the #fragments of links to local files" in proc.stderr
+    got = {r["link"] or r["url"]: (r["outcome"], r["error"]) for r in records(proc)}
+    alive, missing = ("alive", None), ("broken", "missing_fragment")
+    assert got == {"guide.md#%C3%BCber-uns": alive, "guide.md#setup-1": alive, "guide.md#nope": missing,
+                   "page.html#top": alive, "#usage": alive, "#missing": missing,
+                   "guide.md#:~:text=Setup": alive, "page.html#gone": missing}
+    # Without the flag the files are checked, their fragments are not, and #links say how to check them.
+    proc = run_pcheck("check", str(doc), "--format", "jsonl", *FAST)
+    assert proc.returncode == 0, proc.stderr
+    outcomes = {r["link"] or r["url"]: (r["outcome"], r["detail"]) for r in records(proc)}
+    assert outcomes["guide.md#nope"][0] == "alive"
+    assert outcomes["#missing"] == ("excluded", "a link to a place in this document; --include-fragments checks it")

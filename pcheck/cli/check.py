@@ -56,6 +56,7 @@ def check(
     dump: opt.Dump = False,
     root_dir: opt.RootDir = None,
     base_url: opt.BaseUrl = None,
+    include_fragments: opt.IncludeFragments = False,
 ) -> None:
     """Check URLs from lists, documents, stdin and arguments; exit 0 if none failed, 1 if some did."""
     from pcheck.run.session import Plan, Session

@@ -80,6 +80,7 @@ RayAddress = Annotated[Optional[str], typer.Option("--ray-address", help="Ray cl
 ShardSize = Annotated[int, typer.Option("--shard-size", help="URLs per Ray task.")]
 RootDir = Annotated[Optional[str], typer.Option("--root-dir", metavar="DIR", help="Folder that a document's root-relative links (/guide/a.md) start from, checked on disk.")]
 BaseUrl = Annotated[Optional[str], typer.Option("--base-url", metavar="URL", help="Resolve a document's relative links against URL and check them over HTTP instead of on disk.")]
+IncludeFragments = Annotated[bool, typer.Option("--include-fragments", help="Check #fragments of local links: heading slugs as GitHub makes them, and id/name attributes.")]
 Dump = Annotated[bool, typer.Option("--dump", help="Print the links that would be checked, one per line (--format jsonl: a record each, with source, line and column), and check none.")]
 Every = Annotated[str, typer.Option("--every", help="Interval between rounds: 30s, 5m, 1h.")]
 Rounds = Annotated[Optional[int], typer.Option("--rounds", help="Stop after this many rounds [default: never].")]
@@ -126,6 +127,7 @@ class Options:
     dump: bool = False
     root_dir: str | None = None
     base_url: str | None = None
+    include_fragments: bool = False
 
     @classmethod
     def given(cls, ctx: typer.Context, **values: Any) -> tuple[Options, frozenset[str]]:
@@ -178,7 +180,7 @@ class Options:
             include=self.include, exclude=self.exclude, fail_on_blocked=self.fail_on_blocked,
             start_method=self.start_method, hosts=hosts, distributor=self.distributor,
             ray_address=self.ray_address, shard_size=self.shard_size, root_dir=self.root_dir,
-            base_url=self.base_url,
+            base_url=self.base_url, include_fragments=self.include_fragments,
         )
 
     def extension_list(self) -> list[str]:
@@ -212,4 +214,7 @@ def prepare(ctx: typer.Context, exclude: frozenset[str] | set[str] = frozenset()
         raise
     if options.insecure:
         typer.echo("pcheck: warning: --insecure: TLS certificates are not verified", err=True)
+    if options.include_fragments:
+        typer.echo("pcheck: note: --include-fragments checks the #fragments of links to local files and of "
+                   "#links within a document; those of http(s) pages are not checked yet", err=True)
     return options, config, sources

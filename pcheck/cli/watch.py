@@ -45,6 +45,7 @@ def watch(
     start_method: opt.StartMethod = None,
     root_dir: opt.RootDir = None,
     base_url: opt.BaseUrl = None,
+    include_fragments: opt.IncludeFragments = False,
 ) -> None:
     """Re-check the URLs every interval on a warm pool, printing only what changed."""
     from pcheck.output.changes import WATCH_FORMATS, change_line, round_line

@@ -13,6 +13,7 @@ dns-prefetch) name hosts, not pages, and are not links.
 from __future__ import annotations
 
 import re
+import unicodedata
 from html.parser import HTMLParser
 from typing import Iterator
 
@@ -226,3 +227,63 @@ def _strip_trailing(url: str) -> str:
             break
         url = url[:-1]
     return url
+
+
+def anchors(text: str, fmt: str) -> set[str]:
+    """The fragments a link into this document may name: heading slugs as GitHub makes them (Markdown),
+    and every `id` and `name` attribute (HTML, and HTML inside Markdown)."""
+    found: set[str] = set()
+    if fmt == "markdown":
+        md = MarkdownIt("commonmark")
+        seen: dict[str, int] = {}
+        tokens = md.parse(text)
+        for i, token in enumerate(tokens):
+            if token.type == "heading_open" and i + 1 < len(tokens):
+                slug = github_slug(_plain(tokens[i + 1]))
+                count = seen.get(slug, 0)
+                seen[slug] = count + 1
+                found.add(slug if count == 0 else f"{slug}-{count}")
+            elif token.type == "html_block":
+                found |= _html_ids(token.content)
+            elif token.type == "inline":
+                for child in token.children or []:
+                    if child.type == "html_inline":
+                        found |= _html_ids(child.content)
+    elif fmt == "html":
+        found |= _html_ids(text)
+    return found
+
+
+def github_slug(heading: str) -> str:
+    """A heading's anchor as GitHub makes it: lower case, letters, marks, digits, `_` and `-` kept
+    (Unicode ones too), spaces become `-`, everything else dropped."""
+    kept = []
+    for char in heading.strip().lower():
+        if char == " ":
+            kept.append("-")
+        elif char == "-" or unicodedata.category(char)[0] in "LMN" or unicodedata.category(char) == "Pc":
+            kept.append(char)
+    return "".join(kept)
+
+
+def _plain(inline) -> str:  # type: ignore[no-untyped-def]
+    """The text a heading shows: its text and code spans, without markup."""
+    return "".join(child.content for child in inline.children or [] if child.type in ("text", "code_inline"))
+
+
+class _IdParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("id", "name") and value:
+                self.ids.add(value)
+
+
+def _html_ids(text: str) -> set[str]:
+    parser = _IdParser()
+    parser.feed(text)
+    parser.close()
+    return parser.ids

@@ -4,7 +4,9 @@
   guide/intro.md        -> the file next to the document, checked on disk (a file or a directory)
   /guide/intro.md       -> the same under --root-dir; without it, a record saying how to resolve it
   any relative link     -> with --base-url, the URL it makes there, checked over HTTP
-  #anchor, mailto:, ... -> `excluded`, with the reason
+  #anchor               -> with --include-fragments, looked up in this document's anchors
+  file.md#anchor        -> with --include-fragments, the file's anchors too (GitHub's heading slugs, ids)
+  mailto:, ...          -> `excluded`, with the reason
 
 Every link a reader can click ends in exactly one record. A local file is
 checked here, as the document is read (no request, no worker); its record's
@@ -13,10 +15,12 @@ checked here, as the document is read (no request, no worker); its record's
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 from urllib.parse import unquote, urljoin, urlsplit
 
 from pcheck.config import Config
@@ -34,15 +38,18 @@ class LinkBase:
 
     root_dir: str | None = None
     base_url: str | None = None
+    #: Check `#fragments` of local links against the anchors of the file they name.
+    fragments: bool = False
 
     @classmethod
     def of(cls, config: Config) -> LinkBase:
-        return cls(config.root_dir, config.base_url)
+        return cls(config.root_dir, config.base_url, config.include_fragments)
 
 
-def link_item(link: str, document: str, line: int | None, column: int | None,
-              base: LinkBase) -> Target | CheckResult:
-    """The Target or the record for one link of `document`, as written there."""
+def link_item(link: str, document: str, line: int | None, column: int | None, base: LinkBase,
+              here: Callable[[], set[str]] | None = None) -> Target | CheckResult:
+    """The Target or the record for one link of `document`, as written there; `here` gives the
+    document's own anchors (asked only for a `#fragment` link under --include-fragments)."""
     scheme = _SCHEME.match(link)
     if scheme is not None:
         name = scheme.group(1).lower()
@@ -50,7 +57,15 @@ def link_item(link: str, document: str, line: int | None, column: int | None,
             return _target(link, document, line, column, None)
         return _excluded(link, document, line, column, f"a {name}: link; pcheck checks http and https links")
     if link.startswith("#"):
-        return _excluded(link, document, line, column, "a link to a place in this document")
+        if not base.fragments or here is None:
+            return _excluded(link, document, line, column,
+                             "a link to a place in this document; --include-fragments checks it")
+        fragment = _fragment(link)
+        if fragment is None or fragment in here():
+            return CheckResult.of(link, document, line, Verdict(Outcome.ALIVE, detail="a place in this document"),
+                                  column=column)
+        verdict = Verdict(Outcome.BROKEN, error=ErrorKind.MISSING_FRAGMENT, detail=f"no #{fragment} in this document")
+        return CheckResult.of(link, document, line, verdict, column=column)
     if base.base_url:
         return _target(urljoin(base.base_url, link), document, line, column, link)
     if link.startswith("//"):
@@ -61,11 +76,11 @@ def link_item(link: str, document: str, line: int | None, column: int | None,
         if not base.root_dir:
             return _excluded(link, document, line, column,
                              "a root-relative link: pass --root-dir DIR (the folder it starts from) or --base-url URL")
-        return _local(os.path.join(base.root_dir, path.lstrip("/")), link, document, line, column)
+        return _local(os.path.join(base.root_dir, path.lstrip("/")), link, document, line, column, base)
     if document == STDIN:
         return _excluded(link, document, line, column,
                          "a relative link in standard input: no folder to resolve it against; pass --base-url URL")
-    return _local(os.path.join(os.path.dirname(os.path.abspath(document)), path), link, document, line, column)
+    return _local(os.path.join(os.path.dirname(os.path.abspath(document)), path), link, document, line, column, base)
 
 
 def _target(url: str, document: str, line: int | None, column: int | None, link: str | None) -> Target | CheckResult:
@@ -77,7 +92,7 @@ def _target(url: str, document: str, line: int | None, column: int | None, link:
     return Target(url, key, host, document, line, column, link)
 
 
-def _local(path: str, link: str, document: str, line: int | None, column: int | None) -> CheckResult:
+def _local(path: str, link: str, document: str, line: int | None, column: int | None, base: LinkBase) -> CheckResult:
     """A local file or directory, checked on disk now."""
     path = os.path.abspath(path)  # a relative --root-dir too: a file:// URL names an absolute path
     if "\x00" in path:  # no file can be named so (os.path.exists would just say False)
@@ -87,6 +102,14 @@ def _local(path: str, link: str, document: str, line: int | None, column: int | 
     url = Path(path).as_uri()
     if found:
         kind = "a local directory" if os.path.isdir(path) else "a local file"
+        fragment = _fragment(link) if base.fragments else None
+        fmt = _ANCHORED.get(os.path.splitext(path)[1].lower())
+        if fragment is not None and fmt is not None and not os.path.isdir(path):
+            if fragment not in _anchors_of(path, fmt):
+                verdict = Verdict(Outcome.BROKEN, error=ErrorKind.MISSING_FRAGMENT, final_url=url,
+                                  detail=f"no #{fragment} in {path}")
+                return CheckResult.of(url, document, line, verdict, column=column, link=link)
+            kind += f", #{fragment} found"
         return CheckResult.of(url, document, line, Verdict(Outcome.ALIVE, final_url=url, detail=kind),
                               column=column, link=link)
     verdict = Verdict(Outcome.BROKEN, error=ErrorKind.MISSING_FILE, detail=f"no such file or directory: {path}")
@@ -96,3 +119,36 @@ def _local(path: str, link: str, document: str, line: int | None, column: int | 
 def _excluded(link: str, document: str, line: int | None, column: int | None, reason: str) -> CheckResult:
     shown = link if len(link) <= SHOWN_LINK else link[:SHOWN_LINK] + "…"
     return CheckResult.of(shown, document, line, Verdict(Outcome.EXCLUDED, detail=reason), column=column)
+
+
+#: The files whose anchors a fragment is looked up in, by extension.
+_ANCHORED = {".md": "markdown", ".markdown": "markdown", ".mdx": "markdown", ".html": "html", ".htm": "html"}
+
+
+def _fragment(link: str) -> str | None:
+    """The fragment a link names, decoded; None when there is none, or a text fragment (#:~:text=, not judged)."""
+    fragment = unquote(urlsplit(link).fragment)
+    if not fragment or fragment.startswith(":~:"):
+        return None
+    return fragment
+
+
+def _anchors_of(path: str, fmt: str) -> frozenset[str]:
+    """A file's anchors, read once however many links point into it (again if it changed: `watch`)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return frozenset()
+    return _read_anchors(path, fmt, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _read_anchors(path: str, fmt: str, mtime_ns: int, size: int) -> frozenset[str]:
+    from pcheck.inputs.documents import anchors
+
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return frozenset()
+    return frozenset(anchors(text, fmt))

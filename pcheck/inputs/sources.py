@@ -204,11 +204,20 @@ def iter_document(name: str, fmt: str, stdin: BinaryIO | None = None,
     )
 
     text = data.decode("utf-8", "replace").lstrip("\ufeff")
+    own: list[set[str]] = []
+
+    def here() -> set[str]:  # this document's anchors, worked out once, and only if a #link asks
+        if not own:
+            from pcheck.inputs.documents import anchors
+
+            own.append(anchors(text, fmt))
+        return own[0]
+
     for url, line, column in extract(text, fmt):
         if "\ufffd" in url:
             yield invalid_result(url, name, line, "not valid UTF-8", column)
         else:
-            yield link_item(url, name, line, column, base)
+            yield link_item(url, name, line, column, base, here)
 
 
 def _candidate_lines(stream: BinaryIO) -> Iterator[tuple[int, int, bytes, bool]]:
