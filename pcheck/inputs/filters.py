@@ -22,11 +22,13 @@ def filter_targets(items: Iterable[Target | CheckResult], config: Config) -> Ite
     exclude = [re.compile(p) for p in config.exclude]
     for item in items:
         if isinstance(item, Target):
-            if include and not any(p.search(item.url) or p.search(item.key) for p in include):
+            # The normal form is tried only when it differs: most URLs are their own key (normalise's fast path).
+            other = item.key if item.key != item.url else None
+            if include and not any(p.search(item.url) or (other and p.search(other)) for p in include):
                 yield CheckResult.of(item.url, item.source, item.line, _SKIPPED_INCLUDE, item.key, item.host, item.column,
                                      item.link)
                 continue
-            if any(p.search(item.url) or p.search(item.key) for p in exclude):
+            if any(p.search(item.url) or (other and p.search(other)) for p in exclude):
                 yield CheckResult.of(item.url, item.source, item.line, _SKIPPED_EXCLUDE, item.key, item.host, item.column,
                                      item.link)
                 continue
