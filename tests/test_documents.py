@@ -673,3 +673,76 @@ def test_include_fragments_checks_fragments_of_local_links_and_of_this_document(
     outcomes = {r["link"] or r["url"]: (r["outcome"], r["detail"]) for r in records(proc)}
     assert outcomes["guide.md#nope"][0] == "alive"
     assert outcomes["#missing"] == ("excluded", "a link to a place in this document; --include-fragments checks it")
+
+
+# -- what a careless user or a failing disk does to documents ------------------------------------------
+
+def test_dump_never_writes_its_list_over_an_input(tmp_path):
+    doc = tmp_path / "a.md"
+    doc.write_text("<https://a.test/x>\n")
+    proc = run_pcheck("check", str(doc), "--dump", "-o", str(doc))
+    assert proc.returncode == 2 and "is also an input" in proc.stderr
+    assert doc.read_text() == "<https://a.test/x>\n"
+
+
+def test_a_local_link_into_a_symlink_loop_is_broken_not_a_crash(tmp_path):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    doc = tmp_path / "doc.md"
+    doc.write_text("[loop](a/x.md)\n")
+    proc = run_pcheck("check", str(doc), "--format", "jsonl", *FAST)
+    [record] = records(proc)
+    assert (record["outcome"], record["error"]) == ("broken", "missing_file"), record
+
+
+def test_a_disk_that_will_not_answer_leaves_a_local_link_unchecked_never_broken(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    doc = tmp_path / "doc.md"
+    doc.write_text("[x](guide.md) [y](gone.md)\n")
+    real_stat = os.stat
+
+    def failing(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if str(path).endswith("guide.md"):
+            raise OSError(errno.EIO, "Input/output error")
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", failing)
+    results = {r.link: r for r in iter_document(str(doc), "markdown")}
+    assert (results["guide.md"].outcome, results["guide.md"].error) == (Outcome.UNCHECKED, None)
+    assert "Input/output error" in results["guide.md"].detail
+    assert (results["gone.md"].outcome, results["gone.md"].error.value) == (Outcome.BROKEN, "missing_file")
+
+
+@pytest.mark.timeout(20)
+def test_a_fragment_into_a_fifo_is_not_read_and_does_not_hang(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.md")
+    doc = tmp_path / "doc.md"
+    doc.write_text("[p](pipe.md#top)\n")
+    proc = run_pcheck("check", str(doc), "--format", "jsonl", "--include-fragments", *FAST, timeout=15)
+    [record] = records(proc)
+    assert record["outcome"] == "unchecked" and "not a regular file" in record["detail"], record
+
+
+def test_a_file_whose_anchors_cannot_be_read_leaves_the_fragment_unchecked(tmp_path, monkeypatch):
+    import builtins
+    import errno
+
+    from pcheck.inputs.links import LinkBase
+
+    (tmp_path / "guide.md").write_text("# Setup\n")
+    doc = tmp_path / "doc.md"
+    doc.write_text("[s](guide.md#setup)\n")
+    real_open = builtins.open
+
+    def failing(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if str(path).endswith("guide.md"):
+            raise OSError(errno.EACCES, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", failing)
+    [result] = list(iter_document(str(doc), "markdown", base=LinkBase(fragments=True)))
+    assert result.outcome is Outcome.UNCHECKED and "Permission denied" in result.detail  # not "no #setup"

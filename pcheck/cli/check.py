@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import typer
 
 from pcheck.cli import options as opt
 from pcheck.cli.exits import ExitCode, ending_code, fail
-from pcheck.config import Config, parse_duration
-from pcheck.errors import ConfigError, PcheckError
+from pcheck.config import parse_duration
+from pcheck.errors import PcheckError
 
 if TYPE_CHECKING:
-    from pcheck.inputs.sources import Source
+    pass
 
 D = opt.Options  # every default, defined once (pcheck.config), read through Options
 
@@ -63,38 +63,17 @@ def check(
 
     try:
         o, config, sources = opt.prepare(ctx)
-        if o.dump:
-            _dump(o, config, sources)
         plan = Plan(
             tuple(sources), fmt=o.format, output=o.output, host_stats=o.host_stats, progress=not o.no_progress,
             resume=o.resume, cache_path=o.cache_path if o.cache else None,
             max_cache_age_s=parse_duration(o.max_cache_age) if o.cache else 0.0,
             other_inputs=tuple(p for p in (o.config_path, o.ca_bundle) if p),
         )
-        ending = Session(config, plan).run()
+        session = Session(config, plan)
+        if o.dump:
+            session.dump()
+            raise typer.Exit(ExitCode.OK)
+        ending = session.run()
     except PcheckError as exc:
         fail(exc)
     raise typer.Exit(ending_code(ending, config.fail_on_blocked))
-
-
-def _dump(o: opt.Options, config: Config, sources: list[Source]) -> NoReturn:
-    """--dump: the links a run would check, after --include/--exclude; nothing is requested."""
-    from pcheck.output.dump import DUMP_FORMATS, dump_line
-    from pcheck.output.stream import STDOUT_NAME, as_report_error, open_report
-    from pcheck.run.session import links_to_check
-
-    if o.format not in DUMP_FORMATS:
-        raise ConfigError("--dump writes text or jsonl (--format)")
-    stream = open_report(o.output)
-    try:
-        for target in links_to_check(config, sources):
-            stream.write(dump_line(target, o.format) + "\n")
-        stream.flush()
-        if o.output:
-            stream.close()
-    except OSError as exc:
-        error = as_report_error(exc, stream, o.output or STDOUT_NAME)
-        if error is exc:
-            raise
-        raise error from exc
-    raise typer.Exit(ExitCode.OK)

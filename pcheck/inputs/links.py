@@ -15,9 +15,11 @@ checked here, as the document is read (no request, no worker); its record's
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -28,7 +30,7 @@ from pcheck.models import STDIN, CheckResult, ErrorKind, Outcome, Target, Verdic
 from pcheck.urls import normalise
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
-#: Characters of an excluded link shown in its record (a data: image can be megabytes).
+#: Characters of an over-long line or an excluded link shown in its record (a data: image can be megabytes).
 SHOWN_LINK = 200
 
 
@@ -54,7 +56,7 @@ def link_item(link: str, document: str, line: int | None, column: int | None, ba
     if scheme is not None:
         name = scheme.group(1).lower()
         if name in ("http", "https"):
-            return _target(link, document, line, column, None)
+            return parse_url(link, document, line, column, None)
         return _excluded(link, document, line, column, f"a {name}: link; pcheck checks http and https links")
     if link.startswith("#"):
         if not base.fragments or here is None:
@@ -67,7 +69,7 @@ def link_item(link: str, document: str, line: int | None, column: int | None, ba
         verdict = Verdict(Outcome.BROKEN, error=ErrorKind.MISSING_FRAGMENT, detail=f"no #{fragment} in this document")
         return CheckResult.of(link, document, line, verdict, column=column)
     if base.base_url:
-        return _target(urljoin(base.base_url, link), document, line, column, link)
+        return parse_url(urljoin(base.base_url, link), document, line, column, link)
     if link.startswith("//"):
         return _excluded(link, document, line, column,
                          "a protocol-relative link: pass --base-url URL to give it a scheme")
@@ -83,37 +85,55 @@ def link_item(link: str, document: str, line: int | None, column: int | None, ba
     return _local(os.path.join(os.path.dirname(os.path.abspath(document)), path), link, document, line, column, base)
 
 
-def _target(url: str, document: str, line: int | None, column: int | None, link: str | None) -> Target | CheckResult:
+def parse_url(url: str, source: str, line: int | None, column: int | None = None,
+              link: str | None = None) -> Target | CheckResult:
+    """A Target for a checkable URL (from a list, an argument or a document), else an `invalid` result saying why."""
     try:
         key, host = normalise(url)
     except ValueError as exc:
-        verdict = Verdict(Outcome.INVALID, error=ErrorKind.INVALID_URL, detail=str(exc))
-        return CheckResult.of(url, document, line, verdict, column=column, link=link)
-    return Target(url, key, host, document, line, column, link)
+        return invalid_result(url, source, line, str(exc), column, link)
+    return Target(url, key, host, source, line, column, link)
+
+
+def invalid_result(url: str, source: str, line: int | None, reason: str, column: int | None = None,
+                   link: str | None = None) -> CheckResult:
+    verdict = Verdict(Outcome.INVALID, error=ErrorKind.INVALID_URL, detail=reason)
+    return CheckResult.of(url, source, line, verdict, column=column, link=link)
 
 
 def _local(path: str, link: str, document: str, line: int | None, column: int | None, base: LinkBase) -> CheckResult:
-    """A local file or directory, checked on disk now."""
+    """A local file or directory, checked on disk now: missing is `broken`; a disk that will not say is `unchecked`."""
     path = os.path.abspath(path)  # a relative --root-dir too: a file:// URL names an absolute path
     if "\x00" in path:  # no file can be named so (os.path.exists would just say False)
-        verdict = Verdict(Outcome.INVALID, error=ErrorKind.INVALID_URL, detail="holds a NUL character")
-        return CheckResult.of(link, document, line, verdict, column=column)
-    found = os.path.exists(path)
+        return invalid_result(link, document, line, "holds a NUL character", column)
     url = Path(path).as_uri()
-    if found:
-        kind = "a local directory" if os.path.isdir(path) else "a local file"
-        fragment = _fragment(link) if base.fragments else None
-        fmt = _ANCHORED.get(os.path.splitext(path)[1].lower())
-        if fragment is not None and fmt is not None and not os.path.isdir(path):
-            if fragment not in _anchors_of(path, fmt):
-                verdict = Verdict(Outcome.BROKEN, error=ErrorKind.MISSING_FRAGMENT, final_url=url,
-                                  detail=f"no #{fragment} in {path}")
-                return CheckResult.of(url, document, line, verdict, column=column, link=link)
-            kind += f", #{fragment} found"
-        return CheckResult.of(url, document, line, Verdict(Outcome.ALIVE, final_url=url, detail=kind),
-                              column=column, link=link)
-    verdict = Verdict(Outcome.BROKEN, error=ErrorKind.MISSING_FILE, detail=f"no such file or directory: {path}")
-    return CheckResult.of(url, document, line, verdict, column=column, link=link)
+
+    def result(verdict: Verdict) -> CheckResult:
+        return CheckResult.of(url, document, line, verdict, column=column, link=link)
+
+    try:
+        found = os.stat(path)
+    except OSError as exc:
+        if exc.errno in _MISSING:
+            return result(Verdict(Outcome.BROKEN, error=ErrorKind.MISSING_FILE, detail=f"{exc.strerror}: {path}"))
+        # Not "missing": a folder we may not enter, a failing disk. Said, never judged.
+        return result(Verdict(Outcome.UNCHECKED, detail=f"cannot look at {path} ({exc.strerror or exc})"))
+    kind = "a local directory" if stat.S_ISDIR(found.st_mode) else "a local file"
+    fragment = _fragment(link) if base.fragments else None
+    fmt = _ANCHORED.get(os.path.splitext(path)[1].lower())
+    if fragment is None or fmt is None or stat.S_ISDIR(found.st_mode):
+        return result(Verdict(Outcome.ALIVE, final_url=url, detail=kind))
+    if not stat.S_ISREG(found.st_mode):  # a FIFO or a device: reading it for anchors could wait for ever
+        return result(Verdict(Outcome.UNCHECKED, final_url=url, detail=f"#{fragment}: not a regular file to read"))
+    try:
+        anchors = _read_anchors(path, fmt, found.st_mtime_ns, found.st_size)
+    except OSError as exc:
+        return result(Verdict(Outcome.UNCHECKED, final_url=url,
+                              detail=f"#{fragment}: cannot read {path} ({exc.strerror or exc})"))
+    if fragment not in anchors:
+        return result(Verdict(Outcome.BROKEN, error=ErrorKind.MISSING_FRAGMENT, final_url=url,
+                              detail=f"no #{fragment} in {path}"))
+    return result(Verdict(Outcome.ALIVE, final_url=url, detail=f"{kind}, #{fragment} found"))
 
 
 def _excluded(link: str, document: str, line: int | None, column: int | None, reason: str) -> CheckResult:
@@ -121,6 +141,8 @@ def _excluded(link: str, document: str, line: int | None, column: int | None, re
     return CheckResult.of(shown, document, line, Verdict(Outcome.EXCLUDED, detail=reason), column=column)
 
 
+#: What stat says when a path names nothing: a local link to it is broken, not unchecked.
+_MISSING = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG})
 #: The files whose anchors a fragment is looked up in, by extension.
 _ANCHORED = {".md": "markdown", ".markdown": "markdown", ".mdx": "markdown", ".html": "html", ".htm": "html"}
 
@@ -133,22 +155,14 @@ def _fragment(link: str) -> str | None:
     return fragment
 
 
-def _anchors_of(path: str, fmt: str) -> frozenset[str]:
-    """A file's anchors, read once however many links point into it (again if it changed: `watch`)."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return frozenset()
-    return _read_anchors(path, fmt, stat.st_mtime_ns, stat.st_size)
-
-
 @functools.lru_cache(maxsize=256)
 def _read_anchors(path: str, fmt: str, mtime_ns: int, size: int) -> frozenset[str]:
+    """A file's anchors, read once however many links point into it (again if it changed: `watch`).
+
+    Raises OSError; a failure is not cached.
+    """
     from pcheck.inputs.documents import anchors
 
-    try:
-        with open(path, "rb") as f:
-            text = f.read().decode("utf-8", "replace")
-    except OSError:
-        return frozenset()
+    with open(path, "rb") as f:
+        text = f.read().decode("utf-8", "replace")
     return frozenset(anchors(text, fmt))

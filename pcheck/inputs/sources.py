@@ -24,20 +24,17 @@ from typing import BinaryIO, Iterable, Iterator
 
 from pcheck.config import DEFAULT_EXTENSIONS, INPUT_FORMATS, MAX_URL_LENGTH
 from pcheck.errors import InputError
-from pcheck.inputs.links import LinkBase, link_item
+from pcheck.inputs.links import SHOWN_LINK, LinkBase, invalid_result, link_item, parse_url
 from pcheck.inputs.walk import walk
 from pcheck.models import (
     ARGS_SOURCE,
     STDIN,
     CheckResult,
-    ErrorKind,
     Outcome,
     Target,
     Verdict,
 )
-from pcheck.urls import normalise
 
-_SHOWN_PREFIX = 200  # characters of an over-long line kept for the report
 
 
 _FORMAT_BY_EXTENSION = {"md": "markdown", "markdown": "markdown", "mdx": "markdown",
@@ -175,7 +172,7 @@ def iter_stream(stream: BinaryIO, source: str) -> Iterator[Target | CheckResult]
     """Yield targets from one stream of lines."""
     for lineno, column, text, too_long in _candidate_lines(stream):
         if too_long:
-            shown = text.decode("utf-8", "replace")[:_SHOWN_PREFIX] + "…"
+            shown = text.decode("utf-8", "replace")[:SHOWN_LINK] + "…"
             yield invalid_result(shown, source, lineno, f"longer than {MAX_URL_LENGTH} bytes", column)
             continue
         try:
@@ -251,16 +248,7 @@ def _physical_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes, bool]]:
             chunk = stream.readline(1 << 16)
             if not chunk or chunk.endswith(b"\n"):
                 break
-        yield lineno, raw[: _SHOWN_PREFIX * 4], True
-
-
-def parse_url(url: str, source: str, line: int | None, column: int | None = None) -> Target | CheckResult:
-    """A Target for a checkable URL, else an `invalid` result saying why."""
-    try:
-        key, host = normalise(url)
-    except ValueError as exc:
-        return invalid_result(url, source, line, str(exc), column)
-    return Target(url, key, host, source, line, column)
+        yield lineno, raw[: SHOWN_LINK * 4], True
 
 
 def unreadable_result(path: str, exc: OSError) -> CheckResult:
@@ -271,8 +259,3 @@ def unreadable_result(path: str, exc: OSError) -> CheckResult:
     """
     verdict = Verdict(Outcome.UNCHECKED, detail=f"cannot read this file ({exc.strerror or exc})")
     return CheckResult.of(path, path, None, verdict)
-
-
-def invalid_result(url: str, source: str, line: int | None, reason: str, column: int | None = None) -> CheckResult:
-    verdict = Verdict(Outcome.INVALID, error=ErrorKind.INVALID_URL, detail=reason)
-    return CheckResult.of(url, source, line, verdict, column=column)

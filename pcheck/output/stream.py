@@ -11,7 +11,8 @@ import errno
 import os
 import stat
 import sys
-from typing import TYPE_CHECKING, Iterable, TextIO
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterable, Iterator, TextIO
 
 from pcheck.config import REPORT_ERRORS
 from pcheck.errors import ConfigError, ReportError
@@ -47,12 +48,16 @@ def escaping_stdout() -> TextIO:
     return sys.stdout
 
 
-def as_report_error(exc: OSError, stream: TextIO, name: str) -> ReportError | OSError:
-    """A ReportError for a failure to write the report; the OSError itself for anything else
+@contextmanager
+def writing(stream: TextIO, name: str) -> Iterator[None]:
+    """Raise a failure to write the report as ReportError; any other OSError passes as itself
     (an input file that vanished is not the report's fault)."""
-    if exc.errno in WRITE_ERRNOS or bool(getattr(stream, "closed", False)):
-        return ReportError(name, exc)
-    return exc
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in WRITE_ERRNOS or bool(getattr(stream, "closed", False)):
+            raise ReportError(name, exc) from exc
+        raise
 
 
 def refuse_output_over_inputs(output: str | None, input_paths: Iterable[str], reads_stdin: bool) -> None:

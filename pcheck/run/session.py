@@ -30,9 +30,9 @@ from pcheck.output.reporter import Reporter
 from pcheck.output.reports import make_reporter
 from pcheck.output.stream import (
     STDOUT_NAME,
-    as_report_error,
     open_report,
     refuse_output_over_inputs,
+    writing,
 )
 from pcheck.run import procs, signals
 from pcheck.run.distributor import Distributor
@@ -115,6 +115,20 @@ class Session:
             stream = open_report(plan.output, resume)
             return self._stream(stream, resume, cache)
 
+    def dump(self) -> None:
+        """--dump: write the links a run would check (after --include/--exclude) to the report; request none."""
+        from pcheck.output.dump import DUMP_FORMATS, dump_line
+
+        if self.plan.fmt not in DUMP_FORMATS:
+            raise ConfigError("--dump writes text or jsonl (--format)")
+        stream = open_report(self.plan.output)
+        with writing(stream, self.plan.output or STDOUT_NAME):
+            for target in links_to_check(self.config, list(self.plan.sources)):
+                stream.write(dump_line(target, self.plan.fmt) + "\n")
+            stream.flush()
+            if stream is not sys.stdout:
+                stream.close()
+
     def _stream(self, stream: TextIO, resume: ResumeState | None, cache: VerdictCache | None) -> Ending:
         plan, config = self.plan, self.config
         name = plan.output or STDOUT_NAME
@@ -134,18 +148,16 @@ class Session:
                 if cancel_at_once:
                     run.cancel()
                 try:
-                    for result in pipeline(config, list(plan.sources), run, resume=resume, cache=cache,
-                                           idle=reporter.flush):
-                        reporter.write(result)
-                        bar.update(result)
-                        if self.on_result is not None:
-                            self.on_result(result)
-                except OSError as exc:  # the report cannot be written: stop checking, nobody would read it
-                    error = as_report_error(exc, stream, name)
-                    if not isinstance(error, ReportError):
-                        raise
-                    reporter.close()
-                    raise error from exc
+                    with writing(stream, name):  # the report cannot be written: stop, nobody would read it
+                        for result in pipeline(config, list(plan.sources), run, resume=resume, cache=cache,
+                                               idle=reporter.flush):
+                            reporter.write(result)
+                            bar.update(result)
+                            if self.on_result is not None:
+                                self.on_result(result)
+                except ReportError:
+                    reporter.close()  # its spool: the summary will never be written
+                    raise
                 interrupted = interrupted or run.interrupted
                 if run.input_cut:
                     log.warning("input not read to its end: %s", run.input_cut)
@@ -171,15 +183,10 @@ def finish_report(reporter: Reporter, stream: TextIO, name: str, elapsed_s: floa
             raise signals.Interrupted
 
     try:
-        with signals.handling(defer):
+        with signals.handling(defer), writing(stream, name):
             reporter.finish(elapsed_s, interrupted)
             if stream is not sys.stdout:
                 stream.close()
-    except OSError as exc:
-        error = as_report_error(exc, stream, name)
-        if error is exc:
-            raise
-        raise error from exc
     except KeyboardInterrupt:
         pass
 
