@@ -42,7 +42,11 @@ FORMATS = ("text", "jsonl", "json", "csv", "markdown", "junit")
 REPORT_ERRORS = "backslashreplace"
 #: How input files are read: by extension (auto), or as one kind for all.
 DEFAULT_INPUT_FORMAT = "auto"
-INPUT_FORMATS = ("auto", "list", "markdown", "html", "text")
+INPUT_FORMATS = ("auto", "list", "markdown", "html", "text", "sitemap")
+#: Sitemaps: bytes of one read (uncompressed; sitemaps.org's cap), sitemaps followed per input, index nesting.
+MAX_SITEMAP_BYTES = 50 * 1024 * 1024
+MAX_SITEMAPS = 1000
+MAX_SITEMAP_DEPTH = 3
 #: The verdict cache (--cache): where it lives, and how long an alive verdict is served.
 DEFAULT_CACHE_PATH = os.path.join(".pcheck", "cache.sqlite")
 DEFAULT_MAX_CACHE_AGE = "1d"

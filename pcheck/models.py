@@ -90,12 +90,22 @@ class Verdict:
     attempts: int = 0
     elapsed_ms: float = 0.0
     detail: str | None = None
+    #: The page's anchors, when a link's #fragment asked for them (--include-fragments); never in a record.
+    anchors: PageAnchors | None = None
 
     def __reduce__(self) -> tuple:
         # Every verdict crosses a pipe: positional fields pickle and load twice as fast as
         # the dataclass's slot state (one object.__setattr__ per field).
         return (Verdict, (self.outcome, self.status, self.error, self.final_url, self.redirects,
-                          self.method, self.attempts, self.elapsed_ms, self.detail))
+                          self.method, self.attempts, self.elapsed_ms, self.detail, self.anchors))
+
+
+@dataclass(frozen=True, slots=True)
+class PageAnchors:
+    """The ids and names of a fetched page, and whether all of it was read (a cut page cannot say "missing")."""
+
+    ids: frozenset[str]
+    complete: bool = True
 
 
 @dataclass(frozen=True, slots=True)

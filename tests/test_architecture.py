@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "pcheck"
 MAX_LINES = 400
 MAX_FLOORS = 8
 
-GROUND = {"config", "models", "urls", "errors", "_version"}
+GROUND = {"config", "models", "urls", "errors", "anchors", "_version"}
 MIDDLE = {"inputs", "store", "output", "check"}
 FOLDERS = {"cli", "run", "lab", *MIDDLE}  # lab: the embedded test site, a package of its own
 TOP_FILES = {"__init__", "__main__", *GROUND}

@@ -37,7 +37,9 @@ MARKDOWN_FOUND = [
     ("inline link", "intro\n\nsee [the docs](http://a.test/docs) now\n", [("http://a.test/docs", 3)]),
     ("image", "![logo](https://a.test/logo.png \"title\")\n", [("https://a.test/logo.png", 1)]),
     ("autolink", "first\n<https://a.test/auto>\n", [("https://a.test/auto", 2)]),
-    ("reference definition", "text\n\n[ref]: http://a.test/ref\n", [("http://a.test/ref", 3)]),
+    ("an unused reference definition is not a link", "text\n\n[ref]: http://a.test/ref\n", []),
+    ("a reference link counts where it is used, each time", "[a][ref] and\n[ref] and [b][]\n\n[ref]: http://a.test/ref\n"
+     "[b]: http://a.test/b\n", [("http://a.test/ref", 1), ("http://a.test/ref", 2), ("http://a.test/b", 2)]),
     ("inline html", "para <a href=\"http://a.test/inline\">x</a>\n", [("http://a.test/inline", 1)]),
     ("html block with srcset", "para\n\n<div>\n<a href=\"http://a.test/hb\">x</a>\n"
      "<img srcset=\"http://a.test/1.png 1x, http://a.test/2.png 2x\">\n</div>\n",
@@ -114,9 +116,8 @@ def test_markdown_bare_urls_in_prose_are_links_as_github_renders_them(text, expe
     assert links(text, "markdown") == expected
 
 
-def test_markdown_reference_is_reported_where_used_and_where_defined():
-    assert links("use [x][r] here\n\n[r]: http://a.test/ref\n", "markdown") == [
-        ("http://a.test/ref", 1), ("http://a.test/ref", 3)]
+def test_markdown_reference_is_reported_where_used_not_where_defined():
+    assert links("use [x][r] here\n\n[r]: http://a.test/ref\n", "markdown") == [("http://a.test/ref", 1)]
 
 
 LINE_AFTER_MULTILINE_INLINE = [
@@ -407,8 +408,8 @@ def test_readme_links_are_all_reported_excluded_with_their_line():
     for r in got:  # the line named holds the link, or uses a reference defined elsewhere
         defined = re.search(rf"^ {{0,3}}\[[^\]]+\]:\s*<?{re.escape(r['url'])}", readme, re.M)
         assert r["url"] in lines[r["line"] - 1] or (defined and "]" in lines[r["line"] - 1]), r
-        if r["column"] is not None:  # and the column names where it starts
-            assert lines[r["line"] - 1][r["column"] - 1:].startswith(r["url"]), r
+        if r["column"] is not None:  # and the column names where it starts: the URL, or a reference's `[text`
+            assert lines[r["line"] - 1][r["column"] - 1:].startswith((r["url"], "[", "![")), r
     assert sum(r["column"] is not None for r in got) >= len(got) // 2
     # URLs that the README shows only inside code must not be reported.
     code_only = {url for url, _, _ in extract(readme, "text")} - {url for url, _ in expected}
@@ -417,7 +418,7 @@ def test_readme_links_are_all_reported_excluded_with_their_line():
 
 def test_markdown_link_whose_url_prefixes_a_later_one_keeps_its_own_line():
     text = "[ref][r] first\nthen [longer](http://a.test/x/more)\n\n[r]: http://a.test/x\n"
-    assert links(text, "markdown") == [("http://a.test/x", 1), ("http://a.test/x/more", 2), ("http://a.test/x", 4)]
+    assert links(text, "markdown") == [("http://a.test/x", 1), ("http://a.test/x/more", 2)]
 
 
 # -- every link a reader can click ends in a record (issue 14) ------------------------------------------
@@ -508,6 +509,8 @@ COLUMNS = [
     ("markdown", "# T\n\n- https://a.test/x and [y](https://a.test/y)\n", [("https://a.test/x", 3, 3), ("https://a.test/y", 3, 28)]),
     ("markdown", "a [same](https://a.test/s) b [same](https://a.test/s)\n", [("https://a.test/s", 1, 10), ("https://a.test/s", 1, 37)]),
     ("markdown", "x www.example.org\n", [("http://www.example.org", 1, 3)]),
+    ("markdown", "Intro [one][r] and [r], [two][] ![pic][two]\n\n[r]: https://a.test/r\n[two]: https://a.test/2\n",
+     [("https://a.test/r", 1, 7), ("https://a.test/r", 1, 20), ("https://a.test/2", 1, 25), ("https://a.test/2", 1, 33)]),
     ("html", '<p>\n  <a href="https://a.test/h?a=1&amp;b=2">x</a>\n', [("https://a.test/h?a=1&b=2", 2, 12)]),
     ("text", "x https://a.test/1 y https://a.test/1\n", [("https://a.test/1", 1, 3), ("https://a.test/1", 1, 22)]),
 ]
@@ -661,7 +664,6 @@ def test_include_fragments_checks_fragments_of_local_links_and_of_this_document(
                    "[e](#usage) [f](#missing) [g](guide.md#:~:text=Setup) [h](page.html#gone)\n")
     proc = run_pcheck("check", str(doc), "--format", "jsonl", "--include-fragments", *FAST)
     assert proc.returncode == 1, proc.stderr
-    assert "--include-fragments checks the #fragments of links to local files" in proc.stderr
     got = {r["link"] or r["url"]: (r["outcome"], r["error"]) for r in records(proc)}
     alive, missing = ("alive", None), ("broken", "missing_fragment")
     assert got == {"guide.md#%C3%BCber-uns": alive, "guide.md#setup-1": alive, "guide.md#nope": missing,

@@ -30,7 +30,7 @@ from pcheck import check_urls  # noqa: E402
 from pcheck.config import Config  # noqa: E402
 from pcheck.inputs.sources import parse_url  # noqa: E402
 from pcheck.lab import Lab  # noqa: E402
-from pcheck.models import ARGS_SOURCE, Outcome, Target  # noqa: E402
+from pcheck.models import ARGS_SOURCE, ErrorKind, Outcome, Target  # noqa: E402
 from pcheck.run.ray import SHARDS_PER_CPU, RayRun  # noqa: E402
 
 pytestmark = [pytest.mark.timeout(150), pytest.mark.xdist_group("ray")]
@@ -185,15 +185,18 @@ def mixed(lab):
     urls = [lab.url(f"ok?i={i}", i % 4) for i in range(60)]
     urls += [lab.url("status/404"), lab.url("redirect/3", 1), lab.url("loop/a/r"), lab.url("challenge", 2),
              lab.url("head-refused"), "not a url", lab.url("ok?i=1", 1)]
+    urls += [lab.url("page/a,b#a"), lab.url("page/a,b#zzz"), lab.url("page/a,b")]  # fragments judged the same
     return urls
 
 
 def test_ray_gives_the_same_verdicts_as_the_process_pool(two_workers, lab):
     urls = mixed(lab)
-    by_ray = sorted((r.url, r.outcome, r.status, r.error) for r in check_urls(urls, distributor="ray", shard_size=16, **QUICK))
-    by_pool = sorted((r.url, r.outcome, r.status, r.error) for r in check_urls(urls, processes=2, **QUICK))
+    options = {**QUICK, "include_fragments": True}
+    by_ray = sorted((r.url, r.outcome, r.status, r.error) for r in check_urls(urls, distributor="ray", shard_size=16, **options))
+    by_pool = sorted((r.url, r.outcome, r.status, r.error) for r in check_urls(urls, processes=2, **options))
     assert by_ray == by_pool
     assert len(by_ray) == len(urls)
+    assert (lab.url("page/a,b#zzz"), Outcome.BROKEN, 200, ErrorKind.MISSING_FRAGMENT) in by_ray
 
 
 def test_a_task_killed_mid_shard_is_retried_and_nothing_is_lost(two_workers, lab):

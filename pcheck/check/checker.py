@@ -17,19 +17,21 @@ import socket
 import ssl
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
 
+from pcheck.anchors import MAX_PAGE_BYTES, AnchorReader
 from pcheck.check.deadlines import DeadlineExceeded
 from pcheck.check.netguard import PrivateAddressRefused
-from pcheck.models import ErrorKind, Outcome, Verdict
+from pcheck.models import ErrorKind, Outcome, PageAnchors, Verdict
 from pcheck.urls import changes_origin, normalise
 
 if TYPE_CHECKING:  # both arrive built: checking needs neither module loaded (and stays one import floor low)
+    from pcheck.check.pages import Page, SinkFor
     from pcheck.check.transport import Transport
     from pcheck.config import Config
 
@@ -74,6 +76,7 @@ class Answer:
     requests: int = 0
     retry_after: str | None = None
     challenge: bool = False
+    page: Page | None = None
 
 
 class Checker:
@@ -91,16 +94,38 @@ class Checker:
         }
         # Per-check state; a Checker belongs to one thread, so this is safe.
         self.accept = config.accept
+        self.page_limit: int | None = None
+        self.sink_for: SinkFor | None = None
 
-    def check(self, url: str, host: str | None = None) -> Verdict:
-        """Check one normalised URL (whose host normalise gave, if known); always returns a Verdict."""
+    def check(self, url: str, host: str | None = None, anchors: bool = False) -> Verdict:
+        """Check one normalised URL (whose host normalise gave, if known); always returns a Verdict.
+
+        With `anchors` (a link names a #fragment of this page), the page is fetched with GET, its
+        first MAX_PAGE_BYTES read, and an alive verdict carries the page's anchors.
+        """
+        if not anchors:
+            return self._check(url, host, self.config.method.upper(), None)[0]
+        verdict, page = self._check(url, host, "GET", MAX_PAGE_BYTES, AnchorReader)
+        if page is None or not isinstance(page.sink, AnchorReader) or verdict.outcome is not Outcome.ALIVE:
+            return verdict
+        ids, why_not = page.sink.result()
+        return replace(verdict, detail=why_not or verdict.detail,
+                       anchors=PageAnchors(ids, page.complete) if ids is not None else None)
+
+    def fetch_page(self, url: str, limit: int) -> tuple[Verdict, Page | None]:
+        """GET a page's body (at most `limit` bytes) under this checker's rules: redirects, retries, one deadline
+        per attempt. The page is None unless the answer was 2xx (a sitemap is fetched so)."""
+        return self._check(url, None, "GET", limit)
+
+    def _check(self, url: str, host: str | None, method: str, page_limit: int | None,
+               sink_for: SinkFor | None = None) -> tuple[Verdict, Page | None]:
         started = time.monotonic()
         self.accept = self.config.accept
+        self.page_limit, self.sink_for = page_limit, sink_for
         if self.config.hosts:
             policy = self.config.host_policy(host if host is not None else urlsplit(url).hostname or "")
             if policy is not None:
                 self.accept = policy.accept or self.config.accept
-        method = self.config.method.upper()
         requests_made = 0
         attempt = 0
         while True:
@@ -114,7 +139,7 @@ class Checker:
             if delay is None or self.stop.wait(delay):
                 break
             attempt += 1
-        return self._verdict(answer, requests_made, time.monotonic() - started, why_not)
+        return self._verdict(answer, requests_made, time.monotonic() - started, why_not), answer.page
 
     def _attempt_within_means(self, url: str, method: str) -> Answer:
         """An attempt; one this machine had no descriptors, memory or ports for is made again, never judged.
@@ -162,13 +187,18 @@ class Checker:
             secure = secure or current.startswith("https:")
             own = self._host_headers(current, secure) if self.config.hosts else None
             try:
-                hop = self.transport.fetch(method, current, {**headers, **own} if own else headers, deadline)
+                sent_headers = {**headers, **own} if own else headers
+                if self.page_limit is None:
+                    hop = self.transport.fetch(method, current, sent_headers, deadline)
+                else:
+                    hop = self.transport.fetch(method, current, sent_headers, deadline, self.page_limit, self.sink_for)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a verdict
                 kind, detail = classify(exc)
                 return Answer(method, None, kind, detail, current, hops, sent)
             location = _decode_location(hop.location) if hop.status in REDIRECT_STATUSES else None
             if not location:
-                return Answer(method, hop.status, None, None, current, hops, sent, hop.retry_after, hop.challenge)
+                return Answer(method, hop.status, None, None, current, hops, sent, hop.retry_after, hop.challenge,
+                              hop.page)
             target = urljoin(current, location)
             stop = None
             try:

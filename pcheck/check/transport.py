@@ -41,6 +41,7 @@ from pcheck.check.deadlines import (  # noqa: F401 - re-exported
     Watchdog,
 )
 from pcheck.check.netguard import NetGuard
+from pcheck.check.pages import Page, SinkFor, read_page
 
 if TYPE_CHECKING:
     from pcheck.config import Config
@@ -238,6 +239,8 @@ class Hop:
     location: str | None
     retry_after: str | None
     challenge: bool
+    #: The body, when asked for (a page whose anchors a #fragment names): see Transport.fetch.
+    page: Page | None = None
 
 
 class Transport:
@@ -269,8 +272,13 @@ class Transport:
         _current.guard = self.guard
         return slot
 
-    def fetch(self, method: str, url: str, headers: dict[str, str], deadline: float) -> Hop:
-        """One request; raises requests' exceptions, or DeadlineExceeded."""
+    def fetch(self, method: str, url: str, headers: dict[str, str], deadline: float,
+              page_limit: int | None = None, sink_for: SinkFor | None = None) -> Hop:
+        """One request; raises requests' exceptions, or DeadlineExceeded.
+
+        With `page_limit`, a 2xx answer's body is read too (up to that many bytes,
+        under the same deadline, kept or fed to a sink) and returned as `Hop.page`.
+        """
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise DeadlineExceeded()
@@ -299,6 +307,24 @@ class Transport:
             answered.get("Retry-After"),
             answered.get("cf-mitigated", "").lower() == "challenge",
         )
+        if page_limit is not None and 200 <= response.status < 300:
+            # The body is part of the answer here: read under the request's own deadline.
+            try:
+                page = read_page(response, page_limit, sink_for)
+            except Exception:
+                slot.disarm()
+                _cut(response)
+                if slot.fired:
+                    raise DeadlineExceeded() from None
+                raise
+            fired = slot.disarm()
+            if fired or not page.complete:
+                _cut(response)
+            else:
+                response.release_conn()
+            if fired:  # the body was cut off: what was read is not the page
+                raise DeadlineExceeded()
+            return Hop(hop.status, hop.location, hop.retry_after, hop.challenge, page)
         # The answer is complete; reading a small body only saves the connection, so it gets a
         # short budget of its own and any trouble with it just costs the connection.
         slot.arm(min(deadline, time.monotonic() + DRAIN_BUDGET_S), slot.conn)

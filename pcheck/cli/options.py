@@ -63,7 +63,7 @@ ExcludePrivate = Annotated[bool, typer.Option("--exclude-private", help="Refuse 
 Insecure = Annotated[bool, typer.Option("--insecure", help="Skip TLS certificate verification.")]
 CaBundle = Annotated[Optional[str], typer.Option("--ca-bundle", help="CA certificates (PEM) to verify TLS with.")]
 FailOnBlocked = Annotated[bool, typer.Option("--fail-on-blocked", help="Count blocked URLs (401, 403, 429, 999, challenges) as failures.")]
-InputFormat = Annotated[str, typer.Option("--input-format", help="How to read inputs: auto (by extension), list, markdown, html, text.")]
+InputFormat = Annotated[str, typer.Option("--input-format", help="How to read inputs: auto (by extension), list, markdown, html, text, sitemap.")]
 Extensions = Annotated[str, typer.Option("--extensions", help="Document extensions searched for in directories.")]
 NoIgnore = Annotated[bool, typer.Option("--no-ignore", help="Walk directories without reading .gitignore and .ignore files.")]
 Hidden = Annotated[bool, typer.Option("--hidden", help="Walk hidden files and folders (names starting with '.') too.")]
@@ -80,7 +80,7 @@ RayAddress = Annotated[Optional[str], typer.Option("--ray-address", help="Ray cl
 ShardSize = Annotated[int, typer.Option("--shard-size", help="URLs per Ray task.")]
 RootDir = Annotated[Optional[str], typer.Option("--root-dir", metavar="DIR", help="Folder that a document's root-relative links (/guide/a.md) start from, checked on disk.")]
 BaseUrl = Annotated[Optional[str], typer.Option("--base-url", metavar="URL", help="Resolve a document's relative links against URL and check them over HTTP instead of on disk.")]
-IncludeFragments = Annotated[bool, typer.Option("--include-fragments", help="Check #fragments of local links: heading slugs as GitHub makes them, and id/name attributes.")]
+IncludeFragments = Annotated[bool, typer.Option("--include-fragments", help="Check #fragments: of local files (heading slugs as GitHub makes them, id/name attributes) and of http(s) pages (fetched once with GET, ids and names).")]
 Dump = Annotated[bool, typer.Option("--dump", help="Print the links that would be checked, one per line (--format jsonl: a record each, with source, line and column), and check none.")]
 Every = Annotated[str, typer.Option("--every", help="Interval between rounds: 30s, 5m, 1h.")]
 Rounds = Annotated[Optional[int], typer.Option("--rounds", help="Stop after this many rounds [default: never].")]
@@ -214,7 +214,4 @@ def prepare(ctx: typer.Context, exclude: frozenset[str] | set[str] = frozenset()
         raise
     if options.insecure:
         typer.echo("pcheck: warning: --insecure: TLS certificates are not verified", err=True)
-    if options.include_fragments:
-        typer.echo("pcheck: note: --include-fragments checks the #fragments of links to local files and of "
-                   "#links within a document; those of http(s) pages are not checked yet", err=True)
     return options, config, sources

@@ -19,6 +19,8 @@ from typing import Iterator
 
 from markdown_it import MarkdownIt
 
+from pcheck.anchors import html_ids
+
 DOCUMENT_FORMATS = ("markdown", "html", "text")
 # Plain text has no markup to parse, so a pattern it is: a URL ends at whitespace,
 # quotes or angle brackets, and trailing sentence punctuation is not part of it.
@@ -28,6 +30,8 @@ _URL_ATTRIBUTES = {"href", "src", "cite", "action", "poster", "data"}
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 # What GitHub autolinks in prose: a URL with a scheme, `www.` and a domain, or an e-mail address.
 _GFM_AUTOLINK = re.compile(r"(?:https?://|ftp://|www\.|[^\s@]+@[^\s@]+\.)", re.IGNORECASE)
+#: Any top-level domain (letters, then letters, digits or hyphens), for linkify's list.
+_ANY_TLD = "[a-z][a-z0-9-]{0,62}"
 #: <link rel> values that name a host to warm up, not a resource: no page to check.
 _RESOURCE_HINTS = {"preconnect", "dns-prefetch"}
 
@@ -50,14 +54,14 @@ def extract(text: str, fmt: str) -> Iterator[tuple[str, int, int | None]]:
     yield from _with_columns(text, found)
 
 
-def _with_columns(text: str, found: Iterator[tuple[str, int]]) -> Iterator[tuple[str, int, int | None]]:
-    """Each link's column: found again on its line, after the previous link of that line."""
+def _with_columns(text: str, found: Iterator[tuple[str, int, str | None]]) -> Iterator[tuple[str, int, int | None]]:
+    """Each link's column: found again on its line (as written there), after the previous link of that line."""
     lines = text.split("\n")  # as extraction counts lines
     after: dict[int, int] = {}
-    for link, line in found:
+    for link, line, shown in found:
         physical = lines[line - 1] if 0 < line <= len(lines) else ""
         start = after.get(line, 0)
-        for form in _written_forms(link):
+        for form in (shown,) if shown else _written_forms(link):
             at = physical.find(form, start)
             if at >= 0:
                 after[line] = at + len(form)
@@ -78,39 +82,41 @@ def _written_forms(link: str) -> tuple[str, ...]:
 
 
 def _markdown(text: str) -> Iterator[tuple[str, int]]:
-    env: dict = {}
     md = MarkdownIt("commonmark", {"linkify": True}).enable("linkify")
+    # linkify-it links `www.x.dev` and `a@x.dev` only for top-level domains on its short list; GitHub
+    # links any domain. Its list is joined into a regular expression, so one pattern stands for every name.
+    md.linkify.tlds(_ANY_TLD, keep_old=True)
     # Report links as written: the default percent-encodes paths and punycodes hosts,
     # which would check (and show) a URL that is not in the document.
     md.normalizeLink = lambda url: url  # type: ignore[method-assign]
     # markdown-it leaves javascript:, vbscript:, file: and data: links out of its HTML for safety; they
     # are still links in the document, and each gets a record (excluded, saying why).
     md.validateLink = lambda url: True  # type: ignore[method-assign]
-    tokens = md.parse(text, env)
-    found: list[tuple[int, str]] = []
+    tokens = md.parse(text)
+    found: list[tuple[int, str, str | None]] = []
     for token in tokens:
         if token.type == "html_block" and token.map:
-            found += [(line, url) for url, line in _html(token.content, token.map[0])]
+            found += [(line, url, None) for url, line, _ in _html(token.content, token.map[0])]
         if token.type != "inline" or not token.map:
             continue
         found += _inline_links(token)
-    for reference in env.get("references", {}).values():
-        if reference.get("map"):
-            found.append((reference["map"][0] + 1, reference["href"]))
-    for line, url in sorted(found, key=lambda item: item[0]):
+    # Reference definitions are not links: `[text][ref]` uses are (markdown-it resolves them), each
+    # reported where it is used; a definition nobody uses renders nothing.
+    for line, url, shown in sorted(found, key=lambda item: item[0]):
         if url:
-            yield url, line
+            yield url, line, shown
 
 
-def _inline_links(token) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
-    """Links of one paragraph, each on its own line.
+def _inline_links(token) -> list[tuple[int, str, str | None]]:  # type: ignore[no-untyped-def]
+    """Links of one paragraph, each on its own line, with how it is written there when that is not its URL.
 
     The token's children do not say where they start, and newlines inside a code
     span or a link title leave no softbreak, so each link is found again in the
-    paragraph's source, after the previous one, and its line counted there.
+    paragraph's source, after the previous one, and its line counted there. A
+    reference link (`[text][ref]`) is found by its text: its URL stands elsewhere.
     """
     source, first = token.content, token.map[0] + 1
-    found: list[tuple[int, str]] = []
+    found: list[tuple[int, str, str | None]] = []
     cursor, line = 0, first
     children = token.children or []
     for i, child in enumerate(children):
@@ -128,27 +134,54 @@ def _inline_links(token) -> list[tuple[int, str]]:  # type: ignore[no-untyped-de
             if at >= 0:
                 line = first + source.count("\n", 0, at)
                 cursor = at + len(shown)
-            found.append((line, written))
+            found.append((line, written, None))
             continue
         if html:
-            url_lines = list(_html(child.content, 0))
+            url_lines = [(url, inner) for url, inner, _ in _html(child.content, 0)]
             written = child.content
         elif child.type in ("link_open", "image"):
             url = str(child.attrs.get("href" if child.type == "link_open" else "src", ""))
             url_lines, written = [(url, 1)], url
         else:
             continue
+        shown = None
         if not written:
             at = -1
         elif html:
             at = source.find(written, cursor)
         else:
             at = _find_whole(source, written, cursor)
+            if at < 0:  # a reference link, or written with entities or escapes: look for its text
+                shown = _label(child, children[i + 1] if i + 1 < len(children) else None)
+                at = source.find(shown, cursor) if shown else -1
+                if at >= 0:
+                    written = shown = _reference_at(source, at, shown)
         if at >= 0:  # else written differently (entities, escapes): keep the softbreak count
             line = first + source.count("\n", 0, at)
             cursor = at + len(written)
-        found += [(line + inner - 1, url) for url, inner in url_lines]
+        found += [(line + inner - 1, url, shown if at >= 0 else None) for url, inner in url_lines]
     return found
+
+
+def _reference_at(source: str, at: int, shown: str) -> str:
+    """The whole `[text][ref]`, `[text][]` or `[text]` starting at `at`, so the next link is looked for after it."""
+    end = source.find("]", at + len(shown))
+    if end < 0:
+        return shown
+    end += 1
+    if source[end:end + 1] == "[":
+        close = source.find("]", end)
+        end = close + 1 if close >= 0 else end
+    return source[at:end]
+
+
+def _label(child, after) -> str | None:  # type: ignore[no-untyped-def]
+    """How a link starts in the source when its URL is not there: `[text` or `![alt`."""
+    if child.type == "image":
+        return "![" + child.content if child.content else None
+    if after is not None and after.type == "text" and after.content:
+        return "[" + after.content
+    return None
 
 
 # What may stand around a link's URL in Markdown source: `](url`, `<url>`, `(url "title")`.
@@ -204,20 +237,20 @@ def _srcset_urls(value: str) -> list[str]:
     return urls
 
 
-def _html(text: str, offset: int) -> Iterator[tuple[str, int]]:
+def _html(text: str, offset: int) -> Iterator[tuple[str, int, None]]:
     parser = _LinkParser(offset)
     parser.feed(text)
     parser.close()
     for url, line in parser.links:
         if url:
-            yield url, line
+            yield url, line, None
 
 
-def _text(text: str) -> Iterator[tuple[str, int]]:
+def _text(text: str) -> Iterator[tuple[str, int, None]]:
     # Lines end at "\n" only, as editors and grep -n count them (splitlines also breaks at \f, U+2028, ...).
     for number, line in enumerate(text.split("\n"), start=1):
         for match in _BARE_URL.finditer(line):
-            yield _strip_trailing(match.group()), number
+            yield _strip_trailing(match.group()), number, None
 
 
 def _strip_trailing(url: str) -> str:
@@ -244,13 +277,13 @@ def anchors(text: str, fmt: str) -> set[str]:
                 seen[slug] = count + 1
                 found.add(slug if count == 0 else f"{slug}-{count}")
             elif token.type == "html_block":
-                found |= _html_ids(token.content)
+                found |= html_ids(token.content)
             elif token.type == "inline":
                 for child in token.children or []:
                     if child.type == "html_inline":
-                        found |= _html_ids(child.content)
+                        found |= html_ids(child.content)
     elif fmt == "html":
-        found |= _html_ids(text)
+        found |= html_ids(text)
     return found
 
 
@@ -269,21 +302,3 @@ def github_slug(heading: str) -> str:
 def _plain(inline) -> str:  # type: ignore[no-untyped-def]
     """The text a heading shows: its text and code spans, without markup."""
     return "".join(child.content for child in inline.children or [] if child.type in ("text", "code_inline"))
-
-
-class _IdParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.ids: set[str] = set()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for name, value in attrs:
-            if name in ("id", "name") and value:
-                self.ids.add(value)
-
-
-def _html_ids(text: str) -> set[str]:
-    parser = _IdParser()
-    parser.feed(text)
-    parser.close()
-    return parser.ids

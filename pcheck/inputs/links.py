@@ -25,13 +25,12 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import unquote, urljoin, urlsplit
 
+from pcheck.anchors import fragment_of, has_anchor
 from pcheck.config import Config
 from pcheck.models import STDIN, CheckResult, ErrorKind, Outcome, Target, Verdict
-from pcheck.urls import normalise
+from pcheck.inputs.targets import SHOWN_LINK, invalid_result, parse_url
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
-#: Characters of an over-long line or an excluded link shown in its record (a data: image can be megabytes).
-SHOWN_LINK = 200
 
 
 @dataclass(frozen=True)
@@ -62,8 +61,8 @@ def link_item(link: str, document: str, line: int | None, column: int | None, ba
         if not base.fragments or here is None:
             return _excluded(link, document, line, column,
                              "a link to a place in this document; --include-fragments checks it")
-        fragment = _fragment(link)
-        if fragment is None or fragment in here():
+        fragment = fragment_of(link)
+        if fragment is None or has_anchor(here(), fragment):
             return CheckResult.of(link, document, line, Verdict(Outcome.ALIVE, detail="a place in this document"),
                                   column=column)
         verdict = Verdict(Outcome.BROKEN, error=ErrorKind.MISSING_FRAGMENT, detail=f"no #{fragment} in this document")
@@ -85,22 +84,6 @@ def link_item(link: str, document: str, line: int | None, column: int | None, ba
     return _local(os.path.join(os.path.dirname(os.path.abspath(document)), path), link, document, line, column, base)
 
 
-def parse_url(url: str, source: str, line: int | None, column: int | None = None,
-              link: str | None = None) -> Target | CheckResult:
-    """A Target for a checkable URL (from a list, an argument or a document), else an `invalid` result saying why."""
-    try:
-        key, host = normalise(url)
-    except ValueError as exc:
-        return invalid_result(url, source, line, str(exc), column, link)
-    return Target(url, key, host, source, line, column, link)
-
-
-def invalid_result(url: str, source: str, line: int | None, reason: str, column: int | None = None,
-                   link: str | None = None) -> CheckResult:
-    verdict = Verdict(Outcome.INVALID, error=ErrorKind.INVALID_URL, detail=reason)
-    return CheckResult.of(url, source, line, verdict, column=column, link=link)
-
-
 def _local(path: str, link: str, document: str, line: int | None, column: int | None, base: LinkBase) -> CheckResult:
     """A local file or directory, checked on disk now: missing is `broken`; a disk that will not say is `unchecked`."""
     path = os.path.abspath(path)  # a relative --root-dir too: a file:// URL names an absolute path
@@ -119,7 +102,7 @@ def _local(path: str, link: str, document: str, line: int | None, column: int | 
         # Not "missing": a folder we may not enter, a failing disk. Said, never judged.
         return result(Verdict(Outcome.UNCHECKED, detail=f"cannot look at {path} ({exc.strerror or exc})"))
     kind = "a local directory" if stat.S_ISDIR(found.st_mode) else "a local file"
-    fragment = _fragment(link) if base.fragments else None
+    fragment = fragment_of(link) if base.fragments else None
     fmt = _ANCHORED.get(os.path.splitext(path)[1].lower())
     if fragment is None or fmt is None or stat.S_ISDIR(found.st_mode):
         return result(Verdict(Outcome.ALIVE, final_url=url, detail=kind))
@@ -130,7 +113,7 @@ def _local(path: str, link: str, document: str, line: int | None, column: int | 
     except OSError as exc:
         return result(Verdict(Outcome.UNCHECKED, final_url=url,
                               detail=f"#{fragment}: cannot read {path} ({exc.strerror or exc})"))
-    if fragment not in anchors:
+    if not has_anchor(anchors, fragment):
         return result(Verdict(Outcome.BROKEN, error=ErrorKind.MISSING_FRAGMENT, final_url=url,
                               detail=f"no #{fragment} in {path}"))
     return result(Verdict(Outcome.ALIVE, final_url=url, detail=f"{kind}, #{fragment} found"))
@@ -145,14 +128,6 @@ def _excluded(link: str, document: str, line: int | None, column: int | None, re
 _MISSING = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG})
 #: The files whose anchors a fragment is looked up in, by extension.
 _ANCHORED = {".md": "markdown", ".markdown": "markdown", ".mdx": "markdown", ".html": "html", ".htm": "html"}
-
-
-def _fragment(link: str) -> str | None:
-    """The fragment a link names, decoded; None when there is none, or a text fragment (#:~:text=, not judged)."""
-    fragment = unquote(urlsplit(link).fragment)
-    if not fragment or fragment.startswith(":~:"):
-        return None
-    return fragment
 
 
 @functools.lru_cache(maxsize=256)

@@ -21,10 +21,13 @@ import stat
 import sys
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Iterator
+from urllib.parse import urlsplit
 
 from pcheck.config import DEFAULT_EXTENSIONS, INPUT_FORMATS, MAX_URL_LENGTH
 from pcheck.errors import InputError
-from pcheck.inputs.links import SHOWN_LINK, LinkBase, invalid_result, link_item, parse_url
+from pcheck.inputs.links import LinkBase, link_item
+from pcheck.inputs.sitemaps import Fetch, iter_sitemap
+from pcheck.inputs.targets import SHOWN_LINK, invalid_result, parse_url
 from pcheck.inputs.walk import walk
 from pcheck.models import (
     ARGS_SOURCE,
@@ -37,17 +40,19 @@ from pcheck.models import (
 
 
 
+#: Local files read as sitemaps by --input-format auto, and the URL arguments that are (with "sitemap" in the name).
+_SITEMAP_ENDINGS = (".xml", ".xml.gz")
 _FORMAT_BY_EXTENSION = {"md": "markdown", "markdown": "markdown", "mdx": "markdown",
                         "html": "html", "htm": "html", "xhtml": "html", "txt": "text"}
 
 
 @dataclass(frozen=True)
 class Source:
-    """One input: a URL list (a file or stdin), a document, or a URL given on the command line."""
+    """One input: a URL list (a file or stdin), a document, a URL given on the command line, or a sitemap's URL."""
 
     name: str
-    kind: str  # "file", "stdin", "url" or "document"
-    fmt: str = "list"  # for documents: "markdown", "html" or "text"
+    kind: str  # "file", "stdin", "url", "document" or "sitemap" (a URL: fetched)
+    fmt: str = "list"  # for documents: "markdown", "html", "text" or "sitemap" (a local sitemap file)
 
 
 def open_sources(inputs: Iterable[str], input_format: str = "auto",
@@ -60,7 +65,10 @@ def open_sources(inputs: Iterable[str], input_format: str = "auto",
     skipping what .gitignore and .ignore files ignore (unless not `ignore_files`)
     and hidden entries (unless `hidden`), see `pcheck.inputs.walk`; a file named
     here is read even if ignored or hidden. A pattern with * ? or [ is expanded
-    as a glob. `input_format` overrides the guess.
+    as a glob. Files ending .xml or .xml.gz are sitemaps, and so is a URL whose
+    last path segment holds "sitemap" and ends so (sitemap.xml, sitemap-2.xml.gz):
+    it is fetched and read, where any other URL is checked. `input_format`
+    overrides the guess.
     """
     if input_format not in INPUT_FORMATS:
         raise InputError(f"--input-format must be one of {', '.join(INPUT_FORMATS)}")
@@ -71,7 +79,8 @@ def open_sources(inputs: Iterable[str], input_format: str = "auto",
             fmt = "list" if input_format == "auto" else input_format
             sources.append(Source(STDIN, "stdin" if fmt == "list" else "document", fmt))
         elif "://" in item:
-            sources.append(Source(item, "url"))
+            sitemap = input_format == "sitemap" or (input_format == "auto" and _names_a_sitemap(item))
+            sources.append(Source(item, "sitemap", "sitemap") if sitemap else Source(item, "url"))
         elif os.path.isdir(item):
             found = sorted(walk(item, wanted, ignore_files=ignore_files, hidden=hidden))
             if not found:
@@ -111,6 +120,8 @@ def _check_readable(item: str) -> None:
 def _file_source(path: str, input_format: str, directory: bool = False) -> Source:
     if input_format != "auto":
         fmt = input_format
+    elif path.lower().endswith(_SITEMAP_ENDINGS):
+        fmt = "sitemap"
     else:
         fmt = _FORMAT_BY_EXTENSION.get(path.rsplit(".", 1)[-1].lower(), "list")
         if fmt == "text" and not directory:
@@ -118,11 +129,21 @@ def _file_source(path: str, input_format: str, directory: bool = False) -> Sourc
     return Source(path, "file" if fmt == "list" else "document", fmt)
 
 
+def _names_a_sitemap(url: str) -> bool:
+    """A URL argument is a sitemap to read when its path's last segment says so: sitemap.xml, sitemap-2.xml.gz."""
+    try:
+        last = urlsplit(url).path.rsplit("/", 1)[-1].lower()
+    except ValueError:
+        return False  # it will be an `invalid` result
+    return "sitemap" in last and last.endswith(_SITEMAP_ENDINGS)
+
+
 def count_candidates(sources: Iterable[Source]) -> int | None:
-    """Lines that will become a result, for the progress bar's total; None when stdin is involved."""
+    """Lines that will become a result, for the progress bar's total; None when stdin or a sitemap is involved
+    (a sitemap index's size is known only once its sitemaps are fetched)."""
     total = 0
     for source in sources:
-        if source.kind == "stdin":
+        if source.kind in ("stdin", "sitemap") or source.fmt == "sitemap":
             return None
         if source.kind == "url":
             total += 1
@@ -150,11 +171,17 @@ def _is_pipe(path: str) -> bool:
 
 
 def iter_targets(sources: Iterable[Source], stdin: BinaryIO | None = None,
-                 base: LinkBase = LinkBase()) -> Iterator[Target | CheckResult]:
-    """Yield a Target per URL occurrence, or a CheckResult for an invalid line, in input order."""
+                 base: LinkBase = LinkBase(), fetch: Fetch | None = None) -> Iterator[Target | CheckResult]:
+    """Yield a Target per URL occurrence, or a CheckResult for an invalid line, in input order.
+
+    `fetch` gets the sitemaps a URL or a sitemap index names; without it each is one `unchecked` result.
+    """
     for source in sources:
         if source.kind == "url":
             yield parse_url(source.name, ARGS_SOURCE, None)
+        elif source.kind == "sitemap" or source.fmt == "sitemap":
+            yield from iter_sitemap(source.name, fetch,
+                                    (stdin if stdin is not None else sys.stdin.buffer) if source.name == STDIN else None)
         elif source.kind == "stdin":
             stream = stdin if stdin is not None else sys.stdin.buffer
             yield from iter_stream(stream, STDIN)

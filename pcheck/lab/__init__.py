@@ -16,6 +16,11 @@ requests and concurrent requests, which is how tests prove keep-alive and
   /retry-after/<v>/<k>      429 Retry-After v once per k, then 200
   /flaky/<n>/<k>            503 n times per k, then 200
   /challenge                403 with cf-mitigated: challenge
+  /sitemap/<n>.xml          a urlset of n absolute URLs here (/ok?s=<i>), one a line from line 3;
+                            (.xml.gz: gzipped; a name may come before n: /sitemap/sitemap-<n>.xml)
+  /sitemap-index/<k>/<n>.xml  a sitemap index of k children /sitemap/<n>.xml?part=<j> (.xml.gz: gzipped)
+  /page/<a,b,n:c>           an HTML page with id="a", id="b" and name="c" (its anchors)
+  /big-page/<n>/<a,b>       the same after n bytes of text
   /flip/<k>                 lab.flips[k] (200 until a test sets it)
   /interim/<i>/<code>       interim responses i (e.g. 103 or 100,102,103) with headers, a pause, then code
   /status-line/<text>       a status line `HTTP/1.1 <text> Odd` as written ('+200', '2_00'), no body

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import gzip
+import html
 import json
 import socket
 import ssl
@@ -123,6 +125,10 @@ class Lab:
     def url(self, path: str, host: int = 0) -> str:
         return self.base(host) + "/" + path.lstrip("/")
 
+    def _origin(self, conn: Connection) -> str:
+        """scheme://address:port as the request came to it (the address it was sent to)."""
+        return f"{'https' if self.ssl_context is not None else 'http'}://{conn.address}:{self.port}"
+
     def snapshot(self) -> dict[str, HostStats]:
         return {a: HostStats(**asdict(s)) for a, s in self.stats.items()}
 
@@ -203,6 +209,13 @@ class Lab:
             conn._finish()
             if conn.buffer:
                 conn._next()
+        elif name == "page" and len(args) == 1:
+            conn.simple(200, head, [("Content-Type", "text/html; charset=utf-8")], _page(args[0].split(",")))
+        elif name == "big-page" and len(args) == 2 and args[0].isdigit():
+            conn.simple(200, head, [("Content-Type", "text/html")], _page(args[1].split(","), int(args[0])))
+        elif name in ("sitemap", "sitemap-index") and (sitemap := _sitemap(name, args, self._origin(conn))):
+            body, gz = sitemap
+            conn.simple(200, head, [("Content-Type", "application/gzip" if gz else "application/xml")], body)
         elif name == "challenge":
             conn.simple(403, head, [("cf-mitigated", "challenge")])
         elif name == "__lab" and args == ["stats"]:
@@ -210,6 +223,44 @@ class Lab:
             conn.simple(200, head, [("Content-Type", "application/json")], body)
         else:
             conn.simple(404, head)
+
+
+def _page(ids: list[str], filler: int = 0) -> bytes:
+    """An HTML page whose anchors are `ids` (an `id` each, and `name=` for those starting with `n:`),
+    after `filler` bytes of text (at most 64 MiB)."""
+    parts = [f"<p>{'x' * min(filler, 64 << 20)}</p>"] if filler else []
+    for anchor in filter(None, ids):
+        if anchor.startswith("n:"):
+            parts.append(f'<a name="{html.escape(anchor[2:])}"></a>')
+        else:
+            parts.append(f'<h2 id="{html.escape(anchor)}">{html.escape(anchor)}</h2>')
+    return ("<!doctype html><html><body>" + "".join(parts) + "</body></html>").encode()
+
+
+#: The largest sitemaps the lab serves: URLs in a /sitemap (sitemaps.org's cap), sitemaps in a /sitemap-index.
+MAX_SITEMAP_URLS = 50_000
+MAX_SITEMAP_CHILDREN = 1_000
+
+
+def _sitemap(name: str, args: list[str], origin: str) -> tuple[bytes, bool] | None:
+    """/sitemap/[name-]<n>.xml[.gz]: a urlset of n URLs of this lab, one a line from line 3, gzipped for .gz;
+    /sitemap-index/<k>/<n>.xml[.gz]: an index of k such sitemaps (/sitemap/<n>.xml?part=<j>). None: no such route."""
+    gz = args[-1].endswith(".xml.gz")
+    stem = args[-1][: -len(".xml.gz" if gz else ".xml")] if gz or args[-1].endswith(".xml") else ""
+    digits = stem[len(stem.rstrip("0123456789")):]
+    if not digits or int(digits) > MAX_SITEMAP_URLS:
+        return None
+    n = int(digits)
+    if name == "sitemap" and len(args) == 1:
+        root, entries = "urlset", [f"<url><loc>{origin}/ok?s={i}</loc></url>" for i in range(n)]
+    elif name == "sitemap-index" and len(args) == 2 and args[0].isdigit() and int(args[0]) <= MAX_SITEMAP_CHILDREN:
+        root = "sitemapindex"
+        entries = [f"<sitemap><loc>{origin}/sitemap/{n}.xml?part={j}</loc></sitemap>" for j in range(int(args[0]))]
+    else:
+        return None
+    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+            + "".join(entry + "\n" for entry in entries) + f"</{root}>\n").encode()
+    return (gzip.compress(body, mtime=0) if gz else body), gz
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ import hashlib
 from dataclasses import dataclass, replace
 from typing import Iterable, Iterator
 
+from pcheck.anchors import MAX_PAGE_BYTES, fragment_of, has_anchor
 from pcheck.models import CheckResult, ErrorKind, Outcome, Target, Verdict
 
 
@@ -35,7 +36,7 @@ class DoneIndex:
         return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest(), "little")
 
     def add(self, key: str, verdict: Verdict) -> None:
-        if verdict.final_url == key and verdict.detail is None:
+        if verdict.final_url == key and verdict.detail is None and verdict.anchors is None:
             kind = (verdict.outcome, verdict.status, verdict.error, verdict.redirects, verdict.method, verdict.attempts)
             verdict = self._shared.get(kind) or self._shared.setdefault(kind, replace(verdict, final_url=None, elapsed_ms=0.0))
         self._verdicts[self._digest(key)] = verdict
@@ -56,12 +57,25 @@ class Task:
     host: str
     occurrences: list[tuple[str, str | None, int | None, int | None, str | None]]  # url, source, line, column, link
     crashes: int = 0
+    #: Fetch the page and bring back its anchors: an occurrence names a #fragment (--include-fragments).
+    anchors: bool = False
+
+    @property
+    def slot(self) -> str:
+        """The ledger's key: a page fetched for its anchors is a task apart from a plain check of it."""
+        return _anchored(self.key) if self.anchors else self.key
+
+    def order(self, task_id: int) -> tuple[int, str, str, bool]:
+        """What a worker gets: (task id, URL, host, fetch anchors?)."""
+        return task_id, self.key, self.host, self.anchors
 
 
 class Ledger:
     """Tasks waiting for a verdict, and the verdicts already given (for later duplicates)."""
 
-    def __init__(self) -> None:
+    def __init__(self, fragments: bool = False) -> None:
+        #: --include-fragments: an http(s) link with a #fragment is judged against the page's anchors.
+        self.fragments = fragments
         self.tasks: dict[int, Task] = {}
         self.by_key: dict[str, int] = {}
         self.done = DoneIndex()
@@ -77,28 +91,36 @@ class Ledger:
         """A result to report now, the id of a new task to dispatch, or None (joined a waiting task)."""
         if isinstance(item, CheckResult):
             return item
-        done = self.done.get(item.key)
-        if done is not None:
-            return CheckResult.of(item.url, item.source, item.line, done, item.key, item.host, item.column, item.link)
+        anchors = self.fragments and fragment_of(item.url) is not None
+        # A plain occurrence may take a page's anchored verdict too; an anchored one needs the anchors.
+        slots = (_anchored(item.key),) if anchors else (item.key, _anchored(item.key)) if self.fragments else (item.key,)
+        for slot in slots:
+            done = self.done.get(slot)
+            if done is not None:
+                return CheckResult.of(item.url, item.source, item.line, judged(done, item.url), item.key, item.host,
+                                      item.column, item.link)
         self.held += 1
-        task_id = self.by_key.get(item.key)
-        if task_id is not None:
-            self.tasks[task_id].occurrences.append((item.url, item.source, item.line, item.column, item.link))
-            return None
+        occurrence = (item.url, item.source, item.line, item.column, item.link)
+        for slot in slots:
+            task_id = self.by_key.get(slot)
+            if task_id is not None:
+                self.tasks[task_id].occurrences.append(occurrence)
+                return None
         task_id = self._next_id
         self._next_id += 1
-        self.tasks[task_id] = Task(item.key, item.host, [(item.url, item.source, item.line, item.column, item.link)])
-        self.by_key[item.key] = task_id
+        task = self.tasks[task_id] = Task(item.key, item.host, [occurrence], anchors=anchors)
+        self.by_key[task.slot] = task_id
         return task_id
 
     def resolve(self, task_id: int, verdict: Verdict) -> Iterator[CheckResult]:
         task = self.tasks.pop(task_id)
-        del self.by_key[task.key]
+        del self.by_key[task.slot]
         self.held -= len(task.occurrences)
         if verdict.outcome is not Outcome.UNCHECKED:
-            self.done.add(task.key, verdict)
+            self.done.add(task.slot, verdict)
         for url, source, line, column, link in task.occurrences:
-            yield CheckResult.of(url, source, line, verdict, task.key, task.host, column, link)
+            shown = judged(verdict, url) if task.anchors else verdict
+            yield CheckResult.of(url, source, line, shown, task.key, task.host, column, link)
 
     def abandon(self, source: Iterable[Target | CheckResult], error: ErrorKind, detail: str) -> Iterator[CheckResult]:
         """Give every URL still without a verdict (waiting, or not yet read) an `unchecked` result."""
@@ -111,3 +133,19 @@ class Ledger:
                 yield admitted
             elif admitted is not None:
                 yield from self.resolve(admitted, verdict)
+
+
+def judged(verdict: Verdict, url: str) -> Verdict:
+    """One occurrence's verdict: its page's, unless the page lacks the #fragment it names (`broken`)."""
+    page = verdict.anchors
+    fragment = fragment_of(url) if page is not None else None
+    if fragment is None or page is None or verdict.outcome is not Outcome.ALIVE or has_anchor(page.ids, fragment):
+        return verdict
+    if not page.complete:
+        return replace(verdict, detail=f"#{fragment} not in the first {MAX_PAGE_BYTES >> 20} MiB of the page: not judged")
+    return replace(verdict, outcome=Outcome.BROKEN, error=ErrorKind.MISSING_FRAGMENT, detail=f"no #{fragment} in the page")
+
+
+def _anchored(key: str) -> str:
+    # No URL key starts with "#": this one cannot be mistaken for a plain check of any URL.
+    return "#" + key

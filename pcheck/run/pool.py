@@ -84,7 +84,7 @@ class CheckRun:
         self._workers: list[Worker] = []
         self._spawned = 0
         self._start_failures = 0
-        self.ledger = Ledger()
+        self.ledger = Ledger(config.include_fragments)
         self.hosts = HostScheduler(config.max_per_host_for)
         self._interrupts = 0
         raise_open_files_limit()  # as each worker will, so both judge the same limit
@@ -231,7 +231,7 @@ class CheckRun:
         threshold = max(1, self._capacity // 4)
         open_workers = [w for w in self._workers
                         if self._capacity - len(w.in_flight) >= threshold or not w.in_flight]
-        batches: dict[int, list[tuple[int, str, str]]] = {w.number: [] for w in open_workers}
+        batches: dict[int, list[tuple[int, str, str, bool]]] = {w.number: [] for w in open_workers}
         tasks = self.ledger.tasks
         while self.hosts.has_ready() and open_workers:
             for worker in list(open_workers):  # one task per worker per turn keeps them balanced
@@ -242,7 +242,7 @@ class CheckRun:
                 if started is None:
                     break
                 task_id, host = started
-                batches[worker.number].append((task_id, tasks[task_id].key, host))
+                batches[worker.number].append(tasks[task_id].order(task_id))
                 worker.in_flight[task_id] = None
         for worker in self._workers:
             batch = batches.get(worker.number)
@@ -270,7 +270,7 @@ class CheckRun:
             self.hosts.start(host)
             worker.in_flight[task_id] = None
             try:
-                worker.tasks.send([(task_id, tasks[task_id].key, host)])
+                worker.tasks.send([tasks[task_id].order(task_id)])
             except OSError:
                 pass  # it died too; its sentinel fires and this is the task's second death
         self._orphans = waiting

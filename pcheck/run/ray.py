@@ -27,6 +27,7 @@ from pcheck.run.hosts import HostScheduler
 from pcheck.run.ledger import Ledger
 from pcheck.run.signals import INTERRUPT_GRACE_S, TICK_S
 from pcheck.run.worker import (
+    CheckFn,
     fd_budget,
     open_files_limit,
     raise_open_files_limit,
@@ -49,7 +50,7 @@ class RayRun:
         self.config = config
         self.interrupted = False
         self.crashes: list[str] = []
-        self.ledger = Ledger()
+        self.ledger = Ledger(config.include_fragments)
         self._interrupts = 0
         #: Why the input was not read to its end after an interrupt (None: it was, or no interrupt).
         self.input_cut: str | None = None
@@ -157,7 +158,7 @@ class RayRun:
                     yield from self.ledger.resolve(task_id, verdict)
 
     def _submit(self, ids: list[int]) -> Any:
-        tasks = [(i, self.ledger.tasks[i].key, self.ledger.tasks[i].host) for i in ids]
+        tasks = [self.ledger.tasks[i].order(i) for i in ids]
         return self._remote.remote(self.config, tasks)
 
     def _cancel(self, source: Iterator[Target | CheckResult], in_flight: dict) -> Iterator[CheckResult]:
@@ -177,8 +178,8 @@ class RayRun:
         yield from self.ledger.abandon(source, ErrorKind.CANCELLED, "interrupted before a verdict")
 
 
-def check_shard(config: Config, tasks: list[tuple[int, str, str]]) -> list[tuple[int, Verdict]]:
-    """Check (task id, url, host) triples with this process's threads; the Ray distributor's task.
+def check_shard(config: Config, tasks: list[tuple[int, str, str, bool]]) -> list[tuple[int, Verdict]]:
+    """Check (task id, url, host, anchors?) orders with this process's threads; the Ray distributor's task.
 
     The threads take their next URL from one HostScheduler, as the process
     pool's parent does, so per-host caps (and any per-host policy) hold here.
@@ -188,14 +189,14 @@ def check_shard(config: Config, tasks: list[tuple[int, str, str]]) -> list[tuple
     stop = threading.Event()
     checks, close = start_checks(config, min(budget.threads, len(tasks)), budget.per_host, budget.pool_hosts, stop)
     hosts = HostScheduler(config.max_per_host_for)
-    urls = {}
-    for task_id, url, host in tasks:
+    orders = {}
+    for task_id, url, host, anchors in tasks:
         hosts.add(task_id, host)
-        urls[task_id] = url
+        orders[task_id] = url, anchors
     turn = threading.Condition()
     done: list[tuple[int, Verdict]] = []
 
-    def work(check: Callable[[str, str], Verdict]) -> None:
+    def work(check: CheckFn) -> None:
         while True:
             with turn:
                 started = hosts.next()
@@ -205,7 +206,8 @@ def check_shard(config: Config, tasks: list[tuple[int, str, str]]) -> list[tuple
                     turn.wait(TICK_S)  # every waiting host is at its cap: a check ending wakes us
                     started = hosts.next()
             task_id, host = started
-            verdict = safe_check(check, urls[task_id], host)
+            url, anchors = orders[task_id]
+            verdict = safe_check(check, url, host, anchors)
             with turn:
                 done.append((task_id, verdict))
                 hosts.finished(host)

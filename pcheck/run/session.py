@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator, TextIO
 
+from pcheck.check.fetch import sitemap_fetcher
 from pcheck.config import DEFAULT_FORMAT, Config
 from pcheck.errors import ConfigError, ReportError, StoreError
 from pcheck.inputs.filters import filter_targets
@@ -205,7 +206,7 @@ def open_distributor(config: Config) -> Distributor:
 def targets(config: Config, sources: list[Source], stdin: BinaryIO | None = None,
             resume: ResumeState | None = None, cache: VerdictCache | None = None) -> Iterator[Target | CheckResult]:
     """The input side: read, filter, skip what a resumed report holds, answer from the cache."""
-    items = filter_targets(iter_targets(sources, stdin, LinkBase.of(config)), config)
+    items = filter_targets(iter_targets(sources, stdin, LinkBase.of(config), sitemap_fetcher(config)), config)
     if resume is not None:
         items = resume.skip_finished(items)
     if cache is not None:
@@ -214,8 +215,8 @@ def targets(config: Config, sources: list[Source], stdin: BinaryIO | None = None
 
 
 def links_to_check(config: Config, sources: list[Source]) -> Iterator[Target]:
-    """The links a run would check (--dump): read and filtered, never requested."""
-    for item in filter_targets(iter_targets(sources, base=LinkBase.of(config)), config):
+    """The links a run would check (--dump): read and filtered, never requested (sitemaps are fetched, to be read)."""
+    for item in filter_targets(iter_targets(sources, base=LinkBase.of(config), fetch=sitemap_fetcher(config)), config):
         if isinstance(item, Target):
             yield item
 

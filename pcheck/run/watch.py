@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 from pcheck.config import Config
+from pcheck.check.fetch import sitemap_fetcher
 from pcheck.inputs.filters import filter_targets
 from pcheck.inputs.links import LinkBase
 from pcheck.inputs.sources import Source, iter_targets
@@ -71,6 +72,8 @@ def watch_sources(config: Config, sources: list[Source], every_s: float,
     """`watch` over the sources on a pool of its own, which it stops (helpers too) when the caller stops."""
     try:
         with CheckRun(config) as run:
-            yield from watch(run, lambda: filter_targets(iter_targets(sources, base=LinkBase.of(config)), config), every_s, rounds)
+            fetch = sitemap_fetcher(config)
+            yield from watch(run, lambda: filter_targets(iter_targets(sources, base=LinkBase.of(config), fetch=fetch), config),
+                             every_s, rounds)
     finally:
         procs.stop_helper_processes()

@@ -38,7 +38,7 @@ RESERVED_FDS = 24
 FDS_PER_THREAD = 2
 
 Task = tuple[int, str, str]  # (task id, normalised URL, its host): normalised once, in the parent
-CheckFn = Callable[[str, str], Verdict]  # (url, host) -> verdict
+CheckFn = Callable[[str, str, bool], Verdict]  # (url, host, fetch anchors?) -> verdict
 
 
 @dataclass(frozen=True)
@@ -144,15 +144,15 @@ def serve(task_conn: Connection, result_conn: Connection, check_fns: list[CheckF
 
 def _check_loop(check: CheckFn, tasks: queue.SimpleQueue, results: queue.SimpleQueue) -> None:
     while (task := tasks.get()) is not None:
-        task_id, url, host = task
-        results.put((task_id, safe_check(check, url, host)))
+        task_id, url, host, anchors = task
+        results.put((task_id, safe_check(check, url, host, anchors)))
     results.put(None)
 
 
-def safe_check(check: CheckFn, url: str, host: str) -> Verdict:
+def safe_check(check: CheckFn, url: str, host: str, anchors: bool = False) -> Verdict:
     """A bug in pcheck must still give the URL a result."""
     try:
-        return check(url, host)
+        return check(url, host, anchors)
     except Exception:  # noqa: BLE001
         return Verdict(Outcome.UNCHECKED, error=ErrorKind.INTERNAL, detail=_last_line(traceback.format_exc()))
 

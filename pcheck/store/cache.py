@@ -25,6 +25,7 @@ import sqlite3
 import time
 from typing import Iterable, Iterator
 
+from pcheck.anchors import fragment_of
 from pcheck.config import DEFAULT_MAX_CACHE_AGE, Config, parse_duration
 from pcheck.errors import CacheError
 from pcheck.models import CheckResult, Outcome, Target, Verdict, redact_userinfo
@@ -68,6 +69,8 @@ class VerdictCache:
                              "repair or remove it, or name another file") from None
         self.max_age_s = parse_duration(DEFAULT_MAX_CACHE_AGE) if max_age_s is None else max_age_s
         self.salt = _options_fingerprint(config)
+        #: --include-fragments: a cached "alive" knows nothing of a page's anchors, so links with a #fragment are checked.
+        self.fragments = config.include_fragments
         self.pending: list[tuple] = []
         self.stored: set[str] = set()
         self.hits = 0
@@ -79,7 +82,7 @@ class VerdictCache:
         """Replace each target with a fresh cached verdict when there is one."""
         oldest = time.time() - self.max_age_s
         for item in items:
-            if isinstance(item, Target) and self.db is not None:
+            if isinstance(item, Target) and self.db is not None and not (self.fragments and fragment_of(item.url)):
                 try:
                     row = self.db.execute(
                         "SELECT checked_at, status, final_url, redirects, method, attempts FROM verdicts "
