@@ -19,6 +19,7 @@ from pcheck.inputs.documents import anchors, extract, github_slug
 from pcheck.errors import InputError
 from pcheck.inputs.filters import filter_targets
 from pcheck.inputs.sources import iter_document, open_sources, parse_url, Source
+from pcheck.inputs.links import LinkBase, link_item
 from pcheck.models import CheckResult, Outcome, Target
 
 pytestmark = pytest.mark.timeout(60)
@@ -675,6 +676,39 @@ def test_include_fragments_checks_fragments_of_local_links_and_of_this_document(
     outcomes = {r["link"] or r["url"]: (r["outcome"], r["detail"]) for r in records(proc)}
     assert outcomes["guide.md#nope"][0] == "alive"
     assert outcomes["#missing"] == ("excluded", "a link to a place in this document; --include-fragments checks it")
+
+
+def test_a_heading_s_attribute_list_id_is_an_anchor_as_mkdocs_and_pandoc_make_it():
+    text = "## Codeschnipsel { #code-snippets }\n\n## A {: #b .wide }\n\n# T {#x}\n\n## Not {an id} here\n"
+    found = anchors(text, "markdown")
+    assert {"code-snippets", "b", "x", "not-an-id-here"} <= found
+    assert "an" not in found and "codeschnipsel" not in found  # only what a renderer would make
+
+
+def test_a_fragment_of_a_folder_link_is_looked_up_in_its_index_page(tmp_path):
+    (tmp_path / "tutorial").mkdir()
+    (tmp_path / "tutorial" / "index.md").write_text("# Tutorial\n\n## Install FastAPI { #install-fastapi }\n")
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "README.md").write_text("# API\n\n## Client\n")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "code.py").write_text("x = 1\n")
+    doc = tmp_path / "index.md"
+    doc.write_text("[a](tutorial/#install-fastapi) [b](tutorial/#nope) [c](api#client) [d](empty/#x) [e](code.py#L1)\n")
+    proc = run_pcheck("check", str(doc), "--format", "jsonl", "--include-fragments", *FAST)
+    got = {r["link"]: (r["outcome"], r["error"], r["detail"]) for r in records(proc)}
+    assert got["tutorial/#install-fastapi"][:2] == ("alive", None)
+    assert got["tutorial/#nope"][:2] == ("broken", "missing_fragment") and "index.md" in got["tutorial/#nope"][2]
+    assert got["api#client"][:2] == ("alive", None)
+    # Where a fragment cannot be judged, the record says so: never a silent "alive".
+    assert got["empty/#x"][0] == "alive" and "#x not checked: no index.md or README.md or index.html" in got["empty/#x"][2]
+    assert got["code.py#L1"][0] == "alive" and "#L1 not checked: not a Markdown or HTML file" in got["code.py#L1"][2]
+
+
+def test_an_empty_link_is_invalid_never_dropped():
+    text = "a [x]() b ![i]() [ok](https://a.test/ok)\n\n<a href=\"\">e</a> <form action=\"\"></form> <img src>\n"
+    assert links(text, "markdown") == [("", 1), ("", 1), ("https://a.test/ok", 1), ("", 3), ("", 3)]
+    item = link_item("", "doc.md", 1, None, LinkBase())
+    assert item.outcome is Outcome.INVALID and item.detail == "an empty link: no URL written"
 
 
 # -- what a careless user or a failing disk does to documents ------------------------------------------

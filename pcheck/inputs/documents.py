@@ -27,6 +27,8 @@ DOCUMENT_FORMATS = ("markdown", "html", "text")
 _BARE_URL = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}'\""
 _URL_ATTRIBUTES = {"href", "src", "cite", "action", "poster", "data"}
+#: Attributes that are a mistake when empty (an empty form action means "this page", a link nowhere).
+_MUST_NAME = {"href", "src"}
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 # What GitHub autolinks in prose: a URL with a scheme, `www.` and a domain, or an e-mail address.
 _GFM_AUTOLINK = re.compile(r"(?:https?://|ftp://|www\.|[^\s@]+@[^\s@]+\.)", re.IGNORECASE)
@@ -59,6 +61,9 @@ def _with_columns(text: str, found: Iterator[tuple[str, int, str | None]]) -> It
     lines = text.split("\n")  # as extraction counts lines
     after: dict[int, int] = {}
     for link, line, shown in found:
+        if not link:
+            yield link, line, None
+            continue
         physical = lines[line - 1] if 0 < line <= len(lines) else ""
         start = after.get(line, 0)
         for form in (shown,) if shown else _written_forms(link):
@@ -103,8 +108,7 @@ def _markdown(text: str) -> Iterator[tuple[str, int]]:
     # Reference definitions are not links: `[text][ref]` uses are (markdown-it resolves them), each
     # reported where it is used; a definition nobody uses renders nothing.
     for line, url, shown in sorted(found, key=lambda item: item[0]):
-        if url:
-            yield url, line, shown
+        yield url, line, shown  # "" too: `[text]()` is an empty link, a mistake to report
 
 
 def _inline_links(token) -> list[tuple[int, str, str | None]]:  # type: ignore[no-untyped-def]
@@ -209,6 +213,8 @@ class _LinkParser(HTMLParser):
             return
         for name, value in attrs:
             if not value:
+                if name in _MUST_NAME:  # `<a href="">`, `<img src>`: a link to nothing, a mistake to report
+                    self.links.append(("", line))
                 continue
             if name == "srcset":
                 self.links += [(url, line) for url in _srcset_urls(value)]
@@ -242,8 +248,7 @@ def _html(text: str, offset: int) -> Iterator[tuple[str, int, None]]:
     parser.feed(text)
     parser.close()
     for url, line in parser.links:
-        if url:
-            yield url, line, None
+        yield url, line, None
 
 
 def _text(text: str) -> Iterator[tuple[str, int, None]]:
@@ -276,6 +281,9 @@ def anchors(text: str, fmt: str) -> set[str]:
                 count = seen.get(slug, 0)
                 seen[slug] = count + 1
                 found.add(slug if count == 0 else f"{slug}-{count}")
+                custom = _HEADING_ID.search(tokens[i + 1].content)
+                if custom:  # `## Title {#id}`: the id MkDocs, Pandoc, Hugo and Jekyll give the heading
+                    found.add(custom.group(1))
             elif token.type == "html_block":
                 found |= html_ids(token.content)
             elif token.type == "inline":
@@ -285,6 +293,10 @@ def anchors(text: str, fmt: str) -> set[str]:
     elif fmt == "html":
         found |= html_ids(text)
     return found
+
+
+#: A heading's attribute list, as Python-Markdown's attr_list, Pandoc and kramdown write it: `{#id .class}`, `{: #id }`.
+_HEADING_ID = re.compile(r"\{:?[^}#]*#([^\s}]+)[^}]*\}\s*$")
 
 
 def github_slug(heading: str) -> str:

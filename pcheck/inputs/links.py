@@ -51,6 +51,8 @@ def link_item(link: str, document: str, line: int | None, column: int | None, ba
               here: Callable[[], set[str]] | None = None) -> Target | CheckResult:
     """The Target or the record for one link of `document`, as written there; `here` gives the
     document's own anchors (asked only for a `#fragment` link under --include-fragments)."""
+    if not link.strip():
+        return invalid_result(link, document, line, "an empty link: no URL written", column)
     scheme = _SCHEME.match(link)
     if scheme is not None:
         name = scheme.group(1).lower()
@@ -103,9 +105,18 @@ def _local(path: str, link: str, document: str, line: int | None, column: int | 
         return result(Verdict(Outcome.UNCHECKED, detail=f"cannot look at {path} ({exc.strerror or exc})"))
     kind = "a local directory" if stat.S_ISDIR(found.st_mode) else "a local file"
     fragment = fragment_of(link) if base.fragments else None
-    fmt = _ANCHORED.get(os.path.splitext(path)[1].lower())
-    if fragment is None or fmt is None or stat.S_ISDIR(found.st_mode):
+    if fragment is None:
         return result(Verdict(Outcome.ALIVE, final_url=url, detail=kind))
+    if stat.S_ISDIR(found.st_mode):  # a folder shows its index page (MkDocs, web servers) or README (GitHub)
+        index = _index_page(path)
+        if index is None:
+            return result(Verdict(Outcome.ALIVE, final_url=url,
+                                  detail=f"{kind}; #{fragment} not checked: no {' or '.join(_INDEX_PAGES)} in it"))
+        path, found = index
+    fmt = _ANCHORED.get(os.path.splitext(path)[1].lower())
+    if fmt is None:
+        return result(Verdict(Outcome.ALIVE, final_url=url,
+                              detail=f"{kind}; #{fragment} not checked: not a Markdown or HTML file"))
     if not stat.S_ISREG(found.st_mode):  # a FIFO or a device: reading it for anchors could wait for ever
         return result(Verdict(Outcome.UNCHECKED, final_url=url, detail=f"#{fragment}: not a regular file to read"))
     try:
@@ -130,7 +141,21 @@ _MISSING = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLO
 _ANCHORED = {".md": "markdown", ".markdown": "markdown", ".mdx": "markdown", ".html": "html", ".htm": "html"}
 
 
-@functools.lru_cache(maxsize=256)
+#: The page a folder link shows, looked for in this order.
+_INDEX_PAGES = ("index.md", "README.md", "index.html")
+
+
+def _index_page(folder: str) -> tuple[str, os.stat_result] | None:
+    for name in _INDEX_PAGES:
+        path = os.path.join(folder, name)
+        try:
+            return path, os.stat(path)
+        except OSError:
+            continue
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
 def _read_anchors(path: str, fmt: str, mtime_ns: int, size: int) -> frozenset[str]:
     """A file's anchors, read once however many links point into it (again if it changed: `watch`).
 
