@@ -16,6 +16,8 @@ from urllib.parse import unquote, urlsplit
 #: Bytes of a page read for its anchors (--include-fragments on an http(s) link); a fragment not in
 #: the part read is not judged. Few pages are larger (lychee reads whole pages; 10 MiB bounds memory).
 MAX_PAGE_BYTES = 10 * 1024 * 1024
+#: Anchors kept of one page: a page of a million ids would otherwise sit in memory for the whole run.
+MAX_PAGE_ANCHORS = 100_000
 #: GitHub renders a README's ids as `user-content-x` and scrolls to them for `#x`.
 GITHUB_PREFIX = "user-content-"
 
@@ -34,13 +36,18 @@ def has_anchor(anchors: frozenset[str] | set[str], fragment: str) -> bool:
 
 
 class _IdParser(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, most: int | None = None) -> None:
         super().__init__(convert_charrefs=True)
         self.ids: set[str] = set()
+        self.most = most
+        self.capped = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         for name, value in attrs:
             if name in ("id", "name") and value:
+                if self.most is not None and len(self.ids) >= self.most and value not in self.ids:
+                    self.capped = True
+                    return
                 self.ids.add(value)
 
 
@@ -68,7 +75,12 @@ class AnchorReader:
             self._decoder = codecs.getincrementaldecoder(charset.group(1) if charset else "utf-8")("replace")
         except LookupError:  # a charset Python does not know
             self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        self._parser = _IdParser()
+        self._parser = _IdParser(MAX_PAGE_ANCHORS)
+
+    @property
+    def capped(self) -> bool:
+        """True when the page had more anchors than are kept: a fragment not among them is not judged."""
+        return self._parser.capped
 
     def feed(self, chunk: bytes) -> None:
         if self.why_not is None:

@@ -220,3 +220,17 @@ def test_anchors_split_across_pieces_and_multibyte_characters_are_found():
     assert latin.result() == (frozenset({"café"}), None)
     assert AnchorReader("application/pdf", "identity").result()[0] is None
     assert "gzip-encoded" in AnchorReader("text/html", "gzip").result()[1]
+
+
+def test_a_page_with_more_anchors_than_are_kept_leaves_the_rest_unjudged(monkeypatch):
+    from pcheck.anchors import AnchorReader
+
+    monkeypatch.setattr("pcheck.anchors.MAX_PAGE_ANCHORS", 3)
+    reader = AnchorReader("text/html", "identity")
+    reader.feed(b"".join(b'<p id="a%d">' % i for i in range(10)))
+    ids, _ = reader.result()
+    assert len(ids) == 3 and reader.capped
+    verdict = Verdict(Outcome.ALIVE, 200, anchors=PageAnchors(ids, complete=not reader.capped))
+    assert judged(verdict, "http://a.test/p#a9").outcome is Outcome.ALIVE  # not judged: said in its detail
+    assert "not judged" in judged(verdict, "http://a.test/p#a9").detail
+

@@ -110,7 +110,7 @@ class Checker:
             return verdict
         ids, why_not = page.sink.result()
         return replace(verdict, detail=why_not or verdict.detail,
-                       anchors=PageAnchors(ids, page.complete) if ids is not None else None)
+                       anchors=PageAnchors(ids, page.complete and not page.sink.capped) if ids is not None else None)
 
     def fetch_page(self, url: str, limit: int) -> tuple[Verdict, Page | None]:
         """GET a page's body (at most `limit` bytes) under this checker's rules: redirects, retries, one deadline

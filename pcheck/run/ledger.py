@@ -14,7 +14,7 @@ import hashlib
 from dataclasses import dataclass, replace
 from typing import Iterable, Iterator
 
-from pcheck.anchors import MAX_PAGE_BYTES, fragment_of, has_anchor
+from pcheck.anchors import MAX_PAGE_ANCHORS, MAX_PAGE_BYTES, fragment_of, has_anchor
 from pcheck.models import CheckResult, ErrorKind, Outcome, Target, Verdict
 
 
@@ -142,7 +142,8 @@ def judged(verdict: Verdict, url: str) -> Verdict:
     if fragment is None or page is None or verdict.outcome is not Outcome.ALIVE or has_anchor(page.ids, fragment):
         return verdict
     if not page.complete:
-        return replace(verdict, detail=f"#{fragment} not in the first {MAX_PAGE_BYTES >> 20} MiB of the page: not judged")
+        return replace(verdict, detail=f"#{fragment} not among the anchors read (the first {MAX_PAGE_BYTES >> 20} MiB, "
+                                       f"{MAX_PAGE_ANCHORS:,} anchors at most): not judged")
     return replace(verdict, outcome=Outcome.BROKEN, error=ErrorKind.MISSING_FRAGMENT, detail=f"no #{fragment} in the page")
 
 
