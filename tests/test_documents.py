@@ -704,11 +704,11 @@ def test_a_fragment_of_a_folder_link_is_looked_up_in_its_index_page(tmp_path):
     assert got["code.py#L1"][0] == "alive" and "#L1 not checked: not a Markdown or HTML file" in got["code.py#L1"][2]
 
 
-def test_an_empty_link_is_invalid_never_dropped():
+def test_an_empty_link_is_reported_as_one_never_dropped():
     text = "a [x]() b ![i]() [ok](https://a.test/ok)\n\n<a href=\"\">e</a> <form action=\"\"></form> <img src>\n"
     assert links(text, "markdown") == [("", 1), ("", 1), ("https://a.test/ok", 1), ("", 3), ("", 3)]
     item = link_item("", "doc.md", 1, None, LinkBase())
-    assert item.outcome is Outcome.INVALID and item.detail == "an empty link: no URL written"
+    assert item.outcome is Outcome.EXCLUDED and item.detail == "an empty link: it points at this page itself"
 
 
 # -- what a careless user or a failing disk does to documents ------------------------------------------

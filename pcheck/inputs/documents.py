@@ -27,7 +27,7 @@ DOCUMENT_FORMATS = ("markdown", "html", "text")
 _BARE_URL = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}'\""
 _URL_ATTRIBUTES = {"href", "src", "cite", "action", "poster", "data"}
-#: Attributes that are a mistake when empty (an empty form action means "this page", a link nowhere).
+#: Attributes whose empty value is still a link (to the page itself); an empty form action is just the default.
 _MUST_NAME = {"href", "src"}
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 # What GitHub autolinks in prose: a URL with a scheme, `www.` and a domain, or an e-mail address.
@@ -108,7 +108,7 @@ def _markdown(text: str) -> Iterator[tuple[str, int]]:
     # Reference definitions are not links: `[text][ref]` uses are (markdown-it resolves them), each
     # reported where it is used; a definition nobody uses renders nothing.
     for line, url, shown in sorted(found, key=lambda item: item[0]):
-        yield url, line, shown  # "" too: `[text]()` is an empty link, a mistake to report
+        yield url, line, shown  # "" too: `[text]()` is an empty link, reported as one
 
 
 def _inline_links(token) -> list[tuple[int, str, str | None]]:  # type: ignore[no-untyped-def]
@@ -213,7 +213,7 @@ class _LinkParser(HTMLParser):
             return
         for name, value in attrs:
             if not value:
-                if name in _MUST_NAME:  # `<a href="">`, `<img src>`: a link to nothing, a mistake to report
+                if name in _MUST_NAME:  # `<a href="">`, `<img src>`: a link to this page itself, reported as one
                     self.links.append(("", line))
                 continue
             if name == "srcset":

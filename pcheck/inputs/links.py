@@ -51,8 +51,8 @@ def link_item(link: str, document: str, line: int | None, column: int | None, ba
               here: Callable[[], set[str]] | None = None) -> Target | CheckResult:
     """The Target or the record for one link of `document`, as written there; `here` gives the
     document's own anchors (asked only for a `#fragment` link under --include-fragments)."""
-    if not link.strip():
-        return invalid_result(link, document, line, "an empty link: no URL written", column)
+    if not link.strip():  # Sphinx writes `<a href="">` for "this page" in every breadcrumb: not a mistake there
+        return _excluded(link, document, line, column, "an empty link: it points at this page itself")
     scheme = _SCHEME.match(link)
     if scheme is not None:
         name = scheme.group(1).lower()
