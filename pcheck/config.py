@@ -37,6 +37,9 @@ DEFAULT_EXTENSIONS = ("md", "markdown", "html", "htm")
 #: Report format, and where the report goes (None: stdout).
 DEFAULT_FORMAT = "text"
 FORMATS = ("text", "jsonl", "json", "csv", "markdown", "junit")
+#: --color for the text report: auto colours a terminal (unless NO_COLOR is set).
+DEFAULT_COLOR = "auto"
+COLORS = ("auto", "always", "never")
 #: How report streams encode what UTF-8 cannot hold: an undecodable file name or argument (a lone
 #: surrogate, \udcff) is written as that escape instead of ending the report in a traceback.
 REPORT_ERRORS = "backslashreplace"
@@ -83,24 +86,50 @@ def default_processes() -> int:
     return value
 
 
+#: The lowest and highest status `--accept` takes, and where lychee's open ranges (`..=299`, `200..`) stop.
+MIN_STATUS, MAX_STATUS = 100, 999
+_ACCEPT_PART = re.compile(
+    r"(?P<one>[0-9]+)"  # 403
+    r"|(?P<lo>[0-9]+)\s*-\s*(?P<hi>[0-9]+)"  # 200-299, both ends included (pcheck's own form)
+    r"|(?P<start>[0-9]+)?\s*\.\.(?P<incl>=)?\s*(?P<end>[0-9]+)?"  # lychee's: 200..=299, 400..404, ..=299, 200.., ..
+)
+
+
 def parse_accept(spec: str) -> tuple[tuple[int, int], ...]:
-    """'200-299,403' -> ((200, 299), (403, 403))."""
-    ranges = []
-    for part in spec.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        m = re.fullmatch(r"(\d{3})(?:\s*(?:-|\.\.=?)\s*(\d{3}))?", part)
-        if not m:
-            raise ConfigError(f"--accept: {part!r} is not a status code or range like 200-299")
-        lo = int(m.group(1))
-        hi = int(m.group(2) or lo)
-        if not (100 <= lo <= hi <= 999):
-            raise ConfigError(f"--accept: {part!r} is not a valid range of HTTP statuses")
-        ranges.append((lo, hi))
+    """Statuses that count as alive, as inclusive (low, high) pairs: '200-299,403' -> ((200, 299), (403, 403)).
+
+    Comma-separated parts, each one of: `403`; `200-299` (both ends included); or lychee's ranges,
+    `200..=299` (end included), `400..404` (end excluded: 400-403), `..=299` (from 100), `200..` (to 999).
+    ConfigError names the part at fault.
+    """
+    ranges = [_accept_part(part.strip()) for part in spec.split(",") if part.strip()]
     if not ranges:
         raise ConfigError("--accept needs at least one status code")
     return tuple(ranges)
+
+
+def _accept_part(part: str) -> tuple[int, int]:
+    """One part of --accept as an inclusive (low, high) pair; ConfigError naming the part."""
+    m = _ACCEPT_PART.fullmatch(part)
+    if not m:
+        raise ConfigError(f"--accept: {part!r} is not a status code or a range like 200-299, 200..=299 or 400..404")
+    for written in (m["one"], m["lo"], m["hi"], m["start"], m["end"]):
+        if written is not None and not (len(written) <= 4 and MIN_STATUS <= int(written) <= MAX_STATUS):
+            raise ConfigError(f"--accept: {part!r}: {written} is not an HTTP status ({MIN_STATUS}-{MAX_STATUS})")
+    if m["one"] is not None:
+        return int(m["one"]), int(m["one"])
+    if m["lo"] is not None:
+        lo, hi = int(m["lo"]), int(m["hi"])
+    elif m["incl"] and m["end"] is None:
+        raise ConfigError(f"--accept: {part!r} has no end after '..=' (write {part}{MAX_STATUS}, or {part[:-1]} for no end)")
+    else:
+        lo = int(m["start"]) if m["start"] is not None else MIN_STATUS
+        hi = MAX_STATUS if m["end"] is None else int(m["end"]) - (0 if m["incl"] else 1)
+        if m["end"] is not None and not m["incl"] and int(m["end"]) == lo:
+            raise ConfigError(f"--accept: {part!r} holds no status: '..' leaves its end out (write {lo}..={lo} or {lo})")
+    if lo > hi:
+        raise ConfigError(f"--accept: {part!r} runs backwards: it starts after it ends")
+    return lo, hi
 
 
 def parse_duration(text: str) -> float:

@@ -48,6 +48,7 @@ class ErrorKind(str, enum.Enum):
     MISSING_FRAGMENT = "missing_fragment"  #: the page or file is there, the #fragment named is not
     INVALID_URL = "invalid_url"  #: the input line, or a Location header, is not a valid URL
     PRIVATE_ADDRESS = "private_address"  #: refused by --exclude-private
+    UNSUPPORTED = "unsupported"  #: (excluded) a link pcheck does not check as written: mailto:, #here, //host, /x...
     WORKER_CRASHED = "worker_crashed"  #: its worker process died twice while checking it
     LOCAL_RESOURCES = "local_resources"  #: this machine kept running out of open files, memory or ports
     CANCELLED = "cancelled"  #: the run was interrupted before a verdict
@@ -199,13 +200,37 @@ class Summary:
     counts: dict[Outcome, int] = field(default_factory=lambda: {o: 0 for o in Outcome})
     elapsed_s: float = 0.0
     interrupted: bool = False
+    #: Of `excluded`: links pcheck does not check as written (mailto:, #here, //host...), "skipped" in reports.
+    skipped: int = 0
+    #: Of `unchecked`: those an interruption left without a verdict.
+    cancelled: int = 0
+    #: Of `alive`: verdicts served from the cache (the session sets it from the cache's count).
+    cached: int = 0
 
     def add(self, result: CheckResult) -> None:
         self.counts[result.outcome] += 1
+        if result.error is not None:
+            if result.error is ErrorKind.UNSUPPORTED:
+                self.skipped += 1
+            elif result.error is ErrorKind.CANCELLED:
+                self.cancelled += 1
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+    @property
+    def checked(self) -> int:
+        """Links with a verdict from a request made in this run: what a rate counts."""
+        return self.counts[Outcome.ALIVE] + self.counts[Outcome.BROKEN] + self.counts[Outcome.BLOCKED] - self.cached
+
+    def parts(self) -> list[tuple[str, int]]:
+        """What became of every link of the input, in words; the numbers add up to `total`."""
+        c = self.counts
+        return [("checked", self.checked), ("from cache", self.cached),
+                ("excluded", c[Outcome.EXCLUDED] - self.skipped), ("skipped", self.skipped),
+                ("invalid", c[Outcome.INVALID]), ("cancelled", self.cancelled),
+                ("unchecked", c[Outcome.UNCHECKED] - self.cancelled)]
 
     def failed(self, fail_on_blocked: bool = False) -> bool:
         bad = self.counts[Outcome.BROKEN] + self.counts[Outcome.INVALID] + self.counts[Outcome.UNCHECKED]
@@ -219,4 +244,6 @@ class Summary:
             **{o.value: n for o, n in self.counts.items()},
             "elapsed_s": round(self.elapsed_s, 3),
             "interrupted": self.interrupted,
+            # Of the outcomes above: checked now, served from the cache, skipped (of excluded), cancelled (of unchecked).
+            "checked": self.checked, "cached": self.cached, "skipped": self.skipped, "cancelled": self.cancelled,
         }

@@ -25,7 +25,7 @@ def test_all_alive_exits_0(lab, tmp_path):
     proc = run_pcheck("check", str(path), *FAST)
     assert proc.returncode == 0, proc.stderr
     summary, *counts = proc.stdout.splitlines()
-    assert re.fullmatch(r"pcheck: 30 URL\(s\) checked in .*", summary), proc.stdout
+    assert re.fullmatch(r"pcheck: 30 links in [\d.]+ s: 30 checked \(\d+/s\)", summary), proc.stdout
     assert [line.split() for line in counts] == [["alive", "30"]], proc.stdout  # and no other outcome
 
 
@@ -34,7 +34,7 @@ def test_one_broken_url_exits_1_and_is_named(lab, tmp_path):
     path = write_list(tmp_path / "urls.txt", ["# list", lab.url("ok"), broken])
     proc = run_pcheck("check", str(path), *FAST)
     assert proc.returncode == 1
-    assert f"{path}\n       3  {broken}\n" in proc.stdout
+    assert f"\n  {path}:3:1: {broken}  (404 Not Found)\n" in proc.stdout  # the line alone says what and where
 
 
 def test_invalid_line_exits_1_with_its_line(lab, tmp_path):

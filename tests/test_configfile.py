@@ -115,7 +115,7 @@ def test_a_bad_value_in_the_file_names_the_file_and_the_key(lab, tmp_path, line,
 
 @pytest.mark.parametrize("flag, check", [
     (["--format", "csv"], lambda out: out.startswith("url,outcome,")),
-    (["--format", "text"], lambda out: out.startswith("pcheck: 1 URL(s) checked")),  # equal to the default: still wins
+    (["--format", "text"], lambda out: out.startswith("pcheck: 1 link in ")),  # equal to the default: still wins
 ])
 def test_a_command_line_format_wins_over_the_file(lab, tmp_path, flag, check):
     (tmp_path / "pcheck.toml").write_text('format = "jsonl"\n')

@@ -35,6 +35,8 @@ OFF_NETWORK = ["--exclude", r"example\.(org|invalid)"]
 
 ALIVE, BROKEN, EXCLUDED = "alive", "broken", "excluded"
 MISSING_FILE, MISSING_FRAGMENT = "missing_file", "missing_fragment"
+#: The error kind of an excluded link pcheck does not check as written (another scheme, #here, //host): "skipped".
+UNSUPPORTED = "unsupported"
 
 # (file, line, column, link as written, outcome, error kind): every record of
 # `pcheck check TREE --include-fragments --root-dir TREE`, once each.
@@ -54,7 +56,7 @@ EVERY_LINK = [
     # ... `www.` given its scheme (a URL to check; --exclude keeps it off the network here),
     # and an e-mail address made a mailto: link, which pcheck does not check.
     ("README.md", 15, 14, "http://www.example.org/help", EXCLUDED, None),
-    ("README.md", 15, 51, "mailto:docs@example.org", EXCLUDED, None),
+    ("README.md", 15, 51, "mailto:docs@example.org", EXCLUDED, UNSUPPORTED),
     # Lines 19-26: URLs in a code span, fenced code and indented code: examples, not links. No record.
     # A reference link, at each place it is used (the column of its `[`), once per use. The
     # definition (line 32) has no record of its own, and the unused one (line 33) is not a link.
@@ -103,12 +105,12 @@ EVERY_LINK = [
     ("docs/guide.md", 35, 55, "http://LAB/page/intro,usage#nowhere", BROKEN, MISSING_FRAGMENT),
     ("docs/guide.md", 36, 19, "http://LAB/page/intro,usage#:~:text=x", ALIVE, None),
     # Links pcheck does not check: excluded, saying why.
-    ("docs/guide.md", 40, 8, "mailto:docs@example.invalid", EXCLUDED, None),
-    ("docs/guide.md", 40, 46, "tel:+1-555-0100", EXCLUDED, None),
-    ("docs/guide.md", 40, 70, "ftp://ftp.example.invalid/pub/", EXCLUDED, None),
-    ("docs/guide.md", 41, 10, "javascript:alert(1)", EXCLUDED, None),
-    ("docs/guide.md", 41, 41, "data:image/gif;base64,R0lGODlhAQABAAAAACw=", EXCLUDED, None),
-    ("docs/guide.md", 42, 13, "//cdn.example.invalid/lib.js", EXCLUDED, None),
+    ("docs/guide.md", 40, 8, "mailto:docs@example.invalid", EXCLUDED, UNSUPPORTED),
+    ("docs/guide.md", 40, 46, "tel:+1-555-0100", EXCLUDED, UNSUPPORTED),
+    ("docs/guide.md", 40, 70, "ftp://ftp.example.invalid/pub/", EXCLUDED, UNSUPPORTED),
+    ("docs/guide.md", 41, 10, "javascript:alert(1)", EXCLUDED, UNSUPPORTED),
+    ("docs/guide.md", 41, 41, "data:image/gif;base64,R0lGODlhAQABAAAAACw=", EXCLUDED, UNSUPPORTED),
+    ("docs/guide.md", 42, 13, "//cdn.example.invalid/lib.js", EXCLUDED, UNSUPPORTED),
     # -- docs/ünïcode.md -------------------------------------------------------------------------
     ("docs/ünïcode.md", 5, 49, "#über-größe", ALIVE, None),
     ("docs/ünïcode.md", 5, 81, "#%C3%BCber-gr%C3%B6%C3%9Fe", ALIVE, None),
@@ -141,7 +143,7 @@ def without_root_dir(row: tuple) -> tuple:
     """Without --root-dir a root-relative link is excluded (the record says how to resolve it)."""
     file, line, column, link, outcome, error = row
     if link.startswith("/") and not link.startswith("//"):
-        return file, line, column, link, EXCLUDED, None
+        return file, line, column, link, EXCLUDED, UNSUPPORTED
     return row
 
 
@@ -150,7 +152,7 @@ def without_fragments(row: tuple) -> tuple:
     link to a file or a page is judged on the file or page alone: its fragment is not looked up."""
     file, line, column, link, outcome, error = row
     if link.startswith("#"):
-        return file, line, column, link, EXCLUDED, None
+        return file, line, column, link, EXCLUDED, UNSUPPORTED
     if error == MISSING_FRAGMENT:
         return file, line, column, link, ALIVE, None
     return row

@@ -230,7 +230,7 @@ def markdown_groups(blocks) -> dict:
             assert [c["text"] for c in header] == ["line", "URL", "why"]
             for line, url, _why in rows:
                 groups.setdefault(outcome, {}).setdefault(source, []).append(
-                    (int(line["text"]), url["text"], url["links"][0] if url["links"] else None))
+                    (int(line["text"].split(":")[0]), url["text"], url["links"][0] if url["links"] else None))
     return groups
 
 
@@ -239,7 +239,7 @@ def test_markdown_report_renders_links_grouped_by_source_with_lines(docs):
     assert proc.returncode == 1, proc.stderr
     page = render_markdown(proc.stdout)
     [title] = [v for k, v in page.blocks if k == "h2"]
-    assert "failed" in title and "11 URL(s)" in title
+    assert "failed" in title and "11 links" in title
     counts_table = next(v for k, v in page.blocks if k == "table")
     counts = {row[0]["text"]: int(row[1]["text"]) for row in counts_table[1:]}
     assert counts == {"alive": 1, "broken": 5, "blocked": 3, "excluded": 1, "invalid": 1}
@@ -283,11 +283,10 @@ def text_sections(report: str) -> tuple[dict, list[str], dict]:
             section, outcome = "problems", m.group(1).lower()
         elif line in ("Hints:", "Hosts:"):
             section = line[:-1].lower()
-        elif section == "problems" and (m := re.fullmatch(r"  (\S.*)", line)):
-            source = m.group(1)
-        elif section == "problems" and (m := re.fullmatch(r" +(\d+|-)  (\S.*)", line)) and not line.startswith(" " * 10):
-            groups.setdefault(outcome, {}).setdefault(source, []).append(
-                (int(m.group(1)) if m.group(1) != "-" else None, m.group(2)))
+        elif section == "problems" and (m := re.fullmatch(r"  (.+?)(?::(\d+)(?::\d+)?)?: (.+?)  \((.+)\)", line)):
+            # One self-contained line per problem: `file:line:col: URL  (why)`.
+            source, at, url, _why = m.groups()
+            groups.setdefault(outcome, {}).setdefault(source, []).append((int(at) if at else None, url))
         elif section == "hints" and line.startswith("  "):
             hints.append(line.strip())
         elif section == "hosts" and line.startswith("  ") and not line.strip().startswith("host "):

@@ -38,7 +38,7 @@ def test_printable_escapes_controls_and_bidi_overrides():
 def test_text_report_has_no_raw_control_characters():
     text = render("text", hostile_results())
     assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text
-    assert "\\x1b[2J" in text and "list\\x1b[31m.txt\n" in text
+    assert "\\x1b[2J" in text and "list\\x1b[31m.txt:" in text
 
 
 def test_jsonl_keeps_one_record_per_line_and_round_trips():

@@ -25,12 +25,20 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     no_args_is_help=True,
-    help="pcheck: check thousands to millions of links fast, on every core, losing none.",
+    help="pcheck: check thousands to millions of links fast, on every core, losing none.\n\n"
+         "With no command, `check` is meant: `pcheck README.md docs/` is `pcheck check README.md docs/` "
+         "(a file named like a command: `pcheck check check`).",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.command("check")(check)
-app.command("watch")(watch)
-app.command("demo")(demo)
+# short_help: click cuts a command's first line at 45 characters in `pcheck --help` otherwise.
+app.command("check", short_help="Check URLs from lists, documents, stdin and arguments (the default).")(check)
+app.command("watch", short_help="Re-check the URLs every interval, printing only what changed.")(watch)
+app.command("demo", short_help="Check a mixed list against the embedded local site, offline.")(demo)
+
+#: What a first argument may be without meaning `check`: a command, or an option of the app itself.
+COMMANDS = tuple(command.name for command in app.registered_commands)
+APP_OPTIONS = ("-h", "--help", "-V", "--version", "--install-completion", "--show-completion")
+DEFAULT_COMMAND = "check"
 
 
 def _version(value: bool) -> None:
@@ -41,7 +49,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
 ) -> None:
     """pcheck: a fast bulk link checker."""
 
@@ -52,7 +60,7 @@ def run(args: list[str] | None = None) -> None:
 
     `args` default to the command line's; always ends in SystemExit with the exit code.
     """
-    args = sys.argv[1:] if args is None else list(args)
+    args = with_default_command(sys.argv[1:] if args is None else list(args))
     _log_to_stderr()
     warm = False
     try:
@@ -72,6 +80,14 @@ def run(args: list[str] | None = None) -> None:
             from pcheck.run.procs import stop_helper_processes
 
             stop_helper_processes()
+
+
+def with_default_command(args: list[str]) -> list[str]:
+    """`pcheck README.md docs/` -> `pcheck check README.md docs/`: `check` goes first unless the first
+    argument is a command or an option of the app itself. No arguments at all stay that way (help)."""
+    if not args or args[0] in COMMANDS or args[0].split("=", 1)[0] in APP_OPTIONS:
+        return args
+    return [DEFAULT_COMMAND, *args]
 
 
 def _log_to_stderr() -> None:
@@ -94,7 +110,7 @@ def _prestart(args: list[str]) -> bool:
     Only the command name is looked at: options are typer's to parse. A run that
     then picks spawn or Ray leaves the server idle until run() stops it.
     """
-    if not args or args[0] not in ("check", "watch", "demo") or {"--help", "-h"} & set(args):
+    if not args or args[0] not in COMMANDS or {"--help", "-h"} & set(args):
         return False
     from pcheck.run.procs import prestart
 

@@ -44,6 +44,9 @@ def check(
     hidden: opt.Hidden = False,
     host_stats: opt.HostStats = False,
     no_progress: opt.NoProgress = False,
+    color: opt.Color = D.color,
+    verbose: opt.Verbose = False,
+    quiet: opt.Quiet = False,
     config_path: opt.ConfigPath = None,
     start_method: opt.StartMethod = None,
     resume: opt.Resume = False,
@@ -58,13 +61,19 @@ def check(
     base_url: opt.BaseUrl = None,
     include_fragments: opt.IncludeFragments = False,
 ) -> None:
-    """Check URLs from lists, documents, stdin and arguments; exit 0 if none failed, 1 if some did."""
+    """Check URLs from lists, documents, stdin and arguments; exit 0 if none failed, 1 if some did.
+
+    An INPUT is a file of URLs (one a line), a Markdown/HTML document, a sitemap, a directory
+    (searched for documents) or a glob; '-' for stdin; or an http(s) URL. `check` is the default
+    command: `pcheck README.md docs/` is `pcheck check README.md docs/`.
+    """
     from pcheck.run.session import Plan, Session
 
     try:
         o, config, sources = opt.prepare(ctx)
         plan = Plan(
             tuple(sources), fmt=o.format, output=o.output, host_stats=o.host_stats, progress=not o.no_progress,
+            verbosity=o.verbosity, color=o.color,
             resume=o.resume, cache_path=o.cache_path if o.cache else None,
             max_cache_age_s=parse_duration(o.max_cache_age) if o.cache else 0.0,
             other_inputs=tuple(p for p in (o.config_path, o.ca_bundle) if p),

@@ -32,6 +32,7 @@ OPTION_TYPES: dict[str, tuple[type, ...]] = {
     "user_agent": (str,), "insecure": (bool,), "ca_bundle": (str,), "exclude_private": (bool,),
     "fail_on_blocked": (bool,), "no_progress": (bool,), "input_format": (str,), "extensions": (str, list),
     "host_stats": (bool,), "no_ignore": (bool,), "hidden": (bool,), "root_dir": (str,), "base_url": (str,), "include_fragments": (bool,),
+    "color": (str,), "verbose": (bool,), "quiet": (bool,),
 }
 HOST_TYPES: dict[str, tuple[type, ...]] = {"max_per_host": (int,), "headers": (dict,), "accept": (str, list)}
 

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 
 A, BR, BL, IN = Outcome.ALIVE, Outcome.BROKEN, Outcome.BLOCKED, Outcome.INVALID
 
+#: What the report calls the demo's list: a label, not a path to look for afterwards (the file is
+#: read from a temporary folder that is gone when the demo ends).
+LIST_NAME = "<demo-urls>"
+
 
 def demo_cases(lab: Lab, fast_urls: int = 200) -> list[tuple[str, Outcome]]:
     """(line, expected outcome) pairs; the lab is known to serve each of them so."""
@@ -75,7 +79,8 @@ def demo(
                 **({"processes": processes} if processes is not None else {}),
                 timeout=1.5, retries=1, backoff_base=0.1, threads=16, max_retry_after=5.0,
             )
-            ending = Session(config, Plan((Source(path, "file"),), fmt=format, progress=True), remember).run()
+            source = Source(LIST_NAME, "file", path=path)
+            ending = Session(config, Plan((source,), fmt=format, progress=True), remember).run()
         except PcheckError as exc:
             fail(exc)
     expected = {i + 2: want for i, (_, want) in enumerate(cases)}

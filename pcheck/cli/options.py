@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Iterable, List, Optional
 import typer
 
 from pcheck.config import (
+    COLORS,
     DEFAULT_ACCEPT,
     DEFAULT_CACHE_PATH,
+    DEFAULT_COLOR,
     DEFAULT_DISTRIBUTOR,
     DEFAULT_EXTENSIONS,
     DEFAULT_FORMAT,
@@ -43,47 +45,53 @@ from pcheck.errors import ConfigError
 if TYPE_CHECKING:
     from pcheck.inputs.sources import Source
 
+# Hidden from the Arguments section (typer would show its type there, `<list[str]>`): each
+# command's help says what an INPUT is, and the usage line still shows `[INPUT]...`.
 Inputs = Annotated[Optional[List[str]], typer.Argument(
+    metavar="INPUT", hidden=True,
     help="URL lists, Markdown/HTML documents, directories or globs; '-' for stdin; or http(s) URLs.")]
-Processes = Annotated[Optional[int], typer.Option("-p", "--processes", help=f"Worker processes [default: usable cores, or ${PROCESSES_ENV}].")]
-Threads = Annotated[int, typer.Option("-t", "--threads", help="Threads per process.")]
-Timeout = Annotated[float, typer.Option("--timeout", help="Total seconds for one attempt, connect to last header byte.")]
-Retries = Annotated[int, typer.Option("--retries", help="Retries on timeout, connection/DNS error, 408, 429, 5xx.")]
-Accept = Annotated[str, typer.Option("--accept", help="Statuses that count as alive, e.g. 200-299,403.")]
-Method = Annotated[str, typer.Option("--method", help="First method: head (a failure is confirmed with GET) or get.")]
-MaxPerHost = Annotated[int, typer.Option("--max-per-host", help="Concurrent requests to one host, all processes together.")]
-MaxRedirects = Annotated[int, typer.Option("--max-redirects", help="Redirect hops followed.")]
-Format = Annotated[str, typer.Option("--format", help=f"Report format: {', '.join(FORMATS)}.")]
-Output = Annotated[Optional[str], typer.Option("-o", "--output", help="Write the report to this file [default: stdout].")]
-Include = Annotated[List[str], typer.Option("--include", help="Only check URLs matching this regex (repeatable).")]
-Exclude = Annotated[List[str], typer.Option("--exclude", help="Skip URLs matching this regex (repeatable).")]
-Header = Annotated[List[str], typer.Option("--header", help="Extra request header 'Name: value' (repeatable).")]
-UserAgent = Annotated[str, typer.Option("--user-agent", help="User-Agent header.")]
+Processes = Annotated[Optional[int], typer.Option("-p", "--processes", metavar="N", help=f"Worker processes [default: usable cores, or ${PROCESSES_ENV}].")]
+Threads = Annotated[int, typer.Option("-t", "--threads", metavar="N", help="Threads per process.")]
+Timeout = Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Total seconds for one attempt, connect to last header byte.")]
+Retries = Annotated[int, typer.Option("--retries", metavar="N", help="Retries on timeout, connection/DNS error, 408, 429, 5xx.")]
+Accept = Annotated[str, typer.Option("--accept", metavar="CODES", help="Statuses that count as alive, comma-separated: 403, 200-299, or lychee's 200..=299, 400..404 (end excluded), ..=299, 200...")]
+Method = Annotated[str, typer.Option("--method", metavar="head|get", help="First method: head (a failure is confirmed with GET) or get.")]
+MaxPerHost = Annotated[int, typer.Option("--max-per-host", metavar="N", help="Concurrent requests to one host, all processes together.")]
+MaxRedirects = Annotated[int, typer.Option("--max-redirects", metavar="N", help="Redirect hops followed.")]
+Format = Annotated[str, typer.Option("--format", metavar="FORMAT", help=f"Report format: {', '.join(FORMATS)}.")]
+Output = Annotated[Optional[str], typer.Option("-o", "--output", metavar="FILE", help="Write the report to this file [default: stdout].")]
+Include = Annotated[List[str], typer.Option("--include", metavar="REGEX", help="Only check URLs matching this regex (repeatable).")]
+Exclude = Annotated[List[str], typer.Option("--exclude", metavar="REGEX", help="Skip URLs matching this regex (repeatable).")]
+Header = Annotated[List[str], typer.Option("--header", metavar="HEADER", help="Extra request header 'Name: value' (repeatable).")]
+UserAgent = Annotated[str, typer.Option("--user-agent", metavar="AGENT", help="User-Agent header.")]
 ExcludePrivate = Annotated[bool, typer.Option("--exclude-private", help="Refuse private, loopback, link-local and metadata addresses, checked on every hop's resolved address.")]
 Insecure = Annotated[bool, typer.Option("--insecure", help="Skip TLS certificate verification.")]
-CaBundle = Annotated[Optional[str], typer.Option("--ca-bundle", help="CA certificates (PEM) to verify TLS with.")]
+CaBundle = Annotated[Optional[str], typer.Option("--ca-bundle", metavar="FILE", help="CA certificates (PEM) to verify TLS with.")]
 FailOnBlocked = Annotated[bool, typer.Option("--fail-on-blocked", help="Count blocked URLs (401, 403, 429, 999, challenges) as failures.")]
-InputFormat = Annotated[str, typer.Option("--input-format", help="How to read inputs: auto (by extension), list, markdown, html, text, sitemap.")]
-Extensions = Annotated[str, typer.Option("--extensions", help="Document extensions searched for in directories.")]
+InputFormat = Annotated[str, typer.Option("--input-format", metavar="FORMAT", help="How to read inputs: auto (by extension), list, markdown, html, text, sitemap.")]
+Extensions = Annotated[str, typer.Option("--extensions", metavar="EXTS", help="Document extensions searched for in directories.")]
 NoIgnore = Annotated[bool, typer.Option("--no-ignore", help="Walk directories without reading .gitignore and .ignore files.")]
 Hidden = Annotated[bool, typer.Option("--hidden", help="Walk hidden files and folders (names starting with '.') too.")]
 HostStats = Annotated[bool, typer.Option("--host-stats", help="Add per-host statistics to the report.")]
 NoProgress = Annotated[bool, typer.Option("--no-progress", help="No progress bar or status lines.")]
-ConfigPath = Annotated[Optional[str], typer.Option("--config", help="Config file [default: the nearest pcheck.toml, or pyproject.toml with [tool.pcheck]].")]
-StartMethod = Annotated[Optional[str], typer.Option("--start-method", help="multiprocessing start method: forkserver or spawn.", hidden=True)]
+Color = Annotated[str, typer.Option("--color", metavar="WHEN", help=f"Colour the text report: {', '.join(COLORS)} (auto: on a terminal, unless NO_COLOR is set).")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Text report: list every link with its outcome, alive and excluded ones too.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Text report: only the problem lines, no counts or hints.")]
+ConfigPath = Annotated[Optional[str], typer.Option("--config", metavar="FILE", help="Config file [default: the nearest pcheck.toml, or pyproject.toml with [tool.pcheck]].")]
+StartMethod = Annotated[Optional[str], typer.Option("--start-method", metavar="METHOD", help="multiprocessing start method: forkserver or spawn.", hidden=True)]
 Resume = Annotated[bool, typer.Option("--resume", help="Append to the -o jsonl report of an earlier run, skipping URLs it already holds a verdict for.")]
 Cache = Annotated[bool, typer.Option("--cache", help="Reuse alive verdicts from a local SQLite cache (errors are never cached).")]
-CachePath = Annotated[str, typer.Option("--cache-path", help="The cache file.")]
-MaxCacheAge = Annotated[str, typer.Option("--max-cache-age", help="How long a cached verdict is served: 30s, 15m, 12h, 1d.")]
-Distributor = Annotated[str, typer.Option("--distributor", help="multiprocessing (this machine) or ray (a Ray cluster; pip install 'pcheck[ray]').")]
-RayAddress = Annotated[Optional[str], typer.Option("--ray-address", help="Ray cluster to join ('auto', 'ray://host:10001') [default: start a local one].")]
-ShardSize = Annotated[int, typer.Option("--shard-size", help="URLs per Ray task.")]
+CachePath = Annotated[str, typer.Option("--cache-path", metavar="FILE", help="The cache file.")]
+MaxCacheAge = Annotated[str, typer.Option("--max-cache-age", metavar="DURATION", help="How long a cached verdict is served: 30s, 15m, 12h, 1d.")]
+Distributor = Annotated[str, typer.Option("--distributor", metavar="NAME", help="multiprocessing (this machine) or ray (a Ray cluster; pip install 'pcheck[ray]').")]
+RayAddress = Annotated[Optional[str], typer.Option("--ray-address", metavar="ADDRESS", help="Ray cluster to join ('auto', 'ray://host:10001') [default: start a local one].")]
+ShardSize = Annotated[int, typer.Option("--shard-size", metavar="N", help="URLs per Ray task.")]
 RootDir = Annotated[Optional[str], typer.Option("--root-dir", metavar="DIR", help="Folder that a document's root-relative links (/guide/a.md) start from, checked on disk.")]
 BaseUrl = Annotated[Optional[str], typer.Option("--base-url", metavar="URL", help="Resolve a document's relative links against URL and check them over HTTP instead of on disk.")]
 IncludeFragments = Annotated[bool, typer.Option("--include-fragments", help="Check #fragments: of local files (heading slugs as GitHub makes them, id/name attributes) and of http(s) pages (fetched once with GET, ids and names).")]
 Dump = Annotated[bool, typer.Option("--dump", help="Print the links that would be checked, one per line (--format jsonl: a record each, with source, line and column), and check none.")]
-Every = Annotated[str, typer.Option("--every", help="Interval between rounds: 30s, 5m, 1h.")]
-Rounds = Annotated[Optional[int], typer.Option("--rounds", help="Stop after this many rounds [default: never].")]
+Every = Annotated[str, typer.Option("--every", metavar="DURATION", help="Interval between rounds: 30s, 5m, 1h.")]
+Rounds = Annotated[Optional[int], typer.Option("--rounds", metavar="N", help="Stop after this many rounds [default: never].")]
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,9 @@ class Options:
     hidden: bool = False
     host_stats: bool = False
     no_progress: bool = False
+    color: str = DEFAULT_COLOR
+    verbose: bool = False
+    quiet: bool = False
     config_path: str | None = None
     start_method: str | None = None
     resume: bool = False
@@ -128,6 +139,11 @@ class Options:
     root_dir: str | None = None
     base_url: str | None = None
     include_fragments: bool = False
+
+    @property
+    def verbosity(self) -> int:
+        """-1 with --quiet, 1 with --verbose, else 0 (see run.session.Plan)."""
+        return 1 if self.verbose else -1 if self.quiet else 0
 
     @classmethod
     def given(cls, ctx: typer.Context, **values: Any) -> tuple[Options, frozenset[str]]:
@@ -169,6 +185,10 @@ class Options:
             raise ConfigError("no INPUT given: name files of URLs, documents, '-' for stdin, or URLs")
         if self.format not in FORMATS:
             raise ConfigError(f"--format must be one of {', '.join(FORMATS)}")
+        if self.color not in COLORS:
+            raise ConfigError(f"--color must be one of {', '.join(COLORS)}")
+        if self.verbose and self.quiet:
+            raise ConfigError("--verbose and --quiet ask for opposite reports: give one")
         if self.ca_bundle is not None and not os.path.isfile(self.ca_bundle):
             raise ConfigError(f"--ca-bundle {self.ca_bundle}: no such file")
         return Config(

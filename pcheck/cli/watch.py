@@ -13,7 +13,7 @@ from pcheck.errors import ConfigError, PcheckError
 
 D = opt.Options  # every default, defined once (pcheck.config), read through Options
 
-WatchFormat = Annotated[str, typer.Option("--format", help="text (a line per change) or jsonl (a record per change).")]
+WatchFormat = Annotated[str, typer.Option("--format", metavar="FORMAT", help="text (a line per change) or jsonl (a record per change).")]
 
 
 def watch(
@@ -47,7 +47,11 @@ def watch(
     base_url: opt.BaseUrl = None,
     include_fragments: opt.IncludeFragments = False,
 ) -> None:
-    """Re-check the URLs every interval on a warm pool, printing only what changed."""
+    """Re-check the URLs every interval on a warm pool, printing only what changed.
+
+    An INPUT is what `pcheck check` reads: a file of URLs, a document, a sitemap, a directory,
+    a glob, '-' for stdin, or an http(s) URL.
+    """
     from pcheck.output.changes import WATCH_FORMATS, change_line, round_line
     from pcheck.output.stream import escaping_stdout
     from pcheck.run.watch import Change, watch_sources

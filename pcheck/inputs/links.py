@@ -132,7 +132,8 @@ def _local(path: str, link: str, document: str, line: int | None, column: int | 
 
 def _excluded(link: str, document: str, line: int | None, column: int | None, reason: str) -> CheckResult:
     shown = link if len(link) <= SHOWN_LINK else link[:SHOWN_LINK] + "…"
-    return CheckResult.of(shown, document, line, Verdict(Outcome.EXCLUDED, detail=reason), column=column)
+    return CheckResult.of(shown, document, line, Verdict(Outcome.EXCLUDED, error=ErrorKind.UNSUPPORTED, detail=reason),
+                          column=column)
 
 
 #: What stat says when a path names nothing: a local link to it is broken, not unchecked.

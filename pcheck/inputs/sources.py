@@ -53,6 +53,8 @@ class Source:
     name: str
     kind: str  # "file", "stdin", "url", "document" or "sitemap" (a URL: fetched)
     fmt: str = "list"  # for documents: "markdown", "html", "text" or "sitemap" (a local sitemap file)
+    #: Where a list file is read from, when its name in reports is a label (the demo's list); else `name`.
+    path: str | None = None
 
 
 def open_sources(inputs: Iterable[str], input_format: str = "auto",
@@ -148,13 +150,13 @@ def count_candidates(sources: Iterable[Source]) -> int | None:
         if source.kind == "url":
             total += 1
             continue
-        if _is_pipe(source.name):
+        if _is_pipe(source.path or source.name):
             return None  # a pipe can be read only once: the run's reading it is the count
         if source.kind == "document":
             total += sum(1 for _ in iter_document(source.name, source.fmt))
             continue
         try:
-            with open(source.name, "rb") as stream:
+            with open(source.path or source.name, "rb") as stream:
                 total += sum(1 for _ in _candidate_lines(stream))
         except OSError:
             total += 1  # it will be one `unchecked` result saying why it could not be read
@@ -189,7 +191,7 @@ def iter_targets(sources: Iterable[Source], stdin: BinaryIO | None = None,
             yield from iter_document(source.name, source.fmt, stdin, base)
         else:
             try:
-                with open(source.name, "rb") as stream:
+                with open(source.path or source.name, "rb") as stream:
                     yield from iter_stream(stream, source.name)
             except OSError as exc:
                 yield unreadable_result(source.name, exc)

@@ -86,10 +86,14 @@ class HostTable:
             if s429:
                 lines.append(f"{host}: {s429} URL(s) rate-limited (429): lower --max-per-host, "
                              "or add --accept 429 if throttling is not a failure for you")
-            walls = s403 + s401 + s999 + challenge
+            if s401:
+                lines.append(f"{host}: {s401} link(s) answered 401 Unauthorized: they need a login; send it with "
+                             f"--header (or a [hosts.\"{host}\"] table), or --accept 401")
+            walls = [f"{n} {what}" for n, what in ((s403, "403 Forbidden"), (s999, "999"), (challenge, "challenge page"))
+                     if n]
             if walls:
-                lines.append(f"{host}: {walls} URL(s) refused to robots (401/403/999/challenge): "
-                             "check one in a browser; add --accept 403 if they load")
+                lines.append(f"{host}: refused robots ({', '.join(walls)}): check one in a browser; "
+                             "if it loads, add --accept 403 (or that status)")
             if timeout >= 2:
                 lines.append(f"{host}: {timeout} timeouts: raise --timeout or lower --max-per-host")
         return lines[:_TOP_HOSTS]

@@ -7,7 +7,8 @@ from operator import itemgetter
 from typing import TextIO
 
 from pcheck.models import CheckResult, Outcome, redact_userinfo
-from pcheck.output.reporter import ERROR_KINDS, Reporter, printable, why
+from pcheck.output.reasons import reason
+from pcheck.output.reporter import ERROR_KINDS, Reporter, printable
 from pcheck.output.spool import Spool, dec, dec_opt, enc, enc_opt
 
 
@@ -67,13 +68,13 @@ class JunitReporter(Reporter):
             out.write(f'    <testcase classname="{_xml_attr(_xml(first.source or "pcheck"))}" '
                       f'name="{_xml_attr(_xml(first.url))}" time="{first.elapsed_ms / 1000:.3f}"')
             if self._fails(first.outcome):
-                out.write(f'>\n      <failure message="{_xml_attr(_xml(why(first)))}" type="{first.outcome.value}">')
+                out.write(f'>\n      <failure message="{_xml_attr(_xml(reason(first)))}" type="{first.outcome.value}">')
                 out.write(_xml_text(_place(first.source, first.line)))
                 for row in occurrences:  # every place the URL occurs, one per line
                     out.write("\n" + _xml_text(_place(dec_opt(row[2]), row[3])))
                 out.write("</failure>\n    </testcase>\n")
             elif first.outcome in (Outcome.EXCLUDED, Outcome.BLOCKED):
-                message = _xml_attr(_xml(f"{first.outcome.value}: {why(first)}"))
+                message = _xml_attr(_xml(f"{first.outcome.value}: {reason(first)}"))
                 out.write(f'>\n      <skipped message="{message}" />\n    </testcase>\n')
             else:
                 out.write(" />\n")

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import collections
 import itertools
+import os
 import re
 from operator import itemgetter
-from typing import Iterable, Iterator, NamedTuple, TextIO
+from typing import Any, Iterable, Iterator, NamedTuple, TextIO
 from urllib.parse import quote
 
-from pcheck.models import CheckResult, ErrorKind, Outcome, redact_userinfo
+from pcheck.models import CheckResult, ErrorKind, Outcome, Summary, redact_userinfo
 from pcheck.output.hosttable import HostTable
-from pcheck.output.reporter import ERROR_KINDS, Reporter, printable, why
+from pcheck.output.reasons import reason, where
+from pcheck.output.reporter import ERROR_KINDS, Reporter, printable
 from pcheck.output.spool import Spool, dec, enc, enc_opt
 
 
@@ -25,25 +27,32 @@ class ProblemsReporter(Reporter):
     million invalid lines cost disk, not memory.
     """
 
-    def __init__(self, stream: TextIO, host_stats: bool = False) -> None:
+    def __init__(self, stream: TextIO, host_stats: bool = False, *, verbosity: int = 0,
+                 fail_on_blocked: bool = False, timeout_s: float | None = None) -> None:
         super().__init__(stream)
         self.problems = Spool(
-            "CREATE TABLE problems (rank INTEGER, source BLOB, line INTEGER, url BLOB,"
-            " status INTEGER, error TEXT, redirects INTEGER, detail BLOB)",
-            "INSERT INTO problems VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+            "CREATE TABLE problems (rank INTEGER, source BLOB, line INTEGER, col INTEGER, url BLOB,"
+            " status INTEGER, error TEXT, redirects INTEGER, attempts INTEGER, detail BLOB)",
+            "INSERT INTO problems VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         self.problem_counts: collections.Counter[Outcome] = collections.Counter()
         self.hosts = HostTable() if host_stats else None
         self.trouble = HostTable()
+        #: -1: problems only (-q); 0: counts and problems; 1: every link (-v).
+        self.verbosity = verbosity
+        self.fail_on_blocked = fail_on_blocked
+        self.timeout_s = timeout_s
+        self._ranks = _VERBOSE_RANK if verbosity > 0 else _PROBLEM_RANK
 
     def _write(self, result: CheckResult) -> None:
         if self.hosts is not None and result.outcome is not Outcome.INVALID:
             self.hosts.add(result)
-        rank = _PROBLEM_RANK.get(result.outcome)
-        if rank is not None:  # excluded URLs are counted, not listed
+        rank = self._ranks.get(result.outcome)
+        # Cancelled links are counted, not listed: after Ctrl-C the report says how many, not each one.
+        if rank is not None and result.error is not ErrorKind.CANCELLED:
             r = result
             self.problem_counts[r.outcome] += 1
-            self.problems.add((rank, enc(r.source or "?"), r.line, enc(redact_userinfo(r.url)), r.status,
-                               r.error and r.error.value, r.redirects, enc_opt(r.detail)))
+            self.problems.add((rank, enc(r.source or "?"), r.line, r.column, enc(redact_userinfo(r.url)), r.status,
+                               r.error and r.error.value, r.redirects, r.attempts, enc_opt(r.detail)))
             if r.outcome in (Outcome.BROKEN, Outcome.BLOCKED):
                 self.trouble.add(r)
 
@@ -56,10 +65,10 @@ class ProblemsReporter(Reporter):
         if not self.problem_counts:
             return
         rows = self.problems.flush().execute(
-            "SELECT rank, source, line, url, status, error, redirects, detail FROM problems"
-            " ORDER BY rank, source, ifnull(line, -1), url, rowid")  # rowid: ties keep arrival order
+            "SELECT rank, source, line, col, url, status, error, redirects, attempts, detail FROM problems"
+            " ORDER BY rank, source, ifnull(line, -1), ifnull(col, -1), url, rowid")  # rowid: ties keep arrival order
         for rank, group in itertools.groupby(rows, itemgetter(0)):
-            outcome = PROBLEM_ORDER[rank]
+            outcome = LISTED_ORDER[rank]
             yield outcome, self.problem_counts[outcome], _by_source(outcome, group)
 
     def close(self) -> None:
@@ -77,47 +86,60 @@ class _Problem(NamedTuple):
     """
 
     line: int | None
+    column: int | None
     url: str
     status: int | None
     error: ErrorKind | None
     redirects: int
+    attempts: int
     detail: str | None
     outcome: Outcome
-
-
 
 
 def _by_source(outcome: Outcome, rows: Iterable[tuple]) -> Iterator[tuple[str, Iterator[_Problem]]]:
     for source, items in itertools.groupby(rows, itemgetter(1)):
         yield dec(source), (
-            _Problem(line, url.decode("utf-8", "surrogatepass"), status, ERROR_KINDS.get(error), redirects,
-                     None if detail is None else detail.decode("utf-8", "surrogatepass"), outcome)
-            for _, _, line, url, status, error, redirects, detail in items)
+            _Problem(line, column, url.decode("utf-8", "surrogatepass"), status, ERROR_KINDS.get(error), redirects,
+                     attempts, None if detail is None else detail.decode("utf-8", "surrogatepass"), outcome)
+            for _, _, line, column, url, status, error, redirects, attempts, detail in items)
 
 
 PROBLEM_ORDER = (Outcome.BROKEN, Outcome.BLOCKED, Outcome.INVALID, Outcome.UNCHECKED)
+#: What -v lists besides: every link, so the report accounts for each one.
+LISTED_ORDER = (*PROBLEM_ORDER, Outcome.ALIVE, Outcome.EXCLUDED)
 _PROBLEM_RANK = {outcome: rank for rank, outcome in enumerate(PROBLEM_ORDER)}
+_VERBOSE_RANK = {outcome: rank for rank, outcome in enumerate(LISTED_ORDER)}
 
 
 class TextReporter(ProblemsReporter):
-    """For people: counts, then every URL that is not alive, grouped by where it came from."""
+    """For people: what became of every link, then one self-contained line per problem
+    (`file:line:col: URL  (reason)`, so `grep 404` keeps the URL and its place), then hints."""
+
+    def __init__(self, stream: TextIO, host_stats: bool = False, *, color: bool = False, **options: Any) -> None:
+        super().__init__(stream, host_stats, **options)
+        self.paint = paint if color else _plain
 
     def _finish(self) -> None:
-        s = self.summary
-        out = self.stream
-        rate = s.total / s.elapsed_s if s.elapsed_s > 0 else 0.0
-        title = "interrupted after" if s.interrupted else "checked in"
-        out.write(f"pcheck: {s.total} URL(s) {title} {s.elapsed_s:.2f} s ({rate:.0f}/s)\n")
-        for outcome in Outcome:
-            if s.counts[outcome]:
-                out.write(f"  {outcome.value:<10}{s.counts[outcome]:>8}\n")
+        s, out, paint = self.summary, self.stream, self.paint
+        if self.verbosity >= 0:
+            out.write(headline(s) + "\n")
+            for outcome in Outcome:
+                if s.counts[outcome]:
+                    note = _blocked_note(self.fail_on_blocked) if outcome is Outcome.BLOCKED else ""
+                    out.write(f"  {paint(f'{outcome.value:<10}', outcome)}{s.counts[outcome]:>8}{note}\n")
+            if s.cancelled:
+                out.write(f"\n{paint('Cancelled', Outcome.UNCHECKED)} ({s.cancelled}): interrupted before a verdict; "
+                          "with --format jsonl -o FILE, --resume checks only those\n")
         for outcome, count, by_source in self.grouped():
-            out.write(f"\n{outcome.value.capitalize()} ({count}):\n")
+            if self.verbosity >= 0:
+                out.write(f"\n{paint(outcome.value.capitalize(), outcome)} ({count}):\n")
             for source, items in by_source:
-                out.write(f"  {printable(source)}\n")
                 for r in items:
-                    where = f"{r.line:>6}" if r.line is not None else "     -"
-                    out.write(f"  {where}  {printable(r.url)}\n          {why(r)}\n")
+                    place = paint(printable(where(source, r.line, r.column)) + ":", None)
+                    said = paint(f"({printable(reason(r, self.timeout_s))})", outcome)
+                    out.write(f"  {place} {printable(r.url)}  {said}\n")
+        if self.verbosity < 0:
+            return
         hints = self.trouble.hints()
         if hints:
             out.write("\nHints:\n")
@@ -128,24 +150,67 @@ class TextReporter(ProblemsReporter):
                 out.write(f"  {printable(host):<40}{n:>8}{alive:>8}{broken:>8}{blocked:>8}{mean:>10.1f}\n")
 
 
+def headline(s: Summary) -> str:
+    """`pcheck: 220 links in 3.25 s: 214 checked (66/s), 3 invalid, 3 excluded`: the parts add up to the total,
+    and the rate counts checked links only."""
+    when = f", interrupted after {s.elapsed_s:.2f} s" if s.interrupted else f" in {s.elapsed_s:.2f} s"
+    rate = s.checked / s.elapsed_s if s.elapsed_s > 0 else 0.0
+    parts = [f"{n} {name}" + (f" ({rate:.0f}/s)" if name == "checked" else "") for name, n in s.parts() if n]
+    return f"pcheck: {s.total} link{'s' if s.total != 1 else ''}{when}" + (": " + ", ".join(parts) if parts else "")
+
+
+def _blocked_note(fail_on_blocked: bool) -> str:
+    if fail_on_blocked:
+        return "  (they fail the run: --fail-on-blocked)"
+    return "  (a bot wall or a login, not a dead link: they do not fail the run; --fail-on-blocked makes them)"
+
+
+#: ANSI colours for what a terminal shows (--color): outcomes, and places dimmed.
+_COLORS = {Outcome.BROKEN: "31", Outcome.BLOCKED: "33", Outcome.INVALID: "35", Outcome.UNCHECKED: "36",
+           Outcome.ALIVE: "32", Outcome.EXCLUDED: "2", None: "2"}
+
+
+def use_color(choice: str, stream: TextIO) -> bool:
+    """--color: `auto` colours a terminal unless NO_COLOR is set (no-color.org) or TERM is dumb."""
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def paint(text: str, outcome: Outcome | None) -> str:
+    return f"\x1b[{_COLORS[outcome]}m{text}\x1b[0m"
+
+
+def _plain(text: str, outcome: Outcome | None) -> str:
+    return text
+
+
 class MarkdownReporter(ProblemsReporter):
     """A report that reads well as a CI job summary or a pull-request comment."""
 
     def _finish(self) -> None:
         s = self.summary
         out = self.stream
-        state = "interrupted" if s.interrupted else ("failed" if s.failed() else "passed")
-        out.write(f"## pcheck: {s.total} URL(s), {state}\n\n| outcome | count |\n|---|---:|\n")
+        state = "interrupted" if s.interrupted else ("failed" if s.failed(self.fail_on_blocked) else "passed")
+        out.write(f"## pcheck: {s.total} link{'s' if s.total != 1 else ''}, {state}\n\n"
+                  f"{_md_text(headline(s).removeprefix('pcheck: '))}\n\n| outcome | count |\n|---|---:|\n")
         for outcome in Outcome:
             if s.counts[outcome]:
                 out.write(f"| {outcome.value} | {s.counts[outcome]} |\n")
+        if s.counts[Outcome.BLOCKED]:
+            out.write(f"\nBlocked: {_md_text(_blocked_note(self.fail_on_blocked).strip()[1:-1])}.\n")
+        if s.cancelled:
+            out.write(f"\n{s.cancelled} cancelled: interrupted before a verdict.\n")
         for outcome, count, by_source in self.grouped():
             out.write(f"\n### {outcome.value.capitalize()} ({count})\n")
             for source, items in by_source:
                 out.write(f"\n**{_md_text(source)}**\n\n| line | URL | why |\n|---:|---|---|\n")
                 for r in items:
-                    line = "" if r.line is None else str(r.line)
-                    out.write(f"| {line} | {_md_link(r.url, r.outcome)} | {_md_text(why(r))} |\n")
+                    line = "" if r.line is None else str(r.line) + ("" if r.column is None else f":{r.column}")
+                    out.write(f"| {line} | {_md_link(r.url, r.outcome)} | {_md_text(reason(r, self.timeout_s))} |\n")
         hints = self.trouble.hints()
         if hints:
             out.write("\n### Hints\n\n" + "".join(f"- {_md_text(h)}\n" for h in hints))

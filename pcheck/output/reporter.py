@@ -8,7 +8,7 @@ escape sequences or split a record.
 from __future__ import annotations
 
 import re
-from typing import Any, TextIO
+from typing import TextIO
 
 from pcheck.models import CheckResult, ErrorKind, Summary
 
@@ -63,17 +63,3 @@ class Reporter:
 
     def close(self) -> None:
         """Free the spool on disk, if any (finish does; safe to call again)."""
-
-
-def why(r: CheckResult | Any) -> str:
-    """Status, error kind, redirects and detail in a few words (r: a CheckResult, or a row read back as one)."""
-    parts = []
-    if r.status is not None:
-        parts.append(str(r.status))
-    if r.error is not None:
-        parts.append(r.error.value)
-    if r.redirects:
-        parts.append(f"after {r.redirects} redirect(s)")
-    if r.detail:
-        parts.append(f"({printable(r.detail)})")
-    return " ".join(parts) or r.outcome.value

@@ -17,11 +17,14 @@ from pcheck.output.records import CsvReporter, JsonlReporter, JsonReporter
 from pcheck.output.reporter import Reporter
 
 
-def make_reporter(fmt: str, stream: TextIO, host_stats: bool = False, fail_on_blocked: bool = False) -> Reporter:
+def make_reporter(fmt: str, stream: TextIO, host_stats: bool = False, fail_on_blocked: bool = False, *,
+                  verbosity: int = 0, color: bool = False, timeout_s: float | None = None) -> Reporter:
+    """The writer for `fmt`; verbosity (-q -1, -v 1), colour and the timeout (for its words) serve the formats people read."""
+    for_people = {"verbosity": verbosity, "fail_on_blocked": fail_on_blocked, "timeout_s": timeout_s}
     if fmt == "text":
-        return TextReporter(stream, host_stats)
+        return TextReporter(stream, host_stats, color=color, **for_people)
     if fmt == "markdown":
-        return MarkdownReporter(stream, host_stats)
+        return MarkdownReporter(stream, host_stats, **for_people)
     if fmt == "junit":
         return JunitReporter(stream, fail_on_blocked)
     return {"jsonl": JsonlReporter, "json": JsonReporter, "csv": CsvReporter}[fmt](stream)

@@ -21,13 +21,19 @@ if TYPE_CHECKING:
     from pcheck.store.resume import ResumeState
 
 STDOUT_NAME = "<stdout>"
+#: GitHub Actions names a file every step appends its job summary to: -o naming it appends too.
+STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
 #: errno values that mean "the report cannot be written", as opposed to an input fault.
 WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF, errno.EPIPE, errno.EROFS})
 
 
 def open_report(output: str | None, resume: ResumeState | None = None) -> TextIO:
-    """The report's stream; ReportError if it cannot be opened, before anything is checked."""
+    """The report's stream; ReportError if it cannot be opened, before anything is checked.
+
+    -o truncates its file, except the one `$GITHUB_STEP_SUMMARY` names: that one is appended to,
+    as GitHub asks of every step (the report starts on a line of its own).
+    """
     if not output:
         if sys.stdout is None:  # started with stdout closed (`>&-`)
             raise ReportError(STDOUT_NAME, OSError(errno.EBADF, "stdout is closed; name a report file with -o"))
@@ -35,9 +41,39 @@ def open_report(output: str | None, resume: ResumeState | None = None) -> TextIO
     try:
         if resume is not None:
             return resume.open_for_append()  # under the lock that keeps a second run out
+        if is_step_summary(output):
+            return _open_appending(output)
         return open(output, "w", encoding="utf-8", newline="", errors=REPORT_ERRORS)
     except OSError as exc:
         raise ReportError(output, exc) from exc
+
+
+def is_step_summary(output: str) -> bool:
+    """Whether `output` is the file $GITHUB_STEP_SUMMARY names: the same file when both exist
+    (any spelling, a link), else the same absolute path."""
+    summary = os.environ.get(STEP_SUMMARY_ENV)
+    if not summary:
+        return False
+    try:
+        return os.path.samefile(output, summary)
+    except OSError:
+        return os.path.abspath(output) == os.path.abspath(summary)
+
+
+def _open_appending(output: str) -> TextIO:
+    """`output` opened at its end, after a line end if what is there does not finish with one."""
+    stream = open(output, "a", encoding="utf-8", newline="", errors=REPORT_ERRORS)
+    try:
+        info = os.fstat(stream.fileno())
+        if stat.S_ISREG(info.st_mode) and info.st_size > 0:
+            with open(output, "rb") as existing:
+                existing.seek(-1, os.SEEK_END)
+                if existing.read(1) not in (b"\n", b"\r"):
+                    stream.write("\n")
+    except OSError:
+        stream.close()
+        raise
+    return stream
 
 
 def escaping_stdout() -> TextIO:

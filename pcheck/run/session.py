@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator, TextIO
 
 from pcheck.check.fetch import sitemap_fetcher
-from pcheck.config import DEFAULT_FORMAT, Config
+from pcheck.config import DEFAULT_COLOR, DEFAULT_FORMAT, Config
 from pcheck.errors import ConfigError, ReportError, StoreError
 from pcheck.inputs.filters import filter_targets
 from pcheck.inputs.links import LinkBase
 from pcheck.inputs.sources import Source, count_candidates, iter_targets, parse_url
 from pcheck.models import ARGS_SOURCE, STDIN, CheckResult, Summary, Target
+from pcheck.output.problems import use_color
 from pcheck.output.progress import Progress
 from pcheck.output.reporter import Reporter
 from pcheck.output.reports import make_reporter
@@ -53,6 +54,9 @@ class Plan:
     fmt: str = DEFAULT_FORMAT
     output: str | None = None  # None: stdout
     host_stats: bool = False
+    #: The text report: -1 problems only (-q), 0 counts and problems, 1 every link (-v); and --color.
+    verbosity: int = 0
+    color: str = DEFAULT_COLOR
     progress: bool = False
     #: Carry on the jsonl report at `output`, skipping what it already holds.
     resume: bool = False
@@ -139,7 +143,8 @@ class Session:
         except KeyboardInterrupt:  # interrupted while counting: every URL is reported cancelled
             total, cancel_at_once = None, True
         bar = Progress(total, enabled=plan.progress)
-        reporter = make_reporter(plan.fmt, stream, host_stats=plan.host_stats, fail_on_blocked=config.fail_on_blocked)
+        reporter = make_reporter(plan.fmt, stream, host_stats=plan.host_stats, fail_on_blocked=config.fail_on_blocked,
+                                 verbosity=plan.verbosity, color=use_color(plan.color, stream), timeout_s=config.timeout)
         if resume is not None:
             reporter.summary.counts.update(resume.counts)  # the exit code covers the whole report
         started = time.monotonic()
@@ -166,6 +171,8 @@ class Session:
             interrupted = True
         finally:
             bar.close()
+        if cache is not None:
+            reporter.summary.cached += cache.hits
         finish_report(reporter, stream, name, time.monotonic() - started, interrupted)
         return Ending(reporter.summary, interrupted or signals.received.first is not None, signals.received.first)
 

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# The pcheck GitHub Action's run step (action.yml), kept in a file so that tests can run it.
+#
+# Inputs come only through the environment, never pasted into a script (a `${{ }}` in a `run:`
+# body would let a crafted value run commands):
+#   INPUT_ARGS     arguments to `pcheck check`, split into words as a POSIX shell would split
+#                  them and with quotes removed (Python's shlex.split), but NOTHING is expanded:
+#                  no $VARS, no $(commands), no backticks, no globs (pcheck expands globs itself)
+#   INPUT_FAIL     true|false: exit 1 when pcheck found problems (its exit code 1)
+#   INPUT_FORMAT   the report's format (pcheck --format), default markdown
+#   INPUT_OUTPUT   also copy the report to this path (optional)
+#   INPUT_SUMMARY  true|false: append the report to $GITHUB_STEP_SUMMARY
+#   PCHECK_PYTHON  the Python that has pcheck installed (default: python3 on PATH)
+# Outputs (to $GITHUB_OUTPUT when set): exit_code (pcheck's) and report (the report's path).
+# Exit status: 0, or pcheck's 1 only when INPUT_FAIL is true; any other code of pcheck's (2 usage
+# error, 3 report not written, 129+ ended by a signal) always fails the step: nothing was found,
+# something went wrong.
+set -uo pipefail
+
+args_text=${INPUT_ARGS-.}
+fail=${INPUT_FAIL:-true}
+format=${INPUT_FORMAT:-markdown}
+output=${INPUT_OUTPUT:-}
+summary=${INPUT_SUMMARY:-true}
+python=${PCHECK_PYTHON:-python3}
+
+# A workflow command's message: %, CR and LF escaped, so that a value cannot start another command.
+command_data() {
+  local s=${1//'%'/%25}
+  s=${s//$'\r'/%0D}
+  printf '%s' "${s//$'\n'/%0A}"
+}
+
+usage_error() {
+  echo "::error title=pcheck action::$(command_data "$1")"
+  exit 2
+}
+
+case $fail in true|false) ;; *) usage_error "input 'fail' must be true or false, not '$fail'" ;; esac
+case $summary in true|false) ;; *) usage_error "input 'summary' must be true or false, not '$summary'" ;; esac
+case $output in *$'\n'*|*$'\r'*) usage_error "input 'output' holds a line break" ;; esac
+
+tmp_dir=${RUNNER_TEMP:-${TMPDIR:-/tmp}}
+args_file=$(mktemp "$tmp_dir/pcheck-args.XXXXXX") || exit 2
+report=$(mktemp "$tmp_dir/pcheck-report.XXXXXX") || exit 2
+trap 'rm -f "$args_file"' EXIT
+
+# Shell-like word splitting without expansion: NUL-separated words from shlex.
+if ! "$python" -c 'import shlex, sys; sys.stdout.write("".join(w + "\0" for w in shlex.split(sys.argv[1])))' \
+    "$args_text" > "$args_file"; then
+  usage_error "input 'args' cannot be split into words (an unclosed quote?): $args_text"
+fi
+args=()
+while IFS= read -r -d '' word; do args+=("$word"); done < "$args_file"
+
+for word in ${args[@]+"${args[@]}"}; do
+  case $word in
+    --) break ;;
+    --format|--format=*) usage_error "give the report format with the 'format' input, not --format in 'args'" ;;
+    -o|-o?*|--output|--output=*) usage_error "give the report path with the 'output' input, not -o/--output in 'args'" ;;
+  esac
+done
+
+# Whatever pcheck, or a document it reads, prints must not act as a workflow command (::set-output,
+# ::add-mask, ...): commands are off while its output goes to the log.
+stop_token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+echo "::stop-commands::$stop_token"
+echo "pcheck check$(printf ' %q' --format "$format" --output "$report" ${args[@]+"${args[@]}"})"
+"$python" -m pcheck check --format "$format" --output "$report" ${args[@]+"${args[@]}"}
+code=$?
+cat "$report"
+[ -z "$(tail -c 1 "$report")" ] || echo
+echo "::$stop_token::"
+
+if [ -n "$output" ]; then
+  if ! { mkdir -p -- "$(dirname -- "$output")" && cp -- "$report" "$output"; }; then
+    usage_error "cannot write the report to the 'output' path: $output"
+  fi
+  report=$output
+fi
+
+if [ "$summary" = true ] && [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
+  limit=1000000  # GitHub refuses a step summary over 1 MiB
+  cut=false
+  [ "$(wc -c < "$report")" -le "$limit" ] || cut=true
+  report_head() {  # the report, or as many whole lines of it as fit under the limit
+    if [ "$cut" = true ]; then head -c "$limit" -- "$report" | sed '$d'; else cat -- "$report"; fi
+  }
+  # The report starts on a line of its own, after a blank line, whatever an earlier step left.
+  separator=
+  if [ -s "$GITHUB_STEP_SUMMARY" ]; then
+    separator=$'\n'
+    [ -z "$(tail -c 1 "$GITHUB_STEP_SUMMARY")" ] || separator=$'\n\n'
+  fi
+  {
+    printf '%s' "$separator"
+    if [ "$format" = markdown ]; then
+      report_head
+    else
+      fence='```'
+      while grep -qF -- "$fence" "$report"; do fence="$fence\`"; done
+      echo "$fence$format"
+      report_head
+      [ -z "$(report_head | tail -c 1)" ] || echo
+      echo "$fence"
+    fi
+    if [ "$cut" = true ]; then
+      # shellcheck disable=SC2016  # the backticks are Markdown
+      printf '\n*The report is cut here: it is over %s bytes. The whole of it is at the `report` output path.*\n' "$limit"
+    fi
+    case $code in
+      0|1) ;;
+      *) printf '\n**pcheck ended with exit code %s** (2: usage error or unreadable input, 3: report not written, 129 and over: ended by a signal); see the job log.\n' "$code" ;;
+    esac
+  } >> "$GITHUB_STEP_SUMMARY"
+fi
+
+if [ -n "${GITHUB_OUTPUT:-}" ]; then
+  {
+    echo "exit_code=$code"
+    echo "report=$report"
+  } >> "$GITHUB_OUTPUT"
+fi
+
+case $code in
+  0) exit 0 ;;
+  1)
+    if [ "$fail" = true ]; then
+      echo "::error title=pcheck::broken, invalid or unchecked links found (pcheck exit code 1)"
+      exit 1
+    fi
+    echo "::warning title=pcheck::broken, invalid or unchecked links found (pcheck exit code 1); not failing: 'fail' is false"
+    exit 0 ;;
+  *)
+    echo "::error title=pcheck::pcheck ended with exit code $code"
+    exit "$code" ;;
+esac

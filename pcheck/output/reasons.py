@@ -1,0 +1,103 @@
+"""Why a link is not alive, in the words a person uses: "404 Not Found", "connection refused",
+"TLS certificate expired", "timed out after 10 s (3 attempts)".
+
+The reports people read (text, Markdown) say this; the machine formats keep
+the error kind and the raw detail. The error kind is the classification; the
+detail (the exception's own words, OpenSSL's verify message) only picks the
+phrase within a kind, and is shown as it is when no phrase fits.
+"""
+
+from __future__ import annotations
+
+import http
+import re
+from typing import Any
+
+from pcheck.models import ARGS_SOURCE, ErrorKind, Outcome
+
+_PHRASES = {status.value: status.phrase for status in http.HTTPStatus}
+_PHRASES.update({999: "Request denied (LinkedIn's bot wall)", 429: "Too Many Requests"})
+
+# Within a kind, what the exception said picks the words (first match wins).
+_TLS = (
+    ("certificate has expired", "TLS certificate expired"),
+    ("certificate is not yet valid", "TLS certificate not valid yet"),
+    ("self-signed certificate", "TLS certificate is self-signed"),
+    ("self signed certificate", "TLS certificate is self-signed"),
+    ("unable to get local issuer certificate", "TLS certificate from an unknown authority"),
+    ("mismatch", "TLS certificate is for another host name"),
+    ("doesn't match", "TLS certificate is for another host name"),
+    ("certificate revoked", "TLS certificate revoked"),
+    ("wrong_version_number", "TLS handshake failed (is the port plain HTTP?)"),
+    ("unsupported protocol", "TLS version refused"),
+    ("handshake failure", "TLS handshake refused"),
+)
+_CONNECTION = (
+    ("refused", "connection refused"),
+    ("reset", "connection reset by the server"),
+    ("remotedisconnected", "the server closed the connection without answering"),
+    ("broken pipe", "the server closed the connection"),
+    ("network is unreachable", "network unreachable"),
+    ("no route to host", "no route to host"),
+)
+_DNS = (
+    ("name or service not known", "no such host (DNS)"),
+    ("nodename nor servname", "no such host (DNS)"),
+    ("no address associated", "the host has no address (DNS)"),
+    ("temporary failure", "DNS lookup failed, temporarily"),
+)
+_BY_KIND = {ErrorKind.TLS: (_TLS, "TLS failed"), ErrorKind.CONNECTION: (_CONNECTION, "connection failed"),
+            ErrorKind.DNS: (_DNS, "DNS lookup failed")}
+_FIXED = {
+    ErrorKind.PROTOCOL: "the answer was not valid HTTP",
+    ErrorKind.PRIVATE_ADDRESS: "a private address (--exclude-private)",
+    ErrorKind.WORKER_CRASHED: "not checked: its worker process kept crashing",
+    ErrorKind.LOCAL_RESOURCES: "not checked: this machine ran short of open files, memory or ports",
+    ErrorKind.CANCELLED: "cancelled: the run was interrupted first",
+    ErrorKind.INTERNAL: "not checked: an error in pcheck (please report it)",
+}
+_MORE_THAN = re.compile(r"more than (\d+)")
+
+
+def status_text(status: int) -> str:
+    """`404 Not Found`; a status no standard names is shown alone."""
+    phrase = _PHRASES.get(status)
+    return f"{status} {phrase}" if phrase else str(status)
+
+
+def reason(r: Any, timeout_s: float | None = None) -> str:
+    """Why `r` (a CheckResult, or a row read back as one) is what it is, in plain words."""
+    error, detail = r.error, r.detail
+    if error is None:
+        if r.status is not None and r.outcome is not Outcome.ALIVE:
+            said = status_text(r.status)
+            return f"{said}, {detail}" if detail else said
+        return detail or r.outcome.value
+    if error is ErrorKind.TIMEOUT:
+        attempts = getattr(r, "attempts", 0) or 1
+        after = f" after {timeout_s:g} s" if timeout_s else ""
+        return f"timed out{after}" + (f", {attempts} attempts" if attempts > 1 else "")
+    if error is ErrorKind.REDIRECT_LOOP:
+        return f"redirect loop after {r.redirects} hop{'s' if r.redirects != 1 else ''}"
+    if error is ErrorKind.TOO_MANY_REDIRECTS:
+        most = _MORE_THAN.search(detail or "")
+        return f"more than {most.group(1)} redirects" if most else "too many redirects"
+    if error in (ErrorKind.INVALID_URL, ErrorKind.MISSING_FRAGMENT, ErrorKind.UNSUPPORTED):
+        prefix = "not a valid URL: " if error is ErrorKind.INVALID_URL else ""
+        return prefix + (detail or error.value)
+    if error is ErrorKind.MISSING_FILE:
+        return "no such file or folder"
+    if error in _BY_KIND:
+        phrases, fallback = _BY_KIND[error]
+        lowered = (detail or "").lower()
+        return next((words for needle, words in phrases if needle in lowered), fallback)
+    return _FIXED.get(error, error.value)
+
+
+def where(source: str | None, line: int | None, column: int | None) -> str:
+    """`file:line:col`, as compilers and linters say it (editors and terminals make it a link)."""
+    if source is None or source == ARGS_SOURCE:
+        return "(command line)"
+    if line is None:
+        return source
+    return f"{source}:{line}:{column}" if column is not None else f"{source}:{line}"
