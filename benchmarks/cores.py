@@ -66,7 +66,7 @@ def main() -> int:
                 for k in order:
                     out = os.path.join(tmp, f"out-{k}-{r}.jsonl")
                     cmd = [PY, "-m", "pcheck", "check", urls_file, "--format", "jsonl", "-o", out,
-                           "--no-progress", "-p", str(k), "-t", str(threads)]
+                           "--no-progress", "-p", str(k), "-t", str(threads), "--host-interval", "0"]
                     mph = args.max_per_host or (k * threads if args.workload == "single-host" else None)
                     if mph:
                         cmd += ["--max-per-host", str(mph)]

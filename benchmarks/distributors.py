@@ -47,7 +47,7 @@ def main() -> int:
                         inputs = urls or [path]
                         cmd = [PY, "-m", "pcheck", "check", *inputs, "--distributor", d, "--format", "jsonl",
                                "--no-progress", "--timeout", "10", "--retries", "0", "--threads", "64",
-                               "--max-per-host", "64"]
+                               "--max-per-host", "64", "--host-interval", "0"]
                         run = measured(cmd, TIMEOUT_S, tmp, f"{d}-{r}")
                         n = count_lines(run.stdout_path)
                         runs[d].append({"wall_s": run.wall_s, "cpu_s": run.cpu_s, "rss_mb": run.peak_rss_mb,

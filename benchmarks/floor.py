@@ -239,7 +239,7 @@ def pipeline(lab: LabProcess, scale: float, rounds: int, tmp: str, timeout: floa
         for label, opts in configs.items():
             for what, file, count in (("one", one_file, 1), ("all", urls_file, n)):
                 out = os.path.join(tmp, f"p-{r}.jsonl")
-                cmd = [PY, "-m", "pcheck", "check", file, "--format", "jsonl", "-o", out, "--no-progress", *opts]
+                cmd = [PY, "-m", "pcheck", "check", file, "--format", "jsonl", "-o", out, "--no-progress", "--host-interval", "0", *opts]
                 run = measured(cmd, timeout, tmp, f"pipe-{r}")
                 lines = sum(1 for _ in open(out)) if os.path.exists(out) else 0
                 if lines != count or run.returncode != 0:

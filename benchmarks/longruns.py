@@ -44,7 +44,7 @@ def main() -> int:
             for r in range(rounds):
                 folder = os.path.join(tmp, f"r{r}")
                 os.makedirs(folder)
-                base = [PY, "-m", "pcheck", "check", urls_file, "--format", "jsonl", "--no-progress"]
+                base = [PY, "-m", "pcheck", "check", urls_file, "--format", "jsonl", "--no-progress", "--host-interval", "0"]
                 commands = {
                     "plain": [*base, "-o", os.path.join(folder, "plain.jsonl")],
                     "cache, cold": [*base, "-o", os.path.join(folder, "cache.jsonl"), "--cache",

@@ -108,7 +108,7 @@ def run(shape: str, fmt: str, lines: int, listing: Path, options: list[str], exp
         tmp: Path, timeout: float) -> dict:
     report = tmp / f"report-{shape}-{lines}.{fmt}"
     pcheck = [PY, "-m", "pcheck", "check", "-" if shape == "random" else str(listing),
-              "--format", fmt, "-o", str(report), *options, *COMMON]
+              "--format", fmt, "-o", str(report), "--host-interval", "0", *options, *COMMON]
     # measure.py gives its command no stdin: random bytes come through a pipe from cat, as from `head`.
     cmd = ["sh", "-c", 'cat -- "$0" | "$@"', str(listing), *pcheck] if shape == "random" else pcheck
     proc = subprocess.Popen([PY, str(MEASURE), "--timeout", str(timeout), "--", *cmd],

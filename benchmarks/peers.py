@@ -42,7 +42,7 @@ def tool_commands(urls_file: str, out: str, concurrency: int, cores: int, lychee
     tools: dict[str, tuple[str, list[str], bool]] = {
         f"pcheck -p {cores} -t {per}": ("pcheck", [PY, "-m", "pcheck", "check", urls_file, "--format", "jsonl", "-o", out,
                                                  "--no-progress", "-p", str(cores), "-t", str(per),
-                                                 "--max-per-host", str(c)], True),
+                                                 "--max-per-host", str(c), "--host-interval", "0"], True),
         f"naive-threads {c}": ("script", [PY, str(HERE / "peers" / "naive_threads.py"), urls_file, str(c)], False),
         f"aiohttp {c}": ("script", [PY, str(HERE / "peers" / "aiohttp_check.py"), urls_file, str(c)], False),
     }

@@ -136,7 +136,7 @@ def main() -> int:
             out = os.path.join(tmp, "out.jsonl")
             cmd = [spy, "record", "--subprocesses", "--gil", "--rate", str(args.rate), "--format", "raw", "-o", raw,
                    "--", PY, "-m", "pcheck", "check", urls, "--format", "jsonl", "-o", out, "--no-progress",
-                   "-p", str(args.processes), "-t", str(args.threads)]
+                   "-p", str(args.processes), "-t", str(args.threads), "--host-interval", "0"]
             print(" ".join(cmd), flush=True)
             done = subprocess.run(cmd, capture_output=True, timeout=args.timeout)
             lines = sum(1 for _ in open(out)) if os.path.exists(out) else 0

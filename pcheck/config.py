@@ -5,12 +5,14 @@ No I/O here: the CLI and the library both build a `Config` and hand it on.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
 
 from pcheck._version import __version__
 from pcheck.errors import ConfigError
+from pcheck.models import redact_userinfo
 
 DEFAULT_THREADS = 64  # 128 requests in flight on 2 cores, as lychee's default --max-concurrency
 DEFAULT_TIMEOUT_S = 10.0
@@ -18,6 +20,10 @@ DEFAULT_RETRIES = 2
 DEFAULT_ACCEPT = "200-299"
 DEFAULT_METHOD = "head"
 DEFAULT_MAX_PER_HOST = 8
+#: Least time between two request starts to one host: lychee's default (20 a second at most), with
+#: --max-per-host 8 in flight. Polite crawlers go slower (Scrapy's AutoThrottle, wget --wait), but a link
+#: checker asks each page once; a host that wants less says so with 429, and pcheck slows for it.
+DEFAULT_HOST_INTERVAL = "50ms"
 DEFAULT_MAX_REDIRECTS = 10
 DEFAULT_USER_AGENT = f"Mozilla/5.0 (compatible; pcheck/{__version__})"
 #: Longest Retry-After pcheck waits for; a longer one ends the check at once.
@@ -58,6 +64,12 @@ DEFAULT_EVERY = "30s"
 DEFAULT_DISTRIBUTOR = "multiprocessing"
 #: URLs per Ray task.
 DEFAULT_SHARD_SIZE = 10_000
+#: Hosts a GitHub token (--github-token, GITHUB_TOKEN) is sent to, over https only: the site and its API,
+#: whose rate limits the token lifts. Not raw.githubusercontent.com or other github.io/CDN hosts.
+DEFAULT_GITHUB_HOSTS = ("github.com", "api.github.com")
+GITHUB_TOKEN_ENV = "GITHUB_TOKEN"
+#: Proxy URL schemes pcheck sends through (https://: TLS to the proxy itself); SOCKS is not supported.
+PROXY_SCHEMES = ("http", "https")
 
 PROCESSES_ENV = "PCHECK_PROCESSES"
 METHODS = ("head", "get")
@@ -133,15 +145,20 @@ def _accept_part(part: str) -> tuple[int, int]:
 
 
 def parse_duration(text: str) -> float:
-    """'90' or '90s', '15m', '12h', '1d' -> seconds."""
+    """'90' or '90s', '500ms', '15m', '12h', '1d' -> seconds."""
     text = text.strip().lower()
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    scale = units.get(text[-1:], None)
-    number = text[:-1] if scale else text
+    if text.endswith("ms"):
+        scale, number = 0.001, text[:-2]
+    else:
+        scale = units.get(text[-1:], None)
+        number = text[:-1] if scale else text
     try:
         value = float(number) * (scale or 1)
     except ValueError:
-        raise ConfigError(f"{text!r} is not a duration like 30s, 15m, 12h or 1d") from None
+        raise ConfigError(f"{text!r} is not a duration like 500ms, 30s, 15m, 12h or 1d") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{text!r} is not a duration like 500ms, 30s, 15m, 12h or 1d")
     if value < 0:
         raise ConfigError("a duration cannot be negative")
     return value
@@ -158,6 +175,19 @@ def parse_header(spec: str) -> tuple[str, str]:
     return name, value
 
 
+def parse_proxy(spec: str) -> str:
+    """A --proxy value as a URL: 'host:port' means http://host:port; ConfigError (never showing a password) if unusable."""
+    url = spec.strip() if "://" in spec else "http://" + spec.strip()
+    scheme, _, rest = url.partition("://")
+    authority = rest.split("/", 1)[0]
+    shown = redact_userinfo(url)
+    if scheme.lower() not in PROXY_SCHEMES:
+        raise ConfigError(f"--proxy {shown}: only http:// and https:// proxies are supported")
+    if not authority.rpartition("@")[2] or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):
+        raise ConfigError(f"--proxy {shown}: expected a URL like http://host:port")
+    return url
+
+
 @dataclass(frozen=True)
 class HostPolicy:
     """Per-host settings from a config file's [hosts."name"] table; None means the run's own."""
@@ -165,6 +195,7 @@ class HostPolicy:
     max_per_host: int | None = None
     headers: tuple[tuple[str, str], ...] = ()
     accept: tuple[tuple[int, int], ...] | None = None
+    host_interval: float | None = None
 
 
 @dataclass(frozen=True)
@@ -178,6 +209,7 @@ class Config:
     accept: tuple[tuple[int, int], ...] = parse_accept(DEFAULT_ACCEPT)
     method: str = DEFAULT_METHOD
     max_per_host: int = DEFAULT_MAX_PER_HOST
+    host_interval: float = parse_duration(DEFAULT_HOST_INTERVAL)
     max_redirects: int = DEFAULT_MAX_REDIRECTS
     headers: tuple[tuple[str, str], ...] = ()
     user_agent: str = DEFAULT_USER_AGENT
@@ -204,6 +236,12 @@ class Config:
     base_url: str | None = None
     #: Check the #fragments of local links (--include-fragments).
     include_fragments: bool = False
+    #: --proxy: every request goes through it instead of HTTP_PROXY/HTTPS_PROXY/ALL_PROXY (NO_PROXY still applies).
+    #: None: the environment's, read by each worker process. Kept out of repr: it may hold a password.
+    proxy: str | None = field(default=None, repr=False)
+    #: --github-token (else GITHUB_TOKEN, read by the CLI): `Authorization: Bearer` to github_hosts over https only.
+    github_token: str | None = field(default=None, repr=False)
+    github_hosts: tuple[str, ...] = DEFAULT_GITHUB_HOSTS
 
     def __post_init__(self) -> None:
         checks = [
@@ -212,6 +250,7 @@ class Config:
             (self.timeout > 0, "--timeout must be positive"),
             (self.retries >= 0, "--retries cannot be negative"),
             (self.max_per_host >= 1, "--max-per-host must be at least 1"),
+            (0 <= self.host_interval <= 3600, "--host-interval must be between 0 and 1h"),
             (self.max_redirects >= 0, "--max-redirects cannot be negative"),
             (self.method in METHODS, f"--method must be one of {', '.join(METHODS)}"),
             (self.distributor in DISTRIBUTORS, f"--distributor must be one of {', '.join(DISTRIBUTORS)}"),
@@ -224,6 +263,10 @@ class Config:
             raise ConfigError(f"--root-dir {self.root_dir}: not a directory")
         if self.base_url is not None and not re.match(r"(?i)https?://[^/?#]", self.base_url):
             raise ConfigError(f"--base-url {self.base_url!r}: not an absolute http(s) URL")
+        if self.proxy is not None:
+            object.__setattr__(self, "proxy", parse_proxy(self.proxy))
+        if self.github_token is not None and not re.fullmatch(r"[\x21-\x7e]+", self.github_token):
+            raise ConfigError("--github-token: a token is printable ASCII without spaces (the value is not shown)")
         for pattern in self.include + self.exclude:
             try:
                 re.compile(pattern)
@@ -238,6 +281,10 @@ class Config:
             if name == host:
                 return policy
         return None
+
+    def host_interval_for(self, host: str) -> float:
+        policy = self.host_policy(host) if self.hosts else None
+        return policy.host_interval if policy and policy.host_interval is not None else self.host_interval
 
     def max_per_host_for(self, host: str) -> int:
         policy = self.host_policy(host) if self.hosts else None

@@ -93,12 +93,28 @@ class Verdict:
     detail: str | None = None
     #: The page's anchors, when a link's #fragment asked for them (--include-fragments); never in a record.
     anchors: PageAnchors | None = None
+    #: A 429 or 503's Retry-After, in seconds, for the host scheduler's pause; never in a record.
+    retry_after_s: float | None = None
 
     def __reduce__(self) -> tuple:
         # Every verdict crosses a pipe: positional fields pickle and load twice as fast as
         # the dataclass's slot state (one object.__setattr__ per field).
         return (Verdict, (self.outcome, self.status, self.error, self.final_url, self.redirects,
-                          self.method, self.attempts, self.elapsed_ms, self.detail, self.anchors))
+                          self.method, self.attempts, self.elapsed_ms, self.detail, self.anchors, self.retry_after_s))
+
+
+@dataclass(frozen=True, slots=True)
+class HostBackoff:
+    """A host that refused requests for load (429, 503), and what pcheck did about it."""
+
+    host: str
+    #: Answers 429 or 503 it gave (each refused URL was put back in line, up to a limit).
+    refusals: int
+    #: Seconds it was paused in all.
+    paused_s: float
+    #: Requests in flight it was allowed at the end, and the extra interval between their starts.
+    limit: int
+    extra_interval_s: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -236,7 +236,7 @@ def test_bash_completion_script_and_answers(tmp_path):
     commands = completion({"_PCHECK_COMPLETE": "complete_bash", "COMP_WORDS": "pcheck ch", "COMP_CWORD": "1"})
     assert commands.stdout.split() == ["check"]
     options = completion({"_PCHECK_COMPLETE": "complete_bash", "COMP_WORDS": "pcheck check --host", "COMP_CWORD": "2"})
-    assert options.stdout.split() == ["--host-stats"]
+    assert options.stdout.split() == ["--host-interval", "--host-stats"]
 
 
 def test_show_completion_via_python_m_names_pcheck():

@@ -98,7 +98,10 @@ def read_jsonl(path: Path, complete: bool = False) -> list[dict]:
 
 
 def start_cli(tmp_path: Path, urls: list[str], *args: str) -> tuple[subprocess.Popen, Path, Path]:
-    """`python -m pcheck check LIST --format jsonl -o REPORT ARGS` in its own session (process group)."""
+    """`python -m pcheck check LIST --format jsonl -o REPORT ARGS` in its own session (process group).
+
+    With no interval between requests to a host: these tests drive the pool as fast as it goes
+    (politeness has tests of its own, in test_hosts.py)."""
     listing = tmp_path / "urls.txt"
     listing.write_text("".join(u + "\n" for u in urls), encoding="utf-8")
     report = tmp_path / "report.jsonl"
@@ -106,7 +109,7 @@ def start_cli(tmp_path: Path, urls: list[str], *args: str) -> tuple[subprocess.P
     with open(stderr, "wb") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "pcheck", "check", str(listing), "--format", "jsonl", "-o", str(report),
-             "--no-progress", *args],
+             "--no-progress", "--host-interval", "0", *args],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
         )
     return proc, report, stderr
@@ -621,7 +624,7 @@ BIG = 100_000  # bytes of detail per verdict: one verdict alone outgrows a 64 Ki
 def test_big_results_all_arrive_and_workers_exit_cleanly(lab, start_method, monkeypatch):
     monkeypatch.setattr(pcheck.run.pool, "worker_main", fh.fault_worker_main)
     urls = [fh.fault_url(lab.url(f"/ok?i={i}"), "big", size=BIG) for i in range(300)]
-    config = Config(processes=2, threads=4, timeout=5, retries=0, start_method=start_method)
+    config = Config(processes=2, threads=4, timeout=5, retries=0, start_method=start_method, host_interval=0)
     started = time.monotonic()
     with CheckRun(config) as run:
         results = list(run.results(targets(urls)))
@@ -639,7 +642,7 @@ def test_big_results_all_arrive_and_workers_exit_cleanly(lab, start_method, monk
 def test_closing_early_with_big_results_in_flight_drains_before_join(lab, start_method, monkeypatch):
     monkeypatch.setattr(pcheck.run.pool, "worker_main", fh.fault_worker_main)
     urls = [fh.fault_url(lab.url(f"/ok?i={i}"), "big", size=BIG) for i in range(300)]
-    config = Config(processes=2, threads=4, timeout=5, retries=0, start_method=start_method)
+    config = Config(processes=2, threads=4, timeout=5, retries=0, start_method=start_method, host_interval=0)
     run = CheckRun(config)
     with run:
         gen = run.results(targets(urls))

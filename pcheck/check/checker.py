@@ -25,8 +25,10 @@ import requests
 import urllib3.exceptions
 
 from pcheck.anchors import MAX_PAGE_BYTES, AnchorReader
+from pcheck.check.auth import token_headers
 from pcheck.check.deadlines import DeadlineExceeded
 from pcheck.check.netguard import PrivateAddressRefused
+from pcheck.check.proxies import causes
 from pcheck.models import ErrorKind, Outcome, PageAnchors, Verdict
 from pcheck.urls import changes_origin, normalise
 
@@ -39,6 +41,8 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 #: Statuses that mean "a server is there but refuses robots", not "the link is dead".
 BLOCKED_STATUSES = frozenset({401, 403, 429, 999})
 RETRY_STATUSES = frozenset({408, 429})
+#: "Slow down" answers a scheduler handles for the whole host (see run/hosts.py) when the checker defers them.
+DEFERRED_STATUSES = frozenset({429, 503})
 RETRY_ERRORS = frozenset({ErrorKind.TIMEOUT, ErrorKind.CONNECTION, ErrorKind.DNS})
 #: A HEAD failure with one of these would fail the same way with GET, so no fallback.
 NO_FALLBACK_ERRORS = frozenset({
@@ -82,8 +86,12 @@ class Answer:
 class Checker:
     """Checks URLs one at a time for one thread, sharing the process's Transport."""
 
-    def __init__(self, config: Config, transport: Transport, stop: threading.Event | None = None) -> None:
+    def __init__(self, config: Config, transport: Transport, stop: threading.Event | None = None,
+                 defer_rate_limits: bool = False) -> None:
         self.config = config
+        #: A 429 or 503 is returned at once, for the host scheduler to slow the whole host (run/hosts.py),
+        #: instead of being retried here while the host's other URLs keep asking.
+        self.defer_rate_limits = defer_rate_limits
         self.transport = transport
         self.stop = stop or threading.Event()
         self.base_headers = {
@@ -177,6 +185,9 @@ class Checker:
         """Follow redirects by hand (requests would download each redirect body) under one deadline."""
         deadline = time.monotonic() + self.config.timeout
         headers = self.base_headers  # --header: loses its credentials at the first change of origin
+        token = token_headers(url, self.config) if self.config.github_token else None
+        if token:  # the GitHub token: for the URL as listed, and dropped as --header credentials are
+            headers = {**headers, **token}
         seen = {url}
         current = url
         hops = 0
@@ -227,6 +238,12 @@ class Checker:
 
     def _retry_delay(self, answer: Answer, attempt: int) -> tuple[float | None, str | None]:
         """Seconds to wait before retrying, or (None, reason it was not retried)."""
+        if self.defer_rate_limits and answer.error is None and answer.status in DEFERRED_STATUSES \
+                and not self.config.accepts(answer.status, self.accept):
+            wait = parse_retry_after(answer.retry_after) if answer.retry_after else None
+            if wait is not None and wait > self.config.max_retry_after:
+                return None, f"Retry-After {wait:.0f}s is over the {self.config.max_retry_after:.0f}s cap"
+            return None, None  # the host scheduler slows the whole host, and puts this URL back in line
         retryable = answer.error in RETRY_ERRORS or (
             answer.status is not None
             and answer.error is None
@@ -260,9 +277,10 @@ class Checker:
         detail = answer.detail or why_not
         if answer.challenge and outcome is Outcome.BLOCKED and not detail:
             detail = "challenge page (cf-mitigated)"
+        retry_after = parse_retry_after(answer.retry_after) if answer.retry_after and status in DEFERRED_STATUSES else None
         return Verdict(
             outcome, status, error, answer.final_url, answer.redirects, answer.method,
-            requests_made, elapsed * 1000.0, detail,
+            requests_made, elapsed * 1000.0, detail, retry_after_s=retry_after,
         )
 
 
@@ -316,7 +334,7 @@ def _decode_location(location: str | None) -> str | None:
 
 def classify(exc: BaseException) -> tuple[ErrorKind, str]:
     """Map any exception raised while fetching to (kind, short detail)."""
-    chain = list(_causes(exc))
+    chain = list(causes(exc))
     innermost = chain[-1]
     detail = _clip(f"{type(innermost).__name__}: {innermost}")
 
@@ -356,19 +374,6 @@ def _local_shortage(exc: BaseException) -> bool:
     if isinstance(exc, socket.gaierror):
         return exc.errno in LOCAL_SHORTAGE_EAI
     return isinstance(exc, OSError) and exc.errno in LOCAL_SHORTAGE_ERRNOS
-
-
-def _causes(exc: BaseException):
-    """The exception and what it wraps: __cause__, __context__, and urllib3's `.reason`."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        nxt = getattr(current, "reason", None)
-        if not isinstance(nxt, BaseException):
-            nxt = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
-        current = nxt or current.__cause__ or current.__context__
 
 
 def _clip(text: str) -> str:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import requests
 from requests.adapters import DEFAULT_POOLSIZE, HTTPAdapter
 from requests.models import PreparedRequest
+from requests.utils import urldefragauth
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NameResolutionError
@@ -42,6 +43,8 @@ from pcheck.check.deadlines import (  # noqa: F401 - re-exported
 )
 from pcheck.check.netguard import NetGuard
 from pcheck.check.pages import Page, SinkFor, read_page
+from pcheck.check.proxies import ProxyRoutes
+from pcheck.models import redact_userinfo
 
 if TYPE_CHECKING:
     from pcheck.config import Config
@@ -153,10 +156,11 @@ class _Adapter(HTTPAdapter):
     """requests' adapter, with connections the watchdog can cut off, minus what a check never uses.
 
     `build_response` and `request_url` are the adapter's documented subclassing
-    hooks. pcheck reads a status and two headers and never proxies, so the
-    `Response` with its cookie jar and charset guess, and the proxy look-ups
-    (a third of the adapter's CPU per request) are left out: `send` hands back
-    urllib3's response, whose headers are already case-insensitive.
+    hooks. pcheck reads a status and two headers, so the `Response` with its
+    cookie jar and charset guess is left out: `send` hands back urllib3's
+    response, whose headers are already case-insensitive. The proxy is chosen
+    by the Transport (`proxies={"all": url}` or none); a proxy's pools use the
+    same connection classes, so the watchdog reaches a socket to a proxy too.
     """
 
     def init_poolmanager(self, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -164,12 +168,18 @@ class _Adapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
         self._by_origin: dict[tuple, HTTPConnectionPool] = {}
 
+    def proxy_manager_for(self, proxy, **proxy_kwargs):  # type: ignore[no-untyped-def]
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        # Plain http through the proxy shares one kept-alive pool to it; https tunnels (CONNECT) pool per target.
+        manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        return manager
+
     def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):  # type: ignore[no-untyped-def]
         # The pool manager re-parses the URL and rebuilds its pool key on every request;
         # the pool of an origin is found again by the URL's scheme://authority instead.
         url = request.url
         end = url.find("/", url.find("//") + 2)
-        key = (url if end < 0 else url[:end], verify, cert)
+        key = (url if end < 0 else url[:end], verify, cert, proxies.get("all") if proxies else None)
         pool = self._by_origin.get(key)
         if pool is None:
             pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
@@ -182,9 +192,7 @@ class _Adapter(HTTPAdapter):
 
     def close_idle(self) -> None:
         """Close every idle kept-alive connection, keeping the pools usable: their descriptors are needed."""
-        pools = self.poolmanager.pools
-        for key in pools.keys():
-            pool = pools.get(key)
+        for pool in [m.pools.get(k) for m in (self.poolmanager, *self.proxy_manager.values()) for k in m.pools.keys()]:
             idle = getattr(pool, "pool", None)  # None once the pool manager has closed it
             if idle is None:
                 continue
@@ -203,6 +211,8 @@ class _Adapter(HTTPAdapter):
                     pass
 
     def request_url(self, request, proxies):  # type: ignore[no-untyped-def]
+        if proxies and request.url.startswith("http:"):  # absolute form to a proxy; https goes through CONNECT
+            return urldefragauth(request.url)
         return request.path_url
 
     def build_response(self, req, resp):  # type: ignore[no-untyped-def]
@@ -247,14 +257,16 @@ class Transport:
     """Sends single requests (no redirects, no body download) under a total deadline.
 
     Requests go straight to the adapter: `Session.request` would merge
-    environment proxies and .netrc credentials into URLs pcheck did not write,
-    and `Session.send` with `allow_redirects=False` still resolves the next hop.
+    .netrc credentials into URLs pcheck did not write, and `Session.send` with
+    `allow_redirects=False` still resolves the next hop. Proxies are the
+    environment's (or `proxy`), chosen per origin by `ProxyRoutes`.
     """
 
     def __init__(self, pool_maxsize: int, verify: bool | str = True, guard: NetGuard | None = None,
-                 pool_hosts: int | None = None) -> None:
+                 pool_hosts: int | None = None, proxy: str | None = None) -> None:
         self.verify = verify  # True, or a CA bundle path; False only with --insecure
         self.guard = guard  # set with --exclude-private: every new connection is checked
+        self.routes = ProxyRoutes(proxy, redact_userinfo)  # read here, once per process: workers inherit the environment
         # config.POOL_HOSTS in a run (fewer only when the open-files limit cannot hold their idle sockets);
         # requests' own default otherwise.
         self.adapter = _Adapter(pool_connections=pool_hosts or DEFAULT_POOLSIZE, pool_maxsize=pool_maxsize, max_retries=0)
@@ -264,12 +276,12 @@ class Transport:
         self.short_since: float | None = None
         self._local = threading.local()  # .slot: this thread's slot with this transport's watchdog
 
-    def _slot(self) -> DeadlineSlot:
+    def _slot(self, guard: NetGuard | None) -> DeadlineSlot:
         slot = getattr(self._local, "slot", None)
         if slot is None:
             slot = self._local.slot = self.watchdog.new_slot()
         _current.slot = slot
-        _current.guard = self.guard
+        _current.guard = guard
         return slot
 
     def fetch(self, method: str, url: str, headers: dict[str, str], deadline: float,
@@ -282,20 +294,26 @@ class Transport:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise DeadlineExceeded()
-        slot = self._slot()
+        proxy = self.routes.proxy_for(url) if self.routes else None
+        if proxy is not None:
+            self.routes.before(proxy, url, self.guard)  # a proxy pcheck cannot use, or a private target, goes no further
+        slot = self._slot(None if proxy else self.guard)  # a socket to a proxy: the proxy's address is not judged
         slot.arm(deadline)
+        failure = None
         try:
             prepared = prepare(method, url, headers)
             # No read timeout: the watchdog bounds the whole request, and a socket without a
             # timeout reads and writes with one system call (and one GIL hand-off) instead of
             # poll() then the call, a tenth of the CPU per check with 64 threads.
-            response = self.adapter.send(
-                prepared, stream=True, timeout=(remaining, None), verify=self.verify, cert=None, proxies={}
-            )
-        except Exception:
+            response = self.adapter.send(prepared, stream=True, timeout=(remaining, None), verify=self.verify,
+                                         cert=None, proxies={"all": proxy} if proxy else {})
+        except Exception as exc:
             if slot.disarm():
                 raise DeadlineExceeded() from None
-            raise
+            if proxy is None or (failure := self.routes.failure(exc, proxy)) is None:
+                raise
+        if failure is not None:
+            raise failure  # outside the handler: the proxy's words are the whole story, not a cause of them
         if slot.fired:  # the headers were cut off; what http.client made of them is not an answer
             slot.disarm()
             _cut(response)
@@ -378,4 +396,4 @@ def make_transport(config: Config, per_host: int | None = None, pool_hosts: int 
         warnings.filterwarnings("ignore", category=InsecureRequestWarning)
     verify = config.ca_bundle or config.verify_tls
     guard = NetGuard() if config.exclude_private else None
-    return Transport(per_host or config.threads, verify=verify, guard=guard, pool_hosts=pool_hosts)
+    return Transport(per_host or config.threads, verify=verify, guard=guard, pool_hosts=pool_hosts, proxy=config.proxy)

@@ -27,6 +27,7 @@ def check(
     accept: opt.Accept = D.accept,
     method: opt.Method = D.method,
     max_per_host: opt.MaxPerHost = D.max_per_host,
+    host_interval: opt.HostInterval = D.host_interval,
     max_redirects: opt.MaxRedirects = D.max_redirects,
     format: opt.Format = D.format,  # noqa: A002 - the option's name
     output: opt.Output = None,
@@ -35,6 +36,8 @@ def check(
     header: opt.Header = [],  # noqa: B006
     user_agent: opt.UserAgent = D.user_agent,
     exclude_private: opt.ExcludePrivate = False,
+    proxy: opt.Proxy = None,
+    github_token: opt.GithubToken = None,
     insecure: opt.Insecure = False,
     ca_bundle: opt.CaBundle = None,
     fail_on_blocked: opt.FailOnBlocked = False,

@@ -19,7 +19,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-from pcheck.config import HostPolicy, parse_accept, parse_header
+from pcheck.config import HostPolicy, parse_accept, parse_duration, parse_header
 from pcheck.errors import ConfigError
 
 CONFIG_NAME = "pcheck.toml"
@@ -27,14 +27,16 @@ CONFIG_NAME = "pcheck.toml"
 #: key -> the types its value may have in TOML. Lists stand for repeatable options.
 OPTION_TYPES: dict[str, tuple[type, ...]] = {
     "processes": (int,), "threads": (int,), "timeout": (int, float), "retries": (int,),
-    "accept": (str, list), "method": (str,), "max_per_host": (int,), "max_redirects": (int,),
+    "accept": (str, list), "method": (str,), "max_per_host": (int,), "max_redirects": (int,), "host_interval": (str,),
     "format": (str,), "output": (str,), "include": (list,), "exclude": (list,), "header": (list,),
     "user_agent": (str,), "insecure": (bool,), "ca_bundle": (str,), "exclude_private": (bool,),
     "fail_on_blocked": (bool,), "no_progress": (bool,), "input_format": (str,), "extensions": (str, list),
     "host_stats": (bool,), "no_ignore": (bool,), "hidden": (bool,), "root_dir": (str,), "base_url": (str,), "include_fragments": (bool,),
     "color": (str,), "verbose": (bool,), "quiet": (bool,),
+    "proxy": (str,),  # github_token is not a key: a token does not belong in a file kept next to the docs
 }
-HOST_TYPES: dict[str, tuple[type, ...]] = {"max_per_host": (int,), "headers": (dict,), "accept": (str, list)}
+HOST_TYPES: dict[str, tuple[type, ...]] = {"max_per_host": (int,), "headers": (dict,), "accept": (str, list),
+                                           "host_interval": (str, int, float)}
 
 
 @dataclass(frozen=True)
@@ -83,11 +85,24 @@ def _host_policy(where: str, host: str, table: Any) -> HostPolicy:
         _check_type(where, f"hosts.{host}.{key}", value, HOST_TYPES, key)
     accept = table.get("accept")
     headers = tuple(parse_header(f"{k}: {v}") for k, v in table.get("headers", {}).items())
+    interval = table.get("host_interval")
     return HostPolicy(
         max_per_host=table.get("max_per_host"),
+        host_interval=None if interval is None else _seconds(where, f"hosts.{host}.host_interval", interval),
         headers=headers,
         accept=parse_accept(accept if isinstance(accept, str) else ",".join(map(str, accept))) if accept else None,
     )
+
+
+def _seconds(where: str, name: str, value: str | int | float) -> float:
+    """A duration from the file: "500ms", "2s", or a number of seconds."""
+    try:
+        seconds = parse_duration(str(value))
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: '{name}': {exc}") from None
+    if seconds > 3600:
+        raise ConfigError(f"{where}: '{name}' must be at most 1h")
+    return seconds
 
 
 def _check_type(where: str, name: str, value: Any, types: dict[str, tuple[type, ...]], key: str | None = None) -> None:

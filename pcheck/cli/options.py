@@ -10,7 +10,7 @@ makes the run's `Config` and its sources. Every default comes from
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Annotated, Any, Iterable, List, Optional
 
 import typer
@@ -23,6 +23,7 @@ from pcheck.config import (
     DEFAULT_DISTRIBUTOR,
     DEFAULT_EXTENSIONS,
     DEFAULT_FORMAT,
+    DEFAULT_HOST_INTERVAL,
     DEFAULT_INPUT_FORMAT,
     DEFAULT_MAX_CACHE_AGE,
     DEFAULT_MAX_PER_HOST,
@@ -34,10 +35,12 @@ from pcheck.config import (
     DEFAULT_TIMEOUT_S,
     DEFAULT_USER_AGENT,
     FORMATS,
+    GITHUB_TOKEN_ENV,
     PROCESSES_ENV,
     Config,
     HostPolicy,
     parse_accept,
+    parse_duration,
     parse_header,
 )
 from pcheck.errors import ConfigError
@@ -57,6 +60,7 @@ Retries = Annotated[int, typer.Option("--retries", metavar="N", help="Retries on
 Accept = Annotated[str, typer.Option("--accept", metavar="CODES", help="Statuses that count as alive, comma-separated: 403, 200-299, or lychee's 200..=299, 400..404 (end excluded), ..=299, 200...")]
 Method = Annotated[str, typer.Option("--method", metavar="head|get", help="First method: head (a failure is confirmed with GET) or get.")]
 MaxPerHost = Annotated[int, typer.Option("--max-per-host", metavar="N", help="Concurrent requests to one host, all processes together.")]
+HostInterval = Annotated[str, typer.Option("--host-interval", metavar="DURATION", help="Least time between two request starts to one host (500ms, 2s; 0: none); a host answering 429 or 503 is slowed further.")]
 MaxRedirects = Annotated[int, typer.Option("--max-redirects", metavar="N", help="Redirect hops followed.")]
 Format = Annotated[str, typer.Option("--format", metavar="FORMAT", help=f"Report format: {', '.join(FORMATS)}.")]
 Output = Annotated[Optional[str], typer.Option("-o", "--output", metavar="FILE", help="Write the report to this file [default: stdout].")]
@@ -65,6 +69,8 @@ Exclude = Annotated[List[str], typer.Option("--exclude", metavar="REGEX", help="
 Header = Annotated[List[str], typer.Option("--header", metavar="HEADER", help="Extra request header 'Name: value' (repeatable).")]
 UserAgent = Annotated[str, typer.Option("--user-agent", metavar="AGENT", help="User-Agent header.")]
 ExcludePrivate = Annotated[bool, typer.Option("--exclude-private", help="Refuse private, loopback, link-local and metadata addresses, checked on every hop's resolved address.")]
+Proxy = Annotated[Optional[str], typer.Option("--proxy", metavar="URL", help="Send every request through this HTTP(S) proxy (http://[user:password@]host:port) instead of $HTTP_PROXY, $HTTPS_PROXY, $ALL_PROXY; $NO_PROXY still applies.")]
+GithubToken = Annotated[Optional[str], typer.Option("--github-token", metavar="TOKEN", envvar=GITHUB_TOKEN_ENV, show_envvar=False, help=f"GitHub token, sent as a bearer token to https://github.com and api.github.com only [default: ${GITHUB_TOKEN_ENV}].")]
 Insecure = Annotated[bool, typer.Option("--insecure", help="Skip TLS certificate verification.")]
 CaBundle = Annotated[Optional[str], typer.Option("--ca-bundle", metavar="FILE", help="CA certificates (PEM) to verify TLS with.")]
 FailOnBlocked = Annotated[bool, typer.Option("--fail-on-blocked", help="Count blocked URLs (401, 403, 429, 999, challenges) as failures.")]
@@ -106,6 +112,7 @@ class Options:
     accept: str = DEFAULT_ACCEPT
     method: str = DEFAULT_METHOD
     max_per_host: int = DEFAULT_MAX_PER_HOST
+    host_interval: str = DEFAULT_HOST_INTERVAL
     max_redirects: int = DEFAULT_MAX_REDIRECTS
     format: str = DEFAULT_FORMAT
     output: str | None = None
@@ -114,6 +121,8 @@ class Options:
     header: tuple[str, ...] = ()
     user_agent: str = DEFAULT_USER_AGENT
     exclude_private: bool = False
+    proxy: str | None = None  # None: the environment's proxies
+    github_token: str | None = field(default=None, repr=False)  # --github-token, else $GITHUB_TOKEN (empty: none)
     insecure: bool = False  # only --insecure turns TLS verification off
     ca_bundle: str | None = None
     fail_on_blocked: bool = False
@@ -195,12 +204,14 @@ class Options:
             **({"processes": self.processes} if self.processes is not None else {}),
             threads=self.threads, timeout=float(self.timeout), retries=self.retries, accept=parse_accept(self.accept),
             method=self.method.lower(), max_per_host=self.max_per_host, max_redirects=self.max_redirects,
+            host_interval=parse_duration(self.host_interval),
             headers=tuple(parse_header(h) for h in self.header), user_agent=self.user_agent,
             verify_tls=not self.insecure, ca_bundle=self.ca_bundle, exclude_private=self.exclude_private,
             include=self.include, exclude=self.exclude, fail_on_blocked=self.fail_on_blocked,
             start_method=self.start_method, hosts=hosts, distributor=self.distributor,
             ray_address=self.ray_address, shard_size=self.shard_size, root_dir=self.root_dir,
             base_url=self.base_url, include_fragments=self.include_fragments,
+            proxy=self.proxy or None, github_token=self.github_token or None,
         )
 
     def extension_list(self) -> list[str]:

@@ -15,6 +15,7 @@ requests and concurrent requests, which is how tests prove keep-alive and
   /head-refused             405 to HEAD        /reset-on-head         RST on HEAD, 200 on GET
   /retry-after/<v>/<k>      429 Retry-After v once per k, then 200
   /flaky/<n>/<k>            503 n times per k, then 200
+  /rate/<n>/<k>             200, at most n a second per host address; beyond, 429 with Retry-After: 1
   /challenge                403 with cf-mitigated: challenge
   /sitemap/<n>.xml          a urlset of n absolute URLs here (/ok?s=<i>), one a line from line 3;
                             (.xml.gz: gzipped; a name may come before n: /sitemap/sitemap-<n>.xml)

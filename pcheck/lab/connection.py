@@ -9,6 +9,7 @@ import asyncio
 import http
 import socket
 import struct
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,8 @@ class LoggedRequest:
     method: str
     target: str
     headers: tuple[tuple[str, str], ...]
+    #: When the request arrived (time.monotonic()).
+    at: float = 0.0
 
 
 _REASONS = {s.value: s.phrase for s in http.HTTPStatus}
@@ -100,7 +103,7 @@ class Connection(asyncio.Protocol):
             self.close_after = version != "HTTP/1.1" or any(
                 k.lower() == "connection" and v.lower() == "close" for k, v in headers
             )
-            self.lab.log.append(LoggedRequest(self.address, method, target, headers))
+            self.lab.log.append(LoggedRequest(self.address, method, target, headers, time.monotonic()))
             self.busy = True
             stats = self.stats
             stats.requests += 1

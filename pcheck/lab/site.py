@@ -27,6 +27,8 @@ class HostStats:
     max_in_flight: int = 0
     #: Bytes of streamed bodies written (/bytes, /endless, /redirect-endless-body): what a client downloaded, at most.
     body_bytes: int = 0
+    #: 429s answered by /rate (requests over the host's rate).
+    refused: int = 0
 
 
 class Lab:
@@ -42,6 +44,7 @@ class Lab:
         self.log: collections.deque[LoggedRequest] = collections.deque(maxlen=REQUEST_LOG_SIZE)
         self._hits: collections.Counter[str] = collections.Counter()
         self.flips: dict[str, int] = {}  # /flip/<key> answers flips[key], 200 by default
+        self._windows: dict[str, collections.deque[float]] = {}  # /rate: request times in the last second, per address
         self._loop: asyncio.AbstractEventLoop | None = None
         self._servers: list[asyncio.AbstractServer] = []
         self._thread: threading.Thread | None = None
@@ -144,6 +147,19 @@ class Lab:
         """Client connections the site holds open right now."""
         return len(list(self._connections))
 
+    def _rate_limited(self, conn: Connection, per_second: int, head: bool) -> None:
+        """/rate/<n>/...: at most n requests a second to this host address (a sliding second), else 429."""
+        now = asyncio.get_running_loop().time()
+        window = self._windows.setdefault(conn.address, collections.deque())
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        if len(window) >= per_second:
+            self.stats[conn.address].refused += 1
+            conn.simple(429, head, [("Retry-After", "1")])
+        else:
+            window.append(now)
+            conn.simple(200, head)
+
     # -- routing ----------------------------------------------------------------
     def respond(self, conn: Connection, method: str, target: str) -> None:
         path, _, query = target.partition("?")
@@ -216,6 +232,8 @@ class Lab:
         elif name in ("sitemap", "sitemap-index") and (sitemap := _sitemap(name, args, self._origin(conn))):
             body, gz = sitemap
             conn.simple(200, head, [("Content-Type", "application/gzip" if gz else "application/xml")], body)
+        elif name == "rate" and len(args) >= 1 and args[0].isdigit():
+            self._rate_limited(conn, int(args[0]), head)
         elif name == "challenge":
             conn.simple(403, head, [("cf-mitigated", "challenge")])
         elif name == "__lab" and args == ["stats"]:

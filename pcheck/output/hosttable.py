@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 from typing import Iterable, Iterator
 
-from pcheck.models import CheckResult, ErrorKind
+from pcheck.models import CheckResult, ErrorKind, HostBackoff
 from pcheck.output.spool import Spool, dec, enc
 from pcheck.urls import host_of
 
@@ -106,3 +106,14 @@ class HostTable:
 
     def close(self) -> None:
         self._spool.close()
+
+
+def backoff_hints(backoffs: Iterable[HostBackoff]) -> list[str]:
+    """One line per host that refused for load: what it cost, and how to ask less of it from the start."""
+    lines = []
+    for b in sorted(backoffs, key=lambda b: -b.refusals)[:_TOP_HOSTS]:
+        gentler = f"{max(b.extra_interval_s, 0.1):g}s"
+        lines.append(f"{b.host}: answered 429/503 {b.refusals} time(s); pcheck paused it {b.paused_s:.1f} s in all "
+                     f"and slowed to {b.limit} request(s) at a time: to ask less from the start, "
+                     f"--host-interval {gentler} (or host_interval in its [hosts.\"{b.host}\"] table)")
+    return lines

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Iterator, NamedTuple, TextIO
 from urllib.parse import quote
 
 from pcheck.models import CheckResult, ErrorKind, Outcome, Summary, redact_userinfo
-from pcheck.output.hosttable import HostTable
+from pcheck.output.hosttable import HostTable, backoff_hints
 from pcheck.output.reasons import reason, where
 from pcheck.output.reporter import ERROR_KINDS, Reporter, printable
 from pcheck.output.spool import Spool, dec, enc, enc_opt
@@ -70,6 +70,13 @@ class ProblemsReporter(Reporter):
         for rank, group in itertools.groupby(rows, itemgetter(0)):
             outcome = LISTED_ORDER[rank]
             yield outcome, self.problem_counts[outcome], _by_source(outcome, group)
+
+    def hints(self) -> list[str]:
+        """What to try, per host: bot walls and timeouts (from the results), and hosts slowed for load."""
+        slowed = {b.host for b in self.backoffs}
+        # A host slowed for 429s has its own line, with what it cost; the results' 429 line would repeat it.
+        return [h for h in self.trouble.hints() if not ("(429)" in h and any(h.startswith(f"{host}: ") for host in slowed))] \
+            + backoff_hints(self.backoffs)
 
     def close(self) -> None:
         self.problems.close()
@@ -140,14 +147,18 @@ class TextReporter(ProblemsReporter):
                     out.write(f"  {place} {printable(r.url)}  {said}\n")
         if self.verbosity < 0:
             return
-        hints = self.trouble.hints()
+        hints = self.hints()
         if hints:
             out.write("\nHints:\n")
             out.writelines(f"  {printable(h)}\n" for h in hints)
         if self.hosts is not None:
-            out.write("\nHosts:\n  " + f"{'host':<40}{'urls':>8}{'alive':>8}{'broken':>8}{'blocked':>8}{'mean ms':>10}\n")
+            slowed = {b.host: b for b in self.backoffs}
+            out.write("\nHosts:\n  " + f"{'host':<40}{'urls':>8}{'alive':>8}{'broken':>8}{'blocked':>8}{'mean ms':>10}"
+                      f"{'429/503':>9}{'paused s':>10}\n")
             for host, n, alive, broken, blocked, mean in self.hosts.table():
-                out.write(f"  {printable(host):<40}{n:>8}{alive:>8}{broken:>8}{blocked:>8}{mean:>10.1f}\n")
+                b = slowed.get(host)
+                out.write(f"  {printable(host):<40}{n:>8}{alive:>8}{broken:>8}{blocked:>8}{mean:>10.1f}"
+                          f"{b.refusals if b else 0:>9}{b.paused_s if b else 0.0:>10.1f}\n")
 
 
 def headline(s: Summary) -> str:
@@ -211,13 +222,17 @@ class MarkdownReporter(ProblemsReporter):
                 for r in items:
                     line = "" if r.line is None else str(r.line) + ("" if r.column is None else f":{r.column}")
                     out.write(f"| {line} | {_md_link(r.url, r.outcome)} | {_md_text(reason(r, self.timeout_s))} |\n")
-        hints = self.trouble.hints()
+        hints = self.hints()
         if hints:
             out.write("\n### Hints\n\n" + "".join(f"- {_md_text(h)}\n" for h in hints))
         if self.hosts is not None:
-            out.write("\n### Hosts\n\n| host | URLs | alive | broken | blocked | mean ms |\n|---|---:|---:|---:|---:|---:|\n")
+            slowed = {b.host: b for b in self.backoffs}
+            out.write("\n### Hosts\n\n| host | URLs | alive | broken | blocked | mean ms | 429/503 | paused s |\n"
+                      "|---|---:|---:|---:|---:|---:|---:|---:|\n")
             for host, n, alive, broken, blocked, mean in self.hosts.table():
-                out.write(f"| {_md_text(host)} | {n} | {alive} | {broken} | {blocked} | {mean:.1f} |\n")
+                b = slowed.get(host)
+                out.write(f"| {_md_text(host)} | {n} | {alive} | {broken} | {blocked} | {mean:.1f} | "
+                          f"{b.refusals if b else 0} | {b.paused_s if b else 0.0:.1f} |\n")
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import TextIO
 
-from pcheck.models import CheckResult, ErrorKind, Summary
+from pcheck.models import CheckResult, ErrorKind, HostBackoff, Summary
 
 # C0, DEL, C1, and the bidi controls that reorder what a terminal shows.
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
@@ -36,6 +36,8 @@ class Reporter:
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.summary = Summary()
+        #: Hosts that answered 429/503 and were slowed (set by the session before `finish`).
+        self.backoffs: list[HostBackoff] = []
 
     def flush(self) -> None:
         """Called whenever the run is about to wait: every record so far reaches its reader."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable, Iterable, Iterator, Protocol
 
 from pcheck.config import Config
-from pcheck.models import CheckResult, Target
+from pcheck.models import CheckResult, HostBackoff, Target
 
 
 class Distributor(Protocol):
@@ -36,4 +36,8 @@ class Distributor(Protocol):
 
     def cancel(self) -> None:
         """Stop as a first Ctrl-C would: what is left is reported `cancelled`."""
+        ...
+
+    def backoffs(self) -> list[HostBackoff]:
+        """The hosts that answered 429/503, and how they were slowed, for the report's hints."""
         ...

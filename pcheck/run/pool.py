@@ -28,7 +28,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Callable, Iterable, Iterator
 
 from pcheck.config import Config
-from pcheck.models import CheckResult, ErrorKind, Outcome, Target, Verdict
+from pcheck.models import CheckResult, ErrorKind, HostBackoff, Outcome, Target, Verdict
 from pcheck.run import signals
 from pcheck.run.hosts import HostScheduler
 from pcheck.run.ledger import Ledger
@@ -85,7 +85,8 @@ class CheckRun:
         self._spawned = 0
         self._start_failures = 0
         self.ledger = Ledger(config.include_fragments)
-        self.hosts = HostScheduler(config.max_per_host_for)
+        self.hosts = HostScheduler(config.max_per_host_for, config.host_interval_for, config.max_retry_after,
+                                   deferrals=config.retries)
         self._interrupts = 0
         raise_open_files_limit()  # as each worker will, so both judge the same limit
         budget = fd_budget(config, open_files_limit())  # sockets are files: a low limit means fewer threads
@@ -178,7 +179,14 @@ class CheckRun:
             can_read = not exhausted and self.ledger.held < READ_AHEAD
             if not can_read and idle is not None:
                 idle()
-            yield from self._collect(0.0 if can_read else TICK_S)
+            yield from self._collect(0.0 if can_read else self._wait_s())
+
+    def _wait_s(self) -> float:
+        """How long to wait for workers: a tick, or less when a host's interval or pause ends sooner."""
+        wake = self.hosts.next_wake()
+        if wake is None:
+            return TICK_S
+        return min(TICK_S, max(0.0, wake - time.monotonic()))
 
     def _keep_workers(self) -> None:
         """Start workers up to --processes (at first, and after a death), unless they keep dying at birth.
@@ -317,8 +325,14 @@ class CheckRun:
 
     def _resolve(self, task_id: int, verdict: Verdict) -> Iterator[CheckResult]:
         host = self.ledger.tasks[task_id].host
-        self.hosts.finished(host)
+        refused = verdict.status if verdict.outcome is not Outcome.ALIVE else None
+        if self.hosts.answered(task_id, host, refused, verdict.retry_after_s):
+            return  # the host said "slow down": the URL waits behind its pause, its retries untouched
         yield from self.ledger.resolve(task_id, verdict)
+
+    def backoffs(self) -> list[HostBackoff]:
+        """The hosts that refused for load, and how they were slowed (for the report)."""
+        return self.hosts.backoffs()
 
     def _bury(self, worker: Worker) -> Iterator[CheckResult]:
         """A worker died: keep what it sent, re-dispatch its tasks once, start another."""
@@ -337,11 +351,12 @@ class CheckRun:
             task = self.ledger.tasks[task_id]
             if task.crashes == 0:
                 task.crashes = 1
-                self.hosts.finished(task.host)
+                self.hosts.finished(task.host, task_id)
                 self._orphans.append((task_id, self._spawned))
             else:
                 verdict = Verdict(Outcome.UNCHECKED, error=ErrorKind.WORKER_CRASHED, detail=crash.describe())
-                yield from self._resolve(task_id, verdict)
+                self.hosts.finished(task.host, task_id)
+                yield from self.ledger.resolve(task_id, verdict)
         self._start_failures = self._start_failures + 1 if worker.answered == 0 else 0
 
     # -- endings -------------------------------------------------------------------

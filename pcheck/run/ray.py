@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from pcheck.config import Config
 from pcheck.errors import ConfigError
-from pcheck.models import CheckResult, ErrorKind, Outcome, Target, Verdict
+from pcheck.models import CheckResult, ErrorKind, HostBackoff, Outcome, Target, Verdict
 from pcheck.run import signals
 from pcheck.run.hosts import HostScheduler
 from pcheck.run.ledger import Ledger
@@ -157,6 +157,10 @@ class RayRun:
                 for task_id, verdict in verdicts:
                     yield from self.ledger.resolve(task_id, verdict)
 
+    def backoffs(self) -> list[HostBackoff]:
+        """Each shard slows its hosts with a scheduler of its own, on the cluster: none is reported here."""
+        return []
+
     def _submit(self, ids: list[int]) -> Any:
         tasks = [self.ledger.tasks[i].order(i) for i in ids]
         return self._remote.remote(self.config, tasks)
@@ -188,29 +192,35 @@ def check_shard(config: Config, tasks: list[tuple[int, str, str, bool]]) -> list
     budget = fd_budget(config, open_files_limit())
     stop = threading.Event()
     checks, close = start_checks(config, min(budget.threads, len(tasks)), budget.per_host, budget.pool_hosts, stop)
-    hosts = HostScheduler(config.max_per_host_for)
+    hosts = HostScheduler(config.max_per_host_for, config.host_interval_for, config.max_retry_after,
+                          deferrals=config.retries)
     orders = {}
     for task_id, url, host, anchors in tasks:
         hosts.add(task_id, host)
         orders[task_id] = url, anchors
     turn = threading.Condition()
     done: list[tuple[int, Verdict]] = []
+    busy = [0]  # checks running: one may put its URL back in the queue (the host said "slow down")
 
     def work(check: CheckFn) -> None:
         while True:
             with turn:
                 started = hosts.next()
                 while started is None:
-                    if not hosts.waiting:
-                        return  # nothing left to start: the shard ends with the last check
-                    turn.wait(TICK_S)  # every waiting host is at its cap: a check ending wakes us
+                    if not hosts.waiting and not busy[0]:
+                        return  # nothing left to start or to come back: the shard ends with the last check
+                    wake = hosts.next_wake()  # every waiting host is at its cap or pausing: an answer wakes us
+                    turn.wait(TICK_S if wake is None else min(TICK_S, max(0.0, wake - time.monotonic())))
                     started = hosts.next()
+                busy[0] += 1
             task_id, host = started
             url, anchors = orders[task_id]
             verdict = safe_check(check, url, host, anchors)
             with turn:
-                done.append((task_id, verdict))
-                hosts.finished(host)
+                busy[0] -= 1
+                refused = verdict.status if verdict.outcome is not Outcome.ALIVE else None
+                if not hosts.answered(task_id, host, refused, verdict.retry_after_s):
+                    done.append((task_id, verdict))
                 turn.notify_all()
 
     threads = [threading.Thread(target=work, args=(check,), daemon=True) for check in checks]

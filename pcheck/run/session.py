@@ -165,6 +165,7 @@ class Session:
                     reporter.close()  # its spool: the summary will never be written
                     raise
                 interrupted = interrupted or run.interrupted
+                reporter.backoffs = run.backoffs()
                 if run.input_cut:
                     log.warning("input not read to its end: %s", run.input_cut)
         except KeyboardInterrupt:  # a second Ctrl-C: stop now, keep what was written

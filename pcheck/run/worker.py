@@ -112,7 +112,7 @@ def start_checks(config: Config, threads: int, per_host: int, pool_hosts: int,
     from pcheck.check.transport import make_transport
 
     transport = make_transport(config, per_host, pool_hosts)
-    return [Checker(config, transport, stop).check for _ in range(threads)], transport.close
+    return [Checker(config, transport, stop, defer_rate_limits=True).check for _ in range(threads)], transport.close
 
 
 def serve(task_conn: Connection, result_conn: Connection, check_fns: list[CheckFn], stop: threading.Event) -> None:

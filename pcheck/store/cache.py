@@ -210,4 +210,6 @@ def _options_fingerprint(config: Config) -> str:
         "user_agent": config.user_agent, "max_redirects": config.max_redirects,
         "verify_tls": config.verify_tls, "ca_bundle": config.ca_bundle, "exclude_private": config.exclude_private,
         "hosts": [(h, p.accept, sorted(p.headers)) for h, p in config.hosts],
+        # A link alive with a token may not be without one; the token itself is never stored.
+        "github_token": hashlib.sha256(config.github_token.encode()).hexdigest() if config.github_token else None,
     }, sort_keys=True, default=list)
