@@ -154,6 +154,12 @@ def _result(**verdict) -> CheckResult:
     return CheckResult.of("http://a.test/", "doc.md", 3, Verdict(**verdict), column=7)
 
 
+def test_a_failing_proxy_is_named_as_the_proxy_not_the_link():
+    verdict = {"outcome": Outcome.BROKEN, "error": ErrorKind.CONNECTION,
+               "detail": "ProxyError: proxy http://alice:***@127.0.0.1:9: ConnectionRefusedError: [Errno 111] refused"}
+    assert reason(_result(**verdict)) == "the proxy: connection refused"
+
+
 @pytest.mark.parametrize("verdict, words", [
     ({"outcome": Outcome.BROKEN, "status": 404}, "404 Not Found"),
     ({"outcome": Outcome.BROKEN, "status": 599}, "599"),

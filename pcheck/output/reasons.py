@@ -90,7 +90,9 @@ def reason(r: Any, timeout_s: float | None = None) -> str:
     if error in _BY_KIND:
         phrases, fallback = _BY_KIND[error]
         lowered = (detail or "").lower()
-        return next((words for needle, words in phrases if needle in lowered), fallback)
+        words = next((words for needle, words in phrases if needle in lowered), fallback)
+        # The proxy failed, not the link (pcheck.check.proxies words its detail so): say which.
+        return f"the proxy: {words}" if lowered.startswith("proxyerror: proxy ") else words
     return _FIXED.get(error, error.value)
 
 
