@@ -24,6 +24,9 @@ DEFAULT_MAX_PER_HOST = 8
 #: --max-per-host 8 in flight. Polite crawlers go slower (Scrapy's AutoThrottle, wget --wait), but a link
 #: checker asks each page once; a host that wants less says so with 429, and pcheck slows for it.
 DEFAULT_HOST_INTERVAL = "50ms"
+#: The late re-check of transient failures (--recheck-after): long enough to ride out a server's restart
+#: or a network blip, counted from the failure, so it overlaps the rest of the run; a clean run never waits.
+DEFAULT_RECHECK_AFTER = "10s"
 DEFAULT_MAX_REDIRECTS = 10
 DEFAULT_USER_AGENT = f"Mozilla/5.0 (compatible; pcheck/{__version__})"
 #: Longest Retry-After pcheck waits for; a longer one ends the check at once.
@@ -210,6 +213,12 @@ class Config:
     method: str = DEFAULT_METHOD
     max_per_host: int = DEFAULT_MAX_PER_HOST
     host_interval: float = parse_duration(DEFAULT_HOST_INTERVAL)
+    #: Seconds after a transient failure before its URL is checked once more (0: no late re-check).
+    recheck_after: float = parse_duration(DEFAULT_RECHECK_AFTER)
+    #: Transient failures (after the late re-check) do not fail the run; they are still reported.
+    accept_transient: bool = False
+    #: With --cache: a broken link fails the run only once it has failed on this many runs in a row.
+    fail_after: int = 1
     max_redirects: int = DEFAULT_MAX_REDIRECTS
     headers: tuple[tuple[str, str], ...] = ()
     user_agent: str = DEFAULT_USER_AGENT
@@ -251,6 +260,8 @@ class Config:
             (self.retries >= 0, "--retries cannot be negative"),
             (self.max_per_host >= 1, "--max-per-host must be at least 1"),
             (0 <= self.host_interval <= 3600, "--host-interval must be between 0 and 1h"),
+            (0 <= self.recheck_after <= 3600, "--recheck-after must be between 0 and 1h"),
+            (self.fail_after >= 1, "--fail-after must be at least 1"),
             (self.max_redirects >= 0, "--max-redirects cannot be negative"),
             (self.method in METHODS, f"--method must be one of {', '.join(METHODS)}"),
             (self.distributor in DISTRIBUTORS, f"--distributor must be one of {', '.join(DISTRIBUTORS)}"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import re
+import time
 from dataclasses import dataclass, field
 
 #: What a URL's userinfo secret is replaced with in every record, cache row and resume key.
@@ -148,10 +149,23 @@ class CheckResult:
     column: int | None = None
     #: The link as written, when `url` is what it resolved to (a local file's file:// URL, --base-url).
     link: str | None = None
+    #: With --cache: the runs in a row this link has failed, this one included, and when the first of them
+    #: was (seconds since the epoch); None without a cache's history, or when it is not failing.
+    failed_runs: int | None = None
+    failing_since: float | None = None
 
     @property
     def ok(self) -> bool:
         return self.outcome is Outcome.ALIVE
+
+    @property
+    def transient(self) -> bool | None:
+        """For a broken link: True when its failure may pass by itself (a timeout, a refused or reset
+        connection, a 5xx, a 429, a temporary DNS failure), False when it is definitive (404, an invalid
+        URL, a certificate that does not verify, a missing file). None for any other outcome."""
+        if self.outcome is not Outcome.BROKEN:
+            return None
+        return is_transient(self.status, self.error, self.detail)
 
     @classmethod
     def of(cls, url: str, source: str | None, line: int | None, verdict: Verdict,
@@ -182,7 +196,28 @@ class CheckResult:
             # Fields added later go last, so a CSV read by position keeps its columns.
             "column": self.column,
             "link": redact_userinfo(self.link) if self.link else self.link,
+            "transient": self.transient,
+            "failed_runs": self.failed_runs,
+            "failing_since": _iso(self.failing_since),
         }
+
+
+def _iso(when: float | None) -> str | None:
+    return None if when is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
+
+
+#: Failures that may pass by themselves: a server busy or restarting, a network blip.
+TRANSIENT_ERRORS = frozenset({ErrorKind.TIMEOUT, ErrorKind.CONNECTION, ErrorKind.PROTOCOL})
+TRANSIENT_STATUSES = frozenset({408, 429})
+
+
+def is_transient(status: int | None, error: ErrorKind | None, detail: str | None) -> bool:
+    """Whether a failure may pass by itself if asked again later (see CheckResult.transient)."""
+    if error is not None:
+        if error is ErrorKind.DNS:  # "Temporary failure in name resolution" (EAI_AGAIN), not "no such host"
+            return "temporary" in (detail or "").lower() or "try again" in (detail or "").lower()
+        return error in TRANSIENT_ERRORS
+    return status is not None and (status in TRANSIENT_STATUSES or 500 <= status <= 599)
 
 
 def redact_userinfo(url: str) -> str:
@@ -222,6 +257,13 @@ class Summary:
     cancelled: int = 0
     #: Of `alive`: verdicts served from the cache (the session sets it from the cache's count).
     cached: int = 0
+    #: Of `broken`: failures that may pass by themselves (CheckResult.transient).
+    transient: int = 0
+    #: Of `broken`: failures that do not fail the run (--accept-transient, --fail-after), reported all the same.
+    forgiven: int = 0
+    #: The run's policy for those (set before the first `add`).
+    accept_transient: bool = False
+    fail_after: int = 1
 
     def add(self, result: CheckResult) -> None:
         self.counts[result.outcome] += 1
@@ -230,6 +272,12 @@ class Summary:
                 self.skipped += 1
             elif result.error is ErrorKind.CANCELLED:
                 self.cancelled += 1
+        if result.outcome is Outcome.BROKEN:
+            transient = result.transient
+            self.transient += bool(transient)
+            young = self.fail_after > 1 and (result.failed_runs or 1) < self.fail_after
+            if (self.accept_transient and transient) or young:
+                self.forgiven += 1
 
     @property
     def total(self) -> int:
@@ -249,7 +297,7 @@ class Summary:
                 ("unchecked", c[Outcome.UNCHECKED] - self.cancelled)]
 
     def failed(self, fail_on_blocked: bool = False) -> bool:
-        bad = self.counts[Outcome.BROKEN] + self.counts[Outcome.INVALID] + self.counts[Outcome.UNCHECKED]
+        bad = self.counts[Outcome.BROKEN] - self.forgiven + self.counts[Outcome.INVALID] + self.counts[Outcome.UNCHECKED]
         if fail_on_blocked:
             bad += self.counts[Outcome.BLOCKED]
         return bad > 0
@@ -262,4 +310,5 @@ class Summary:
             "interrupted": self.interrupted,
             # Of the outcomes above: checked now, served from the cache, skipped (of excluded), cancelled (of unchecked).
             "checked": self.checked, "cached": self.cached, "skipped": self.skipped, "cancelled": self.cancelled,
+            "transient": self.transient, "forgiven": self.forgiven,
         }

@@ -257,3 +257,25 @@ def run_pcheck_in_process(*args: str, stdin: str | bytes | None = None, timeout:
 def write_list(path: Path, lines: list[str]) -> Path:
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return path
+
+
+class _Warnings(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def pcheck_warnings():
+    """The warnings pcheck's logger gives during a test, as lines."""
+    handler = _Warnings()
+    logger = logging.getLogger("pcheck")
+    logger.addHandler(handler)
+    try:
+        yield handler.lines
+    finally:
+        logger.removeHandler(handler)
+

@@ -17,7 +17,7 @@ from conftest import run_pcheck, write_list
 
 pytestmark = pytest.mark.timeout(90)
 
-FAST = ["--timeout", "2", "--retries", "0", "-p", "2", "--no-progress"]
+FAST = ["--timeout", "2", "--retries", "0", "-p", "2", "--no-progress", "--recheck-after", "0"]  # the late re-check has tests of its own (test_rechecks.py)
 
 
 def test_all_alive_exits_0(lab, tmp_path):

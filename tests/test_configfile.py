@@ -20,7 +20,7 @@ from pcheck.cli.configfile import find_config
 
 pytestmark = pytest.mark.timeout(60)
 
-FAST = ["--timeout", "5", "--retries", "0", "--no-progress"]
+FAST = ["--timeout", "5", "--retries", "0", "--no-progress", "--recheck-after", "0"]  # the late re-check has tests of its own (test_rechecks.py)
 
 
 def jsonl(proc) -> list[dict]:

@@ -24,7 +24,7 @@ from pcheck.models import CheckResult, Outcome, Target
 
 pytestmark = pytest.mark.timeout(60)
 
-FAST = ["--timeout", "5", "--retries", "0", "-p", "1", "--no-progress"]
+FAST = ["--timeout", "5", "--retries", "0", "-p", "1", "--no-progress", "--recheck-after", "0"]  # the late re-check has tests of its own (test_rechecks.py)
 README = Path(__file__).parent.parent / "README.md"
 
 

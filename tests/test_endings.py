@@ -320,7 +320,7 @@ def test_every_format_writes_an_undecodable_argument_and_never_a_password(tmp_pa
     # The argument as the interpreter hands the bytes b"...\xff" of argv to pcheck: with a lone surrogate.
     undecodable = os.fsdecode(b"http://127.0.0.1:1/\xff")
     proc = run_pcheck("check", undecodable, "http://user:s3cret@127.0.0.1:1/x", "--format", fmt, "-o", str(report),
-                      "--no-progress", "--retries", "0", "--timeout", "2")
+                      "--no-progress", "--retries", "0", "--timeout", "2", "--recheck-after", "0")
     text = report.read_text(encoding="utf-8")
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr

@@ -29,7 +29,7 @@ from pcheck.output.reports import make_reporter
 
 pytestmark = pytest.mark.timeout(60)
 
-FAST = ["--timeout", "5", "--retries", "0", "-p", "1", "--no-progress"]
+FAST = ["--timeout", "5", "--retries", "0", "-p", "1", "--no-progress", "--recheck-after", "0"]  # the late re-check has tests of its own (test_rechecks.py)
 ESCAPES = re.compile(r"[\r\x1b\x07\x08]")
 
 

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.timeout(60)
 
 TOKEN = "ghp_T0kenThatMustNeverLeak"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
-FAST = ["--timeout", "3", "--retries", "0", "-p", "1", "--no-progress"]
+FAST = ["--timeout", "3", "--retries", "0", "-p", "1", "--no-progress", "--recheck-after", "0"]  # the late re-check has tests of its own (test_rechecks.py)
 
 
 def config(**options) -> Config:

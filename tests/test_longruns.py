@@ -24,7 +24,7 @@ from pcheck.run.pool import CheckRun
 from pcheck.run.watch import Change, RoundSummary, watch
 
 pytestmark = pytest.mark.timeout(120)
-FAST = ["--timeout", "3", "--retries", "0", "--no-progress"]
+FAST = ["--timeout", "3", "--retries", "0", "--no-progress", "--recheck-after", "0"]  # the late re-check has tests of its own (test_rechecks.py)
 
 
 def final_records(path):

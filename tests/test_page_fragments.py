@@ -17,7 +17,7 @@ from pcheck.urls import normalise
 from tests.conftest import run_pcheck
 
 pytestmark = pytest.mark.timeout(60)
-FAST = ["--timeout", "5", "--retries", "0", "-p", "1", "--no-progress", "--format", "jsonl"]
+FAST = ["--timeout", "5", "--retries", "0", "-p", "1", "--no-progress", "--format", "jsonl", "--recheck-after", "0"]  # the late re-check has tests of its own (test_rechecks.py)
 
 
 def records(proc) -> list[dict]:

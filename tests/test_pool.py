@@ -17,7 +17,7 @@ from pcheck.run.procs import mp_context
 
 pytestmark = pytest.mark.timeout(60)
 
-FAST = {"timeout": 2.0, "retries": 0}
+FAST = {"timeout": 2.0, "retries": 0, "recheck_after": 0}
 
 
 def mixed_urls(lab, n=40):

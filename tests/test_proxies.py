@@ -28,7 +28,7 @@ from pcheck.models import ErrorKind, Outcome
 
 pytestmark = pytest.mark.timeout(60)
 
-FAST = ["--timeout", "3", "--retries", "0", "-p", "1", "--no-progress"]
+FAST = ["--timeout", "3", "--retries", "0", "-p", "1", "--no-progress", "--recheck-after", "0"]  # the late re-check has tests of its own (test_rechecks.py)
 PROXY_VARIABLES = [f"{name}_proxy" for name in ("http", "https", "all", "no")]
 PASSWORD = "pr0xy-s3cret"
 

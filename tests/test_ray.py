@@ -34,8 +34,8 @@ from pcheck.models import ARGS_SOURCE, ErrorKind, Outcome, Target  # noqa: E402
 from pcheck.run.ray import SHARDS_PER_CPU, RayRun  # noqa: E402
 
 pytestmark = [pytest.mark.timeout(150), pytest.mark.xdist_group("ray")]
-FAST = {"timeout": 5.0, "retries": 0}
-QUICK = {"timeout": 3.0, "retries": 0}
+FAST = {"timeout": 5.0, "retries": 0, "recheck_after": 0}
+QUICK = {"timeout": 3.0, "retries": 0, "recheck_after": 0}
 SLOW_MS = 2000
 HOSTS = 4  # 127.0.0.1-4 fall in four different buckets of pcheck's eight
 WORKER_NODES = 2

@@ -45,7 +45,7 @@ from pcheck.check.transport import Transport
 
 pytestmark = pytest.mark.timeout(30)
 
-FAST = ["--timeout", "3", "--retries", "0", "-p", "1", "--no-progress"]
+FAST = ["--timeout", "3", "--retries", "0", "-p", "1", "--no-progress", "--recheck-after", "0"]
 ROOT = Path(__file__).resolve().parent.parent
 _real_getaddrinfo = socket.getaddrinfo  # captured before any test patches it
 # Anything a terminal or a line-based parser could act on: C0 but LF, DEL, C1, bidi overrides.
@@ -471,12 +471,12 @@ def test_hostile_urls_never_break_a_report(lab, hostile_server, tmp_path, fmt):
         for url in urls[2:]:  # the two alive URLs are counted, not listed
             assert sum(f": {printable(url)}  (" in line for line in shown) == 1, url
         assert """Location '/x\\x1b[2J"y",z': holds a control character""" in proc.stdout  # server text, escaped
-        assert "(the answer was not valid HTTP)" in proc.stdout  # in words; the raw detail is in the machine formats
+        assert "(the answer was not valid HTTP; transient)" in proc.stdout  # in words; the raw detail is in the machine formats
     elif fmt == "junit":
         ElementTree.fromstring(proc.stdout.split("\n", 1)[1])  # well-formed XML
     else:  # markdown: every problem stays one table row
         shown = [line for line in proc.stdout.splitlines() if line][2:]  # after the title and the counts' sentence
-        assert all(line.startswith(("#", "**", "|", "Blocked: ")) for line in shown), shown
+        assert all(line.startswith(("#", "**", "|", "Blocked: ", "Broken: ")) for line in shown), shown
         assert all(line.endswith("|") for line in shown if line.startswith("|"))
         assert sum("not a valid URL" in line for line in shown) == 7  # six invalid lines, one bad Location
 

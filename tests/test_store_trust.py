@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import json
-import logging
 import os
 import shutil
 import sqlite3
@@ -33,7 +32,7 @@ from pcheck.errors import ResumeError
 from pcheck.store.resume import ResumeState
 
 pytestmark = pytest.mark.timeout(90)
-FAST = ["--timeout", "3", "--retries", "0", "--no-progress", "-p", "1"]
+FAST = ["--timeout", "3", "--retries", "0", "--no-progress", "-p", "1", "--recheck-after", "0"]  # the late re-check has tests of its own (test_rechecks.py)
 #: Longest a test waits for a background run to reach a state it polls for.
 WAIT_S = 30.0
 
@@ -232,26 +231,6 @@ def test_an_unusable_cache_file_is_one_line_and_exit_2_and_is_left_as_it_was(lab
     assert str(cache) in proc.stderr
     assert cache.read_bytes() == before
     assert not any("unusable" in r.target for r in lab.log)  # nothing was checked
-
-
-class _Warnings(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
-@pytest.fixture
-def pcheck_warnings():
-    handler = _Warnings()
-    logger = logging.getLogger("pcheck")
-    logger.addHandler(handler)
-    try:
-        yield handler.lines
-    finally:
-        logger.removeHandler(handler)
 
 
 def test_a_cache_that_fills_the_disk_mid_run_is_dropped_with_one_warning_and_no_record_lost(

@@ -23,7 +23,7 @@ from pcheck.models import CheckResult, ErrorKind, Outcome, Verdict
 from pcheck.output.reasons import reason, where
 
 pytestmark = pytest.mark.timeout(60)
-FAST = ["--timeout", "2", "--retries", "0", "-p", "1", "--no-progress"]
+FAST = ["--timeout", "2", "--retries", "0", "-p", "1", "--no-progress", "--recheck-after", "0"]
 #: What a user should never have to read: Python's exception names and errno numbers.
 INTERNALS = re.compile(r"Error\b|Errno|gaierror|Exception|Traceback|_ssl\.c|urllib3|requests\.")
 
@@ -55,8 +55,8 @@ def test_every_problem_is_one_line_with_its_place_url_and_reason_so_grep_keeps_a
     [line] = [line for line in proc.stdout.splitlines() if "404" in line]
     assert line == f"  {place(mixed, lab.url('status/404'))}: {lab.url('status/404')}  (404 Not Found)"
     expected = {
-        f"{place(mixed, 'http://127.0.0.1:1/x')}: http://127.0.0.1:1/x  (connection refused)",
-        f"{place(mixed, lab.url('hang'))}: {lab.url('hang')}  (timed out after 0.5 s)",
+        f"{place(mixed, 'http://127.0.0.1:1/x')}: http://127.0.0.1:1/x  (connection refused; transient)",
+        f"{place(mixed, lab.url('hang'))}: {lab.url('hang')}  (timed out after 0.5 s; transient)",
         f"{place(mixed, lab.url('loop/a/t'))}: {lab.url('loop/a/t')}  (redirect loop after 1 hop)",
         f"{place(mixed, lab.url('status/403'))}: {lab.url('status/403')}  (403 Forbidden)",
         f"{place(mixed, lab.url('status/401'))}: {lab.url('status/401')}  (401 Unauthorized)",
@@ -157,22 +157,22 @@ def _result(**verdict) -> CheckResult:
 def test_a_failing_proxy_is_named_as_the_proxy_not_the_link():
     verdict = {"outcome": Outcome.BROKEN, "error": ErrorKind.CONNECTION,
                "detail": "ProxyError: proxy http://alice:***@127.0.0.1:9: ConnectionRefusedError: [Errno 111] refused"}
-    assert reason(_result(**verdict)) == "the proxy: connection refused"
+    assert reason(_result(**verdict)) == "the proxy: connection refused; transient"
 
 
 @pytest.mark.parametrize("verdict, words", [
     ({"outcome": Outcome.BROKEN, "status": 404}, "404 Not Found"),
-    ({"outcome": Outcome.BROKEN, "status": 599}, "599"),
+    ({"outcome": Outcome.BROKEN, "status": 599}, "599; transient"),
     ({"outcome": Outcome.BLOCKED, "status": 999}, "999 Request denied (LinkedIn's bot wall)"),
     ({"outcome": Outcome.BROKEN, "error": ErrorKind.DNS,
       "detail": "gaierror: [Errno -2] Name or service not known"}, "no such host (DNS)"),
     ({"outcome": Outcome.BROKEN, "error": ErrorKind.DNS,
-      "detail": "gaierror: [Errno -3] Temporary failure in name resolution"}, "DNS lookup failed, temporarily"),
+      "detail": "gaierror: [Errno -3] Temporary failure in name resolution"}, "DNS lookup failed, temporarily; transient"),
     ({"outcome": Outcome.BROKEN, "error": ErrorKind.CONNECTION,
-      "detail": "ConnectionResetError: [Errno 104] Connection reset by peer"}, "connection reset by the server"),
+      "detail": "ConnectionResetError: [Errno 104] Connection reset by peer"}, "connection reset by the server; transient"),
     ({"outcome": Outcome.BROKEN, "error": ErrorKind.CONNECTION, "detail": "RemoteDisconnected: Remote end closed"},
-     "the server closed the connection without answering"),
-    ({"outcome": Outcome.BROKEN, "error": ErrorKind.TIMEOUT, "attempts": 3}, "timed out after 10 s, 3 attempts"),
+     "the server closed the connection without answering; transient"),
+    ({"outcome": Outcome.BROKEN, "error": ErrorKind.TIMEOUT, "attempts": 3}, "timed out after 10 s, 3 attempts; transient"),
     ({"outcome": Outcome.BROKEN, "error": ErrorKind.TOO_MANY_REDIRECTS, "redirects": 10, "detail": "more than 10"},
      "more than 10 redirects"),
     ({"outcome": Outcome.BROKEN, "error": ErrorKind.REDIRECT_LOOP, "redirects": 3}, "redirect loop after 3 hops"),

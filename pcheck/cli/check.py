@@ -28,6 +28,8 @@ def check(
     method: opt.Method = D.method,
     max_per_host: opt.MaxPerHost = D.max_per_host,
     host_interval: opt.HostInterval = D.host_interval,
+    recheck_after: opt.RecheckAfter = D.recheck_after,
+    accept_transient: opt.AcceptTransient = False,
     max_redirects: opt.MaxRedirects = D.max_redirects,
     format: opt.Format = D.format,  # noqa: A002 - the option's name
     output: opt.Output = None,
@@ -56,6 +58,7 @@ def check(
     cache: opt.Cache = False,
     cache_path: opt.CachePath = D.cache_path,
     max_cache_age: opt.MaxCacheAge = D.max_cache_age,
+    fail_after: opt.FailAfter = D.fail_after,
     distributor: opt.Distributor = D.distributor,
     ray_address: opt.RayAddress = None,
     shard_size: opt.ShardSize = D.shard_size,

@@ -77,7 +77,7 @@ def demo(
         try:
             config = Config(
                 **({"processes": processes} if processes is not None else {}),
-                timeout=1.5, retries=1, backoff_base=0.1, threads=16, max_retry_after=5.0,
+                timeout=1.5, retries=1, backoff_base=0.1, threads=16, max_retry_after=5.0, recheck_after=1.0,
             )
             source = Source(LIST_NAME, "file", path=path)
             ending = Session(config, Plan((source,), fmt=format, progress=True), remember).run()

@@ -29,6 +29,7 @@ from pcheck.config import (
     DEFAULT_MAX_PER_HOST,
     DEFAULT_MAX_REDIRECTS,
     DEFAULT_METHOD,
+    DEFAULT_RECHECK_AFTER,
     DEFAULT_RETRIES,
     DEFAULT_SHARD_SIZE,
     DEFAULT_THREADS,
@@ -60,6 +61,8 @@ Retries = Annotated[int, typer.Option("--retries", metavar="N", help="Retries on
 Accept = Annotated[str, typer.Option("--accept", metavar="CODES", help="Statuses that count as alive, comma-separated: 403, 200-299, or lychee's 200..=299, 400..404 (end excluded), ..=299, 200...")]
 Method = Annotated[str, typer.Option("--method", metavar="head|get", help="First method: head (a failure is confirmed with GET) or get.")]
 MaxPerHost = Annotated[int, typer.Option("--max-per-host", metavar="N", help="Concurrent requests to one host, all processes together.")]
+RecheckAfter = Annotated[str, typer.Option("--recheck-after", metavar="DURATION", help="Check a transient failure (timeout, refused connection, 5xx, 429) once more this long after it, before the report (0: never).")]
+AcceptTransient = Annotated[bool, typer.Option("--accept-transient", help="Transient failures (after the late re-check) do not fail the run; they are still reported.")]
 HostInterval = Annotated[str, typer.Option("--host-interval", metavar="DURATION", help="Least time between two request starts to one host (500ms, 2s; 0: none); a host answering 429 or 503 is slowed further.")]
 MaxRedirects = Annotated[int, typer.Option("--max-redirects", metavar="N", help="Redirect hops followed.")]
 Format = Annotated[str, typer.Option("--format", metavar="FORMAT", help=f"Report format: {', '.join(FORMATS)}.")]
@@ -88,6 +91,7 @@ StartMethod = Annotated[Optional[str], typer.Option("--start-method", metavar="M
 Resume = Annotated[bool, typer.Option("--resume", help="Append to the -o jsonl report of an earlier run, skipping URLs it already holds a verdict for.")]
 Cache = Annotated[bool, typer.Option("--cache", help="Reuse alive verdicts from a local SQLite cache (errors are never cached).")]
 CachePath = Annotated[str, typer.Option("--cache-path", metavar="FILE", help="The cache file.")]
+FailAfter = Annotated[int, typer.Option("--fail-after", metavar="N", help="With --cache: a broken link fails the run only once it has failed on N runs in a row (it is reported every time).")]
 MaxCacheAge = Annotated[str, typer.Option("--max-cache-age", metavar="DURATION", help="How long a cached verdict is served: 30s, 15m, 12h, 1d.")]
 Distributor = Annotated[str, typer.Option("--distributor", metavar="NAME", help="multiprocessing (this machine) or ray (a Ray cluster; pip install 'pcheck[ray]').")]
 RayAddress = Annotated[Optional[str], typer.Option("--ray-address", metavar="ADDRESS", help="Ray cluster to join ('auto', 'ray://host:10001') [default: start a local one].")]
@@ -113,6 +117,8 @@ class Options:
     method: str = DEFAULT_METHOD
     max_per_host: int = DEFAULT_MAX_PER_HOST
     host_interval: str = DEFAULT_HOST_INTERVAL
+    recheck_after: str = DEFAULT_RECHECK_AFTER
+    accept_transient: bool = False
     max_redirects: int = DEFAULT_MAX_REDIRECTS
     format: str = DEFAULT_FORMAT
     output: str | None = None
@@ -141,6 +147,7 @@ class Options:
     cache: bool = False
     cache_path: str = DEFAULT_CACHE_PATH
     max_cache_age: str = DEFAULT_MAX_CACHE_AGE
+    fail_after: int = 1  # Config.fail_after's default: every broken link fails the run
     distributor: str = DEFAULT_DISTRIBUTOR
     ray_address: str | None = None
     shard_size: int = DEFAULT_SHARD_SIZE
@@ -198,13 +205,16 @@ class Options:
             raise ConfigError(f"--color must be one of {', '.join(COLORS)}")
         if self.verbose and self.quiet:
             raise ConfigError("--verbose and --quiet ask for opposite reports: give one")
+        if self.fail_after > 1 and not self.cache:
+            raise ConfigError("--fail-after needs --cache: the count of runs lives there")
         if self.ca_bundle is not None and not os.path.isfile(self.ca_bundle):
             raise ConfigError(f"--ca-bundle {self.ca_bundle}: no such file")
         return Config(
             **({"processes": self.processes} if self.processes is not None else {}),
             threads=self.threads, timeout=float(self.timeout), retries=self.retries, accept=parse_accept(self.accept),
             method=self.method.lower(), max_per_host=self.max_per_host, max_redirects=self.max_redirects,
-            host_interval=parse_duration(self.host_interval),
+            host_interval=parse_duration(self.host_interval), recheck_after=parse_duration(self.recheck_after),
+            accept_transient=self.accept_transient,
             headers=tuple(parse_header(h) for h in self.header), user_agent=self.user_agent,
             verify_tls=not self.insecure, ca_bundle=self.ca_bundle, exclude_private=self.exclude_private,
             include=self.include, exclude=self.exclude, fail_on_blocked=self.fail_on_blocked,
@@ -212,6 +222,7 @@ class Options:
             ray_address=self.ray_address, shard_size=self.shard_size, root_dir=self.root_dir,
             base_url=self.base_url, include_fragments=self.include_fragments,
             proxy=self.proxy or None, github_token=self.github_token or None,
+            fail_after=self.fail_after,
         )
 
     def extension_list(self) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 import typer
@@ -63,6 +64,7 @@ def watch(
         if format not in WATCH_FORMATS:
             raise ConfigError("watch --format must be text or jsonl")
         _, config, sources = opt.prepare(ctx, exclude={"every", "rounds"})
+        config = dataclasses.replace(config, recheck_after=0.0)  # each round is the next look: no late re-check
         try:
             every_s = parse_duration(every)
         except ConfigError as exc:

@@ -16,6 +16,8 @@ requests and concurrent requests, which is how tests prove keep-alive and
   /retry-after/<v>/<k>      429 Retry-After v once per k, then 200
   /flaky/<n>/<k>            503 n times per k, then 200
   /rate/<n>/<k>             200, at most n a second per host address; beyond, 429 with Retry-After: 1
+  /outage/<s>/<k>           503 for s seconds from the first request to outage k on that address, then 200
+                            (a host restarting: every URL under it, ?i=1, ?i=2, shares the outage)
   /challenge                403 with cf-mitigated: challenge
   /sitemap/<n>.xml          a urlset of n absolute URLs here (/ok?s=<i>), one a line from line 3;
                             (.xml.gz: gzipped; a name may come before n: /sitemap/sitemap-<n>.xml)

@@ -45,6 +45,7 @@ class Lab:
         self._hits: collections.Counter[str] = collections.Counter()
         self.flips: dict[str, int] = {}  # /flip/<key> answers flips[key], 200 by default
         self._windows: dict[str, collections.deque[float]] = {}  # /rate: request times in the last second, per address
+        self._outages: dict[str, float] = {}  # /outage: when the first request to each came
         self._loop: asyncio.AbstractEventLoop | None = None
         self._servers: list[asyncio.AbstractServer] = []
         self._thread: threading.Thread | None = None
@@ -232,6 +233,10 @@ class Lab:
         elif name in ("sitemap", "sitemap-index") and (sitemap := _sitemap(name, args, self._origin(conn))):
             body, gz = sitemap
             conn.simple(200, head, [("Content-Type", "application/gzip" if gz else "application/xml")], body)
+        elif name == "outage" and len(args) == 2 and args[0].replace(".", "", 1).isdigit():
+            now = asyncio.get_running_loop().time()
+            began = self._outages.setdefault(f"{conn.address}/{args[1]}", now)  # its first request starts it, for every URL
+            conn.simple(503 if now - began < float(args[0]) else 200, head)
         elif name == "rate" and len(args) >= 1 and args[0].isdigit():
             self._rate_limited(conn, int(args[0]), head)
         elif name == "challenge":

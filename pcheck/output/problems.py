@@ -32,8 +32,9 @@ class ProblemsReporter(Reporter):
         super().__init__(stream)
         self.problems = Spool(
             "CREATE TABLE problems (rank INTEGER, source BLOB, line INTEGER, col INTEGER, url BLOB,"
-            " status INTEGER, error TEXT, redirects INTEGER, attempts INTEGER, detail BLOB)",
-            "INSERT INTO problems VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            " status INTEGER, error TEXT, redirects INTEGER, attempts INTEGER, detail BLOB,"
+            " failed_runs INTEGER, failing_since REAL)",
+            "INSERT INTO problems VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         self.problem_counts: collections.Counter[Outcome] = collections.Counter()
         self.hosts = HostTable() if host_stats else None
         self.trouble = HostTable()
@@ -52,7 +53,8 @@ class ProblemsReporter(Reporter):
             r = result
             self.problem_counts[r.outcome] += 1
             self.problems.add((rank, enc(r.source or "?"), r.line, r.column, enc(redact_userinfo(r.url)), r.status,
-                               r.error and r.error.value, r.redirects, r.attempts, enc_opt(r.detail)))
+                               r.error and r.error.value, r.redirects, r.attempts, enc_opt(r.detail),
+                               r.failed_runs, r.failing_since))
             if r.outcome in (Outcome.BROKEN, Outcome.BLOCKED):
                 self.trouble.add(r)
 
@@ -65,7 +67,8 @@ class ProblemsReporter(Reporter):
         if not self.problem_counts:
             return
         rows = self.problems.flush().execute(
-            "SELECT rank, source, line, col, url, status, error, redirects, attempts, detail FROM problems"
+            "SELECT rank, source, line, col, url, status, error, redirects, attempts, detail, failed_runs, failing_since"
+            " FROM problems"
             " ORDER BY rank, source, ifnull(line, -1), ifnull(col, -1), url, rowid")  # rowid: ties keep arrival order
         for rank, group in itertools.groupby(rows, itemgetter(0)):
             outcome = LISTED_ORDER[rank]
@@ -101,14 +104,17 @@ class _Problem(NamedTuple):
     attempts: int
     detail: str | None
     outcome: Outcome
+    failed_runs: int | None = None  # with --cache: see CheckResult
+    failing_since: float | None = None
 
 
 def _by_source(outcome: Outcome, rows: Iterable[tuple]) -> Iterator[tuple[str, Iterator[_Problem]]]:
     for source, items in itertools.groupby(rows, itemgetter(1)):
         yield dec(source), (
             _Problem(line, column, url.decode("utf-8", "surrogatepass"), status, ERROR_KINDS.get(error), redirects,
-                     attempts, None if detail is None else detail.decode("utf-8", "surrogatepass"), outcome)
-            for _, _, line, column, url, status, error, redirects, attempts, detail in items)
+                     attempts, None if detail is None else detail.decode("utf-8", "surrogatepass"), outcome,
+                     failed_runs, failing_since)
+            for _, _, line, column, url, status, error, redirects, attempts, detail, failed_runs, failing_since in items)
 
 
 PROBLEM_ORDER = (Outcome.BROKEN, Outcome.BLOCKED, Outcome.INVALID, Outcome.UNCHECKED)
@@ -134,6 +140,9 @@ class TextReporter(ProblemsReporter):
                 if s.counts[outcome]:
                     note = _blocked_note(self.fail_on_blocked) if outcome is Outcome.BLOCKED else ""
                     out.write(f"  {paint(f'{outcome.value:<10}', outcome)}{s.counts[outcome]:>8}{note}\n")
+            if s.counts[Outcome.BROKEN]:
+                out.write(f"  {'':<18}of them: {s.transient} transient, {s.counts[Outcome.BROKEN] - s.transient} definitive"
+                          + (f"; {s.forgiven} do not fail the run" if s.forgiven else "") + "\n")
             if s.cancelled:
                 out.write(f"\n{paint('Cancelled', Outcome.UNCHECKED)} ({s.cancelled}): interrupted before a verdict; "
                           "with --format jsonl -o FILE, --resume checks only those\n")
@@ -143,7 +152,7 @@ class TextReporter(ProblemsReporter):
             for source, items in by_source:
                 for r in items:
                     place = paint(printable(where(source, r.line, r.column)) + ":", None)
-                    said = paint(f"({printable(reason(r, self.timeout_s))})", outcome)
+                    said = paint(f"({printable(reason(r, self.timeout_s, self.summary.fail_after, self.summary.accept_transient))})", outcome)
                     out.write(f"  {place} {printable(r.url)}  {said}\n")
         if self.verbosity < 0:
             return
@@ -213,6 +222,9 @@ class MarkdownReporter(ProblemsReporter):
                 out.write(f"| {outcome.value} | {s.counts[outcome]} |\n")
         if s.counts[Outcome.BLOCKED]:
             out.write(f"\nBlocked: {_md_text(_blocked_note(self.fail_on_blocked).strip()[1:-1])}.\n")
+        if s.counts[Outcome.BROKEN]:
+            out.write(f"\nBroken: {s.transient} transient, {s.counts[Outcome.BROKEN] - s.transient} definitive"
+                      + (f"; {s.forgiven} do not fail the run" if s.forgiven else "") + ".\n")
         if s.cancelled:
             out.write(f"\n{s.cancelled} cancelled: interrupted before a verdict.\n")
         for outcome, count, by_source in self.grouped():
@@ -221,7 +233,7 @@ class MarkdownReporter(ProblemsReporter):
                 out.write(f"\n**{_md_text(source)}**\n\n| line | URL | why |\n|---:|---|---|\n")
                 for r in items:
                     line = "" if r.line is None else str(r.line) + ("" if r.column is None else f":{r.column}")
-                    out.write(f"| {line} | {_md_link(r.url, r.outcome)} | {_md_text(reason(r, self.timeout_s))} |\n")
+                    out.write(f"| {line} | {_md_link(r.url, r.outcome)} | {_md_text(reason(r, self.timeout_s, self.summary.fail_after, self.summary.accept_transient))} |\n")
         hints = self.hints()
         if hints:
             out.write("\n### Hints\n\n" + "".join(f"- {_md_text(h)}\n" for h in hints))

@@ -36,6 +36,7 @@ class Progress:
         self.total = total
         self.counts: collections.Counter[Outcome] = collections.Counter()
         self.done = 0
+        self.waiting = 0  # failures waiting for their late re-check
         self.started = time.monotonic()
         self.bar = None
         self._stop = threading.Event()
@@ -61,13 +62,22 @@ class Progress:
                 self.bar.set_postfix(broken=self.counts[Outcome.BROKEN], refresh=False)
             self.bar.update(1)
 
+    def rechecks(self, waiting: int) -> None:
+        """Say how many failures wait for their late re-check (the run may look idle meanwhile)."""
+        if waiting == self.waiting:
+            return
+        self.waiting = waiting
+        if self.bar is not None:
+            self.bar.set_postfix(broken=self.counts[Outcome.BROKEN], recheck=waiting, refresh=True)
+
     def status_line(self) -> str:
         elapsed = time.monotonic() - self.started
         rate = self.done / elapsed if elapsed > 0 else 0.0
         total = f"/{self.total}" if self.total is not None else ""
         c = self.counts
+        waiting = f", {self.waiting} waiting for a late re-check" if self.waiting else ""
         return (f"pcheck: {self.done}{total} checked, {rate:.0f}/s, alive {c[Outcome.ALIVE]}, "
-                f"broken {c[Outcome.BROKEN]}, blocked {c[Outcome.BLOCKED]}")
+                f"broken {c[Outcome.BROKEN]}, blocked {c[Outcome.BLOCKED]}{waiting}")
 
     def _status_loop(self, interval: float) -> None:
         while not self._stop.wait(interval):

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import http
 import re
+import time
 from typing import Any
 
-from pcheck.models import ARGS_SOURCE, ErrorKind, Outcome
+from pcheck.models import ARGS_SOURCE, ErrorKind, Outcome, is_transient
 
 _PHRASES = {status.value: status.phrase for status in http.HTTPStatus}
 _PHRASES.update({999: "Request denied (LinkedIn's bot wall)", 429: "Too Many Requests"})
@@ -65,8 +66,25 @@ def status_text(status: int) -> str:
     return f"{status} {phrase}" if phrase else str(status)
 
 
-def reason(r: Any, timeout_s: float | None = None) -> str:
-    """Why `r` (a CheckResult, or a row read back as one) is what it is, in plain words."""
+def reason(r: Any, timeout_s: float | None = None, fail_after: int = 1, accept_transient: bool = False) -> str:
+    """Why `r` (a CheckResult, or a row read back as one) is what it is, in plain words: whether a failure
+    is transient; with --cache, since when and for how many runs it has failed (and, under --fail-after,
+    whether that fails the run)."""
+    said = _why(r, timeout_s)
+    if r.outcome is Outcome.BROKEN and is_transient(r.status, r.error, r.detail):
+        said += "; transient" + (": not failing the run (--accept-transient)" if accept_transient else "")
+    runs = getattr(r, "failed_runs", None)
+    if not runs:
+        return said
+    since = getattr(r, "failing_since", None)
+    when = f" since {time.strftime('%Y-%m-%d', time.gmtime(since))}" if since is not None else ""
+    said += f", broken{when}, {runs} run{'s in a row' if runs > 1 else ''}"
+    if runs < fail_after:
+        said += f": not failing the run until {fail_after} runs"
+    return said
+
+
+def _why(r: Any, timeout_s: float | None) -> str:
     error, detail = r.error, r.detail
     if error is None:
         if r.status is not None and r.outcome is not Outcome.ALIVE:

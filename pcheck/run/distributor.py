@@ -38,6 +38,10 @@ class Distributor(Protocol):
         """Stop as a first Ctrl-C would: what is left is reported `cancelled`."""
         ...
 
+    def rechecks_waiting(self) -> int:
+        """Transient failures waiting for their late re-check (run/rechecks.py), for the progress display."""
+        ...
+
     def backoffs(self) -> list[HostBackoff]:
         """The hosts that answered 429/503, and how they were slowed, for the report's hints."""
         ...

@@ -32,6 +32,7 @@ from pcheck.models import CheckResult, ErrorKind, HostBackoff, Outcome, Target, 
 from pcheck.run import signals
 from pcheck.run.hosts import HostScheduler
 from pcheck.run.ledger import Ledger
+from pcheck.run.rechecks import LateRechecks
 from pcheck.run.procs import Worker, mp_context, stop_workers
 from pcheck.run.signals import INTERRUPT_GRACE_S, TICK_S
 from pcheck.run.worker import (
@@ -101,6 +102,7 @@ class CheckRun:
         self._spawn_error: OSError | None = None  # the OS refused the last worker started
         self._spawn_refused = False  # it ever did (warned once)
         self._spawn_retry_at = 0.0
+        self.rechecks = LateRechecks(config.recheck_after)
 
     # -- life cycle -------------------------------------------------------------
     def __enter__(self) -> CheckRun:
@@ -165,6 +167,7 @@ class CheckRun:
             self._keep_workers()
             if not exhausted:
                 exhausted = yield from self._read(source)
+            self._due_rechecks()
             self._dispatch()
             if exhausted and not self.ledger.tasks:
                 return
@@ -182,11 +185,18 @@ class CheckRun:
             yield from self._collect(0.0 if can_read else self._wait_s())
 
     def _wait_s(self) -> float:
-        """How long to wait for workers: a tick, or less when a host's interval or pause ends sooner."""
-        wake = self.hosts.next_wake()
-        if wake is None:
+        """How long to wait for workers: a tick, or less when a host's interval or pause, or a re-check, is due sooner."""
+        wakes = [w for w in (self.hosts.next_wake(), self.rechecks.next_due()) if w is not None]
+        if not wakes:
             return TICK_S
-        return min(TICK_S, max(0.0, wake - time.monotonic()))
+        return min(TICK_S, max(0.0, min(wakes) - time.monotonic()))
+
+    def rechecks_waiting(self) -> int:
+        return self.rechecks.waiting
+
+    def _due_rechecks(self) -> None:
+        for task_id in self.rechecks.due():
+            self.hosts.add(task_id, self.ledger.tasks[task_id].host)
 
     def _keep_workers(self) -> None:
         """Start workers up to --processes (at first, and after a death), unless they keep dying at birth.
@@ -328,7 +338,9 @@ class CheckRun:
         refused = verdict.status if verdict.outcome is not Outcome.ALIVE else None
         if self.hosts.answered(task_id, host, refused, verdict.retry_after_s):
             return  # the host said "slow down": the URL waits behind its pause, its retries untouched
-        yield from self.ledger.resolve(task_id, verdict)
+        final = self.rechecks.hold(task_id, verdict)
+        if final is not None:  # else a transient failure, checked once more after the blip (run/rechecks.py)
+            yield from self.ledger.resolve(task_id, final)
 
     def backoffs(self) -> list[HostBackoff]:
         """The hosts that refused for load, and how they were slowed (for the report)."""
@@ -378,4 +390,6 @@ class CheckRun:
     def _abandon(self, source: Iterator[Target | CheckResult], error: ErrorKind, detail: str) -> Iterator[CheckResult]:
         self.hosts.clear()
         self._orphans.clear()
+        for task_id, first in self.rechecks.abandon(detail):  # their first verdict stands, and says so
+            yield from self.ledger.resolve(task_id, first)
         yield from self.ledger.abandon(source, error, detail)

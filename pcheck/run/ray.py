@@ -157,6 +157,10 @@ class RayRun:
                 for task_id, verdict in verdicts:
                     yield from self.ledger.resolve(task_id, verdict)
 
+    def rechecks_waiting(self) -> int:
+        """Under Ray a shard's checks end with the shard: no late re-check (yet)."""
+        return 0
+
     def backoffs(self) -> list[HostBackoff]:
         """Each shard slows its hosts with a scheduler of its own, on the cluster: none is reported here."""
         return []

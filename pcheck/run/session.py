@@ -145,6 +145,7 @@ class Session:
         bar = Progress(total, enabled=plan.progress)
         reporter = make_reporter(plan.fmt, stream, host_stats=plan.host_stats, fail_on_blocked=config.fail_on_blocked,
                                  verbosity=plan.verbosity, color=use_color(plan.color, stream), timeout_s=config.timeout)
+        reporter.summary.accept_transient, reporter.summary.fail_after = config.accept_transient, config.fail_after
         if resume is not None:
             reporter.summary.counts.update(resume.counts)  # the exit code covers the whole report
         started = time.monotonic()
@@ -155,8 +156,11 @@ class Session:
                     run.cancel()
                 try:
                     with writing(stream, name):  # the report cannot be written: stop, nobody would read it
-                        for result in pipeline(config, list(plan.sources), run, resume=resume, cache=cache,
-                                               idle=reporter.flush):
+                        def idle() -> None:  # the run is about to wait: flush the report, say what it waits for
+                            reporter.flush()
+                            bar.rechecks(run.rechecks_waiting())
+
+                        for result in pipeline(config, list(plan.sources), run, resume=resume, cache=cache, idle=idle):
                             reporter.write(result)
                             bar.update(result)
                             if self.on_result is not None:

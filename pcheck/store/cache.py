@@ -1,4 +1,5 @@
-"""--cache: alive verdicts kept in SQLite across runs, so a re-run checks only what it must.
+"""--cache: alive verdicts kept in SQLite across runs, so a re-run checks only what it must;
+and each failing link's recent history, for --fail-after.
 
 Only `alive` verdicts are stored and served: an error or a broken link may be
 transient and must be checked again (lychee learned this: lychee#1400). The
@@ -12,6 +13,15 @@ people to read are redacted. A cache that cannot be opened, read or written
 at the start is a usage error (CacheError); one that fails mid-run is
 dropped with one warning, and the run goes on uncached: a cache may only
 ever save work, never cost a record.
+
+History (the `history` table, same salted keys): a run is one VerdictCache,
+named by a run id kept in `last_run`. A link `broken` in a run continues its
+streak (failed_runs + 1, first_failed kept) or starts one (1, now), counted
+once per run however often the link occurs; a link checked `alive` ends it
+(its row is deleted). Served from the cache, blocked, excluded, invalid and
+unchecked results leave it as it was. Broken results go on carrying
+`failed_runs` and `failing_since`. Since only alive verdicts are served,
+a broken link is checked, and its history moves, on every run.
 """
 
 from __future__ import annotations
@@ -24,6 +34,8 @@ import random
 import sqlite3
 import time
 from typing import Iterable, Iterator
+
+from dataclasses import replace
 
 from pcheck.anchors import fragment_of
 from pcheck.config import DEFAULT_MAX_CACHE_AGE, Config, parse_duration
@@ -51,6 +63,18 @@ CREATE TABLE IF NOT EXISTS verdicts (
     attempts INTEGER NOT NULL
 )
 """
+#: Added after the verdicts: created (IF NOT EXISTS) in a cache file an earlier pcheck made.
+_HISTORY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS history (
+    key TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    first_failed REAL NOT NULL,
+    failed_runs INTEGER NOT NULL,
+    last_run TEXT NOT NULL,
+    last_failed REAL NOT NULL
+)
+"""
+_TABLES = {"verdicts", "history"}
 
 
 class VerdictCache:
@@ -74,6 +98,14 @@ class VerdictCache:
         self.pending: list[tuple] = []
         self.stored: set[str] = set()
         self.hits = 0
+        #: This run's name in `history.last_run`: a link is counted once per run.
+        self.run_id = f"{time.time():.3f}-{os.getpid()}-{os.urandom(4).hex()}"
+        #: History rows to write (upserts) and to delete (the link is alive again), flushed with the verdicts.
+        self.failed: list[tuple] = []
+        self.recovered: list[tuple] = []
+        #: Links whose history this run has already moved; the streak of those failing now.
+        self.counted: set[str] = set()
+        self.streaks: dict[str, tuple[int, float]] = {}
 
     def _key(self, url_key: str) -> str:
         return hashlib.blake2b((self.salt + "\0" + url_key).encode("utf-8", "surrogatepass"), digest_size=20).hexdigest()
@@ -102,34 +134,80 @@ class VerdictCache:
             yield item
 
     def remember(self, results: Iterable[CheckResult]) -> Iterator[CheckResult]:
-        """Pass results through, storing fresh alive verdicts."""
+        """Pass results through, storing fresh alive verdicts and moving each link's failure history;
+        a broken result comes out carrying its streak (failed_runs, failing_since)."""
         try:
             for result in results:
                 if result.outcome is Outcome.ALIVE and not (result.detail or "").startswith("from cache"):
                     url_key = result.key  # normalised once, at input
-                    if url_key is not None and url_key not in self.stored and self.db is not None:
-                        self.stored.add(url_key)
-                        final_url = redact_userinfo(result.final_url) if result.final_url else result.final_url
-                        self.pending.append((self._key(url_key), redact_userinfo(result.url), time.time(),
-                                             result.status, final_url, result.redirects, result.method,
-                                             result.attempts))
-                        if len(self.pending) >= _FLUSH_EVERY:
-                            self.flush()
+                    if url_key is not None and self.db is not None:
+                        self._recovered(result, url_key)
+                        if url_key not in self.stored:
+                            self.stored.add(url_key)
+                            final_url = redact_userinfo(result.final_url) if result.final_url else result.final_url
+                            self.pending.append((self._key(url_key), redact_userinfo(result.url), time.time(),
+                                                 result.status, final_url, result.redirects, result.method,
+                                                 result.attempts))
+                elif result.outcome is Outcome.BROKEN and result.key is not None:
+                    result = self._failed(result, result.key)
+                if len(self.pending) + len(self.failed) + len(self.recovered) >= _FLUSH_EVERY:
+                    self.flush()
                 yield result
         finally:
             self.flush()
 
+    def _history_id(self, result: CheckResult, url_key: str) -> str:
+        """The link whose history this is: with --include-fragments, `page#a` and `page#b` fail apart."""
+        fragment = fragment_of(result.url) if self.fragments else None
+        return url_key if fragment is None else f"{url_key}#{fragment}"
+
+    def _recovered(self, result: CheckResult, url_key: str) -> None:
+        """A link checked alive: its failing streak, if any, ends (the row is deleted, once per run)."""
+        link = self._history_id(result, url_key)
+        if link not in self.counted:
+            self.counted.add(link)
+            self.recovered.append((self._key(link),))
+
+    def _failed(self, result: CheckResult, url_key: str) -> CheckResult:
+        """A link broken in this run: its streak, read once and moved once per run, set on the result."""
+        link = self._history_id(result, url_key)
+        streak = self.streaks.get(link)
+        if streak is None and link not in self.counted and self.db is not None:
+            self.counted.add(link)
+            key, now = self._key(link), time.time()
+            try:
+                row = self.db.execute("SELECT first_failed, failed_runs, last_run FROM history WHERE key = ?",
+                                      (key,)).fetchone()
+            except sqlite3.Error as exc:
+                self._give_up(exc)
+                return result
+            if row is None:
+                streak = (1, now)
+            else:  # a run that already counted it (same run id) does not count it twice
+                first_failed, failed_runs, last_run = row
+                streak = (failed_runs if last_run == self.run_id else failed_runs + 1, first_failed)
+            self.streaks[link] = streak
+            self.failed.append((key, redact_userinfo(result.url), streak[1], streak[0], self.run_id, now))
+        if streak is None:
+            return result
+        return replace(result, failed_runs=streak[0], failing_since=streak[1])
+
     def flush(self) -> None:
-        if not self.pending or self.db is None:
-            self.pending.clear()
+        batches = (self.pending, self.failed, self.recovered)
+        if not any(batches) or self.db is None:
+            for batch in batches:
+                batch.clear()
             return
         try:
             with self.db:  # one transaction per batch
                 self.db.execute("BEGIN IMMEDIATE")
                 self.db.executemany("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self.pending)
+                self.db.executemany("INSERT OR REPLACE INTO history VALUES (?, ?, ?, ?, ?, ?)", self.failed)
+                self.db.executemany("DELETE FROM history WHERE key = ?", self.recovered)
         except sqlite3.Error as exc:
             self._give_up(exc)
-        self.pending.clear()
+        for batch in batches:
+            batch.clear()
 
     def close(self) -> None:
         self.flush()
@@ -144,6 +222,7 @@ class VerdictCache:
         log.warning("--cache-path %s: %s; going on without the cache", self.path, _reason(exc))
         db, self.db = self.db, None
         self.stored.clear()
+        self.counted.clear()  # the streaks already given stay: a link's later occurrences say the same
         try:
             db.close()
         except sqlite3.Error:
@@ -178,7 +257,7 @@ def _open(path: str) -> sqlite3.Connection:
         try:
             # Never add a table to (or switch the journal of) some other program's database.
             tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if tables - {"verdicts"}:
+            if tables - _TABLES:
                 db.close()
                 raise CacheError(f"--cache-path {path}: a database of something else (tables: "
                                  f"{', '.join(sorted(tables)[:5])}), not a pcheck cache; name another file")
@@ -186,11 +265,14 @@ def _open(path: str) -> sqlite3.Connection:
                 db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(_SCHEMA)
+            db.execute(_HISTORY_SCHEMA)  # a cache from before --fail-after gains it here
             # Prove now that the file is a cache we can read and write: else the first
             # failure would come mid-run. A write transaction that changes nothing.
             db.execute("SELECT COUNT(*) FROM (SELECT 1 FROM verdicts LIMIT 1)").fetchone()
+            db.execute("SELECT COUNT(*) FROM (SELECT 1 FROM history LIMIT 1)").fetchone()
             db.execute("BEGIN IMMEDIATE")
             db.execute("DELETE FROM verdicts WHERE 0")
+            db.execute("DELETE FROM history WHERE 0")
             db.execute("COMMIT")
             return db
         except sqlite3.Error as exc:
