@@ -154,6 +154,13 @@ def _result(**verdict) -> CheckResult:
     return CheckResult.of("http://a.test/", "doc.md", 3, Verdict(**verdict), column=7)
 
 
+def test_a_failure_that_was_rechecked_says_so_in_words():
+    verdict = {"outcome": Outcome.BROKEN, "error": ErrorKind.CONNECTION,
+               "detail": "ConnectionRefusedError: [Errno 111] refused; failed again on a re-check 10 s later (first: connection)"}
+    assert reason(_result(**verdict)) == \
+        "connection refused, failed again on a re-check 10 s later (first: connection); transient"
+
+
 def test_a_failing_proxy_is_named_as_the_proxy_not_the_link():
     verdict = {"outcome": Outcome.BROKEN, "error": ErrorKind.CONNECTION,
                "detail": "ProxyError: proxy http://alice:***@127.0.0.1:9: ConnectionRefusedError: [Errno 111] refused"}

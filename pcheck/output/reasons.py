@@ -58,6 +58,8 @@ _FIXED = {
     ErrorKind.INTERNAL: "not checked: an error in pcheck (please report it)",
 }
 _MORE_THAN = re.compile(r"more than (\d+)")
+#: What run/rechecks.py adds to a detail.
+_RECHECKED = re.compile(r"(failed again on a re-check [^;]*|alive on a re-check [^;]*|not re-checked: [^;]*)")
 
 
 def status_text(status: int) -> str:
@@ -71,6 +73,8 @@ def reason(r: Any, timeout_s: float | None = None, fail_after: int = 1, accept_t
     is transient; with --cache, since when and for how many runs it has failed (and, under --fail-after,
     whether that fails the run)."""
     said = _why(r, timeout_s)
+    if r.error is not None and r.detail:  # the words above replace the raw detail; keep what the re-check said
+        said += "".join(f", {note}" for note in _RECHECKED.findall(r.detail))
     if r.outcome is Outcome.BROKEN and is_transient(r.status, r.error, r.detail):
         said += "; transient" + (": not failing the run (--accept-transient)" if accept_transient else "")
     runs = getattr(r, "failed_runs", None)
