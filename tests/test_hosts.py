@@ -116,11 +116,13 @@ def test_a_url_is_put_back_as_often_as_it_has_retries_then_its_refusal_stands():
     assert hosts.next() is None and hosts.waiting == 0
 
 
-def test_a_retry_after_beyond_the_cap_is_not_waited_for():
+def test_a_retry_after_beyond_the_cap_is_not_waited_for_by_the_url_or_its_host():
     hosts, clock = scheduler(max_pause=30.0)
     hosts.add(1, "a")
+    hosts.add(2, "a")
     hosts.next()
     assert hosts.answered(1, "a", 429, 3600.0) is False
+    assert hosts.next() == (2, "a")  # its sibling goes at once: nobody waits an hour
 
 
 def test_a_host_that_refuses_whatever_the_pace_costs_the_run_a_bounded_time():

@@ -150,9 +150,11 @@ class HostScheduler:
             return False
         pace = self._pace(host)
         pace.refusals += 1
-        if not pace.given_up and (started is None or started > pace.backed_off_at):  # fresh, not the same overload seen late
-            self._back_off(host, pace, retry_after_s)
+        # A Retry-After beyond the cap is not waited for, by this URL or its host: its refusal stands.
         too_late = retry_after_s is not None and retry_after_s > self._max_pause_s
+        fresh = started is None or started > pace.backed_off_at  # not the same overload, seen late
+        if not pace.given_up and not too_late and fresh:
+            self._back_off(host, pace, retry_after_s)
         if self._deferrals[task_id] >= self._max_deferrals or too_late or pace.given_up:
             del self._deferrals[task_id]
             self._mark_ready(host)
