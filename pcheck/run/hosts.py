@@ -241,6 +241,9 @@ class HostScheduler:
             self._load[host] = load
         else:  # never below zero: an answer arriving after clear() (a cancelled run) counts for nothing
             self._load.pop(host, None)
+            # A host with nothing left to send forgets its next start: a million hosts hold nothing here.
+            if host not in self._pending and self._next_start.get(host, 0.0) <= self._clock():
+                self._next_start.pop(host, None)
 
     def _mark_ready(self, host: str) -> None:
         if host in self._ready_set or host in self._sleeping_set or host not in self._pending:
