@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import collections
 import json
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
+import fault_helpers as fh
 from conftest import run_pcheck, write_list
 from pcheck.models import HostBackoff
 from pcheck.run.hosts import HostScheduler
@@ -125,7 +130,10 @@ def test_a_retry_after_beyond_the_cap_is_not_waited_for_by_the_url_or_its_host()
     assert hosts.next() == (2, "a")  # its sibling goes at once: nobody waits an hour
 
 
-def test_a_host_that_refuses_whatever_the_pace_costs_the_run_a_bounded_time():
+@pytest.mark.parametrize("retry_after", [30.0, 0.0, None])
+def test_a_host_that_refuses_whatever_the_pace_costs_the_run_a_bounded_time(retry_after):
+    """429 on every request: with a long Retry-After the pause budget runs out; with `Retry-After: 0` (or none)
+    no pause budget fills, and the host must still not be slowed to a request every 10 s for the rest of the run."""
     hosts, clock = scheduler(cap=8, deferrals=2, max_pause=30.0)
     for i in range(100):
         hosts.add(i, "wall")
@@ -136,11 +144,11 @@ def test_a_host_that_refuses_whatever_the_pace_costs_the_run_a_bounded_time():
             break
         for task_id, host in task:
             clock.now += 0.001
-            verdicts += not hosts.answered(task_id, host, 429, 30.0)
+            verdicts += not hosts.answered(task_id, host, 429, retry_after)
     assert verdicts == 100  # every URL ends with its refusal as its verdict
     [wall] = hosts.backoffs()
     assert wall.paused_s <= 2 * 30.0 + 30.0  # pauses stop once they cost twice the cap
-    assert clock.now - 100.0 < 200  # and the host's 100 URLs do not take hours
+    assert clock.now - 100.0 < 200, clock.now - 100.0  # and the host's 100 URLs do not take hours
 
 
 def test_other_hosts_go_on_while_one_is_paused():
@@ -223,3 +231,28 @@ def test_backoff_records_cross_as_typed_values():
     hosts.next()
     hosts.answered(1, "a", 429, 1.0)
     assert hosts.backoffs() == [HostBackoff("a", 1, 1.0, 2, 0.1)]
+
+
+def test_ctrl_c_while_a_host_is_paused_ends_at_once_and_reports_every_url(lab, tmp_path):
+    """A host paused 25 s by its Retry-After: Ctrl-C does not wait for the pause, and loses no URL."""
+    urls = [lab.url(f"retry-after/25/k?i={i}") for i in range(5)]
+    listing = write_list(tmp_path / "urls.txt", urls)
+    report = tmp_path / "report.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "pcheck", "check", str(listing), "--format", "jsonl", "-o",
+                             str(report), "--max-per-host", "1", *FAST], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        fh.wait_until(lambda: any("retry-after" in e.target for e in lab.log), fh.MAX_WAIT_S, "the first request")
+        time.sleep(0.3)  # not a synchronisation: only so the 429 has been seen and the host paused
+        asked = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        took = time.monotonic() - asked
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert took < 10, took  # the grace for in-flight requests, not the 25 s pause
+    got = [json.loads(line) for line in report.read_text().splitlines()]
+    assert sorted(r["url"] for r in got) == sorted(urls)
+    assert {r["outcome"] for r in got} <= {"alive", "unchecked"}
+

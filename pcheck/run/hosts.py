@@ -16,8 +16,9 @@ stands): its siblings that were waiting never see the refusal. Without a Retry-A
 pause doubles from 1 s with each refusal in a row; no pause exceeds the cap
 (--max-retry-after), and a Retry-After beyond it leaves the refusal standing.
 A host that keeps refusing costs the run at most PAUSE_BUDGET pauses' worth (in
-units of the cap): after that it is no longer paused or slowed, and each of its
-URLs gets its own answer as its verdict (blocked, with the 429). Refusals to requests sent before the last backoff
+units of the cap), or MAX_REFUSALS_IN_A_ROW slowdowns without an answer between
+them (a `Retry-After: 0` fills no pause budget): after that it is no longer paused
+or slowed, and each of its URLs gets its own answer as its verdict. Refusals to requests sent before the last backoff
 do not slow the host again: they were the same overload, seen late.
 
 Not thread-safe: the pool's loop owns it; a Ray shard guards it with a lock.
@@ -42,6 +43,8 @@ MAX_BACKOFF_INTERVAL_S = 10.0
 RECOVERY = 0.9
 #: Pauses (in units of the pause cap) one host may cost the run before its refusals are taken as verdicts.
 PAUSE_BUDGET = 2
+#: Slowdowns in a row, with no round of answers between, after which a host's refusals are taken as verdicts.
+MAX_REFUSALS_IN_A_ROW = 8
 #: How long a host is paused after a refusal without a usable Retry-After.
 DEFAULT_PAUSE_S = 1.0
 
@@ -105,8 +108,8 @@ class HostScheduler:
 
     def next(self) -> tuple[int, str] | None:
         """The next task to start, hosts taken in turn, counted in flight; None if none may start now."""
-        self._wake()
         now = self._clock()
+        self._wake(now)
         while self._ready:
             host = self._ready.popleft()
             self._ready_set.discard(host)
@@ -208,7 +211,7 @@ class HostScheduler:
 
     def _back_off(self, host: str, pace: _Pace, retry_after_s: float | None) -> None:
         now = self._clock()
-        if pace.paused_s >= PAUSE_BUDGET * self._max_pause_s:
+        if pace.paused_s >= PAUSE_BUDGET * self._max_pause_s or pace.in_a_row >= MAX_REFUSALS_IN_A_ROW:
             pace.given_up = True  # it refuses whatever the pace: each answer is its URL's verdict
             return
         pause = retry_after_s if retry_after_s is not None else DEFAULT_PAUSE_S * 2 ** min(pace.in_a_row, 10)
@@ -242,15 +245,17 @@ class HostScheduler:
         else:  # never below zero: an answer arriving after clear() (a cancelled run) counts for nothing
             self._load.pop(host, None)
             # A host with nothing left to send forgets its next start: a million hosts hold nothing here.
-            if host not in self._pending and self._next_start.get(host, 0.0) <= self._clock():
-                self._next_start.pop(host, None)
+            next_start = self._next_start.get(host)
+            if next_start is not None and host not in self._pending and next_start <= self._clock():
+                del self._next_start[host]
 
     def _mark_ready(self, host: str) -> None:
         if host in self._ready_set or host in self._sleeping_set or host not in self._pending:
             return
         if self._load[host] >= self._limit(host):
             return  # an answer (answered/finished) will call again
-        if self._next_start.get(host, 0.0) > self._clock():
+        next_start = self._next_start.get(host)
+        if next_start is not None and next_start > self._clock():  # the clock is asked only of paced hosts
             self._sleep(host)
         else:
             self._ready_set.add(host)
@@ -261,8 +266,10 @@ class HostScheduler:
             self._sleeping_set.add(host)
             heapq.heappush(self._sleeping, (self._next_start[host], host))
 
-    def _wake(self) -> None:
-        now = self._clock()
+    def _wake(self, now: float | None = None) -> None:
+        if not self._sleeping:
+            return
+        now = self._clock() if now is None else now
         while self._sleeping and self._sleeping[0][0] <= now:
             _, host = heapq.heappop(self._sleeping)
             self._sleeping_set.discard(host)
