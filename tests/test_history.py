@@ -199,9 +199,12 @@ def test_history_that_fills_the_disk_mid_run_is_dropped_with_one_warning_and_no_
 
 
 def test_a_history_read_that_fails_passes_the_result_through_with_one_warning(tmp_path, pcheck_warnings):
+    broken = [result(n, Outcome.BROKEN) for n in range(5)]
+    earlier = VerdictCache(str(tmp_path / "cache.sqlite"), Config(processes=1))
+    list(earlier.remember(broken))  # they have a streak: the next run reads it
+    earlier.close()
     cache = VerdictCache(str(tmp_path / "cache.sqlite"), Config(processes=1))
     cache.db.close()  # every query now raises sqlite3.ProgrammingError
-    broken = [result(n, Outcome.BROKEN) for n in range(5)]
     assert list(cache.remember(broken)) == broken
     cache.close()
     assert len(pcheck_warnings) == 1

@@ -106,6 +106,16 @@ class VerdictCache:
         #: Links whose history this run has already moved; the streak of those failing now.
         self.counted: set[str] = set()
         self.streaks: dict[str, tuple[int, float]] = {}
+        #: The salted keys that have a history row (links failing on an earlier run): only these are read or
+        #: deleted, so the common alive link costs no history work at all.
+        self.failing: set[str] = self._failing_keys()
+
+    def _failing_keys(self) -> set[str]:
+        try:
+            return {key for (key,) in self.db.execute("SELECT key FROM history")} if self.db is not None else set()
+        except sqlite3.Error as exc:
+            self._give_up(exc)
+            return set()
 
     def _key(self, url_key: str) -> str:
         return hashlib.blake2b((self.salt + "\0" + url_key).encode("utf-8", "surrogatepass"), digest_size=20).hexdigest()
@@ -162,11 +172,13 @@ class VerdictCache:
         return url_key if fragment is None else f"{url_key}#{fragment}"
 
     def _recovered(self, result: CheckResult, url_key: str) -> None:
-        """A link checked alive: its failing streak, if any, ends (the row is deleted, once per run)."""
-        link = self._history_id(result, url_key)
-        if link not in self.counted:
-            self.counted.add(link)
-            self.recovered.append((self._key(link),))
+        """A link checked alive: its failing streak, if it had one, ends (the row is deleted)."""
+        if not self.failing:
+            return
+        key = self._key(self._history_id(result, url_key))
+        if key in self.failing:
+            self.failing.discard(key)
+            self.recovered.append((key,))
 
     def _failed(self, result: CheckResult, url_key: str) -> CheckResult:
         """A link broken in this run: its streak, read once and moved once per run, set on the result."""
@@ -175,9 +187,9 @@ class VerdictCache:
         if streak is None and link not in self.counted and self.db is not None:
             self.counted.add(link)
             key, now = self._key(link), time.time()
-            try:
+            try:  # a link with no history row starts a streak: no query
                 row = self.db.execute("SELECT first_failed, failed_runs, last_run FROM history WHERE key = ?",
-                                      (key,)).fetchone()
+                                      (key,)).fetchone() if key in self.failing else None
             except sqlite3.Error as exc:
                 self._give_up(exc)
                 return result
