@@ -198,11 +198,8 @@ class Checker:
             secure = secure or current.startswith("https:")
             own = self._host_headers(current, secure) if self.config.hosts else None
             try:
-                sent_headers = {**headers, **own} if own else headers
-                if self.page_limit is None:
-                    hop = self.transport.fetch(method, current, sent_headers, deadline)
-                else:
-                    hop = self.transport.fetch(method, current, sent_headers, deadline, self.page_limit, self.sink_for)
+                hop = self.transport.fetch(method, current, {**headers, **own} if own else headers, deadline,
+                                           self.page_limit, self.sink_for)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a verdict
                 kind, detail = classify(exc)
                 return Answer(method, None, kind, detail, current, hops, sent)
