@@ -211,3 +211,27 @@ def test_symlinked_folders_are_not_followed_so_a_loop_ends_and_ignore_rules_see_
     (root / "sub" / "loop").symlink_to(root, target_is_directory=True)
     (root / "linked.md").symlink_to(root / "sub" / "b.md")
     assert walked(root) == ["a.md", "linked.md", "sub/b.md"]
+
+
+def test_a_warning_from_another_thread_is_never_blamed_on_an_ignore_file(tmp_path, caplog):
+    """catch_warnings is process-wide: a thread warning while ignore files are read (a library caller's,
+    a lingering socket's ResourceWarning) must not become 'pattern may not match as git would'."""
+    import threading
+    import warnings
+
+    root = make_tree(tmp_path / "t", files=["a.md"], ignores={".gitignore": "".join(f"x{i}.md\n" for i in range(3000))})
+    done = threading.Event()
+
+    def noisy() -> None:
+        while not done.is_set():
+            warnings.warn("not about any pattern", UserWarning)
+
+    thread = threading.Thread(target=noisy, daemon=True)
+    thread.start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="pcheck"):
+            assert walked(root) == ["a.md"]
+    finally:
+        done.set()
+        thread.join(5)
+    assert not [r.getMessage() for r in caplog.records if "may not match" in r.getMessage()]

@@ -33,6 +33,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import pathspec
 from pathspec import GitIgnoreSpec
 
 from pcheck.errors import InputError
@@ -41,6 +42,8 @@ IGNORE_FILES = (".ignore", ".gitignore")  # asked in this order: the first with 
 NEVER_WALKED = ".git"  # a repository's internals: never documents, and often thousands of files
 
 log = logging.getLogger("pcheck")
+#: Warnings raised inside pathspec are about a pattern; any other is some other thread's.
+_PATHSPEC_DIR = os.path.dirname(pathspec.__file__)
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,8 @@ def _load(path: str) -> tuple[_Rule, ...] | None:
                 log.warning("warning: %s:%d: pattern %r skipped (%s)", path, lineno, line, exc)
                 continue
         for warning in caught:
+            if not warning.filename.startswith(_PATHSPEC_DIR):
+                continue  # catch_warnings is process-wide: another thread's warning, not this pattern's
             log.warning("warning: %s:%d: pattern %r may not match as git would (%s)",
                         path, lineno, line, warning.message)
         for pattern in patterns:
