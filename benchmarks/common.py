@@ -76,15 +76,18 @@ class LabProcess:
     Stopped by closing its stdin, then killed if it has not exited within LAB_STOP_TIMEOUT_S.
     """
 
-    def __init__(self, hosts: int) -> None:
+    def __init__(self, hosts: int, tls: tuple[str, str, str] | None = None) -> None:
         self.hosts = hosts
         self.proc: subprocess.Popen | None = None
         self.port = 0
         self.addresses: list[str] = []
+        #: (certificate chain PEM, key PEM, CA PEM): serve HTTPS, and read the stats trusting that CA.
+        self.tls = tls
+        self.scheme = "https" if tls else "http"
 
     def __enter__(self) -> LabProcess:
         self.proc = subprocess.Popen(
-            [PY, "-m", "pcheck.lab", str(self.hosts)],
+            [PY, "-m", "pcheck.lab", str(self.hosts), *(["--tls", *self.tls[:2]] if self.tls else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, cwd=ROOT,
         )
         import selectors
@@ -100,16 +103,21 @@ class LabProcess:
             self.stop()
             raise RuntimeError("lab exited before printing its port")
         info = json.loads(line)
+        if info.get("scheme", "http") != self.scheme:
+            self.stop()
+            raise RuntimeError(f"lab does not serve {self.scheme}: {info}")
         self.port, self.addresses = info["port"], info["addresses"]
         return self
 
     def base(self, host: int) -> str:
-        return f"http://{self.addresses[host % len(self.addresses)]}:{self.port}"
+        return f"{self.scheme}://{self.addresses[host % len(self.addresses)]}:{self.port}"
 
-    def stats(self) -> dict:
+    def stats(self, host: int = 0) -> dict:
+        import ssl
         import urllib.request
 
-        with urllib.request.urlopen(self.base(0) + "/__lab/stats", timeout=10) as r:
+        context = ssl.create_default_context(cafile=self.tls[2]) if self.tls else None
+        with urllib.request.urlopen(self.base(host) + "/__lab/stats", timeout=10, context=context) as r:
             return json.loads(r.read())
 
     def cpu_s(self) -> float:

@@ -17,10 +17,8 @@ included), and never while a deadline could still cut it under another request.
 
 from __future__ import annotations
 
-import http.client
 import queue
 import re
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -30,10 +28,10 @@ import requests
 from requests.adapters import DEFAULT_POOLSIZE, HTTPAdapter
 from requests.models import PreparedRequest
 from requests.utils import urldefragauth
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import NameResolutionError
+from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.response import HTTPResponse
+
+from pcheck.check.connections import HTTPPool, HTTPSPool, current
 
 from pcheck.check.deadlines import (  # noqa: F401 - re-exported
     WATCHDOG_TICK_S,
@@ -44,6 +42,7 @@ from pcheck.check.deadlines import (  # noqa: F401 - re-exported
 from pcheck.check.netguard import NetGuard
 from pcheck.check.pages import Page, SinkFor, read_page
 from pcheck.check.proxies import ProxyRoutes
+from pcheck.check.tls import client_context
 from pcheck.models import redact_userinfo
 
 if TYPE_CHECKING:
@@ -54,104 +53,6 @@ if TYPE_CHECKING:
 DRAIN_LIMIT = 16 * 1024
 #: Longest a small body is read for, to keep its connection; a slower one is cut.
 DRAIN_BUDGET_S = 0.5
-#: Interim (1xx) answers read past before the final one; a server sending more is not speaking HTTP.
-MAX_INTERIM_RESPONSES = 16
-#: A status code is exactly three ASCII digits (RFC 9112 §4); int() would also take '+200', '2_00', '0200'.
-_STATUS_CODE = re.compile(r"[0-9]{3}")
-
-
-_current = threading.local()  # .slot: the slot of the request this thread is sending now
-
-
-class _WatchedMixin:
-    """Lets the watchdog reach the socket, and the net guard pick the address connected to."""
-
-    def request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        slot = getattr(_current, "slot", None)
-        if slot is not None:
-            slot.attach(self)  # type: ignore[arg-type]
-        return super().request(*args, **kwargs)  # type: ignore[misc]
-
-    def _new_conn(self):  # type: ignore[no-untyped-def]
-        guard = getattr(_current, "guard", None)
-        if guard is None:
-            return super()._new_conn()  # type: ignore[misc]
-        try:
-            address = guard.address_for(self._dns_host, self.port)  # type: ignore[attr-defined]
-        except socket.gaierror as exc:
-            raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[attr-defined, arg-type]
-        # Connect to the checked address itself; TLS still verifies the name in self.host.
-        dns_host = self._dns_host  # type: ignore[has-type]
-        self._dns_host = address
-        try:
-            return super()._new_conn()  # type: ignore[misc]
-        finally:
-            self._dns_host = dns_host
-
-
-class _FinalResponse(http.client.HTTPResponse):
-    """http.client's response, read past every interim answer to the final one.
-
-    http.client skips only 100 Continue: a 102 or a 103 Early Hints became the
-    answer, and the real one was left on the kept-alive connection for the next
-    request to read as its own (RFC 9110 §15.2 asks clients to read past them).
-    101 is final but switches protocols, so its connection is never reused.
-    """
-
-    def _read_status(self):  # type: ignore[no-untyped-def]
-        for _ in range(MAX_INTERIM_RESPONSES + 1):
-            version, status, reason = self._strict_status()
-            if not 100 <= status <= 199 or status == 101:
-                return version, status, reason
-            http.client._read_headers(self.fp)  # type: ignore[attr-defined]  # hints pcheck has no use for
-        self._close_conn()  # type: ignore[attr-defined]
-        raise http.client.BadStatusLine(f"more than {MAX_INTERIM_RESPONSES} interim (1xx) responses")
-
-    def _strict_status(self) -> tuple[str, int, str]:
-        line = self.fp.readline(http.client._MAXLINE + 1)  # type: ignore[attr-defined]
-        if len(line) > http.client._MAXLINE:  # type: ignore[attr-defined]
-            raise http.client.LineTooLong("status line")
-        if not line:
-            raise http.client.RemoteDisconnected("Remote end closed connection without response")
-        text = str(line, "iso-8859-1")
-        version, code, reason = (text.split(None, 2) + ["", "", ""])[:3]
-        if not version.startswith("HTTP/") or not _STATUS_CODE.fullmatch(code) or int(code) < 100:
-            self._close_conn()  # type: ignore[attr-defined]
-            raise http.client.BadStatusLine(text)
-        return version, int(code), reason
-
-    def begin(self) -> None:
-        super().begin()
-        if self.status == 101:
-            self.will_close = True
-
-
-class _HTTPConnection(_WatchedMixin, HTTPConnection):
-    response_class = _FinalResponse
-
-
-class _HTTPSConnection(_WatchedMixin, HTTPSConnection):
-    response_class = _FinalResponse
-
-
-class _DetachingPoolMixin:
-    """Every connection given back to the pool is first taken from its slot's watch."""
-
-    def _put_conn(self, conn):  # type: ignore[no-untyped-def]
-        slot = getattr(_current, "slot", None)
-        if slot is not None and conn is not None:
-            slot.detach(conn)
-        return super()._put_conn(conn)  # type: ignore[misc]
-
-
-class _HTTPPool(_DetachingPoolMixin, HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
-
-
-class _HTTPSPool(_DetachingPoolMixin, HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
-
-
 class _Adapter(HTTPAdapter):
     """requests' adapter, with connections the watchdog can cut off, minus what a check never uses.
 
@@ -165,13 +66,13 @@ class _Adapter(HTTPAdapter):
 
     def init_poolmanager(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        self.poolmanager.pool_classes_by_scheme = {"http": HTTPPool, "https": HTTPSPool}
         self._by_origin: dict[tuple, HTTPConnectionPool] = {}
 
     def proxy_manager_for(self, proxy, **proxy_kwargs):  # type: ignore[no-untyped-def]
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         # Plain http through the proxy shares one kept-alive pool to it; https tunnels (CONNECT) pool per target.
-        manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        manager.pool_classes_by_scheme = {"http": HTTPPool, "https": HTTPSPool}
         return manager
 
     def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):  # type: ignore[no-untyped-def]
@@ -189,6 +90,20 @@ class _Adapter(HTTPAdapter):
                 self._by_origin.clear()
             self._by_origin[key] = pool
         return pool
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):  # type: ignore[no-untyped-def]
+        host, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        if host["scheme"] == "https":  # the process's context for this mode, CAs loaded once (check.tls)
+            pool_kwargs.pop("ca_certs", None)
+            pool_kwargs.pop("ca_cert_dir", None)
+            pool_kwargs["ssl_context"] = client_context(verify)
+        return host, pool_kwargs
+
+    def cert_verify(self, conn, url, verify, cert):  # type: ignore[no-untyped-def]
+        # requests names the CA file on the pool, and urllib3 would load it into the shared
+        # context again for every connection: the context already holds it.
+        conn.cert_reqs = "CERT_REQUIRED" if verify else "CERT_NONE"
+        conn.ca_certs = conn.ca_cert_dir = None
 
     def close_idle(self) -> None:
         """Close every idle kept-alive connection, keeping the pools usable: their descriptors are needed."""
@@ -280,8 +195,8 @@ class Transport:
         slot = getattr(self._local, "slot", None)
         if slot is None:
             slot = self._local.slot = self.watchdog.new_slot()
-        _current.slot = slot
-        _current.guard = guard
+        current.slot = slot
+        current.guard = guard
         return slot
 
     def fetch(self, method: str, url: str, headers: dict[str, str], deadline: float,

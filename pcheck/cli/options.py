@@ -207,8 +207,8 @@ class Options:
             raise ConfigError("--verbose and --quiet ask for opposite reports: give one")
         if self.fail_after > 1 and not self.cache:
             raise ConfigError("--fail-after needs --cache: the count of runs lives there")
-        if self.ca_bundle is not None and not os.path.isfile(self.ca_bundle):
-            raise ConfigError(f"--ca-bundle {self.ca_bundle}: no such file")
+        if self.ca_bundle is not None:
+            _check_ca_bundle(self.ca_bundle)
         return Config(
             **({"processes": self.processes} if self.processes is not None else {}),
             threads=self.threads, timeout=float(self.timeout), retries=self.retries, accept=parse_accept(self.accept),
@@ -257,3 +257,16 @@ def prepare(ctx: typer.Context, exclude: frozenset[str] | set[str] = frozenset()
     if options.insecure:
         typer.echo("pcheck: warning: --insecure: TLS certificates are not verified", err=True)
     return options, config, sources
+
+
+def _check_ca_bundle(path: str) -> None:
+    """Read the bundle once here: every worker loads it once (check.tls), so a bad one would fail every URL."""
+    import ssl
+
+    if not os.path.isfile(path):
+        raise ConfigError(f"--ca-bundle {path}: no such file")
+    try:
+        ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise ConfigError(f"--ca-bundle {path}: no PEM certificate could be read from it ({exc})") from exc
+

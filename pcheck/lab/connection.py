@@ -65,6 +65,9 @@ class Connection(asyncio.Protocol):
         self.address = transport.get_extra_info("sockname")[0]
         self.stats = self.lab.stats[self.address]
         self.stats.connections += 1
+        tls = transport.get_extra_info("ssl_object")
+        if tls is not None and tls.session_reused:
+            self.stats.tls_resumed += 1
         self.lab._connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:

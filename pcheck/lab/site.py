@@ -29,6 +29,8 @@ class HostStats:
     body_bytes: int = 0
     #: 429s answered by /rate (requests over the host's rate).
     refused: int = 0
+    #: TLS connections that resumed an earlier session (an abbreviated handshake); the rest were full ones.
+    tls_resumed: int = 0
 
 
 class Lab:
@@ -287,11 +289,20 @@ def _sitemap(name: str, args: list[str], origin: str) -> tuple[bytes, bool] | No
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m pcheck.lab [HOSTS]`: serve until stdin closes; print the port as JSON first."""
-    argv = sys.argv[1:] if argv is None else argv
+    """`python -m pcheck.lab [HOSTS] [--tls CERT_CHAIN_PEM KEY_PEM]`: serve (HTTPS with --tls) until stdin
+    closes; print the port and the scheme as JSON first."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    context = None
+    if "--tls" in argv:
+        at = argv.index("--tls")
+        chain, key = argv[at + 1: at + 3]
+        del argv[at: at + 3]
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(chain, key)
     hosts = int(argv[0]) if argv else 1
-    with Lab(hosts) as lab:
-        print(json.dumps({"port": lab.port, "addresses": lab.addresses}), flush=True)
+    with Lab(hosts, ssl_context=context) as lab:
+        print(json.dumps({"port": lab.port, "addresses": lab.addresses, "scheme": "https" if context else "http"}),
+              flush=True)
         sys.stdin.read()  # the parent closes stdin (or dies) to stop us
     return 0
 
