@@ -62,11 +62,13 @@ def run(args: list[str] | None = None) -> None:
     """
     args = with_default_command(sys.argv[1:] if args is None else list(args))
     _log_to_stderr()
+    # app() would build this click command too; built once here, it also tells options from inputs.
+    command = typer.main.get_command(app)
     warm = False
     try:
-        warm = _prestart(args)
+        warm = _prestart(command, args)
         # Named explicitly so `python -m pcheck` prints help and completion scripts for `pcheck`.
-        app(args=args, prog_name="pcheck")
+        command(args=args, prog_name="pcheck")
     except KeyboardInterrupt:  # before typer took over (it turns a later one into exit 130)
         sys.exit(signal_code())
     except SystemExit as exc:
@@ -104,14 +106,41 @@ def _log_to_stderr() -> None:
     logger.propagate = False
 
 
-def _prestart(args: list[str]) -> bool:
-    """Start the worker server before typer parses the options (which costs as much again).
+def _prestart(command: typer.main.TyperGroup, args: list[str]) -> bool:
+    """Start the worker server before typer parses the options, so its imports overlap the parsing.
 
-    Only the command name is looked at: options are typer's to parse. A run that
-    then picks spawn or Ray leaves the server idle until run() stops it.
+    Not for --help, nor for a few URL arguments: those are checked in this process (Config.small_run).
     """
-    if not args or args[0] not in COMMANDS or {"--help", "-h"} & set(args):
+    sub = command.commands.get(args[0]) if args else None
+    if sub is None or {"--help", "-h"} & set(args) or _few_urls(sub, args[1:]):
         return False
     from pcheck.run.procs import prestart
 
     return prestart()
+
+
+def _few_urls(sub: typer.main.TyperCommand, args: list[str]) -> bool:
+    """The arguments name at most SMALL_RUN inputs, all of them URLs, and --processes is not chosen."""
+    import os
+
+    from pcheck.config import PROCESSES_ENV, SMALL_RUN
+
+    with_value = {name for p in sub.params if getattr(p, "param_type_name", "") == "option" and not p.is_flag
+                  and not p.count for name in p.opts}
+    inputs, skip = [], False
+    for i, arg in enumerate(args):
+        if skip:
+            skip = False
+        elif arg == "--":
+            inputs += args[i + 1:]
+            break
+        elif arg.startswith("-") and arg != "-":
+            name = arg.split("=", 1)[0]
+            if name in ("-p", "--processes") or arg.startswith("-p"):
+                return False
+            skip = name in with_value and "=" not in arg
+        else:
+            inputs.append(arg)
+    return (not os.environ.get(PROCESSES_ENV, "").strip() and 0 < len(inputs) <= SMALL_RUN
+            and all(a.lower().startswith(("http://", "https://")) for a in inputs))
+

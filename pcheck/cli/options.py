@@ -38,6 +38,7 @@ from pcheck.config import (
     FORMATS,
     GITHUB_TOKEN_ENV,
     PROCESSES_ENV,
+    SMALL_RUN,
     Config,
     HostPolicy,
     parse_accept,
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
 # Hidden from the Arguments section (typer would show its type there, `<list[str]>`): each
 # command's help says what an INPUT is, and the usage line still shows `[INPUT]...`.
 Inputs = Annotated[Optional[List[str]], typer.Argument(
-    metavar="INPUT", hidden=True,
+    metavar="[INPUT]...", hidden=True,
     help="URL lists, Markdown/HTML documents, directories or globs; '-' for stdin; or http(s) URLs.")]
 Processes = Annotated[Optional[int], typer.Option("-p", "--processes", metavar="N", help=f"Worker processes [default: usable cores, or ${PROCESSES_ENV}].")]
 Threads = Annotated[int, typer.Option("-t", "--threads", metavar="N", help="Threads per process.")]
@@ -211,6 +212,7 @@ class Options:
             _check_ca_bundle(self.ca_bundle)
         return Config(
             **({"processes": self.processes} if self.processes is not None else {}),
+            small_run=0 if self.processes is not None or os.environ.get(PROCESSES_ENV, "").strip() else SMALL_RUN,
             threads=self.threads, timeout=float(self.timeout), retries=self.retries, accept=parse_accept(self.accept),
             method=self.method.lower(), max_per_host=self.max_per_host, max_redirects=self.max_redirects,
             host_interval=parse_duration(self.host_interval), recheck_after=parse_duration(self.recheck_after),

@@ -20,15 +20,13 @@ import os
 import stat
 import sys
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator
 from urllib.parse import urlsplit
 
 from pcheck.config import DEFAULT_EXTENSIONS, INPUT_FORMATS, MAX_URL_LENGTH
 from pcheck.errors import InputError
 from pcheck.inputs.links import LinkBase, link_item
-from pcheck.inputs.sitemaps import Fetch, iter_sitemap
 from pcheck.inputs.targets import SHOWN_LINK, invalid_result, parse_url
-from pcheck.inputs.walk import walk
 from pcheck.models import (
     ARGS_SOURCE,
     STDIN,
@@ -38,7 +36,11 @@ from pcheck.models import (
     Verdict,
 )
 
+if TYPE_CHECKING:
+    from pcheck.inputs.sitemaps import Fetch
 
+# pcheck.inputs.walk (pathspec) and pcheck.inputs.sitemaps (defusedxml, xml.sax) are imported where a
+# directory or a sitemap is met: a run of URL arguments never pays for them (issue 18's start-up).
 
 #: Local files read as sitemaps by --input-format auto, and the URL arguments that are (with "sitemap" in the name).
 _SITEMAP_ENDINGS = (".xml", ".xml.gz")
@@ -84,6 +86,8 @@ def open_sources(inputs: Iterable[str], input_format: str = "auto",
             sitemap = input_format == "sitemap" or (input_format == "auto" and _names_a_sitemap(item))
             sources.append(Source(item, "sitemap", "sitemap") if sitemap else Source(item, "url"))
         elif os.path.isdir(item):
+            from pcheck.inputs.walk import walk
+
             found = sorted(walk(item, wanted, ignore_files=ignore_files, hidden=hidden))
             if not found:
                 raise InputError(f"{item}: a directory with no documents ({', '.join(sorted(wanted))})")
@@ -182,6 +186,8 @@ def iter_targets(sources: Iterable[Source], stdin: BinaryIO | None = None,
         if source.kind == "url":
             yield parse_url(source.name, ARGS_SOURCE, None)
         elif source.kind == "sitemap" or source.fmt == "sitemap":
+            from pcheck.inputs.sitemaps import iter_sitemap
+
             yield from iter_sitemap(source.name, fetch,
                                     (stdin if stdin is not None else sys.stdin.buffer) if source.name == STDIN else None)
         elif source.kind == "stdin":

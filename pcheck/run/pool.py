@@ -22,8 +22,8 @@ from __future__ import annotations
 import collections
 import logging
 import pickle
+import threading
 import time
-from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Callable, Iterable, Iterator
 
@@ -33,12 +33,13 @@ from pcheck.run import signals
 from pcheck.run.hosts import HostScheduler
 from pcheck.run.ledger import Ledger
 from pcheck.run.rechecks import LateRechecks
-from pcheck.run.procs import Worker, mp_context, stop_workers
+from pcheck.run.procs import ThreadProcess, Worker, WorkerCrash, mp_context, stop_workers
 from pcheck.run.signals import INTERRUPT_GRACE_S, TICK_S
 from pcheck.run.worker import (
     fd_budget,
     open_files_limit,
     raise_open_files_limit,
+    thread_worker,
     worker_main,
 )
 
@@ -57,21 +58,6 @@ MAX_START_FAILURES = 3
 #: After the OS refused to start a worker (no descriptors or processes to spare), how long the
 #: run goes on with the workers it has before it tries again.
 SPAWN_RETRY_S = 1.0
-
-
-@dataclass(frozen=True)
-class WorkerCrash:
-    """What the run says about a worker that died: stderr gets one line per crash."""
-
-    worker: int
-    pid: int | None
-    exitcode: int | None
-    lost: int
-
-    def describe(self) -> str:
-        code = self.exitcode
-        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-        return f"worker {self.worker} (pid {self.pid}) died ({how}) with {self.lost} URL(s) in flight"
 
 
 class CheckRun:
@@ -103,6 +89,8 @@ class CheckRun:
         self._spawn_refused = False  # it ever did (warned once)
         self._spawn_retry_at = 0.0
         self.rechecks = LateRechecks(config.recheck_after)
+        #: Check in a thread of this process (a small run), not in worker processes; None: not decided yet.
+        self._in_process: bool | None = None if config.small_run else False
 
     # -- life cycle -------------------------------------------------------------
     def __enter__(self) -> CheckRun:
@@ -128,21 +116,25 @@ class CheckRun:
             ends += [task_reader, task_writer]
             result_reader, result_writer = self.ctx.Pipe(duplex=False)
             ends += [result_reader, result_writer]
-            process = self.ctx.Process(
-                target=worker_main,
-                args=(self.config, task_reader, result_writer),
-                name=f"pcheck-worker-{self._spawned + 1}",
-                daemon=True,  # multiprocessing's exit hook reaps daemon children on any normal exit
-            )
+            name = f"pcheck-worker-{self._spawned + 1}"
+            if self._in_process:
+                stop = threading.Event()
+                process = ThreadProcess(thread_worker, (self.config, task_reader, result_writer, stop), name, stop)
+            else:
+                process = self.ctx.Process(
+                    target=worker_main, args=(self.config, task_reader, result_writer), name=name,
+                    daemon=True,  # multiprocessing's exit hook reaps daemon children on any normal exit
+                )
             process.start()
         except (OSError, EOFError) as exc:  # EOFError: the fork server could not fork either
             for end in ends:
                 end.close()
             raise exc if isinstance(exc, OSError) else OSError(f"the fork server failed ({exc!r})") from exc
         self._spawned += 1
-        # Keep only our ends: the worker's death (or ours) must read as end-of-file on the other side.
-        task_reader.close()
-        result_writer.close()
+        if not self._in_process:
+            # Keep only our ends: the worker's death (or ours) must read as end-of-file on the other side.
+            task_reader.close()
+            result_writer.close()
         self._workers.append(Worker(self._spawned, process, task_writer, result_reader))
 
     # -- the loop ----------------------------------------------------------------
@@ -160,6 +152,9 @@ class CheckRun:
     def _loop(self, source: Iterator[Target | CheckResult], idle: Callable[[], None] | None) -> Iterator[CheckResult]:
         """Turn after turn: cancel if asked, keep the workers, read, dispatch, collect."""
         exhausted = False
+        if self._in_process is None:  # a first chunk of input decides: worker processes, or threads here
+            exhausted = yield from self._read(source)
+            self._in_process = exhausted and len(self.ledger.tasks) <= self.config.small_run
         while True:
             if self._interrupts:
                 yield from self._cancel(source)
@@ -205,7 +200,7 @@ class CheckRun:
         process limit), the run goes on with the workers it has, and says so
         once; with none at all, every URL is reported `unchecked`.
         """
-        while (len(self._workers) < self.config.processes and self._start_failures < MAX_START_FAILURES
+        while (len(self._workers) < (1 if self._in_process else self.config.processes) and self._start_failures < MAX_START_FAILURES
                and time.monotonic() >= self._spawn_retry_at):
             try:
                 self._spawn()

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import logging
 import multiprocessing
+import os
+import signal
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from typing import Iterator
+from typing import Any, Callable, Iterator
+
+log = logging.getLogger("pcheck")
 
 
 def mp_context(method: str | None = None) -> multiprocessing.context.BaseContext:
@@ -96,17 +101,83 @@ _hidden_depth = 0
 _hidden_spec: object = None
 
 
+class ThreadProcess:
+    """A worker run in a thread of this process, behind the part of `multiprocessing.Process` the pool uses.
+
+    For a run too small to pay for worker processes (see pool.SMALL_RUN): the
+    same worker code, over the same pipes, so the pool cannot tell. Its
+    sentinel is a pipe the thread closes when it ends, as a process's is.
+    It cannot be killed: terminate() and kill() ask it to stop (`stop`),
+    and closing the task pipe ends it, as it ends a process.
+    """
+
+    def __init__(self, target: Callable[..., None], args: tuple[Any, ...], name: str, stop: threading.Event) -> None:
+        self._target, self._args, self._stop = target, args, stop
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.sentinel, self._ended = os.pipe()
+        self.pid = os.getpid()
+        self.exitcode: int | None = None
+
+    def start(self) -> None:
+        try:
+            self._thread.start()
+        except RuntimeError as exc:  # "can't start new thread": the OS refused, as it can refuse a process
+            self.join(0)
+            os.close(self._ended)
+            raise OSError(str(exc)) from exc
+
+    def _run(self) -> None:
+        try:
+            self._target(*self._args)
+            self.exitcode = 0
+        except BaseException:
+            self.exitcode = 1
+            log.exception("the in-process worker failed")
+        finally:
+            os.close(self._ended)
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+        if not self._thread.is_alive() and self.sentinel >= 0:
+            os.close(self.sentinel)  # nobody waits on it once its worker is joined
+            self.sentinel = -1
+
+    def terminate(self) -> None:
+        self._stop.set()
+
+    kill = terminate
+
+
 @dataclass
 class Worker:
-    """A worker process as the parent sees it: its two pipe ends and the tasks it holds."""
+    """A worker process (or ThreadProcess) as the parent sees it: its two pipe ends and the tasks it holds."""
 
     number: int
-    process: multiprocessing.process.BaseProcess
+    process: multiprocessing.process.BaseProcess | ThreadProcess
     tasks: Connection  # parent -> worker
     results: Connection  # worker -> parent
     in_flight: dict[int, None] = field(default_factory=dict)
     answered: int = 0
 
+
+
+@dataclass(frozen=True)
+class WorkerCrash:
+    """What the run says about a worker that died: stderr gets one line per crash."""
+
+    worker: int
+    pid: int | None
+    exitcode: int | None
+    lost: int
+
+    def describe(self) -> str:
+        code = self.exitcode
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        return f"worker {self.worker} (pid {self.pid}) died ({how}) with {self.lost} URL(s) in flight"
 
 
 def stop_workers(workers: list[Worker], polite: bool, grace_s: float) -> None:
@@ -153,7 +224,14 @@ def stop_helper_processes() -> None:
     """
     from multiprocessing import forkserver, resource_tracker
 
-    for helper in (getattr(forkserver, "_forkserver", None), getattr(resource_tracker, "_resource_tracker", None)):
+    server = getattr(forkserver, "_forkserver", None)
+    pid = getattr(server, "_forkserver_pid", None)
+    if pid is not None:
+        # Its workers are gone by now. Asked politely, a server still importing its preload
+        # (a run that ended before it needed a worker) exits only once that is done: 0.1 s.
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+    for helper in (server, getattr(resource_tracker, "_resource_tracker", None)):
         stop = getattr(helper, "_stop", None)
         if stop is not None:
             try:

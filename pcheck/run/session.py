@@ -100,6 +100,8 @@ class Session:
         plan = self.plan
         with contextlib.ExitStack() as opened:
             opened.callback(procs.stop_helper_processes)  # no zombie fork server or tracker after the run
+            if self.config.distributor != "ray" and not _small(plan.sources, self.config.small_run):
+                procs.prestart()  # its imports overlap the reading of the inputs
             # The cache first: a cache that cannot be used must stop the run before the report is touched.
             cache = resume = None
             try:
@@ -180,6 +182,11 @@ class Session:
             reporter.summary.cached += cache.hits
         finish_report(reporter, stream, name, time.monotonic() - started, interrupted)
         return Ending(reporter.summary, interrupted or signals.received.first is not None, signals.received.first)
+
+
+def _small(sources: tuple[Source, ...], small_run: int) -> bool:
+    """A few URL arguments: the pool will check them in this process (Config.small_run), no fork server needed."""
+    return len(sources) <= small_run and all(s.kind == "url" for s in sources)
 
 
 def finish_report(reporter: Reporter, stream: TextIO, name: str, elapsed_s: float, interrupted: bool) -> None:

@@ -30,6 +30,8 @@ MAX_BATCH = 256
 #: latency turn one message (and one wake-up of the parent) per verdict into one per dozens.
 BATCH_WINDOW_S = 0.005
 
+#: How long past --timeout a stopped thread worker waits for its last checks (the watchdog's tick, and some).
+WATCHDOG_SLACK_S = 1.0
 #: Descriptors a worker holds besides its sockets (11 measured with one socket open: std streams,
 #: pipes, the interpreter's), with room for brief opens: the CA bundle per TLS connection,
 #: /etc/hosts and resolv.conf per lookup.
@@ -100,6 +102,22 @@ def worker_main(config: Config, task_conn: Connection, result_conn: Connection) 
     serve(task_conn, result_conn, check_fns, stop)
 
 
+def thread_worker(config: Config, task_conn: Connection, result_conn: Connection, stop: threading.Event) -> None:
+    """worker_main for a worker in a thread of the parent (procs.ThreadProcess): the signals are the
+    parent's, the open-files limit already raised, and what it opened is closed when it ends."""
+    budget = fd_budget(config, open_files_limit())
+    check_fns, close = start_checks(config, budget.threads, budget.per_host, budget.pool_hosts, stop)
+    sender = None
+    try:
+        sender = serve(task_conn, result_conn, check_fns, stop)
+    finally:
+        if sender is not None:  # stopped: checks in flight end within their deadline, and nothing is sent after
+            sender.join(config.timeout + WATCHDOG_SLACK_S)
+        close()
+        task_conn.close()
+        result_conn.close()  # the parent reads end-of-file: this worker is done
+
+
 def start_checks(config: Config, threads: int, per_host: int, pool_hosts: int,
                  stop: threading.Event) -> tuple[list[CheckFn], Callable[[], None]]:
     """A process's check functions, one Checker per thread sharing one transport, and what closes them.
@@ -115,8 +133,10 @@ def start_checks(config: Config, threads: int, per_host: int, pool_hosts: int,
     return [Checker(config, transport, stop, defer_rate_limits=True).check for _ in range(threads)], transport.close
 
 
-def serve(task_conn: Connection, result_conn: Connection, check_fns: list[CheckFn], stop: threading.Event) -> None:
-    """Run one thread per check function until the parent sends None or goes away."""
+def serve(task_conn: Connection, result_conn: Connection, check_fns: list[CheckFn],
+          stop: threading.Event) -> threading.Thread | None:
+    """Run one thread per check function until the parent sends None (every verdict sent: None)
+    or goes away (the sender thread, perhaps still sending what is in flight)."""
     tasks: queue.SimpleQueue[Task | None] = queue.SimpleQueue()
     results: queue.SimpleQueue[tuple[int, Verdict] | None] = queue.SimpleQueue()
     threads = [
@@ -131,8 +151,10 @@ def serve(task_conn: Connection, result_conn: Connection, check_fns: list[CheckF
         try:
             batch = task_conn.recv()
         except (EOFError, OSError):
-            stop.set()  # the parent died: leave now, in-flight checks are nobody's business
-            return
+            stop.set()  # the parent died (or stopped a thread worker): in-flight checks are nobody's business
+            for _ in threads:
+                tasks.put(None)  # idle threads end; a worker in the parent's own process must leave none behind
+            return sender
         if batch is None:
             break
         for task in batch:
@@ -140,6 +162,7 @@ def serve(task_conn: Connection, result_conn: Connection, check_fns: list[CheckF
     for _ in threads:
         tasks.put(None)
     sender.join()
+    return None
 
 
 def _check_loop(check: CheckFn, tasks: queue.SimpleQueue, results: queue.SimpleQueue) -> None:
