@@ -215,6 +215,9 @@ class Config:
     #: process, with no worker process: starting one (about 0.2 s) costs more than such a run takes.
     #: 0: always worker processes. The CLI sets SMALL_RUN when --processes is not chosen.
     small_run: int = 0
+    #: Check the first URLs in a thread of this process while the worker processes start (about 0.2 s:
+    #: the fork server's imports), then hand over to them. The CLI sets it; the library keeps it off.
+    start_in_process: bool = False
     threads: int = DEFAULT_THREADS
     timeout: float = DEFAULT_TIMEOUT_S
     retries: int = DEFAULT_RETRIES

@@ -355,10 +355,11 @@ def test_a_dead_workers_urls_still_end_when_no_new_worker_can_start(lab, monkeyp
         real_spawn = run._spawn
         started = []
 
-        def spawn_twice():  # type: ignore[no-untyped-def]
+        def spawn_twice(in_process):  # type: ignore[no-untyped-def]
             if len(started) >= 2:
                 raise OSError(24, "Too many open files")  # what the OS says once the limit is reached
-            started.append(real_spawn())
+            started.append(real_spawn(in_process))
+            return started[-1]
 
         monkeypatch.setattr(run, "_spawn", spawn_twice)
         collected = threading.Thread(

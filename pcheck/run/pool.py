@@ -20,11 +20,11 @@ death reads as end-of-file and costs nothing but that worker's in-flight URLs.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import pickle
-import threading
 import time
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import wait
 from typing import Callable, Iterable, Iterator
 
 from pcheck.config import Config
@@ -33,7 +33,7 @@ from pcheck.run import signals
 from pcheck.run.hosts import HostScheduler
 from pcheck.run.ledger import Ledger
 from pcheck.run.rechecks import LateRechecks
-from pcheck.run.procs import ThreadProcess, Worker, WorkerCrash, mp_context, stop_workers
+from pcheck.run.procs import Worker, WorkerCrash, mp_context, start_worker, stop_workers
 from pcheck.run.signals import INTERRUPT_GRACE_S, TICK_S
 from pcheck.run.worker import (
     fd_budget,
@@ -91,6 +91,10 @@ class CheckRun:
         self.rechecks = LateRechecks(config.recheck_after)
         #: Check in a thread of this process (a small run), not in worker processes; None: not decided yet.
         self._in_process: bool | None = None if config.small_run else False
+        #: A worker in a thread of this process that checks while the worker processes start (see
+        #: Config.start_in_process); no task goes to it once they have started, and it stops when idle.
+        self._bridge: Worker | None = None
+        self._bridged = False
 
     # -- life cycle -------------------------------------------------------------
     def __enter__(self) -> CheckRun:
@@ -108,34 +112,13 @@ class CheckRun:
         """Ask the run to stop as a first Ctrl-C would: the next `results()` reports everything cancelled."""
         self._interrupts = max(self._interrupts, 1)
 
-    def _spawn(self) -> None:
-        """Start one worker; raises OSError, with nothing left open, when the OS refuses."""
-        ends: list[Connection] = []
-        try:
-            task_reader, task_writer = self.ctx.Pipe(duplex=False)
-            ends += [task_reader, task_writer]
-            result_reader, result_writer = self.ctx.Pipe(duplex=False)
-            ends += [result_reader, result_writer]
-            name = f"pcheck-worker-{self._spawned + 1}"
-            if self._in_process:
-                stop = threading.Event()
-                process = ThreadProcess(thread_worker, (self.config, task_reader, result_writer, stop), name, stop)
-            else:
-                process = self.ctx.Process(
-                    target=worker_main, args=(self.config, task_reader, result_writer), name=name,
-                    daemon=True,  # multiprocessing's exit hook reaps daemon children on any normal exit
-                )
-            process.start()
-        except (OSError, EOFError) as exc:  # EOFError: the fork server could not fork either
-            for end in ends:
-                end.close()
-            raise exc if isinstance(exc, OSError) else OSError(f"the fork server failed ({exc!r})") from exc
+    def _spawn(self, in_process: bool) -> Worker:
+        """Start one worker (a process, or a thread here); OSError, with nothing left open, when the OS refuses."""
+        target = (thread_worker, True) if in_process else (worker_main, False)
+        worker = start_worker(self.ctx, self.config, self._spawned + 1, *target)
         self._spawned += 1
-        if not self._in_process:
-            # Keep only our ends: the worker's death (or ours) must read as end-of-file on the other side.
-            task_reader.close()
-            result_writer.close()
-        self._workers.append(Worker(self._spawned, process, task_writer, result_reader))
+        self._workers.append(worker)
+        return worker
 
     # -- the loop ----------------------------------------------------------------
     def results(self, items: Iterable[Target | CheckResult], idle: Callable[[], None] | None = None) -> Iterator[CheckResult]:
@@ -200,10 +183,20 @@ class CheckRun:
         process limit), the run goes on with the workers it has, and says so
         once; with none at all, every URL is reported `unchecked`.
         """
-        while (len(self._workers) < (1 if self._in_process else self.config.processes) and self._start_failures < MAX_START_FAILURES
+        if self._in_process is False and self.config.start_in_process and not self._bridged:
+            self._bridged = True  # the first tasks go out now, the processes start on the next turn
+            with contextlib.suppress(OSError):  # the OS refused a thread: the processes alone, as without it
+                self._bridge = self._spawn(in_process=True)
+                return
+        if self._bridge is not None and len(self._workers) > 1 and not self._bridge.in_flight:
+            self._workers.remove(self._bridge)  # the processes have taken over, and it has nothing left
+            stop_workers([self._bridge], polite=True, grace_s=JOIN_GRACE_S)
+            self._bridge = None
+        wanted = 1 if self._in_process else self.config.processes + (self._bridge is not None)
+        while (len(self._workers) < wanted and self._start_failures < MAX_START_FAILURES
                and time.monotonic() >= self._spawn_retry_at):
             try:
-                self._spawn()
+                self._spawn(bool(self._in_process))
             except OSError as exc:
                 if not self._spawn_refused:
                     log.warning("cannot start a worker process (%s); going on with %d", exc.strerror or exc,
@@ -242,8 +235,8 @@ class CheckRun:
         if self._orphans:
             self._dispatch_orphans()
         threshold = max(1, self._capacity // 4)
-        open_workers = [w for w in self._workers
-                        if self._capacity - len(w.in_flight) >= threshold or not w.in_flight]
+        open_workers = [w for w in self._workers if w is not self._bridge or len(self._workers) == 1]
+        open_workers = [w for w in open_workers if self._capacity - len(w.in_flight) >= threshold or not w.in_flight]
         batches: dict[int, list[tuple[int, str, str, bool]]] = {w.number: [] for w in open_workers}
         tasks = self.ledger.tasks
         while self.hosts.has_ready() and open_workers:
@@ -348,6 +341,8 @@ class CheckRun:
         yield from self._receive(worker)
         worker.process.join(1.0)
         self._workers.remove(worker)
+        if worker is self._bridge:
+            self._bridge = None
         worker.tasks.close()
         worker.results.close()
         crash = WorkerCrash(worker.number, worker.process.pid, worker.process.exitcode, len(worker.in_flight))

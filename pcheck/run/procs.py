@@ -107,8 +107,10 @@ class ThreadProcess:
     For a run too small to pay for worker processes (see pool.SMALL_RUN): the
     same worker code, over the same pipes, so the pool cannot tell. Its
     sentinel is a pipe the thread closes when it ends, as a process's is.
-    It cannot be killed: terminate() and kill() ask it to stop (`stop`),
-    and closing the task pipe ends it, as it ends a process.
+    It cannot be killed: terminate() and kill() ask it to stop (`stop`) and
+    abandon it. From then on it counts as gone, as a killed process is: nobody
+    waits for its checks in flight, which end within their deadline, and the
+    task pipe's closing ends it.
     """
 
     def __init__(self, target: Callable[..., None], args: tuple[Any, ...], name: str, stop: threading.Event) -> None:
@@ -137,17 +139,19 @@ class ThreadProcess:
             os.close(self._ended)
 
     def is_alive(self) -> bool:
-        return self._thread.is_alive()
+        return self._thread.is_alive() and self.exitcode is None
 
     def join(self, timeout: float | None = None) -> None:
-        if self._thread.ident is not None:
+        if self._thread.ident is not None and self.exitcode is None:
             self._thread.join(timeout)
-        if not self._thread.is_alive() and self.sentinel >= 0:
+        if not self.is_alive() and self.sentinel >= 0:
             os.close(self.sentinel)  # nobody waits on it once its worker is joined
             self.sentinel = -1
 
     def terminate(self) -> None:
         self._stop.set()
+        if self.exitcode is None:
+            self.exitcode = -signal.SIGTERM  # abandoned: reported as a process terminated would be
 
     kill = terminate
 
@@ -163,6 +167,36 @@ class Worker:
     in_flight: dict[int, None] = field(default_factory=dict)
     answered: int = 0
 
+
+
+def start_worker(ctx: multiprocessing.context.BaseContext, config: Any, number: int,
+                 target: Callable[..., None], in_process: bool) -> Worker:
+    """Start worker `number` running `target(config, task pipe, result pipe[, stop])`: a process, or a
+    ThreadProcess. OSError, with nothing left open, when the OS refuses."""
+    ends: list[Connection] = []
+    try:
+        task_reader, task_writer = ctx.Pipe(duplex=False)
+        ends += [task_reader, task_writer]
+        result_reader, result_writer = ctx.Pipe(duplex=False)
+        ends += [result_reader, result_writer]
+        name = f"pcheck-worker-{number}"
+        process: multiprocessing.process.BaseProcess | ThreadProcess
+        if in_process:
+            stop = threading.Event()
+            process = ThreadProcess(target, (config, task_reader, result_writer, stop), name, stop)
+        else:
+            process = ctx.Process(target=target, args=(config, task_reader, result_writer), name=name,
+                                  daemon=True)  # multiprocessing's exit hook reaps daemon children on any normal exit
+        process.start()
+    except (OSError, EOFError) as exc:  # EOFError: the fork server could not fork either
+        for end in ends:
+            end.close()
+        raise exc if isinstance(exc, OSError) else OSError(f"the fork server failed ({exc!r})") from exc
+    if not in_process:
+        # Keep only our ends: the worker's death (or ours) must read as end-of-file on the other side.
+        task_reader.close()
+        result_writer.close()
+    return Worker(number, process, task_writer, result_reader)
 
 
 @dataclass(frozen=True)
@@ -196,7 +230,7 @@ def stop_workers(workers: list[Worker], polite: bool, grace_s: float) -> None:
         except OSError:
             pass
     deadline = time.monotonic() + (grace_s if polite else 0.0)
-    reading = {w.results: w for w in workers}
+    reading = {w.results: w for w in workers if w.process.is_alive()}  # an abandoned ThreadProcess sends no more
     while reading and (remaining := deadline - time.monotonic()) > 0:
         for conn in wait(list(reading), remaining):
             try:
