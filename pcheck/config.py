@@ -14,9 +14,9 @@ from pcheck._version import __version__
 from pcheck.errors import ConfigError
 from pcheck.models import redact_userinfo
 
-#: Threads per process: each parks on one request. 128 a process (256 in flight on 2 cores) checked 2,000
-#: URLs on 200 HTTPS hosts in 2.4 s against 3.2 s at 64, for the same CPU; on a CPU-bound list the two
-#: were within the noise (benchmarks/README.md, issue 18).
+#: Threads per process, at most: each parks on one request. A worker starts with 32 and doubles while its
+#: checks wait on the network (run/crew.py): 128 checked 2,000 URLs on 200 HTTPS hosts in 2.5 s against
+#: 3.3 s at 64, where a CPU-bound list went 15 % slower with 128 than with 64 (benchmarks/README.md, issue 18).
 DEFAULT_THREADS = 128
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_RETRIES = 2
@@ -215,9 +215,6 @@ class Config:
     #: process, with no worker process: starting one (about 0.2 s) costs more than such a run takes.
     #: 0: always worker processes. The CLI sets SMALL_RUN when --processes is not chosen.
     small_run: int = 0
-    #: Check the first URLs in a thread of this process while the worker processes start (about 0.2 s:
-    #: the fork server's imports), then hand over to them. The CLI sets it; the library keeps it off.
-    start_in_process: bool = False
     threads: int = DEFAULT_THREADS
     timeout: float = DEFAULT_TIMEOUT_S
     retries: int = DEFAULT_RETRIES

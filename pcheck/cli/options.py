@@ -88,7 +88,7 @@ Color = Annotated[str, typer.Option("--color", metavar="WHEN", help=f"Colour the
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Text report: list every link with its outcome, alive and excluded ones too.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Text report: only the problem lines, no counts or hints.")]
 ConfigPath = Annotated[Optional[str], typer.Option("--config", metavar="FILE", help="Config file [default: the nearest pcheck.toml, or pyproject.toml with [tool.pcheck]].")]
-StartMethod = Annotated[Optional[str], typer.Option("--start-method", metavar="METHOD", help="multiprocessing start method: forkserver or spawn; workers start that way from the first URL (no checks in the pcheck process while they start).", hidden=True)]
+StartMethod = Annotated[Optional[str], typer.Option("--start-method", metavar="METHOD", help="multiprocessing start method: forkserver or spawn.", hidden=True)]
 Resume = Annotated[bool, typer.Option("--resume", help="Append to the -o jsonl report of an earlier run, skipping URLs it already holds a verdict for.")]
 Cache = Annotated[bool, typer.Option("--cache", help="Reuse alive verdicts from a local SQLite cache (errors are never cached).")]
 CachePath = Annotated[str, typer.Option("--cache-path", metavar="FILE", help="The cache file.")]
@@ -213,7 +213,6 @@ class Options:
         return Config(
             **({"processes": self.processes} if self.processes is not None else {}),
             small_run=0 if self.processes is not None or os.environ.get(PROCESSES_ENV, "").strip() else SMALL_RUN,
-            start_in_process=self.start_method is None,  # a start method asked for: processes from the first URL
             threads=self.threads, timeout=float(self.timeout), retries=self.retries, accept=parse_accept(self.accept),
             method=self.method.lower(), max_per_host=self.max_per_host, max_redirects=self.max_redirects,
             host_interval=parse_duration(self.host_interval), recheck_after=parse_duration(self.recheck_after),

@@ -20,7 +20,6 @@ death reads as end-of-file and costs nothing but that worker's in-flight URLs.
 from __future__ import annotations
 
 import collections
-import contextlib
 import logging
 import pickle
 import time
@@ -91,10 +90,6 @@ class CheckRun:
         self.rechecks = LateRechecks(config.recheck_after)
         #: Check in a thread of this process (a small run), not in worker processes; None: not decided yet.
         self._in_process: bool | None = None if config.small_run else False
-        #: A worker in a thread of this process that checks while the worker processes start (see
-        #: Config.start_in_process); no task goes to it once they have started, and it stops when idle.
-        self._bridge: Worker | None = None
-        self._bridged = False
 
     # -- life cycle -------------------------------------------------------------
     def __enter__(self) -> CheckRun:
@@ -183,16 +178,7 @@ class CheckRun:
         process limit), the run goes on with the workers it has, and says so
         once; with none at all, every URL is reported `unchecked`.
         """
-        if self._in_process is False and self.config.start_in_process and not self._bridged:
-            self._bridged = True  # the first tasks go out now, the processes start on the next turn
-            with contextlib.suppress(OSError):  # the OS refused a thread: the processes alone, as without it
-                self._bridge = self._spawn(in_process=True)
-                return
-        if self._bridge is not None and len(self._workers) > 1 and not self._bridge.in_flight:
-            self._workers.remove(self._bridge)  # the processes have taken over, and it has nothing left
-            stop_workers([self._bridge], polite=True, grace_s=JOIN_GRACE_S)
-            self._bridge = None
-        wanted = 1 if self._in_process else self.config.processes + (self._bridge is not None)
+        wanted = 1 if self._in_process else self.config.processes
         while (len(self._workers) < wanted and self._start_failures < MAX_START_FAILURES
                and time.monotonic() >= self._spawn_retry_at):
             try:
@@ -235,8 +221,8 @@ class CheckRun:
         if self._orphans:
             self._dispatch_orphans()
         threshold = max(1, self._capacity // 4)
-        open_workers = [w for w in self._workers if w is not self._bridge or len(self._workers) == 1]
-        open_workers = [w for w in open_workers if self._capacity - len(w.in_flight) >= threshold or not w.in_flight]
+        open_workers = [w for w in self._workers
+                        if self._capacity - len(w.in_flight) >= threshold or not w.in_flight]
         batches: dict[int, list[tuple[int, str, str, bool]]] = {w.number: [] for w in open_workers}
         tasks = self.ledger.tasks
         while self.hosts.has_ready() and open_workers:
@@ -341,8 +327,6 @@ class CheckRun:
         yield from self._receive(worker)
         worker.process.join(1.0)
         self._workers.remove(worker)
-        if worker is self._bridge:
-            self._bridge = None
         worker.tasks.close()
         worker.results.close()
         crash = WorkerCrash(worker.number, worker.process.pid, worker.process.exitcode, len(worker.in_flight))

@@ -23,6 +23,7 @@ from typing import Callable
 
 from pcheck.config import POOL_HOSTS, Config
 from pcheck.models import ErrorKind, Outcome, Verdict
+from pcheck.run.crew import Crew, timed
 
 #: Most verdicts per message; bigger batches gain little and delay the parent's bookkeeping.
 MAX_BATCH = 256
@@ -139,37 +140,35 @@ def serve(task_conn: Connection, result_conn: Connection, check_fns: list[CheckF
     or goes away (the sender thread, perhaps still sending what is in flight)."""
     tasks: queue.SimpleQueue[Task | None] = queue.SimpleQueue()
     results: queue.SimpleQueue[tuple[int, Verdict] | None] = queue.SimpleQueue()
-    threads = [
-        threading.Thread(target=_check_loop, args=(fn, tasks, results), name=f"pcheck-check-{i}", daemon=True)
-        for i, fn in enumerate(check_fns)
-    ]
-    sender = threading.Thread(target=_send_loop, args=(results, result_conn, len(threads)), name="pcheck-send", daemon=True)
-    for thread in threads:
-        thread.start()
+    crew = Crew(check_fns, tasks, lambda fn, tasks, tally: _check_loop(fn, tasks, results, tally))
+    sender = threading.Thread(target=_send_loop, args=(results, result_conn), name="pcheck-send", daemon=True)
     sender.start()
     while True:
         try:
             batch = task_conn.recv()
         except (EOFError, OSError):
             stop.set()  # the parent died (or stopped a thread worker): in-flight checks are nobody's business
-            for _ in threads:
+            for _ in range(crew.stop()):
                 tasks.put(None)  # idle threads end; a worker in the parent's own process must leave none behind
+            results.put(None)  # and the sender, once it has sent what it holds
             return sender
         if batch is None:
             break
         for task in batch:
             tasks.put(task)
-    for _ in threads:
+    for _ in range(crew.stop()):
         tasks.put(None)
+    for thread in crew.threads:
+        thread.join()
+    results.put(None)
     sender.join()
     return None
 
 
-def _check_loop(check: CheckFn, tasks: queue.SimpleQueue, results: queue.SimpleQueue) -> None:
+def _check_loop(check: CheckFn, tasks: queue.SimpleQueue, results: queue.SimpleQueue, tally: object) -> None:
     while (task := tasks.get()) is not None:
         task_id, url, host, anchors = task
-        results.put((task_id, safe_check(check, url, host, anchors)))
-    results.put(None)
+        results.put((task_id, timed(safe_check, tally, check, url, host, anchors)))  # type: ignore[arg-type]
 
 
 def safe_check(check: CheckFn, url: str, host: str, anchors: bool = False) -> Verdict:
@@ -180,17 +179,19 @@ def safe_check(check: CheckFn, url: str, host: str, anchors: bool = False) -> Ve
         return Verdict(Outcome.UNCHECKED, error=ErrorKind.INTERNAL, detail=_last_line(traceback.format_exc()))
 
 
-def _send_loop(results: queue.SimpleQueue, conn: Connection, producers: int) -> None:
-    while producers:
+def _send_loop(results: queue.SimpleQueue, conn: Connection) -> None:
+    """Send verdicts in batches until None (every checker thread has ended)."""
+    ended = False
+    while not ended:
         batch = []
         item = results.get()
         window_ends = time.monotonic() + BATCH_WINDOW_S
         while True:
             if item is None:
-                producers -= 1
+                ended = True
             else:
                 batch.append(item)
-            if len(batch) >= MAX_BATCH or not producers:
+            if len(batch) >= MAX_BATCH or ended:
                 break
             try:
                 item = results.get(timeout=max(0.0, window_ends - time.monotonic()))
