@@ -34,7 +34,7 @@ BATCH_WINDOW_S = 0.005
 #: How long past --timeout a stopped thread worker waits for its last checks (the watchdog's tick, and some).
 WATCHDOG_SLACK_S = 1.0
 #: Descriptors a worker holds besides its sockets (11 measured with one socket open: std streams,
-#: pipes, the interpreter's), with room for brief opens: the CA bundle per TLS connection,
+#: pipes, the interpreter's), with room for brief opens: the CA bundle (once per process and mode),
 #: /etc/hosts and resolv.conf per lookup.
 RESERVED_FDS = 24
 #: Sockets per checker thread: the one it uses, and one idle kept-alive beside it.
