@@ -62,10 +62,10 @@ def run(args: list[str] | None = None) -> None:
     """
     args = with_default_command(sys.argv[1:] if args is None else list(args))
     _log_to_stderr()
-    # app() would build this click command too; built once here, it also tells options from inputs.
-    command = typer.main.get_command(app)
     warm = False
     try:
+        # app() would build this click command too; built once here, it also tells options from inputs.
+        command = typer.main.get_command(app)
         warm = _prestart(command, args)
         # Named explicitly so `python -m pcheck` prints help and completion scripts for `pcheck`.
         command(args=args, prog_name="pcheck")
