@@ -91,6 +91,7 @@ def test_a_small_run_from_the_library_leaves_no_thread_and_no_descriptor_behind(
 
 def test_a_cancelled_small_run_reports_cancelled_and_its_threads_end_within_the_timeout(lab):
     config = Config(small_run=SMALL_RUN, timeout=1.0, retries=0, recheck_after=0, host_interval=0)
+    fds = len(os.listdir("/proc/self/fd"))
     run = CheckRun(config)
 
     def cancel_once_requested() -> None:
@@ -103,6 +104,7 @@ def test_a_cancelled_small_run_reports_cancelled_and_its_threads_end_within_the_
     # The hanging request is cut by its own deadline (1 s); nothing is left running after it.
     fh.wait_until(lambda: not [t for t in pcheck_threads() if t.name.startswith("pcheck-check")], 5.0,
                   "the cancelled run's checker threads to end")
+    fh.wait_until(lambda: len(os.listdir("/proc/self/fd")) <= fds, 5.0, "the cancelled run's descriptors to close")
 
 
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

@@ -4,13 +4,15 @@ More threads than checks in flight help only when the checks wait on servers.
 When the answers come back at once (a local site, a fast CDN) every thread is
 waiting for the GIL instead, and each one more costs CPU in hand-offs: 128
 threads checked a CPU-bound list 15 % slower than 64, and a list of slow hosts
-30 % faster. So the crew starts with THREADS_AT_START and doubles while a
-check takes GROW_RATIO times longer than its share of the one GIL would make
-it (its own CPU time, per thread, times the threads), up to --threads. This is
-Little's law with the GIL as the server: if N threads each need c of CPU and a
-check takes L, they keep the GIL busy N*c/L of the time; well under 1, threads
-are parked on sockets, and more of them check more URLs at once.
-Threads never stop before the worker does.
+30 % faster. So the crew starts with THREADS_AT_START and doubles, up to
+--threads, while checks wait for a thread, a check takes GROW_RATIO times
+longer than its share of the one GIL would make it (its own CPU time times
+the threads), and the process uses under MAX_BUSY of a core. This is Little's
+law with the GIL as the server: if N threads each need c of CPU and a check
+takes L, they keep the GIL busy N*c/L of the time; well under 1, threads are
+parked on sockets, and more of them check more URLs at once. The process's
+own CPU use guards the estimate: a check's thread time misses the reader and
+sender threads. Threads never stop before the worker does.
 """
 
 from __future__ import annotations

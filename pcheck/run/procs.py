@@ -104,7 +104,7 @@ _hidden_spec: object = None
 class ThreadProcess:
     """A worker run in a thread of this process, behind the part of `multiprocessing.Process` the pool uses.
 
-    For a run too small to pay for worker processes (see pool.SMALL_RUN): the
+    For a run too small to pay for worker processes (Config.small_run): the
     same worker code, over the same pipes, so the pool cannot tell. Its
     sentinel is a pipe the thread closes when it ends, as a process's is.
     It cannot be killed: terminate() and kill() ask it to stop (`stop`) and
@@ -244,6 +244,8 @@ def stop_workers(workers: list[Worker], polite: bool, grace_s: float) -> None:
         if worker.process.is_alive():
             worker.process.kill()
             worker.process.join(1.0)
+        else:
+            worker.process.join(0)  # reaped; an abandoned ThreadProcess gives back its sentinel
         worker.tasks.close()
         worker.results.close()
 
