@@ -56,7 +56,7 @@ Inputs = Annotated[Optional[List[str]], typer.Argument(
     metavar="[INPUT]...", hidden=True,
     help="URL lists, Markdown/HTML documents, directories or globs; '-' for stdin; or http(s) URLs.")]
 Processes = Annotated[Optional[int], typer.Option("-p", "--processes", metavar="N", help=f"Worker processes [default: usable cores, or ${PROCESSES_ENV}].")]
-Threads = Annotated[int, typer.Option("-t", "--threads", metavar="N", help="Threads per process.")]
+Threads = Annotated[int, typer.Option("-t", "--threads", metavar="N", help="Threads per process, at most: a worker starts with 32 and doubles while its checks wait on the network.")]
 Timeout = Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Total seconds for one attempt, connect to last header byte.")]
 Retries = Annotated[int, typer.Option("--retries", metavar="N", help="Retries on timeout, connection/DNS error, 408, 429, 5xx.")]
 Accept = Annotated[str, typer.Option("--accept", metavar="CODES", help="Statuses that count as alive, comma-separated: 403, 200-299, or lychee's 200..=299, 400..404 (end excluded), ..=299, 200...")]
