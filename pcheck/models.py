@@ -273,11 +273,16 @@ class Summary:
             elif result.error is ErrorKind.CANCELLED:
                 self.cancelled += 1
         if result.outcome is Outcome.BROKEN:
-            transient = result.transient
-            self.transient += bool(transient)
-            young = self.fail_after > 1 and (result.failed_runs or 1) < self.fail_after
-            if (self.accept_transient and transient) or young:
-                self.forgiven += 1
+            self.transient += bool(result.transient)
+            self.forgiven += self.forgives(result)
+
+    def forgives(self, result: CheckResult) -> bool:
+        """A broken link that does not fail the run: transient under --accept-transient, or failing for
+        fewer runs in a row than --fail-after. The one rule the exit code and every report follow."""
+        if result.outcome is not Outcome.BROKEN:
+            return False
+        young = self.fail_after > 1 and (result.failed_runs or 1) < self.fail_after
+        return young or bool(self.accept_transient and result.transient)
 
     @property
     def total(self) -> int:

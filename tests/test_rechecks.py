@@ -79,6 +79,27 @@ def test_accept_transient_lets_transient_failures_pass_the_run_but_reports_them(
     assert gone.returncode == 1  # a definitive failure still fails
 
 
+def test_a_junit_report_agrees_with_the_exit_code_about_forgiven_transient_failures(lab, tmp_path):
+    """CI reads the JUnit file, the shell reads the exit code: a failure forgiven by --accept-transient is no
+    <failure> in the one when it is exit 0 in the other, and the 404 beside it fails in both."""
+    from xml.etree import ElementTree
+
+    urls = [lab.url("status/503"), lab.url("ok"), lab.url("status/404")]
+    path = write_list(tmp_path / "urls.txt", urls)
+    args = ["--retries", "0", "--recheck-after", "0", "--format", "junit", *FAST]
+    for accept, code, failing in ((False, 1, {urls[0], urls[2]}), (True, 1, {urls[2]})):
+        proc = run_pcheck("check", str(path), *args, *(["--accept-transient"] if accept else []))
+        assert proc.returncode == code, proc.stderr
+        suite = ElementTree.fromstring(proc.stdout).find("testsuite")
+        failed = {case.get("name") for case in suite.iter("testcase") if case.find("failure") is not None}
+        assert failed == failing and suite.get("failures") == str(len(failing))
+        if accept:
+            [forgiven] = [c for c in suite.iter("testcase") if c.get("name") == urls[0]]
+            assert "not failing the run (--accept-transient)" in forgiven.find("skipped").get("message")
+    lenient = run_pcheck("check", str(write_list(tmp_path / "two.txt", urls[:2])), *args, "--accept-transient")
+    assert lenient.returncode == 0 and 'failures="0"' in lenient.stdout
+
+
 def test_ctrl_c_during_the_cool_down_reports_the_first_verdict_and_says_it_was_not_rechecked(lab, tmp_path):
     report = tmp_path / "report.jsonl"
     listing = write_list(tmp_path / "urls.txt", [lab.url("status/503"), lab.url("ok")])

@@ -25,17 +25,18 @@ class JunitReporter(Reporter):
         self.fail_on_blocked = fail_on_blocked
         self.cases = Spool(
             "CREATE TABLE occurrences (url BLOB, source BLOB, line INTEGER, outcome TEXT, status INTEGER,"
-            " error TEXT, redirects INTEGER, detail BLOB, elapsed_ms REAL)",
-            "INSERT INTO occurrences VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            " error TEXT, redirects INTEGER, detail BLOB, elapsed_ms REAL, failed_runs INTEGER, failing_since REAL,"
+            " fails INTEGER)",
+            "INSERT INTO occurrences VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
     def _write(self, result: CheckResult) -> None:
         r = result
+        # Whether it fails the run is decided here, by the exit code's own rule (Summary.forgives).
+        fails = (r.outcome in (Outcome.BROKEN, Outcome.INVALID, Outcome.UNCHECKED) and not self.summary.forgives(r)) \
+            or (r.outcome is Outcome.BLOCKED and self.fail_on_blocked)
         self.cases.add((enc(redact_userinfo(r.url)), enc_opt(r.source), r.line, r.outcome.value, r.status,
-                        r.error and r.error.value, r.redirects, enc_opt(r.detail), r.elapsed_ms))
-
-    def _fails(self, outcome: Outcome) -> bool:
-        return outcome in (Outcome.BROKEN, Outcome.INVALID, Outcome.UNCHECKED) or (
-            outcome is Outcome.BLOCKED and self.fail_on_blocked)
+                        r.error and r.error.value, r.redirects, enc_opt(r.detail), r.elapsed_ms, r.failed_runs,
+                        r.failing_since, fails))
 
     def _finish(self) -> None:
         db = self.cases.flush()
@@ -44,12 +45,12 @@ class JunitReporter(Reporter):
             "CREATE INDEX occurrences_by_url ON occurrences (url);"
             "CREATE TABLE cases (first INTEGER PRIMARY KEY, url BLOB);"
             "INSERT INTO cases SELECT min(rowid), url FROM occurrences GROUP BY url;")
-        by_outcome = {Outcome(o): n for o, n in db.execute(
-            "SELECT o.outcome, count(*) FROM cases c JOIN occurrences o ON o.rowid = c.first GROUP BY o.outcome")}
-        tests = sum(by_outcome.values())
-        failures = sum(n for o, n in by_outcome.items() if self._fails(o))
-        skipped = sum(n for o, n in by_outcome.items()
-                      if not self._fails(o) and o in (Outcome.EXCLUDED, Outcome.BLOCKED))
+        counted = db.execute(
+            "SELECT o.outcome, o.fails, count(*) FROM cases c JOIN occurrences o ON o.rowid = c.first"
+            " GROUP BY o.outcome, o.fails").fetchall()
+        tests = sum(n for _, _, n in counted)
+        failures = sum(n for _, fails, n in counted if fails)
+        skipped = sum(n for o, fails, n in counted if not fails and o in _SKIPPED)
         took = f"{self.summary.elapsed_s:.3f}"
         counts = f'tests="{tests}" failures="{failures}" errors="0" skipped="{skipped}"'
         out = self.stream
@@ -60,21 +61,25 @@ class JunitReporter(Reporter):
         out.write(f'  <testsuite name="pcheck" time="{took}" {counts}>\n')
         rows = db.execute(
             "SELECT c.first, o.url, o.source, o.line, o.outcome, o.status, o.error, o.redirects, o.detail,"
-            " o.elapsed_ms FROM cases c JOIN occurrences o ON o.url = c.url ORDER BY c.first, o.rowid")
+            " o.elapsed_ms, o.failed_runs, o.failing_since, o.fails"
+            " FROM cases c JOIN occurrences o ON o.url = c.url ORDER BY c.first, o.rowid")
         for _, occurrences in itertools.groupby(rows, itemgetter(0)):
-            _, url, source, line, outcome, status, error, redirects, detail, elapsed_ms = next(occurrences)
+            _, url, source, line, outcome, status, error, redirects, detail, elapsed_ms, runs, since, fails = \
+                next(occurrences)
             first = CheckResult(dec(url), Outcome(outcome), status, ERROR_KINDS.get(error), None, redirects,
-                                None, 0, elapsed_ms, dec_opt(source), line, dec_opt(detail))
+                                None, 0, elapsed_ms, dec_opt(source), line, dec_opt(detail),
+                                failed_runs=runs, failing_since=since)
+            said = reason(first, None, self.summary.fail_after, self.summary.accept_transient)
             out.write(f'    <testcase classname="{_xml_attr(_xml(first.source or "pcheck"))}" '
                       f'name="{_xml_attr(_xml(first.url))}" time="{first.elapsed_ms / 1000:.3f}"')
-            if self._fails(first.outcome):
-                out.write(f'>\n      <failure message="{_xml_attr(_xml(reason(first)))}" type="{first.outcome.value}">')
+            if fails:
+                out.write(f'>\n      <failure message="{_xml_attr(_xml(said))}" type="{first.outcome.value}">')
                 out.write(_xml_text(_place(first.source, first.line)))
                 for row in occurrences:  # every place the URL occurs, one per line
                     out.write("\n" + _xml_text(_place(dec_opt(row[2]), row[3])))
                 out.write("</failure>\n    </testcase>\n")
-            elif first.outcome in (Outcome.EXCLUDED, Outcome.BLOCKED):
-                message = _xml_attr(_xml(f"{first.outcome.value}: {reason(first)}"))
+            elif first.outcome in _SKIPPED:
+                message = _xml_attr(_xml(f"{first.outcome.value}: {said}"))
                 out.write(f'>\n      <skipped message="{message}" />\n    </testcase>\n')
             else:
                 out.write(" />\n")
@@ -82,6 +87,11 @@ class JunitReporter(Reporter):
 
     def close(self) -> None:
         self.cases.close()
+
+
+#: Cases that do not fail are shown skipped when nothing was verified: excluded, blocked, and broken
+#: links the run forgives (--accept-transient, --fail-after).
+_SKIPPED = (Outcome.EXCLUDED, Outcome.BLOCKED, Outcome.BROKEN)
 
 
 def _place(source: str | None, line: int | None) -> str:
