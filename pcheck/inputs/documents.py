@@ -13,6 +13,7 @@ dns-prefetch) name hosts, not pages, and are not links.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from html.parser import HTMLParser
 from typing import Iterator
@@ -86,18 +87,34 @@ def _written_forms(link: str) -> tuple[str, ...]:
     return tuple(forms)
 
 
+_parsers = threading.local()
+
+
+def _parser(kind: str) -> MarkdownIt:
+    """The parser for `kind` ("links" or "headings"), built once per thread: building linkify's patterns
+    costs about as much as parsing a small document, and linkify-it keeps match state between calls."""
+    md = getattr(_parsers, kind, None)
+    if md is not None:
+        return md
+    if kind == "headings":
+        md = MarkdownIt("commonmark")
+    else:
+        md = MarkdownIt("commonmark", {"linkify": True}).enable("linkify")
+        # linkify-it links `www.x.dev` and `a@x.dev` only for top-level domains on its short list; GitHub
+        # links any domain. Its list is joined into a regular expression, so one pattern stands for every name.
+        md.linkify.tlds(_ANY_TLD, keep_old=True)
+        # Report links as written: the default percent-encodes paths and punycodes hosts,
+        # which would check (and show) a URL that is not in the document.
+        md.normalizeLink = lambda url: url  # type: ignore[method-assign]
+        # markdown-it leaves javascript:, vbscript:, file: and data: links out of its HTML for safety; they
+        # are still links in the document, and each gets a record (excluded, saying why).
+        md.validateLink = lambda url: True  # type: ignore[method-assign]
+    setattr(_parsers, kind, md)
+    return md
+
+
 def _markdown(text: str) -> Iterator[tuple[str, int]]:
-    md = MarkdownIt("commonmark", {"linkify": True}).enable("linkify")
-    # linkify-it links `www.x.dev` and `a@x.dev` only for top-level domains on its short list; GitHub
-    # links any domain. Its list is joined into a regular expression, so one pattern stands for every name.
-    md.linkify.tlds(_ANY_TLD, keep_old=True)
-    # Report links as written: the default percent-encodes paths and punycodes hosts,
-    # which would check (and show) a URL that is not in the document.
-    md.normalizeLink = lambda url: url  # type: ignore[method-assign]
-    # markdown-it leaves javascript:, vbscript:, file: and data: links out of its HTML for safety; they
-    # are still links in the document, and each gets a record (excluded, saying why).
-    md.validateLink = lambda url: True  # type: ignore[method-assign]
-    tokens = md.parse(text)
+    tokens = _parser("links").parse(text)
     found: list[tuple[int, str, str | None]] = []
     for token in tokens:
         if token.type == "html_block" and token.map:
@@ -272,9 +289,8 @@ def anchors(text: str, fmt: str) -> set[str]:
     and every `id` and `name` attribute (HTML, and HTML inside Markdown)."""
     found: set[str] = set()
     if fmt == "markdown":
-        md = MarkdownIt("commonmark")
         seen: dict[str, int] = {}
-        tokens = md.parse(text)
+        tokens = _parser("headings").parse(text)
         for i, token in enumerate(tokens):
             if token.type == "heading_open" and i + 1 < len(tokens):
                 slug = github_slug(_plain(tokens[i + 1]))
