@@ -209,6 +209,9 @@ def _iso(when: float | None) -> str | None:
 #: Failures that may pass by themselves: a server busy or restarting, a network blip.
 TRANSIENT_ERRORS = frozenset({ErrorKind.TIMEOUT, ErrorKind.CONNECTION, ErrorKind.PROTOCOL})
 TRANSIENT_STATUSES = frozenset({408, 429})
+#: "Slow down" answers: the checker hands them back at once (Checker.defer_rate_limits) and the host
+#: scheduler slows the whole host (run/hosts.py).
+SLOW_DOWN_STATUSES = frozenset({429, 503})
 
 
 def is_transient(status: int | None, error: ErrorKind | None, detail: str | None) -> bool:

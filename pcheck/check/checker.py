@@ -29,7 +29,7 @@ from pcheck.check.auth import token_headers
 from pcheck.check.deadlines import DeadlineExceeded
 from pcheck.check.netguard import PrivateAddressRefused
 from pcheck.check.proxies import causes
-from pcheck.models import ErrorKind, Outcome, PageAnchors, Verdict
+from pcheck.models import SLOW_DOWN_STATUSES, ErrorKind, Outcome, PageAnchors, Verdict
 from pcheck.urls import changes_origin, normalise
 
 if TYPE_CHECKING:  # both arrive built: checking needs neither module loaded (and stays one import floor low)
@@ -41,8 +41,6 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 #: Statuses that mean "a server is there but refuses robots", not "the link is dead".
 BLOCKED_STATUSES = frozenset({401, 403, 429, 999})
 RETRY_STATUSES = frozenset({408, 429})
-#: "Slow down" answers a scheduler handles for the whole host (see run/hosts.py) when the checker defers them.
-DEFERRED_STATUSES = frozenset({429, 503})
 RETRY_ERRORS = frozenset({ErrorKind.TIMEOUT, ErrorKind.CONNECTION, ErrorKind.DNS})
 #: A HEAD failure with one of these would fail the same way with GET, so no fallback.
 NO_FALLBACK_ERRORS = frozenset({
@@ -235,7 +233,7 @@ class Checker:
 
     def _retry_delay(self, answer: Answer, attempt: int) -> tuple[float | None, str | None]:
         """Seconds to wait before retrying, or (None, reason it was not retried)."""
-        if self.defer_rate_limits and answer.error is None and answer.status in DEFERRED_STATUSES \
+        if self.defer_rate_limits and answer.error is None and answer.status in SLOW_DOWN_STATUSES \
                 and not self.config.accepts(answer.status, self.accept):
             wait = parse_retry_after(answer.retry_after) if answer.retry_after else None
             if wait is not None and wait > self.config.max_retry_after:
@@ -274,7 +272,7 @@ class Checker:
         detail = answer.detail or why_not
         if answer.challenge and outcome is Outcome.BLOCKED and not detail:
             detail = "challenge page (cf-mitigated)"
-        retry_after = parse_retry_after(answer.retry_after) if answer.retry_after and status in DEFERRED_STATUSES else None
+        retry_after = parse_retry_after(answer.retry_after) if answer.retry_after and status in SLOW_DOWN_STATUSES else None
         return Verdict(
             outcome, status, error, answer.final_url, answer.redirects, answer.method,
             requests_made, elapsed * 1000.0, detail, retry_after_s=retry_after,

@@ -38,9 +38,6 @@ class ProxyRoutes:
             self.table = {k: v for k, v in urllib.request.getproxies_environment().items() if k != "no"}
         self._by_origin: dict[str, str | None] = {}
 
-    def __bool__(self) -> bool:
-        return bool(self.table)
-
     def proxy_for(self, url: str) -> str | None:
         """The proxy URL to send `url` through, or None to connect to its host."""
         if not self.table:

@@ -209,7 +209,7 @@ class Transport:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise DeadlineExceeded()
-        proxy = self.routes.proxy_for(url) if self.routes else None
+        proxy = self.routes.proxy_for(url)
         if proxy is not None:
             self.routes.before(proxy, url, self.guard)  # a proxy pcheck cannot use, or a private target, goes no further
         slot = self._slot(None if proxy else self.guard)  # a socket to a proxy: the proxy's address is not judged

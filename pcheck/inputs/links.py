@@ -28,7 +28,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from pcheck.anchors import fragment_of, has_anchor
 from pcheck.config import Config
 from pcheck.models import STDIN, CheckResult, ErrorKind, Outcome, Target, Verdict
-from pcheck.inputs.targets import SHOWN_LINK, invalid_result, parse_url
+from pcheck.inputs.targets import invalid_result, parse_url, unsupported_result
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 
@@ -52,16 +52,16 @@ def link_item(link: str, document: str, line: int | None, column: int | None, ba
     """The Target or the record for one link of `document`, as written there; `here` gives the
     document's own anchors (asked only for a `#fragment` link under --include-fragments)."""
     if not link.strip():  # Sphinx writes `<a href="">` for "this page" in every breadcrumb: not a mistake there
-        return _excluded(link, document, line, column, "an empty link: it points at this page itself")
+        return unsupported_result(link, document, line, column, "an empty link: it points at this page itself")
     scheme = _SCHEME.match(link)
     if scheme is not None:
         name = scheme.group(1).lower()
         if name in ("http", "https"):
             return parse_url(link, document, line, column, None)
-        return _excluded(link, document, line, column, f"a {name}: link; pcheck checks http and https links")
+        return unsupported_result(link, document, line, column, f"a {name}: link; pcheck checks http and https links")
     if link.startswith("#"):
         if not base.fragments or here is None:
-            return _excluded(link, document, line, column,
+            return unsupported_result(link, document, line, column,
                              "a link to a place in this document; --include-fragments checks it")
         fragment = fragment_of(link)
         if fragment is None or has_anchor(here(), fragment):
@@ -72,16 +72,16 @@ def link_item(link: str, document: str, line: int | None, column: int | None, ba
     if base.base_url:
         return parse_url(urljoin(base.base_url, link), document, line, column, link)
     if link.startswith("//"):
-        return _excluded(link, document, line, column,
+        return unsupported_result(link, document, line, column,
                          "a protocol-relative link: pass --base-url URL to give it a scheme")
     path = unquote(urlsplit(link).path)
     if path.startswith("/"):
         if not base.root_dir:
-            return _excluded(link, document, line, column,
+            return unsupported_result(link, document, line, column,
                              "a root-relative link: pass --root-dir DIR (the folder it starts from) or --base-url URL")
         return _local(os.path.join(base.root_dir, path.lstrip("/")), link, document, line, column, base)
     if document == STDIN:
-        return _excluded(link, document, line, column,
+        return unsupported_result(link, document, line, column,
                          "a relative link in standard input: no folder to resolve it against; pass --base-url URL")
     return _local(os.path.join(os.path.dirname(os.path.abspath(document)), path), link, document, line, column, base)
 
@@ -128,12 +128,6 @@ def _local(path: str, link: str, document: str, line: int | None, column: int | 
         return result(Verdict(Outcome.BROKEN, error=ErrorKind.MISSING_FRAGMENT, final_url=url,
                               detail=f"no #{fragment} in {path}"))
     return result(Verdict(Outcome.ALIVE, final_url=url, detail=f"{kind}, #{fragment} found"))
-
-
-def _excluded(link: str, document: str, line: int | None, column: int | None, reason: str) -> CheckResult:
-    shown = link if len(link) <= SHOWN_LINK else link[:SHOWN_LINK] + "…"
-    return CheckResult.of(shown, document, line, Verdict(Outcome.EXCLUDED, error=ErrorKind.UNSUPPORTED, detail=reason),
-                          column=column)
 
 
 #: What stat says when a path names nothing: a local link to it is broken, not unchecked.

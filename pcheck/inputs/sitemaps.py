@@ -27,7 +27,7 @@ from defusedxml.expatreader import DefusedExpatParser
 
 from pcheck.config import MAX_SITEMAP_BYTES, MAX_SITEMAP_DEPTH, MAX_SITEMAPS, MAX_URL_LENGTH
 from pcheck.models import ARGS_SOURCE, CheckResult, ErrorKind, Outcome, Target, Verdict
-from pcheck.inputs.targets import SHOWN_LINK, parse_url
+from pcheck.inputs.targets import invalid_result, parse_url, shown, unsupported_result
 
 #: Given a sitemap's URL, its body, or the Verdict saying why there is none (pcheck.check.fetch.fetch_body).
 Fetch = Callable[[str], "bytes | Verdict"]
@@ -162,8 +162,8 @@ class _Walk:
         found, sitemap.found = sitemap.found, []
         for loc in found:
             if loc.too_long:
-                yield _record(loc.text[:SHOWN_LINK] + "…", name, loc.line, Outcome.INVALID,
-                              f"longer than {MAX_URL_LENGTH} characters", loc.column, ErrorKind.INVALID_URL)
+                yield invalid_result(shown(loc.text), name, loc.line, f"longer than {MAX_URL_LENGTH} characters",
+                                     loc.column)
             elif sitemap.root == "urlset":
                 yield parse_url(loc.text, name, loc.line, loc.column)
             else:
@@ -175,10 +175,8 @@ class _Walk:
         """Queue a sitemap an index names; the record saying why instead, when it is not followed."""
         scheme = _SCHEME.match(loc.text)
         if scheme is not None and scheme.group(1).lower() not in ("http", "https"):
-            shown = loc.text if len(loc.text) <= SHOWN_LINK else loc.text[:SHOWN_LINK] + "…"
-            return _record(shown, index, loc.line, Outcome.EXCLUDED,
-                           f"a {scheme.group(1).lower()}: sitemap; pcheck follows http and https sitemaps only",
-                           loc.column)
+            return unsupported_result(loc.text, index, loc.line, loc.column,
+                                      f"a {scheme.group(1).lower()}: sitemap; pcheck follows http and https sitemaps only")
         target = parse_url(loc.text, index, loc.line, loc.column)
         if isinstance(target, CheckResult):
             return target

@@ -27,3 +27,15 @@ def invalid_result(url: str, source: str, line: int | None, reason: str, column:
                    link: str | None = None) -> CheckResult:
     verdict = Verdict(Outcome.INVALID, error=ErrorKind.INVALID_URL, detail=reason)
     return CheckResult.of(url, source, line, verdict, column=column, link=link)
+
+
+def shown(link: str) -> str:
+    """A link as its record shows it: whole, or its first SHOWN_LINK characters and an ellipsis."""
+    return link if len(link) <= SHOWN_LINK else link[:SHOWN_LINK] + "…"
+
+
+def unsupported_result(link: str, source: str, line: int | None, column: int | None, reason: str) -> CheckResult:
+    """An `excluded` record for a link pcheck does not check as written (mailto:, a #fragment, an ftp: sitemap...):
+    counted as skipped, with the reason."""
+    verdict = Verdict(Outcome.EXCLUDED, error=ErrorKind.UNSUPPORTED, detail=reason)
+    return CheckResult.of(shown(link), source, line, verdict, column=column)

@@ -16,6 +16,8 @@ import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from pcheck.lab.site import loop_in_thread
+
 VIA = "1.1 pcheck-lab-proxy"
 _HOP_BY_HOP = {"proxy-authorization", "proxy-connection", "connection", "keep-alive"}
 
@@ -48,21 +50,9 @@ class Proxy:
         return f"http://{userinfo + '@' if userinfo else ''}{self.host}:{self.port}"
 
     def __enter__(self) -> Proxy:
-        ready = threading.Event()
-
-        def run() -> None:
-            loop = self._loop = asyncio.new_event_loop()
-            server = loop.run_until_complete(asyncio.start_server(self._serve, self.host, 0))
-            self.port = server.sockets[0].getsockname()[1]
-            ready.set()
-            loop.run_forever()
-            server.close()
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="pcheck-lab-proxy", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("proxy did not start within 10 s")
+        self._loop, self._thread, self._server = loop_in_thread(
+            lambda: asyncio.start_server(self._serve, self.host, 0), "pcheck-lab-proxy")
+        self.port = self._server.sockets[0].getsockname()[1]
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -71,6 +61,7 @@ class Proxy:
             return
 
         async def stop() -> None:
+            self._server.close()
             tasks = list(self._tasks)
             for task in tasks:
                 task.cancel()

@@ -12,11 +12,13 @@ import ssl
 import sys
 import threading
 from dataclasses import asdict, dataclass
+from typing import Any, Awaitable, Callable, TypeVar
 from urllib.parse import parse_qs, unquote
 
 from pcheck.lab.connection import INTERIM_PAUSE_S, Connection, LoggedRequest
 
 REQUEST_LOG_SIZE = 10_000
+T = TypeVar("T")
 
 
 @dataclass
@@ -55,27 +57,7 @@ class Lab:
 
     # -- life cycle ---------------------------------------------------------
     def start(self) -> Lab:
-        ready = threading.Event()
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            loop = self._loop = asyncio.new_event_loop()
-            try:
-                loop.run_until_complete(self._listen())
-            except BaseException as exc:  # noqa: BLE001 - reported to start()
-                errors.append(exc)
-                ready.set()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="pcheck-lab", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("lab did not start within 10 s")
-        if errors:
-            raise errors[0]
+        self._loop, self._thread, _ = loop_in_thread(self._listen, "pcheck-lab")
         return self
 
     async def _listen(self) -> None:
@@ -248,6 +230,34 @@ class Lab:
             conn.simple(200, head, [("Content-Type", "application/json")], body)
         else:
             conn.simple(404, head)
+
+
+def loop_in_thread(listen: Callable[[], Awaitable[T]], name: str) -> tuple[asyncio.AbstractEventLoop, threading.Thread, T]:
+    """A new event loop in a daemon thread: `listen()` runs first (its result returned, its error raised
+    here), then the loop runs until stopped. For the site and the lab's proxy."""
+    ready = threading.Event()
+    started: dict[str, Any] = {}
+
+    def run() -> None:
+        loop = started["loop"] = asyncio.new_event_loop()
+        try:
+            started["value"] = loop.run_until_complete(listen())
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+            started["error"] = exc
+            ready.set()
+            loop.close()
+            return
+        ready.set()
+        loop.run_forever()
+        loop.close()
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    if not ready.wait(10):
+        raise RuntimeError(f"{name} did not start within 10 s")
+    if "error" in started:
+        raise started["error"]
+    return started["loop"], thread, started["value"]
 
 
 def _page(ids: list[str], filler: int = 0) -> bytes:

@@ -32,10 +32,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from pcheck.models import HostBackoff
+from pcheck.models import SLOW_DOWN_STATUSES, HostBackoff
 
-#: Answers that mean "slow down", for the whole host.
-SLOW_DOWN_STATUSES = frozenset({429, 503})
 #: The extra interval a refusal sets at least, and at most.
 MIN_BACKOFF_INTERVAL_S = 0.1
 MAX_BACKOFF_INTERVAL_S = 10.0

@@ -235,7 +235,7 @@ def targets(config: Config, sources: list[Source], stdin: BinaryIO | None = None
 
 def links_to_check(config: Config, sources: list[Source]) -> Iterator[Target]:
     """The links a run would check (--dump): read and filtered, never requested (sitemaps are fetched, to be read)."""
-    for item in filter_targets(iter_targets(sources, base=LinkBase.of(config), fetch=sitemap_fetcher(config)), config):
+    for item in targets(config, sources):
         if isinstance(item, Target):
             yield item
 
