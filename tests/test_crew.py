@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+import fault_helpers as fh
 from pcheck.run import crew as crew_module
 from pcheck.run.crew import THREADS_AT_START, Crew, timed
 
@@ -36,6 +37,9 @@ def run_crew(check, tasks_count: int) -> int:  # type: ignore[no-untyped-def]
     crew = Crew([check] * MAX_THREADS, tasks, loop)
     for _ in range(tasks_count):
         assert done.acquire(timeout=30), "a check never finished"
+    # The crew has looked at every check that ended (it judges only after MIN_CHECKS): stopping it before
+    # its first look would prove nothing.
+    fh.wait_until(lambda: crew.looked_at >= min(tasks_count, crew_module.MIN_CHECKS), 5.0, "the crew's look")
     size = crew.stop()
     for _ in range(size):
         tasks.put(None)

@@ -213,10 +213,12 @@ def test_host_interval_spaces_the_requests_to_a_host_on_every_process(lab, tmp_p
         arrivals[entry.address].append(entry.at)
     spaced = sorted(arrivals["127.0.0.1"])
     gaps = [b - a for a, b in zip(spaced, spaced[1:])]
-    assert len(spaced) == 6 and spaced[-1] - spaced[0] >= 5 * 0.2 * 0.9, gaps
-    assert min(gaps) >= 0.1, gaps  # each start 200 ms after the last (less what the pipes blur)
+    assert len(spaced) == 6 and spaced[-1] - spaced[0] >= 5 * 0.2 * 0.8, gaps
+    # Each start 200 ms after the last; one request that arrives late (a loaded machine) shortens only the
+    # gap after it, so every two gaps together still span two intervals.
+    assert all(c - a >= 0.3 for a, c in zip(spaced, spaced[2:])), gaps
     unspaced = sorted(arrivals["127.0.0.2"])  # its table says no interval
-    assert unspaced[-1] - unspaced[0] < 0.5
+    assert unspaced[-1] - unspaced[0] < (spaced[-1] - spaced[0]) / 2
 
 
 @pytest.mark.parametrize("value, message", [("-1s", "negative"), ("2h", "between 0 and 1h"), ("fast", "not a duration")])
@@ -241,8 +243,9 @@ def test_ctrl_c_while_a_host_is_paused_ends_at_once_and_reports_every_url(lab, t
     proc = subprocess.Popen([sys.executable, "-m", "pcheck", "check", str(listing), "--format", "jsonl", "-o",
                              str(report), "--max-per-host", "1", *FAST], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        fh.wait_until(lambda: any("retry-after" in e.target for e in lab.log), fh.MAX_WAIT_S, "the first request")
-        time.sleep(0.3)  # not a synchronisation: only so the 429 has been seen and the host paused
+        # The 429 is answered (nothing in flight at the site): pcheck pauses the host as it reads it.
+        fh.wait_until(lambda: any("retry-after" in e.target for e in lab.log) and sum(s.in_flight for s in lab.snapshot().values()) == 0,
+                      fh.MAX_WAIT_S, "the 429 answered")
         asked = time.monotonic()
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
@@ -254,5 +257,6 @@ def test_ctrl_c_while_a_host_is_paused_ends_at_once_and_reports_every_url(lab, t
     assert took < 10, took  # the grace for in-flight requests, not the 25 s pause
     got = [json.loads(line) for line in report.read_text().splitlines()]
     assert sorted(r["url"] for r in got) == sorted(urls)
-    assert {r["outcome"] for r in got} <= {"alive", "unchecked"}
+    assert {(r["outcome"], r["error"]) for r in got} == {("unchecked", "cancelled")}  # the host was paused
+    assert sum("retry-after" in e.target for e in lab.log) == 1, "one request, then the pause"
 

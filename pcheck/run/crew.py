@@ -94,6 +94,11 @@ class Crew:
         # process that gets less than a core looks slow: its CPU use says whether the GIL is busy already.
         return busy < MAX_BUSY and wall_s > GROW_RATIO * len(tallies) * cpu_s
 
+    @property
+    def looked_at(self) -> int:
+        """Checks the crew has judged so far (each look takes in those that ended since the last)."""
+        return self._seen[0]
+
     def stop(self) -> int:
         """No more threads; returns how many there are (each needs its own end-of-tasks marker)."""
         with self._lock:
