@@ -7,7 +7,10 @@ parsed the CA bundle again when verifying: on many HTTPS hosts, most of the CPU.
 
 from __future__ import annotations
 
+import json
+import shutil
 import ssl
+import subprocess
 import time
 
 import pytest
@@ -96,3 +99,22 @@ def test_a_ca_bundle_with_no_certificate_in_it_is_a_usage_error_naming_the_file(
     assert proc.returncode == 2
     assert "--ca-bundle" in proc.stderr and str(bundle) in proc.stderr and "PEM" in proc.stderr
     assert proc.stdout == ""
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to hash a CA folder")
+def test_a_folder_of_hashed_certificates_is_a_ca_bundle_as_requests_takes_it(https_hosts, tmp_path):
+    """`--ca-bundle /etc/ssl/certs`: a folder `openssl rehash` made, as requests' `verify=` takes it."""
+    site, ca_path = https_hosts
+    folder = tmp_path / "certs"
+    folder.mkdir()
+    shutil.copy(ca_path, folder / "test-ca.pem")
+    subprocess.run(["openssl", "rehash", str(folder)], check=True, capture_output=True, timeout=30)
+    proc = run_pcheck("check", site.url("ok"), "--ca-bundle", str(folder), "--format", "jsonl", "--no-progress",
+                      "--timeout", "5", "--retries", "0")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["outcome"] == "alive"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    refused = run_pcheck("check", site.url("ok"), "--ca-bundle", str(empty), "--format", "jsonl", "--no-progress",
+                         "--timeout", "5", "--retries", "0", "--recheck-after", "0")
+    assert (json.loads(refused.stdout)["outcome"], json.loads(refused.stdout)["error"]) == ("broken", "tls")

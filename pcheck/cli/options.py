@@ -76,7 +76,7 @@ ExcludePrivate = Annotated[bool, typer.Option("--exclude-private", help="Refuse 
 Proxy = Annotated[Optional[str], typer.Option("--proxy", metavar="URL", help="Send every request through this HTTP(S) proxy (http://[user:password@]host:port) instead of $HTTP_PROXY, $HTTPS_PROXY, $ALL_PROXY; $NO_PROXY still applies.")]
 GithubToken = Annotated[Optional[str], typer.Option("--github-token", metavar="TOKEN", envvar=GITHUB_TOKEN_ENV, show_envvar=False, help=f"GitHub token, sent as a bearer token to https://github.com and api.github.com only [default: ${GITHUB_TOKEN_ENV}].")]
 Insecure = Annotated[bool, typer.Option("--insecure", help="Skip TLS certificate verification.")]
-CaBundle = Annotated[Optional[str], typer.Option("--ca-bundle", metavar="FILE", help="CA certificates (PEM) to verify TLS with.")]
+CaBundle = Annotated[Optional[str], typer.Option("--ca-bundle", metavar="FILE", help="CA certificates (a PEM file, or a folder of them hashed by `openssl rehash`) to verify TLS with.")]
 FailOnBlocked = Annotated[bool, typer.Option("--fail-on-blocked", help="Count blocked URLs (401, 403, 429, 999, challenges) as failures.")]
 InputFormat = Annotated[str, typer.Option("--input-format", metavar="FORMAT", help="How to read inputs: auto (by extension), list, markdown, html, text, sitemap.")]
 Extensions = Annotated[str, typer.Option("--extensions", metavar="EXTS", help="Document extensions searched for in directories.")]
@@ -262,11 +262,16 @@ def prepare(ctx: typer.Context, exclude: frozenset[str] | set[str] = frozenset()
 
 
 def _check_ca_bundle(path: str) -> None:
-    """Read the bundle once here: every worker loads it once (check.tls), so a bad one would fail every URL."""
+    """Read the bundle once here: every worker loads it once (check.tls), so a bad one would fail every URL.
+    A folder of hashed certificates (`openssl rehash`, /etc/ssl/certs) is taken as requests takes it."""
     import ssl
 
+    if os.path.isdir(path):
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise ConfigError(f"--ca-bundle {path}: a folder that cannot be read")
+        return  # OpenSSL reads a certificate from it when a handshake needs one
     if not os.path.isfile(path):
-        raise ConfigError(f"--ca-bundle {path}: no such file")
+        raise ConfigError(f"--ca-bundle {path}: no such file or folder")
     try:
         ssl.create_default_context(cafile=path)
     except (ssl.SSLError, OSError, ValueError) as exc:
