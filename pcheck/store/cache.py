@@ -98,13 +98,13 @@ class VerdictCache:
         self.pending: list[tuple] = []
         self.stored: set[str] = set()
         self.hits = 0
-        #: This run's name in `history.last_run`: a link is counted once per run.
+        #: This run's name, kept in `history.last_run` for whoever reads the file (pcheck reads a row only once
+        #: per run, at a link's first failure, so it never meets its own).
         self.run_id = f"{time.time():.3f}-{os.getpid()}-{os.urandom(4).hex()}"
         #: History rows to write (upserts) and to delete (the link is alive again), flushed with the verdicts.
         self.failed: list[tuple] = []
         self.recovered: list[tuple] = []
-        #: Links whose history this run has already moved; the streak of those failing now.
-        self.counted: set[str] = set()
+        #: The streak of each link failing now: its history is moved once per run, on its first failure.
         self.streaks: dict[str, tuple[int, float]] = {}
         #: The salted keys that have a history row (links failing on an earlier run): only these are read or
         #: deleted, so the common alive link costs no history work at all.
@@ -184,20 +184,16 @@ class VerdictCache:
         """A link broken in this run: its streak, read once and moved once per run, set on the result."""
         link = self._history_id(result, url_key)
         streak = self.streaks.get(link)
-        if streak is None and link not in self.counted and self.db is not None:
-            self.counted.add(link)
+        if streak is None and self.db is not None:
             key, now = self._key(link), time.time()
             try:  # a link with no history row starts a streak: no query
-                row = self.db.execute("SELECT first_failed, failed_runs, last_run FROM history WHERE key = ?",
+                row = self.db.execute("SELECT first_failed, failed_runs FROM history WHERE key = ?",
                                       (key,)).fetchone() if key in self.failing else None
             except sqlite3.Error as exc:
                 self._give_up(exc)
                 return result
-            if row is None:
-                streak = (1, now)
-            else:  # a run that already counted it (same run id) does not count it twice
-                first_failed, failed_runs, last_run = row
-                streak = (failed_runs if last_run == self.run_id else failed_runs + 1, first_failed)
+            # A row was written by an earlier run: this run's own rows are never read back (`streaks` answers).
+            streak = (1, now) if row is None else (row[1] + 1, row[0])
             self.streaks[link] = streak
             self.failed.append((key, redact_userinfo(result.url), streak[1], streak[0], self.run_id, now))
         if streak is None:
@@ -233,8 +229,7 @@ class VerdictCache:
             return
         log.warning("--cache-path %s: %s; going on without the cache", self.path, _reason(exc))
         db, self.db = self.db, None
-        self.stored.clear()
-        self.counted.clear()  # the streaks already given stay: a link's later occurrences say the same
+        self.stored.clear()  # the streaks already given stay: a link's later occurrences say the same
         try:
             db.close()
         except sqlite3.Error:
