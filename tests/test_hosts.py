@@ -202,6 +202,18 @@ def test_the_report_says_how_a_host_was_slowed(lab, tmp_path):
     assert refused == lab.snapshot()["127.0.0.1"].refused > 0
 
 
+def test_a_slowed_host_whose_refusals_stand_gets_one_hint_not_two(lab, tmp_path):
+    """--retries 0: each 429 is its URL's verdict, and the host was slowed all the same. Its line says how;
+    the results' own "rate-limited (429)" count would repeat it."""
+    urls = [lab.url(f"rate/5/z?i={i}") for i in range(30)]
+    proc = run_pcheck("check", str(write_list(tmp_path / "urls.txt", urls)), *FAST, "--retries", "0",
+                      "--recheck-after", "0")
+    assert "429 Too Many Requests" in proc.stdout, proc.stdout  # some refusals stood as verdicts
+    lines = [line for line in proc.stdout.splitlines() if line.strip().startswith("127.0.0.1: ")]
+    assert [line for line in lines if "answered 429/503" in line], proc.stdout
+    assert not [line for line in lines if "rate-limited (429)" in line], proc.stdout
+
+
 def test_host_interval_spaces_the_requests_to_a_host_on_every_process(lab, tmp_path):
     urls = [lab.url(f"ok?i={i}") for i in range(6)] + [lab.url(f"ok?j={i}", 1) for i in range(6)]
     path = write_list(tmp_path / "urls.txt", urls)

@@ -73,8 +73,10 @@ class HostTable:
         self._flush()
         return self._spool.flush().execute(sql)
 
-    def hints(self) -> list[str]:
-        """One line per host that throttles, walls off robots, or times out, with what to try."""
+    def hints(self, slowed: frozenset[str] = frozenset()) -> list[str]:
+        """One line per host that throttles, walls off robots, or times out, with what to try.
+
+        `slowed`: hosts the scheduler slowed for their 429s, whose own line says more than a count."""
         lines: list[str] = []
         for host, s401, s403, s429, s999, timeout, challenge in self._query(
                 "SELECT host, s401, s403, s429, s999, timeout, challenge FROM hosts"
@@ -83,7 +85,7 @@ class HostTable:
             if len(lines) >= _TOP_HOSTS:
                 break
             host = dec(host)
-            if s429:
+            if s429 and host not in slowed:
                 lines.append(f"{host}: {s429} URL(s) rate-limited (429): lower --max-per-host, "
                              "or add --accept 429 if throttling is not a failure for you")
             if s401:
