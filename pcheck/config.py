@@ -18,6 +18,8 @@ from pcheck.models import redact_userinfo
 #: checks wait on the network (run/crew.py): 128 checked 2,000 URLs on 200 HTTPS hosts in 2.5 s against
 #: 3.3 s at 64, where a CPU-bound list went 15 % slower with 128 than with 64 (benchmarks/README.md, issue 18).
 DEFAULT_THREADS = 128
+#: --fail-after: a broken link fails the run on its first failing run.
+DEFAULT_FAIL_AFTER = 1
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_RETRIES = 2
 DEFAULT_ACCEPT = "200-299"
@@ -92,9 +94,14 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def processes_from_environment() -> str:
+    """`PCHECK_PROCESSES` as set (stripped), or "" when it is not: the user's choice of processes, if any."""
+    return os.environ.get(PROCESSES_ENV, "").strip()
+
+
 def default_processes() -> int:
     """`PCHECK_PROCESSES` if set, else the usable cores (Go's GOMAXPROCS rule)."""
-    raw = os.environ.get(PROCESSES_ENV, "").strip()
+    raw = processes_from_environment()
     if not raw:
         return usable_cores()
     try:
@@ -227,7 +234,7 @@ class Config:
     #: Transient failures (after the late re-check) do not fail the run; they are still reported.
     accept_transient: bool = False
     #: With --cache: a broken link fails the run only once it has failed on this many runs in a row.
-    fail_after: int = 1
+    fail_after: int = DEFAULT_FAIL_AFTER
     max_redirects: int = DEFAULT_MAX_REDIRECTS
     headers: tuple[tuple[str, str], ...] = ()
     user_agent: str = DEFAULT_USER_AGENT

@@ -121,9 +121,7 @@ def _prestart(command: typer.main.TyperGroup, args: list[str]) -> bool:
 
 def _few_urls(sub: typer.main.TyperCommand, args: list[str]) -> bool:
     """The arguments name at most SMALL_RUN inputs, all of them URLs, and --processes is not chosen."""
-    import os
-
-    from pcheck.config import PROCESSES_ENV, SMALL_RUN
+    from pcheck.config import SMALL_RUN, processes_from_environment
 
     with_value = {name for p in sub.params if getattr(p, "param_type_name", "") == "option" and not p.is_flag
                   and not p.count for name in p.opts}
@@ -136,11 +134,11 @@ def _few_urls(sub: typer.main.TyperCommand, args: list[str]) -> bool:
             break
         elif arg.startswith("-") and arg != "-":
             name = arg.split("=", 1)[0]
-            if name in ("-p", "--processes") or arg.startswith("-p"):
+            if name == "--processes" or arg.startswith("-p"):
                 return False
             skip = name in with_value and "=" not in arg
         else:
             inputs.append(arg)
-    return (not os.environ.get(PROCESSES_ENV, "").strip() and 0 < len(inputs) <= SMALL_RUN
+    return (not processes_from_environment() and 0 < len(inputs) <= SMALL_RUN
             and all(a.lower().startswith(("http://", "https://")) for a in inputs))
 

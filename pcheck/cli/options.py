@@ -21,6 +21,7 @@ from pcheck.config import (
     DEFAULT_CACHE_PATH,
     DEFAULT_COLOR,
     DEFAULT_DISTRIBUTOR,
+    DEFAULT_FAIL_AFTER,
     DEFAULT_EXTENSIONS,
     DEFAULT_FORMAT,
     DEFAULT_HOST_INTERVAL,
@@ -39,6 +40,7 @@ from pcheck.config import (
     GITHUB_TOKEN_ENV,
     PROCESSES_ENV,
     SMALL_RUN,
+    processes_from_environment,
     Config,
     HostPolicy,
     parse_accept,
@@ -148,7 +150,7 @@ class Options:
     cache: bool = False
     cache_path: str = DEFAULT_CACHE_PATH
     max_cache_age: str = DEFAULT_MAX_CACHE_AGE
-    fail_after: int = 1  # Config.fail_after's default: every broken link fails the run
+    fail_after: int = DEFAULT_FAIL_AFTER
     distributor: str = DEFAULT_DISTRIBUTOR
     ray_address: str | None = None
     shard_size: int = DEFAULT_SHARD_SIZE
@@ -212,7 +214,7 @@ class Options:
             _check_ca_bundle(self.ca_bundle)
         return Config(
             **({"processes": self.processes} if self.processes is not None else {}),
-            small_run=0 if self.processes is not None or os.environ.get(PROCESSES_ENV, "").strip() else SMALL_RUN,
+            small_run=0 if self.processes is not None or processes_from_environment() else SMALL_RUN,
             threads=self.threads, timeout=float(self.timeout), retries=self.retries, accept=parse_accept(self.accept),
             method=self.method.lower(), max_per_host=self.max_per_host, max_redirects=self.max_redirects,
             host_interval=parse_duration(self.host_interval), recheck_after=parse_duration(self.recheck_after),
