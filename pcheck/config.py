@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import re
 from dataclasses import dataclass, field
 
@@ -313,6 +314,12 @@ class Config:
     def host_interval_for(self, host: str) -> float:
         policy = self.host_policy(host) if self.hosts else None
         return policy.host_interval if policy and policy.host_interval is not None else self.host_interval
+
+    def retry_wait(self, attempt: int) -> float:
+        """Seconds before retry `attempt` (0 for the first) of a URL with no Retry-After: exponential, capped,
+        with jitter in its upper half so the URLs refused together do not come back together."""
+        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** min(attempt, 30))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     def max_per_host_for(self, host: str) -> int:
         policy = self.host_policy(host) if self.hosts else None

@@ -116,6 +116,10 @@ class HostBackoff:
     #: Requests in flight it was allowed at the end, and the extra interval between their starts.
     limit: int
     extra_interval_s: float
+    #: Seconds it spent below its configured pace (pauses included), and why it was slowed ("": never slowed,
+    #: its refusals were its URLs' own).
+    slowed_s: float = 0.0
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,8 +213,8 @@ def _iso(when: float | None) -> str | None:
 #: Failures that may pass by themselves: a server busy or restarting, a network blip.
 TRANSIENT_ERRORS = frozenset({ErrorKind.TIMEOUT, ErrorKind.CONNECTION, ErrorKind.PROTOCOL})
 TRANSIENT_STATUSES = frozenset({408, 429})
-#: "Slow down" answers: the checker hands them back at once (Checker.defer_rate_limits) and the host
-#: scheduler slows the whole host (run/hosts.py).
+#: "Slow down" answers: the checker hands them back at once (Checker.defer_rate_limits); the host
+#: scheduler puts the URL back after its backoff, and slows the host when they are its state (run/hosts.py).
 SLOW_DOWN_STATUSES = frozenset({429, 503})
 
 

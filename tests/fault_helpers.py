@@ -178,7 +178,8 @@ def fault_worker_main(config, task_conn, result_conn, start_checks=None) -> None
     stop = threading.Event()
 
     def make(checker: Checker):  # type: ignore[no-untyped-def]
-        def check(url: str, host: str | None = None, anchors: bool = False) -> Verdict:
+        def check(url: str, host: str | None = None, anchors: bool = False, method: str | None = None,
+                  last: bool = False) -> Verdict:
             p = _params(url)
             fault = p.get("fault")
             if fault == "sigkill" or (fault == "sigkill-once" and _unlink(p["marker"])):
@@ -191,7 +192,7 @@ def fault_worker_main(config, task_conn, result_conn, start_checks=None) -> None
                 return Verdict(Outcome.ALIVE, status=200, final_url=url, detail=lambda: None)  # type: ignore[arg-type]
             if fault == "big":
                 return Verdict(Outcome.ALIVE, status=200, final_url=url, detail="x" * int(p["size"]))
-            return checker.check(url, host, anchors)
+            return checker.check(url, host, anchors, method, last)
 
         return check
 

@@ -148,8 +148,14 @@ def test_5xx_is_retried_with_backoff_until_it_recovers(lab, make_checker):
 
 def test_5xx_that_stays_broken_reports_every_request(lab, make_checker):
     verdict = make_checker(retries=1).check(lab.url("status/503"))
-    # two attempts, each HEAD then a confirming GET
-    assert (verdict.outcome, verdict.status, verdict.attempts) == (Outcome.BROKEN, 503, 3)
+    # a 503 to HEAD says "come back later", not "no HEAD here": its retry is the GET, no GET at once
+    assert (verdict.outcome, verdict.status, verdict.attempts) == (Outcome.BROKEN, 503, 2)
+    assert [e.method for e in lab.log] == ["HEAD", "GET"]
+
+
+def test_a_503_to_head_with_no_retry_left_is_confirmed_with_get(lab, make_checker):
+    verdict = make_checker(retries=0).check(lab.url("status/503"))
+    assert (verdict.outcome, verdict.status, verdict.method, verdict.attempts) == (Outcome.BROKEN, 503, "GET", 2)
 
 
 def test_connection_refused_is_a_connection_error(make_checker):

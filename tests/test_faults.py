@@ -551,14 +551,14 @@ def _receive(result_r, want: int, timeout: float = 10.0) -> dict[int, Verdict]:
 
 @pytest.mark.timeout(30)
 def test_serve_replaces_an_unpicklable_verdict(lab):
-    def check(url: str, host: str, anchors: bool = False) -> Verdict:
+    def check(url: str, host: str, anchors: bool = False, method: str | None = None, last: bool = False) -> Verdict:
         if "bad" in url:
             return Verdict(Outcome.ALIVE, status=200, final_url=url, detail=lambda: None)  # type: ignore[arg-type]
         return Verdict(Outcome.ALIVE, status=200, final_url=url)
 
     thread, task_w, result_r, ends = _serve_in_thread([check] * 4)
     try:
-        tasks = [(i, f"http://x.test/{'bad' if i % 7 == 3 else 'good'}/{i}", "x.test", False) for i in range(300)]
+        tasks = [(i, f"http://x.test/{'bad' if i % 7 == 3 else 'good'}/{i}", "x.test", False, None, False) for i in range(300)]
         task_w.send(tasks)
         task_w.send(None)
         got = _receive(result_r, len(tasks))

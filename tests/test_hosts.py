@@ -13,7 +13,7 @@ import pytest
 
 import fault_helpers as fh
 from conftest import run_pcheck, write_list
-from pcheck.models import HostBackoff
+from pcheck.models import HostBackoff, Outcome, Verdict
 from pcheck.run.hosts import HostScheduler
 
 pytestmark = pytest.mark.timeout(90)
@@ -30,7 +30,8 @@ class Clock:
 
 def scheduler(cap: int = 4, interval: float = 0.0, deferrals: int = 3, max_pause: float = 30.0):
     clock = Clock()
-    return HostScheduler(lambda host: cap, lambda host: interval, max_pause, deferrals, clock=clock), clock
+    return HostScheduler(lambda host: cap, lambda host: interval, max_pause, deferrals, clock=clock,
+                         retry_wait=lambda attempt: 0.5 * 2 ** attempt), clock
 
 
 def drain(hosts: HostScheduler) -> list[tuple[int, str]]:
@@ -68,83 +69,155 @@ def test_requests_to_one_host_start_no_closer_than_its_interval():
     assert hosts.next() == (1, "a")
 
 
-def test_a_429_pauses_the_host_for_its_retry_after_and_halves_its_concurrency():
-    hosts, clock = scheduler(cap=8)
-    for i in range(20):
-        hosts.add(i, "a")
+def answer(hosts: HostScheduler, task_id: int, host: str, status: int, retry_after: float | None = None,
+           attempts: int = 1) -> Verdict | None:
+    """The scheduler hears one request's end: 2xx alive, anything else broken (blocked for 429)."""
+    outcome = Outcome.ALIVE if status < 300 else Outcome.BLOCKED if status == 429 else Outcome.BROKEN
+    return hosts.answered(task_id, host, Verdict(outcome, status, attempts=attempts, retry_after_s=retry_after))
+
+
+def refuse_a_burst(hosts: HostScheduler, clock: Clock, host: str = "a", n: int = 8, retry_after: float | None = 2.0):
+    """n URLs of `host` started together, every one refused: the host's own state, not one URL's."""
+    for i in range(n):
+        hosts.add(i, host)
     started = drain(hosts)
-    assert len(started) == 8
-    assert hosts.answered(0, "a", 429, 2.0) is True  # refused: back in line, not a verdict
-    for task_id, _ in started[1:]:  # the same overload, seen late: no further slowing
-        hosts.answered(task_id, "a", 200, None)
-    assert hosts.next() is None
-    clock.now += 1.99
-    assert hosts.next() is None
-    clock.now += 0.02
-    again = drain(hosts)
-    assert again[0] == (0, "a")  # the refused URL first
-    assert len(again) == 1  # concurrency 4 now, and starts spaced by the extra interval
-    [slowed] = hosts.backoffs()
-    assert (slowed.host, slowed.refusals, slowed.limit) == ("a", 1, 4)
-    assert slowed.paused_s == pytest.approx(2.0)
+    for task_id, _ in started:
+        clock.now += 0.001
+        answer(hosts, task_id, host, 429, retry_after)
+    return started
 
 
-def test_concurrency_comes_back_one_request_a_round_of_answers_without_refusal():
-    hosts, clock = scheduler(cap=8)
-    for i in range(200):
+def test_a_lone_503_is_its_urls_own_and_does_not_slow_its_siblings():
+    hosts, clock = scheduler(cap=4, deferrals=2)
+    hosts.add(0, "a")
+    for i in range(1, 40):
         hosts.add(i, "a")
     first = drain(hosts)
-    hosts.answered(first[0][0], "a", 429, 0.0)
+    assert answer(hosts, first[0][0], "a", 503) is None  # back in line after its own wait, not a verdict
     for task_id, _ in first[1:]:
-        hosts.answered(task_id, "a", 200, None)
-    limits = []
-    while hosts.waiting > 8:  # whole rounds only
-        clock.now += 1.0  # past the pause
-        batch = fill(hosts, clock)
-        limits.append(len(batch))
-        for task_id, _ in batch:
-            hosts.answered(task_id, "a", 200, None)
-    assert limits[0] == 4 and limits[-1] == 8  # multiplicative decrease, then back step by step to the cap
-    assert all(b - a in (0, 1) for a, b in zip(limits, limits[1:]))
+        assert answer(hosts, task_id, "a", 200) is not None
+    # Its siblings go on at the host's full pace while the refused URL waits its backoff.
+    assert [t for t, _ in drain(hosts)] == [4, 5, 6, 7]
+    [a] = hosts.backoffs()
+    assert (a.refusals, a.limit, a.reason, a.paused_s) == (1, 4, "", 0.0)  # not slowed: the 503 was that URL's answer
+    assert hosts.next_wake() is not None  # the refused URL's next try is due at its backoff
 
 
-def test_a_url_is_put_back_as_often_as_it_has_retries_then_its_refusal_stands():
+def test_a_refused_url_is_tried_again_after_its_own_backoff_with_get_then_its_refusal_stands():
     hosts, clock = scheduler(deferrals=2)
     hosts.add(1, "a")
     outcomes = []
-    for _ in range(3):
-        clock.now += 60
+    assert hosts.try_of(1) == (False, False)
+    for tries_left in (1, 0, None):
         task = hosts.next()
         assert task == (1, "a")
-        outcomes.append(hosts.answered(1, "a", 503, None))
-    assert outcomes == [True, True, False]
-    assert hosts.next() is None and hosts.waiting == 0
+        outcomes.append(answer(hosts, 1, "a", 503, attempts=1))
+        if outcomes[-1] is None:
+            assert hosts.try_of(1) == (True, tries_left == 0)  # its next try goes straight to GET
+            assert hosts.next() is None  # not before its backoff (0.5 s, then 1 s, on this test's wait)
+            clock.now = hosts.next_wake()
+    assert outcomes[:2] == [None, None]
+    final = outcomes[2]
+    assert final is not None and final.status == 503
+    assert final.attempts == 3  # every try's requests, not the last one's
+    assert hosts.try_of(1) == (False, False) and hosts.next() is None and hosts.waiting == 0
 
 
-def test_a_retry_after_beyond_the_cap_is_not_waited_for_by_the_url_or_its_host():
+def test_a_retry_after_within_the_cap_is_the_urls_wait_and_beyond_it_the_refusal_stands():
     hosts, clock = scheduler(max_pause=30.0)
-    hosts.add(1, "a")
-    hosts.add(2, "a")
-    hosts.next()
-    assert hosts.answered(1, "a", 429, 3600.0) is False
-    assert hosts.next() == (2, "a")  # its sibling goes at once: nobody waits an hour
+    for i in (1, 2, 3):
+        hosts.add(i, "a")
+    drain(hosts)
+    assert answer(hosts, 1, "a", 429, 5.0) is None
+    assert hosts.next_wake() == pytest.approx(105.0)  # the URL waits what the server asked
+    refused = answer(hosts, 2, "a", 429, 3600.0)
+    assert refused is not None and refused.status == 429  # nobody waits an hour: the refusal is its verdict
+    hosts.add(4, "a")
+    assert hosts.next() == (4, "a")  # its siblings go at once
+
+
+def test_a_burst_of_refused_urls_pauses_the_host_and_halves_its_concurrency():
+    hosts, clock = scheduler(cap=8)
+    refuse_a_burst(hosts, clock, retry_after=2.0)
+    for i in range(100, 120):
+        hosts.add(i, "a")
+    assert hosts.next() is None  # paused for the Retry-After
+    clock.now += 2.0
+    again = fill(hosts, clock)
+    assert len(again) == 4  # concurrency halved (the refused URLs first, then the rest)
+    [slowed] = hosts.backoffs()
+    assert (slowed.host, slowed.refusals, slowed.limit) == ("a", 8, 4)
+    assert slowed.paused_s == pytest.approx(2.0) and "refused" in slowed.reason
+
+
+def test_refusals_seen_late_do_not_slow_the_host_twice():
+    hosts, clock = scheduler(cap=8)
+    for i in range(8):
+        hosts.add(i, "a")
+    started = drain(hosts)
+    for task_id, _ in started:  # all sent before the first refusal was heard
+        clock.now += 0.001
+        answer(hosts, task_id, "a", 429, None)
+    [slowed] = hosts.backoffs()
+    assert slowed.limit == 4 and slowed.paused_s == pytest.approx(1.0)  # one slowdown, not one per refusal
+
+
+def test_the_pace_comes_back_after_a_quiet_period_however_slow_the_host_was_sent():
+    hosts, clock = scheduler(cap=8, interval=0.05)
+    for round_ in range(3):  # three overloads in a row: concurrency 1, extra interval 0.4 s
+        refuse_a_burst(hosts, clock, retry_after=0.5)
+        clock.now += 0.5
+    [slowed] = hosts.backoffs()
+    assert slowed.limit < 8 and slowed.extra_interval_s > 0.05
+    clock.now += 8 * 1.0 + 0.1  # quiet: no refusal for eight recovery steps
+    for i in range(1000, 1016):
+        hosts.add(i, "a")
+    burst = drain(hosts)
+    [back] = hosts.backoffs()
+    assert (back.limit, back.extra_interval_s) == (8, 0.0)  # its configured pace again
+    assert len(burst) == 1 and hosts.next_wake() == pytest.approx(clock.now + 0.05)  # only the configured interval
+    assert 0 < back.slowed_s < clock.now - 100.0
+
+
+def test_a_host_whose_refusals_do_not_follow_the_pace_is_not_slowed_again():
+    """Every other request refused, at any pace (one throttled backend of two): slowing cannot help, so after
+    a second slowdown that did not lower the refusals, the host keeps its pace and each URL its retries."""
+    hosts, clock = scheduler(cap=8, interval=0.05, deferrals=2)
+    for i in range(200):
+        hosts.add(i, "alt")
+    sent = 0
+    verdicts = 0
+    while hosts.waiting and clock.now < 1000:
+        task = hosts.next()
+        if task is None:
+            clock.now = max(clock.now, hosts.next_wake() or clock.now + 0.01)
+            continue
+        sent += 1
+        clock.now += 0.01
+        verdicts += answer(hosts, task[0], "alt", 429 if sent % 2 else 200) is not None
+    assert verdicts == 200
+    [alt] = hosts.backoffs()
+    assert "did not lower" in alt.reason and alt.paused_s <= 1.0 + 2.0
+    assert clock.now - 100.0 < 60, clock.now - 100.0  # 200 URLs at 50 ms and their retries, not one per 10 s
 
 
 @pytest.mark.parametrize("retry_after", [30.0, 0.0, None])
 def test_a_host_that_refuses_whatever_the_pace_costs_the_run_a_bounded_time(retry_after):
-    """429 on every request: with a long Retry-After the pause budget runs out; with `Retry-After: 0` (or none)
-    no pause budget fills, and the host must still not be slowed to a request every 10 s for the rest of the run."""
+    """429 on every request: the host is slowed, then not again once slowing does not help; each URL ends
+    with its refusal after its retries."""
     hosts, clock = scheduler(cap=8, deferrals=2, max_pause=30.0)
     for i in range(100):
         hosts.add(i, "wall")
     verdicts = 0
     for _ in range(10_000):
-        task = fill(hosts, clock)
-        if not task and not hosts.waiting:
-            break
-        for task_id, host in task:
-            clock.now += 0.001
-            verdicts += not hosts.answered(task_id, host, 429, retry_after)
+        task = hosts.next()
+        if task is None:
+            if not hosts.waiting:
+                break
+            clock.now = max(clock.now, hosts.next_wake())
+            continue
+        clock.now += 0.001
+        verdicts += answer(hosts, task[0], task[1], 429, retry_after) is not None
     assert verdicts == 100  # every URL ends with its refusal as its verdict
     [wall] = hosts.backoffs()
     assert wall.paused_s <= 2 * 30.0 + 30.0  # pauses stop once they cost twice the cap
@@ -152,19 +225,25 @@ def test_a_host_that_refuses_whatever_the_pace_costs_the_run_a_bounded_time(retr
 
 
 def test_other_hosts_go_on_while_one_is_paused():
-    hosts, clock = scheduler(cap=1)
-    hosts.add(1, "slow")
-    hosts.add(2, "slow")
+    hosts, clock = scheduler(cap=4)
+    refuse_a_burst(hosts, clock, "slow", n=4, retry_after=10.0)
     for i in range(3, 6):
-        hosts.add(i, "fine")
-    assert hosts.next() == (1, "slow")
-    hosts.answered(1, "slow", 429, 10.0)
+        hosts.add(i + 10, "fine")
     started = []
     for _ in range(3):
         task = hosts.next()
         started.append(task)
-        hosts.answered(task[0], task[1], 200, None)
-    assert started == [(3, "fine"), (4, "fine"), (5, "fine")]
+        answer(hosts, task[0], task[1], 200)
+    assert started == [(13, "fine"), (14, "fine"), (15, "fine")]
+
+
+def test_a_re_check_is_a_last_try_and_goes_straight_to_get():
+    hosts, clock = scheduler(deferrals=2)
+    hosts.add(7, "a", last_try=True)
+    assert hosts.try_of(7) == (True, True)
+    assert hosts.next() == (7, "a")
+    final = answer(hosts, 7, "a", 503)
+    assert final is not None and final.status == 503  # a refusal now is its verdict
 
 
 # -- end to end, against a host that allows 10 requests a second --------------------------------------------
@@ -195,7 +274,7 @@ def test_the_report_says_how_a_host_was_slowed(lab, tmp_path):
     proc = run_pcheck("check", str(path), *FAST, "--host-stats")
     assert proc.returncode == 0, proc.stderr
     hint = next(line for line in proc.stdout.splitlines() if "answered 429/503" in line)
-    assert hint.strip().startswith("127.0.0.1") and "paused it" in hint and "--host-interval" in hint
+    assert hint.strip().startswith("127.0.0.1") and "slowed" in hint and "paused" in hint and "--host-interval" in hint
     table = proc.stdout.split("\nHosts:\n", 1)[1].splitlines()
     assert "429/503" in table[0] and "paused s" in table[0]
     refused = int(table[1].split()[-2])
@@ -240,16 +319,14 @@ def test_a_bad_host_interval_is_a_usage_error(lab, value, message):
 
 
 def test_backoff_records_cross_as_typed_values():
-    hosts, clock = scheduler()
-    hosts.add(1, "a")
-    hosts.next()
-    hosts.answered(1, "a", 429, 1.0)
-    assert hosts.backoffs() == [HostBackoff("a", 1, 1.0, 2, 0.1)]
+    hosts, clock = scheduler(cap=4)
+    refuse_a_burst(hosts, clock, n=4, retry_after=1.0)
+    assert hosts.backoffs() == [HostBackoff("a", 4, 1.0, 2, 0.1, 0.001, "100% of its URLs refused within 2 s")]
 
 
-def test_ctrl_c_while_a_host_is_paused_ends_at_once_and_reports_every_url(lab, tmp_path):
-    """A host paused 25 s by its Retry-After: Ctrl-C does not wait for the pause, and loses no URL."""
-    urls = [lab.url(f"retry-after/25/k?i={i}") for i in range(5)]
+def test_ctrl_c_while_a_url_waits_its_retry_after_ends_at_once_and_reports_every_url(lab, tmp_path):
+    """A URL told to come back in 25 s: Ctrl-C does not wait for it, and loses no URL."""
+    urls = [lab.url("retry-after/25/k?i=0")]
     listing = write_list(tmp_path / "urls.txt", urls)
     report = tmp_path / "report.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "pcheck", "check", str(listing), "--format", "jsonl", "-o",
@@ -269,6 +346,33 @@ def test_ctrl_c_while_a_host_is_paused_ends_at_once_and_reports_every_url(lab, t
     assert took < 10, took  # the grace for in-flight requests, not the 25 s pause
     got = [json.loads(line) for line in report.read_text().splitlines()]
     assert sorted(r["url"] for r in got) == sorted(urls)
-    assert {(r["outcome"], r["error"]) for r in got} == {("unchecked", "cancelled")}  # the host was paused
-    assert sum("retry-after" in e.target for e in lab.log) == 1, "one request, then the pause"
+    assert {(r["outcome"], r["error"]) for r in got} == {("unchecked", "cancelled")}  # it was waiting
+    assert sum("retry-after" in e.target for e in lab.log) == 1, "one request, then the wait"
 
+
+
+# -- one failing link in a pull request's documents -------------------------------------------------------
+
+#: What a check of two links may take beyond its waits: start-up and two round trips, on a loaded CI machine.
+SLACK_S = 4.0
+
+
+@pytest.mark.parametrize("status", [503, 500])
+@pytest.mark.parametrize("recheck_after", [2.0, 0.0])
+def test_one_link_failing_every_time_costs_its_retries_and_its_re_check_and_nothing_more(lab, tmp_path, status,
+                                                                                      recheck_after):
+    """A document with a link answering 503 (or 500) every time and an alive one: a few requests for the failing
+    link, seconds of backoff, the late re-check's wait, and no slowed host holding the run."""
+    doc = tmp_path / "README.md"
+    doc.write_text(f"[bad]({lab.url(f'status/{status}?doc=1', 1)}) and [good]({lab.url('ok?doc=1')})\n")
+    started = time.monotonic()
+    proc = run_pcheck("check", str(doc), "--format", "jsonl", "--no-progress", "--recheck-after", f"{recheck_after:g}s")
+    took = time.monotonic() - started
+    records = {r["url"].split("/")[3].split("?")[0]: r for r in map(json.loads, proc.stdout.splitlines())}
+    assert proc.returncode == 1 and records["ok"]["outcome"] == "alive", proc.stderr
+    bad = records["status"]
+    sent = sum(1 for e in lab.log if e.target.startswith(f"/status/{status}?doc=1"))
+    assert bad["outcome"] == "broken" and bad["status"] == status
+    assert sent <= 5, sent  # HEAD, GET on each retry, one GET on the re-check: not a dozen
+    assert bad["attempts"] == sent  # the record counts every request the server saw, retries and re-check too
+    assert took < recheck_after + SLACK_S, took

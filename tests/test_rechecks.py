@@ -40,8 +40,8 @@ def test_a_late_recheck_replaces_the_first_verdict_and_says_so(lab, tmp_path):
     got = records(proc)
     assert len(got) == 2 and all(r["outcome"] == "alive" for r in got)
     assert all("alive on a re-check 1 s later (first: 503)" in r["detail"] for r in got)
-    heads = [e for e in lab.log if e.target == "/outage/0.5/blip?i=1" and e.method == "HEAD"]
-    assert len(heads) == 2  # the first check, and one re-check for both occurrences
+    sent = [e.method for e in lab.log if e.target == "/outage/0.5/blip?i=1"]
+    assert sent == ["HEAD", "GET", "GET"]  # the first check (its 503 confirmed), one re-check for both occurrences
 
 
 def test_a_definitive_failure_costs_no_extra_request_and_a_clean_run_never_waits(lab, tmp_path):

@@ -59,7 +59,7 @@ def test_a_ray_shard_holds_the_per_host_cap_with_the_shared_scheduler(lab):
     for i in range(40):
         url = lab.url(f"delay/50?i={i}", i % 2)
         key, host = normalise(url)
-        tasks.append((i, key, host, False))
+        tasks.append((i, key, host, False, None, False))
     done = check_shard(Config(processes=1, threads=8, max_per_host=2, timeout=5.0, retries=0), tasks)
     assert sorted(task_id for task_id, _ in done) == list(range(40))
     assert all(verdict.outcome is Outcome.ALIVE for _, verdict in done)

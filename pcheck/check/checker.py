@@ -11,7 +11,6 @@ from __future__ import annotations
 import email.utils
 import errno
 import http.client
-import random
 import re
 import socket
 import ssl
@@ -100,18 +99,23 @@ class Checker:
         }
         # Per-check state; a Checker belongs to one thread, so this is safe.
         self.accept = config.accept
+        self.retries = config.retries
         self.page_limit: int | None = None
         self.sink_for: SinkFor | None = None
 
-    def check(self, url: str, host: str | None = None, anchors: bool = False) -> Verdict:
+    def check(self, url: str, host: str | None = None, anchors: bool = False, method: str | None = None,
+              last: bool = False) -> Verdict:
         """Check one normalised URL (whose host normalise gave, if known); always returns a Verdict.
 
         With `anchors` (a link names a #fragment of this page), the page is fetched with GET, its
-        first MAX_PAGE_BYTES read, and an alive verdict carries the page's anchors.
+        first MAX_PAGE_BYTES read, and an alive verdict carries the page's anchors. `method` overrides
+        --method (a URL tried again after a refusal, or re-checked, goes straight to GET); `last`: no
+        retries, the answer is the verdict (the late re-check).
         """
+        retries = 0 if last else self.config.retries
         if not anchors:
-            return self._check(url, host, self.config.method.upper(), None)[0]
-        verdict, page = self._check(url, host, "GET", MAX_PAGE_BYTES, AnchorReader)
+            return self._check(url, host, method or self.config.method.upper(), None, retries=retries)[0]
+        verdict, page = self._check(url, host, "GET", MAX_PAGE_BYTES, AnchorReader, retries=retries)
         if page is None or not isinstance(page.sink, AnchorReader) or verdict.outcome is not Outcome.ALIVE:
             return verdict
         ids, why_not = page.sink.result()
@@ -121,12 +125,12 @@ class Checker:
     def fetch_page(self, url: str, limit: int) -> tuple[Verdict, Page | None]:
         """GET a page's body (at most `limit` bytes) under this checker's rules: redirects, retries, one deadline
         per attempt. The page is None unless the answer was 2xx (a sitemap is fetched so)."""
-        return self._check(url, None, "GET", limit)
+        return self._check(url, None, "GET", limit, retries=self.config.retries)
 
     def _check(self, url: str, host: str | None, method: str, page_limit: int | None,
-               sink_for: SinkFor | None = None) -> tuple[Verdict, Page | None]:
+               sink_for: SinkFor | None = None, *, retries: int) -> tuple[Verdict, Page | None]:
         started = time.monotonic()
-        self.accept = self.config.accept
+        self.accept, self.retries = self.config.accept, retries
         self.page_limit, self.sink_for = page_limit, sink_for
         if self.config.hosts:
             policy = self.config.host_policy(host if host is not None else urlsplit(url).hostname or "")
@@ -142,8 +146,15 @@ class Checker:
                 answer = self._attempt_within_means(url, method)
                 requests_made += answer.requests
             delay, why_not = self._retry_delay(answer, attempt)
+            if delay is None and method == "HEAD" and self._refused(answer) and not answer.retry_after \
+                    and (not self.defer_rate_limits or self.retries == 0):
+                method = "GET"  # no retry left to ask with GET: confirm now, as for any other failed HEAD
+                answer = self._attempt_within_means(url, method)
+                requests_made += answer.requests
             if delay is None or self.stop.wait(delay):
                 break
+            if method == "HEAD" and self._refused(answer):
+                method = "GET"  # a HEAD refused for load was not answered: the retry asks as a browser would
             attempt += 1
         return self._verdict(answer, requests_made, time.monotonic() - started, why_not), answer.page
 
@@ -175,8 +186,8 @@ class Checker:
     def _wants_get(self, answer: Answer) -> bool:
         if answer.error is not None:
             return answer.error not in NO_FALLBACK_ERRORS
-        if answer.status == 429 or answer.retry_after:
-            return False  # rate-limited: a GET now would only be refused too; retry after the wait
+        if self._refused(answer) or answer.retry_after:
+            return False  # "come back later" says nothing of HEAD: a GET now would only be refused too
         return answer.status is not None and not self.config.accepts(answer.status, self.accept)
 
     def _attempt(self, url: str, method: str) -> Answer:
@@ -231,29 +242,32 @@ class Checker:
             return None
         return dict(policy.headers)
 
+    def _refused(self, answer: Answer) -> bool:
+        """A 429 or 503 not accepted: the server asks to come back later."""
+        return answer.error is None and answer.status in SLOW_DOWN_STATUSES \
+            and not self.config.accepts(answer.status, self.accept)
+
     def _retry_delay(self, answer: Answer, attempt: int) -> tuple[float | None, str | None]:
         """Seconds to wait before retrying, or (None, reason it was not retried)."""
-        if self.defer_rate_limits and answer.error is None and answer.status in SLOW_DOWN_STATUSES \
-                and not self.config.accepts(answer.status, self.accept):
+        if self.defer_rate_limits and self._refused(answer):
             wait = parse_retry_after(answer.retry_after) if answer.retry_after else None
             if wait is not None and wait > self.config.max_retry_after:
                 return None, f"Retry-After {wait:.0f}s is over the {self.config.max_retry_after:.0f}s cap"
-            return None, None  # the host scheduler slows the whole host, and puts this URL back in line
+            return None, None  # the host scheduler puts this URL back after its wait (and slows the host if need be)
         retryable = answer.error in RETRY_ERRORS or (
             answer.status is not None
             and answer.error is None
             and not self.config.accepts(answer.status, self.accept)
             and (answer.status in RETRY_STATUSES or 500 <= answer.status <= 599)
         )
-        if not retryable or attempt >= self.config.retries:
+        if not retryable or attempt >= self.retries:
             return None, None
         wait = parse_retry_after(answer.retry_after) if answer.retry_after else None
         if wait is not None:
             if wait > self.config.max_retry_after:
                 return None, f"Retry-After {wait:.0f}s is over the {self.config.max_retry_after:.0f}s cap"
             return wait, None
-        ceiling = min(self.config.backoff_cap, self.config.backoff_base * 2**attempt)
-        return ceiling / 2 + random.uniform(0, ceiling / 2), None
+        return self.config.retry_wait(attempt), None
 
     def _verdict(self, answer: Answer, requests_made: int, elapsed: float, why_not: str | None) -> Verdict:
         status, error = answer.status, answer.error

@@ -111,11 +111,11 @@ class HostTable:
 
 
 def backoff_hints(backoffs: Iterable[HostBackoff]) -> list[str]:
-    """One line per host that refused for load: what it cost, and how to ask less of it from the start."""
+    """One line per host slowed for its refusals: why, what it cost, and how to ask less of it from the start."""
     lines = []
-    for b in sorted(backoffs, key=lambda b: -b.refusals)[:_TOP_HOSTS]:
+    for b in sorted((b for b in backoffs if b.reason), key=lambda b: -b.refusals)[:_TOP_HOSTS]:
         gentler = f"{max(b.extra_interval_s, 0.1):g}s"
-        lines.append(f"{b.host}: answered 429/503 {b.refusals} time(s); pcheck paused it {b.paused_s:.1f} s in all "
-                     f"and slowed to {b.limit} request(s) at a time: to ask less from the start, "
+        lines.append(f"{b.host}: answered 429/503 {b.refusals} time(s); slowed {b.slowed_s:.1f} s ({b.reason}), "
+                     f"paused {b.paused_s:.1f} s of it: to ask less from the start, "
                      f"--host-interval {gentler} (or host_interval in its [hosts.\"{b.host}\"] table)")
     return lines

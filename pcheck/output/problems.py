@@ -77,7 +77,7 @@ class ProblemsReporter(Reporter):
     def hints(self) -> list[str]:
         """What to try, per host: bot walls and timeouts (from the results), and hosts slowed for load."""
         # A host slowed for 429s has its own line, with what it cost; the results' 429 line would repeat it.
-        return self.trouble.hints(frozenset(b.host for b in self.backoffs)) + backoff_hints(self.backoffs)
+        return self.trouble.hints(frozenset(b.host for b in self.backoffs if b.reason)) + backoff_hints(self.backoffs)
 
     def close(self) -> None:
         self.problems.close()

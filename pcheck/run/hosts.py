@@ -1,25 +1,19 @@
 """Per-host policy in one place: a queue per host, served round-robin, each host under its cap,
-its interval between request starts, and its backoff after a 429 or 503.
+its interval between request starts, and what a 429 or 503 costs the URL and its host.
 
 Both distributors schedule with this class: the process pool in the parent
 (every URL of the run, all workers together), and the Ray distributor inside
 each shard task (a shard holds every waiting URL of its hosts, so its
 scheduler sees every request to them).
 
-A host that answers 429 (or 503) is slowed as a whole, not URL by URL: it is
-paused for its Retry-After (capped), its concurrency halved and its interval
-doubled; each round of answers that are not refusals gives one request of
-concurrency back and halves the extra interval (additive increase,
-multiplicative decrease, as TCP does). The refused URL goes back to the front
-of its host's queue, as many times as it has retries (--retries 0: its refusal
-stands): its siblings that were waiting never see the refusal. Without a Retry-After the
-pause doubles from 1 s with each refusal in a row; no pause exceeds the cap
-(--max-retry-after), and a Retry-After beyond it leaves the refusal standing.
-A host that keeps refusing costs the run at most PAUSE_BUDGET pauses' worth (in
-units of the cap), or MAX_REFUSALS_IN_A_ROW slowdowns without an answer between
-them (a `Retry-After: 0` fills no pause budget): after that it is no longer paused
-or slowed, and each of its URLs gets its own answer as its verdict. Refusals to requests sent before the last backoff
-do not slow the host again: they were the same overload, seen late.
+A refusal (429, 503) is first the URL's answer: the refused URL waits its own
+backoff (its Retry-After within --max-retry-after, else exponential with
+jitter from --backoff-base) and goes back to the front of its host's queue, at
+most --retries times; its next try uses GET, and waits for the host's cap and
+any slowdown, not for the configured --host-interval (that spaces the host's
+URLs, and the try comes after its own wait, longer than the interval). The
+host is slowed only when the refusals are its state: `run/pace.py` holds that
+rule, and how the pace comes back.
 
 Not thread-safe: the pool's loop owns it; a Ray shard guards it with a lock.
 """
@@ -29,85 +23,98 @@ from __future__ import annotations
 import collections
 import heapq
 import time
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Callable
 
-from pcheck.models import SLOW_DOWN_STATUSES, HostBackoff
+from pcheck.models import SLOW_DOWN_STATUSES, HostBackoff, Outcome, Verdict
+from pcheck.run.pace import Pace
 
-#: The extra interval a refusal sets at least, and at most.
-MIN_BACKOFF_INTERVAL_S = 0.1
-MAX_BACKOFF_INTERVAL_S = 10.0
-#: What a round of answers without a refusal leaves of the extra interval.
-RECOVERY = 0.9
-#: Pauses (in units of the pause cap) one host may cost the run before its refusals are taken as verdicts.
-PAUSE_BUDGET = 2
-#: Slowdowns in a row, with no round of answers between, after which a host's refusals are taken as verdicts.
-MAX_REFUSALS_IN_A_ROW = 8
-#: How long a host is paused after a refusal without a usable Retry-After.
-DEFAULT_PAUSE_S = 1.0
+if TYPE_CHECKING:
+    from pcheck.config import Config
 
 
 @dataclass
-class _Pace:
-    """A host's adapted pace: its concurrency, extra interval, pause, and what it cost."""
+class _Retry:
+    """A refused URL between its tries: how often it was put back, and the requests its tries made."""
 
-    limit: int
-    extra_interval: float = 0.0
-    paused_until: float = 0.0
-    backed_off_at: float = float("-inf")
-    since_last_round: int = 0
-    in_a_row: int = 0  # refusals since the last round of answers
-    given_up: bool = False  # it kept refusing past PAUSE_BUDGET: no more pauses, its answers stand
-    refusals: int = 0
-    paused_s: float = 0.0
+    deferrals: int = 0
+    spent: int = 0
+    last: bool = False  # a re-check: no retries at all
+
+
+def scheduler_for(config: Config) -> HostScheduler:
+    """The scheduler a run's settings ask for (the pool's parent and every Ray shard build theirs here)."""
+    return HostScheduler(config.max_per_host_for, config.host_interval_for, config.max_retry_after,
+                         deferrals=config.retries, retry_wait=config.retry_wait)
 
 
 class HostScheduler:
     """Tasks waiting per host, and requests in flight per host, under `cap(host)` and `interval(host)`."""
 
     def __init__(self, cap: Callable[[str], int], interval: Callable[[str], float] = lambda host: 0.0,
-                 max_pause_s: float = 30.0, deferrals: int = 1, clock: Callable[[], float] = time.monotonic) -> None:
+                 max_pause_s: float = 30.0, deferrals: int = 1, clock: Callable[[], float] = time.monotonic,
+                 retry_wait: Callable[[int], float] = lambda attempt: 0.5 * 2 ** attempt) -> None:
         self._cap = cap
         self._interval = interval
         self._max_pause_s = max_pause_s
-        #: Times one URL is put back behind its host's pause before its refusal is its verdict.
+        #: Times one URL is put back after a refusal before its refusal is its verdict (--retries).
         self._max_deferrals = deferrals
+        self._retry_wait = retry_wait
         self._clock = clock
         self._pending: dict[str, collections.deque[int]] = {}
         self._ready: collections.deque[str] = collections.deque()  # hosts with a task and room, in turn
         self._ready_set: set[str] = set()
         self._sleeping: list[tuple[float, str]] = []  # (when it may start again, host), a heap
         self._sleeping_set: set[str] = set()
+        self._deferred: list[tuple[float, int, str]] = []  # (when, task, host): refused URLs waiting their backoff
+        self._tries: collections.deque[tuple[int, str]] = collections.deque()  # their wait is over: next to start
         self._load: collections.Counter[str] = collections.Counter()
         self._next_start: dict[str, float] = {}
-        self._paces: dict[str, _Pace] = {}
+        self._paces: dict[str, Pace] = {}
         self._started: dict[int, float] = {}  # task -> when its request started
-        self._deferrals: collections.Counter[int] = collections.Counter()
-        #: Tasks queued, on every host.
+        self._retries: dict[int, _Retry] = {}
+        #: Tasks queued or waiting their backoff, on every host.
         self.waiting = 0
 
-    def add(self, task_id: int, host: str) -> None:
-        """Queue a task behind the others of its host."""
-        queue = self._pending.get(host)
-        if queue is None:
-            queue = self._pending[host] = collections.deque()
-        queue.append(task_id)
+    def add(self, task_id: int, host: str, last_try: bool = False) -> None:
+        """Queue a task behind the others of its host; `last_try`: a refusal will be its verdict (a re-check)."""
+        if last_try:
+            self._retries[task_id] = _Retry(self._max_deferrals, last=True)
+        self._queue(task_id, host).append(task_id)
         self.waiting += 1
         self._mark_ready(host)
+
+    def try_of(self, task_id: int) -> tuple[bool, bool]:
+        """(again, last): the task was refused before or is a re-check (its request goes straight to GET), and
+        its answer will be its verdict whatever it is (no retries left, or a re-check)."""
+        retry = self._retries.get(task_id)
+        if retry is None:
+            return False, self._max_deferrals == 0
+        return True, retry.last or retry.deferrals >= self._max_deferrals
 
     def has_ready(self) -> bool:
         """True when some host has a task waiting, room under its cap, and its interval passed."""
         self._wake()
-        return bool(self._ready)
+        return bool(self._ready or self._tries)
 
     def next_wake(self) -> float | None:
-        """When the next host waiting only on its interval or pause may start (monotonic), if any."""
-        return self._sleeping[0][0] if self._sleeping else None
+        """When the next host waiting on its interval or pause, or the next refused URL, may start (monotonic)."""
+        wakes = [w[0][0] for w in (self._sleeping, self._deferred) if w]
+        return min(wakes) if wakes else None
 
     def next(self) -> tuple[int, str] | None:
         """The next task to start, hosts taken in turn, counted in flight; None if none may start now."""
         now = self._clock()
         self._wake(now)
+        while self._tries:  # a refused URL's next try: under the cap, not behind the interval
+            task_id, host = self._tries.popleft()
+            if self._load[host] < self._limit(host):
+                self.waiting -= 1
+                self._load[host] += 1
+                self._started[task_id] = now
+                return task_id, host
+            self._queue(task_id, host).appendleft(task_id)  # no room: first in its host's line
+            self._mark_ready(host)
         while self._ready:
             host = self._ready.popleft()
             self._ready_set.discard(host)
@@ -138,36 +145,45 @@ class HostScheduler:
         """Count a request to `host` started outside the queues (a dead worker's task, sent again)."""
         self._load[host] += 1
 
-    def answered(self, task_id: int, host: str, status: int | None, retry_after_s: float | None) -> bool:
-        """A request to `host` is over; True when it was refused for load and the task went back to the queue."""
+    def answered(self, task_id: int, host: str, verdict: Verdict) -> Verdict | None:
+        """A request to `host` is over: the task's verdict (its attempts counting every try), or None when it
+        was refused and waits its backoff for another try."""
         started = self._started.pop(task_id, None)
         self._release(host)
-        if status not in SLOW_DOWN_STATUSES:
-            self._deferrals.pop(task_id, None)
-            pace = self._paces.get(host)
-            if pace is not None and (started is None or started > pace.backed_off_at):  # sent at the slower pace
-                self._recover(pace, host)
+        refused = (verdict.status in SLOW_DOWN_STATUSES and verdict.error is None
+                   and verdict.outcome is not Outcome.ALIVE)
+        pace = self._paces.get(host)
+        if pace is None and not refused:  # the common case: a host that never refused
             self._mark_ready(host)
-            return False
-        pace = self._pace(host)
-        pace.refusals += 1
+            return self._final(task_id, verdict)
+        now = self._clock()
+        pace = pace or self._pace(host)
+        pace.recover(now)
+        retry_after = verdict.retry_after_s
         # A Retry-After beyond the cap is not waited for, by this URL or its host: its refusal stands.
-        too_late = retry_after_s is not None and retry_after_s > self._max_pause_s
+        too_late = retry_after is not None and retry_after > self._max_pause_s
         fresh = started is None or started > pace.backed_off_at  # not the same overload, seen late
-        if not pace.given_up and not too_late and fresh:
-            self._back_off(host, pace, retry_after_s)
-        if self._deferrals[task_id] >= self._max_deferrals or too_late or pace.given_up:
-            del self._deferrals[task_id]
+        if fresh and not too_late and not pace.given_up and task_id not in self._retries:
+            share = pace.weigh(now, task_id, refused)
+            if share is not None:
+                until = pace.back_off(now, share, retry_after, self._max_pause_s)
+                if until is not None:
+                    self._next_start[host] = max(self._next_start.get(host, 0.0), until)
+        if not refused:
             self._mark_ready(host)
-            return False
-        self._deferrals[task_id] += 1
-        queue = self._pending.get(host)
-        if queue is None:
-            queue = self._pending[host] = collections.deque()
-        queue.appendleft(task_id)  # first in line once the pause is over
+            return self._final(task_id, verdict)
+        pace.refusals += 1
+        retry = self._retries.get(task_id) or self._retries.setdefault(task_id, _Retry())
+        if too_late or retry.deferrals >= self._max_deferrals:
+            self._mark_ready(host)
+            return self._final(task_id, verdict)
+        wait = retry_after if retry_after is not None else self._retry_wait(retry.deferrals)
+        retry.deferrals += 1
+        retry.spent += verdict.attempts
+        heapq.heappush(self._deferred, (now + max(0.0, wait), task_id, host))
         self.waiting += 1
         self._mark_ready(host)
-        return True
+        return None
 
     def finished(self, host: str, task_id: int | None = None) -> None:
         """A request to `host` ended without an answer to judge (its worker died): its room goes to the next."""
@@ -176,9 +192,15 @@ class HostScheduler:
         self._mark_ready(host)
 
     def backoffs(self) -> list[HostBackoff]:
-        """Every host that refused for load: how often, and how long it was paused."""
-        return [HostBackoff(host, pace.refusals, round(pace.paused_s, 3), pace.limit, pace.extra_interval)
-                for host, pace in self._paces.items() if pace.refusals]
+        """Every host that refused: how often, and (`reason` set) why and how long it was slowed and paused."""
+        now = self._clock()
+        found = []
+        for host, pace in self._paces.items():
+            pace.recover(now)
+            slowed_s = pace.slowed_s + (now - pace.slowed_since if pace.slowed_since is not None else 0.0)
+            found.append(HostBackoff(host, pace.refusals, round(pace.paused_s, 3), pace.limit, pace.extra_interval,
+                                     round(slowed_s, 3), pace.reason))
+        return found
 
     def clear(self) -> None:
         """Forget every waiting task and every count (the run is being cancelled or abandoned)."""
@@ -187,55 +209,44 @@ class HostScheduler:
         self._ready_set.clear()
         self._sleeping.clear()
         self._sleeping_set.clear()
+        self._deferred.clear()
+        self._tries.clear()
         self._load.clear()
         self._started.clear()
+        self._retries.clear()
         self.waiting = 0
 
+    # -- tries ---------------------------------------------------------------------------------------
+    def _final(self, task_id: int, verdict: Verdict) -> Verdict:
+        retry = self._retries.pop(task_id, None)
+        return replace(verdict, attempts=verdict.attempts + retry.spent) if retry is not None and retry.spent else verdict
+
     # -- pace --------------------------------------------------------------------------------------
-    def _pace(self, host: str) -> _Pace:
+    def _pace(self, host: str) -> Pace:
         pace = self._paces.get(host)
         if pace is None:
-            pace = self._paces[host] = _Pace(self._cap(host))
+            cap = self._cap(host)
+            pace = self._paces[host] = Pace(cap, cap, self._interval(host))
         return pace
 
     def _limit(self, host: str) -> int:
         pace = self._paces.get(host)
-        cap = self._cap(host)
-        return cap if pace is None or pace.given_up else min(cap, pace.limit)
+        if pace is None or pace.given_up:
+            return self._cap(host)
+        pace.recover(self._clock())
+        return pace.limit
 
     def _gap(self, host: str) -> float:
         pace = self._paces.get(host)
         return max(self._interval(host), pace.extra_interval if pace is not None and not pace.given_up else 0.0)
 
-    def _back_off(self, host: str, pace: _Pace, retry_after_s: float | None) -> None:
-        now = self._clock()
-        if pace.paused_s >= PAUSE_BUDGET * self._max_pause_s or pace.in_a_row >= MAX_REFUSALS_IN_A_ROW:
-            pace.given_up = True  # it refuses whatever the pace: each answer is its URL's verdict
-            return
-        pause = retry_after_s if retry_after_s is not None else DEFAULT_PAUSE_S * 2 ** min(pace.in_a_row, 10)
-        pause = min(max(pause, 0.0), self._max_pause_s)
-        pace.in_a_row += 1
-        pace.limit = max(1, min(pace.limit, self._cap(host)) // 2)
-        pace.extra_interval = min(MAX_BACKOFF_INTERVAL_S, max(MIN_BACKOFF_INTERVAL_S, 2 * pace.extra_interval,
-                                                              self._interval(host)))
-        pace.since_last_round = 0
-        pace.backed_off_at = now
-        until = now + pause
-        if until > pace.paused_until:
-            pace.paused_s += until - max(now, pace.paused_until)
-            pace.paused_until = until
-        self._next_start[host] = max(self._next_start.get(host, 0.0), until)
-
-    def _recover(self, pace: _Pace, host: str) -> None:
-        pace.since_last_round += 1
-        if pace.since_last_round >= pace.limit:  # a round of answers without a refusal
-            pace.since_last_round = 0
-            pace.in_a_row = 0
-            pace.limit = min(self._cap(host), pace.limit + 1)
-            # The interval comes back slowly (a tenth a round): the rate that drew the refusal is near.
-            pace.extra_interval = pace.extra_interval * RECOVERY if pace.extra_interval > MIN_BACKOFF_INTERVAL_S / 4 else 0.0
-
     # -- queues ------------------------------------------------------------------------------------
+    def _queue(self, task_id: int, host: str) -> collections.deque[int]:
+        queue = self._pending.get(host)
+        if queue is None:
+            queue = self._pending[host] = collections.deque()
+        return queue
+
     def _release(self, host: str) -> None:
         load = self._load[host] - 1
         if load > 0:
@@ -265,9 +276,17 @@ class HostScheduler:
             heapq.heappush(self._sleeping, (self._next_start[host], host))
 
     def _wake(self, now: float | None = None) -> None:
-        if not self._sleeping:
+        if not self._sleeping and not self._deferred:
             return
         now = self._clock() if now is None else now
+        while self._deferred and self._deferred[0][0] <= now:  # a refused URL's backoff is over
+            _, task_id, host = heapq.heappop(self._deferred)
+            pace = self._paces.get(host)
+            if pace is not None and (pace.slowed() or pace.paused_until > now):
+                self._queue(task_id, host).appendleft(task_id)  # a slowed host's pace binds it: first in line
+                self._mark_ready(host)
+            else:
+                self._tries.append((task_id, host))
         while self._sleeping and self._sleeping[0][0] <= now:
             _, host = heapq.heappop(self._sleeping)
             self._sleeping_set.discard(host)

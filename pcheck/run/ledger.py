@@ -65,9 +65,10 @@ class Task:
         """The ledger's key: a page fetched for its anchors is a task apart from a plain check of it."""
         return _anchored(self.key) if self.anchors else self.key
 
-    def order(self, task_id: int) -> tuple[int, str, str, bool]:
-        """What a worker gets: (task id, URL, host, fetch anchors?)."""
-        return task_id, self.key, self.host, self.anchors
+    def order(self, task_id: int, again: bool = False, last: bool = False) -> tuple[int, str, str, bool, str | None, bool]:
+        """What a worker gets: (task id, URL, host, fetch anchors?, method, last try?). `again`: a try after a
+        refusal or a re-check, straight to GET; `last`: the re-check, whose answer is the verdict."""
+        return task_id, self.key, self.host, self.anchors, "GET" if again else None, last
 
 
 class Ledger:

@@ -29,7 +29,7 @@ from typing import Callable, Iterable, Iterator
 from pcheck.config import Config
 from pcheck.models import CheckResult, ErrorKind, HostBackoff, Outcome, Target, Verdict
 from pcheck.run import signals
-from pcheck.run.hosts import HostScheduler
+from pcheck.run.hosts import scheduler_for
 from pcheck.run.ledger import Ledger
 from pcheck.run.rechecks import LateRechecks
 from pcheck.run.procs import Worker, WorkerCrash, mp_context, start_worker, stop_workers
@@ -71,8 +71,7 @@ class CheckRun:
         self._spawned = 0
         self._start_failures = 0
         self.ledger = Ledger(config.include_fragments)
-        self.hosts = HostScheduler(config.max_per_host_for, config.host_interval_for, config.max_retry_after,
-                                   deferrals=config.retries)
+        self.hosts = scheduler_for(config)
         self._interrupts = 0
         raise_open_files_limit()  # as each worker will, so both judge the same limit
         budget = fd_budget(config, open_files_limit())  # sockets are files: a low limit means fewer threads
@@ -168,8 +167,8 @@ class CheckRun:
         return self.rechecks.waiting
 
     def _due_rechecks(self) -> None:
-        for task_id in self.rechecks.due():
-            self.hosts.add(task_id, self.ledger.tasks[task_id].host)
+        for task_id in self.rechecks.due():  # the last word on the URL: a refusal now is its verdict
+            self.hosts.add(task_id, self.ledger.tasks[task_id].host, last_try=True)
 
     def _keep_workers(self) -> None:
         """Start workers up to --processes (at first, and after a death), unless they keep dying at birth.
@@ -223,7 +222,7 @@ class CheckRun:
         threshold = max(1, self._capacity // 4)
         open_workers = [w for w in self._workers
                         if self._capacity - len(w.in_flight) >= threshold or not w.in_flight]
-        batches: dict[int, list[tuple[int, str, str, bool]]] = {w.number: [] for w in open_workers}
+        batches: dict[int, list[tuple]] = {w.number: [] for w in open_workers}
         tasks = self.ledger.tasks
         while self.hosts.has_ready() and open_workers:
             for worker in list(open_workers):  # one task per worker per turn keeps them balanced
@@ -234,7 +233,7 @@ class CheckRun:
                 if started is None:
                     break
                 task_id, host = started
-                batches[worker.number].append(tasks[task_id].order(task_id))
+                batches[worker.number].append(tasks[task_id].order(task_id, *self.hosts.try_of(task_id)))
                 worker.in_flight[task_id] = None
         for worker in self._workers:
             batch = batches.get(worker.number)
@@ -262,7 +261,7 @@ class CheckRun:
             self.hosts.start(host)
             worker.in_flight[task_id] = None
             try:
-                worker.tasks.send([tasks[task_id].order(task_id)])
+                worker.tasks.send([tasks[task_id].order(task_id, *self.hosts.try_of(task_id))])
             except OSError:
                 pass  # it died too; its sentinel fires and this is the task's second death
         self._orphans = waiting
@@ -308,11 +307,10 @@ class CheckRun:
         return True
 
     def _resolve(self, task_id: int, verdict: Verdict) -> Iterator[CheckResult]:
-        host = self.ledger.tasks[task_id].host
-        refused = verdict.status if verdict.outcome is not Outcome.ALIVE else None
-        if self.hosts.answered(task_id, host, refused, verdict.retry_after_s):
-            return  # the host said "slow down": the URL waits behind its pause, its retries untouched
-        final = self.rechecks.hold(task_id, verdict)
+        answer = self.hosts.answered(task_id, self.ledger.tasks[task_id].host, verdict)
+        if answer is None:
+            return  # refused for load: the URL is tried again after its wait (run/hosts.py)
+        final = self.rechecks.hold(task_id, answer)
         if final is not None:  # else a transient failure, checked once more after the blip (run/rechecks.py)
             yield from self.ledger.resolve(task_id, final)
 

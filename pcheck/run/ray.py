@@ -23,7 +23,7 @@ from pcheck.config import Config
 from pcheck.errors import ConfigError
 from pcheck.models import CheckResult, ErrorKind, HostBackoff, Outcome, Target, Verdict
 from pcheck.run import signals
-from pcheck.run.hosts import HostScheduler
+from pcheck.run.hosts import scheduler_for
 from pcheck.run.ledger import Ledger
 from pcheck.run.signals import INTERRUPT_GRACE_S, TICK_S
 from pcheck.run.worker import (
@@ -186,8 +186,8 @@ class RayRun:
         yield from self.ledger.abandon(source, ErrorKind.CANCELLED, "interrupted before a verdict")
 
 
-def check_shard(config: Config, tasks: list[tuple[int, str, str, bool]]) -> list[tuple[int, Verdict]]:
-    """Check (task id, url, host, anchors?) orders with this process's threads; the Ray distributor's task.
+def check_shard(config: Config, tasks: list[tuple[int, str, str, bool, str | None, bool]]) -> list[tuple[int, Verdict]]:
+    """Check (task id, url, host, anchors?, method, last?) orders with this process's threads; the Ray distributor's task.
 
     The threads take their next URL from one HostScheduler, as the process
     pool's parent does, so per-host caps (and any per-host policy) hold here.
@@ -196,12 +196,11 @@ def check_shard(config: Config, tasks: list[tuple[int, str, str, bool]]) -> list
     budget = fd_budget(config, open_files_limit())
     stop = threading.Event()
     checks, close = start_checks(config, min(budget.threads, len(tasks)), budget.per_host, budget.pool_hosts, stop)
-    hosts = HostScheduler(config.max_per_host_for, config.host_interval_for, config.max_retry_after,
-                          deferrals=config.retries)
+    hosts = scheduler_for(config)
     orders = {}
-    for task_id, url, host, anchors in tasks:
+    for task_id, url, host, anchors, method, _ in tasks:
         hosts.add(task_id, host)
-        orders[task_id] = url, anchors
+        orders[task_id] = url, anchors, method
     turn = threading.Condition()
     done: list[tuple[int, Verdict]] = []
     busy = [0]  # checks running: one may put its URL back in the queue (the host said "slow down")
@@ -217,14 +216,16 @@ def check_shard(config: Config, tasks: list[tuple[int, str, str, bool]]) -> list
                     turn.wait(TICK_S if wake is None else min(TICK_S, max(0.0, wake - time.monotonic())))
                     started = hosts.next()
                 busy[0] += 1
-            task_id, host = started
-            url, anchors = orders[task_id]
-            verdict = safe_check(check, url, host, anchors)
+                task_id, host = started
+                url, anchors, method = orders[task_id]
+                again, last = hosts.try_of(task_id)
+                method = "GET" if again else method
+            verdict = safe_check(check, url, host, anchors, method, last)
             with turn:
                 busy[0] -= 1
-                refused = verdict.status if verdict.outcome is not Outcome.ALIVE else None
-                if not hosts.answered(task_id, host, refused, verdict.retry_after_s):
-                    done.append((task_id, verdict))
+                answer = hosts.answered(task_id, host, verdict)
+                if answer is not None:  # else refused, and tried again after its wait
+                    done.append((task_id, answer))
                 turn.notify_all()
 
     threads = [threading.Thread(target=work, args=(check,), daemon=True) for check in checks]

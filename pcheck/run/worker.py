@@ -40,8 +40,9 @@ RESERVED_FDS = 24
 #: Sockets per checker thread: the one it uses, and one idle kept-alive beside it.
 FDS_PER_THREAD = 2
 
-Task = tuple[int, str, str]  # (task id, normalised URL, its host): normalised once, in the parent
-CheckFn = Callable[[str, str, bool], Verdict]  # (url, host, fetch anchors?) -> verdict
+#: (task id, normalised URL, its host, fetch anchors?, method or None, last try?): see ledger.Task.order.
+Task = tuple[int, str, str, bool, "str | None", bool]
+CheckFn = Callable[[str, str, bool, "str | None", bool], Verdict]  # Checker.check(url, host, anchors, method, last)
 
 
 @dataclass(frozen=True)
@@ -167,14 +168,15 @@ def serve(task_conn: Connection, result_conn: Connection, check_fns: list[CheckF
 
 def _check_loop(check: CheckFn, tasks: queue.SimpleQueue, results: queue.SimpleQueue, tally: object) -> None:
     while (task := tasks.get()) is not None:
-        task_id, url, host, anchors = task
-        results.put((task_id, timed(safe_check, tally, check, url, host, anchors)))  # type: ignore[arg-type]
+        task_id, url, host, anchors, method, last = task
+        results.put((task_id, timed(safe_check, tally, check, url, host, anchors, method, last)))  # type: ignore[arg-type]
 
 
-def safe_check(check: CheckFn, url: str, host: str, anchors: bool = False) -> Verdict:
+def safe_check(check: CheckFn, url: str, host: str, anchors: bool = False, method: str | None = None,
+               last: bool = False) -> Verdict:
     """A bug in pcheck must still give the URL a result."""
     try:
-        return check(url, host, anchors)
+        return check(url, host, anchors, method, last)
     except Exception:  # noqa: BLE001
         return Verdict(Outcome.UNCHECKED, error=ErrorKind.INTERNAL, detail=_last_line(traceback.format_exc()))
 
