@@ -376,3 +376,22 @@ def test_one_link_failing_every_time_costs_its_retries_and_its_re_check_and_noth
     assert sent <= 5, sent  # HEAD, GET on each retry, one GET on the re-check: not a dozen
     assert bad["attempts"] == sent  # the record counts every request the server saw, retries and re-check too
     assert took < recheck_after + SLACK_S, took
+
+
+def test_a_start_made_late_by_the_loop_does_not_push_the_hosts_later_starts_back():
+    """The interval is the host's rate: a wake-up 2 ms late costs nothing over a host's URLs, where it cost
+    2 ms a URL (0.1 s over 150 URLs at 50 ms)."""
+    hosts, clock = scheduler(cap=8, interval=0.05)
+    for i in range(5):
+        hosts.add(i, "a")
+    assert hosts.next() == (0, "a")
+    for i in (1, 2, 3):
+        clock.now = hosts.next_wake() + 0.002  # the loop wakes a little late
+        assert hosts.next() == (i, "a")
+    assert hosts.next_wake() == pytest.approx(100.0 + 4 * 0.05)  # the grid, not 4 x (50 + 2) ms
+    clock.now = hosts.next_wake()
+    assert hosts.next() == (4, "a")
+    hosts.add(9, "a")
+    hosts.add(10, "a")
+    clock.now += 1.0  # a real gap (nothing to send): counted from now again
+    assert hosts.next() == (9, "a") and hosts.next_wake() == pytest.approx(clock.now + 0.05)

@@ -122,3 +122,29 @@ def test_an_ending_signal_during_a_small_run_writes_its_record_and_exits_128_plu
     found = {r["url"]: (r["outcome"], r["error"]) for r in map(json.loads, out.decode().splitlines())}
     assert found == {lab.url("delay/20000"): ("unchecked", "cancelled"), lab.url("ok", 1): ("alive", None)}
     assert b"Traceback" not in err
+
+
+@pytest.mark.parametrize("args, early", [
+    (["check", "{file}"], True),
+    (["{file}", "--format", "jsonl"], True),
+    (["check", "-"], True),
+    (["check", "-p", "2", "http://example.test/"], True),
+    (["check", "--processes=2", "http://example.test/"], True),
+    (["check", "http://example.test/"], False),  # a small run: checked in this process
+    (["check", "--timeout", "5", "http://example.test/"], False),  # "5" is an option's value, not an input
+    (["check", "{file}", "--dump"], False),  # nothing is checked
+    (["check", "{file}", "--help"], False),
+    (["check", "{file}", "--start-method", "spawn"], False),  # no fork server at all
+    ([], False),
+])
+def test_the_worker_server_starts_before_the_cli_only_when_the_command_line_surely_needs_it(
+        monkeypatch, tmp_path, args, early):
+    from pcheck import __main__ as entry
+    from pcheck.run import procs
+
+    listing = tmp_path / "urls.txt"
+    listing.write_text("http://example.test/\n")
+    started = []
+    monkeypatch.setattr(procs, "prestart", lambda: started.append(True) or True)
+    entry._start_workers_early([a.replace("{file}", str(listing)) for a in args])
+    assert bool(started) is early
