@@ -96,12 +96,15 @@ class Verdict:
     anchors: PageAnchors | None = None
     #: A 429 or 503's Retry-After, in seconds, for the host scheduler's pause; never in a record.
     retry_after_s: float | None = None
+    #: The host said its quota of requests is spent: seconds until it resets (0: not said); never in a record.
+    quota_wait_s: float | None = None
 
     def __reduce__(self) -> tuple:
         # Every verdict crosses a pipe: positional fields pickle and load twice as fast as
         # the dataclass's slot state (one object.__setattr__ per field).
         return (Verdict, (self.outcome, self.status, self.error, self.final_url, self.redirects,
-                          self.method, self.attempts, self.elapsed_ms, self.detail, self.anchors, self.retry_after_s))
+                          self.method, self.attempts, self.elapsed_ms, self.detail, self.anchors, self.retry_after_s,
+                          self.quota_wait_s))
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,6 +140,11 @@ def test_retry_after_over_the_cap_ends_at_once_as_blocked(lab, make_checker):
     assert time.monotonic() - started < 2.0  # not the 30 s cap, nor a backoff and a retry
 
 
+def test_the_lab_refuses_every_other_request_to_a_host_with_429(lab):
+    assert [requests.get(lab.url(f"every-other/x?i={i}")).status_code for i in range(4)] == [429, 200, 429, 200]
+    assert lab.snapshot()["127.0.0.1"].refused == 2
+
+
 def test_5xx_is_retried_with_backoff_until_it_recovers(lab, make_checker):
     verdict = make_checker(retries=2).check(lab.url("flaky/2/c"))
     assert (verdict.outcome, verdict.status) == (Outcome.ALIVE, 200)
@@ -243,3 +248,20 @@ def test_hosts_beyond_the_kept_pools_do_not_keep_their_connections(lab, make_che
     assert [v.outcome for v in verdicts] == [Outcome.ALIVE] * 24, [v.detail for v in verdicts if v.detail]
     # A run over a million hosts must not keep a socket per host: only the kept pools' stay open.
     wait_until(lambda: lab.open_connections() <= 2, 5.0, "at most 2 connections left open")
+
+
+@pytest.mark.parametrize("headers, wait", [
+    ({"RateLimit-Remaining": "0", "RateLimit-Reset": "7"}, 7.0),
+    ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "{in_9_s}"}, 9.0),  # GitHub's: a Unix time
+    ({"X-RateLimit-Remaining": "0"}, 0.0),  # spent, no word of when it resets
+    ({"X-RateLimit-Remaining": "12", "X-RateLimit-Reset": "7"}, None),  # requests left: nothing to wait for
+    ({"RateLimit-Remaining": "0", "RateLimit-Reset": "²"}, 0.0),  # not an ASCII digit: not read as 2
+])
+def test_a_spent_rate_limit_quota_reaches_the_verdict(lab, make_checker, headers, wait):
+    from urllib.parse import urlencode
+
+    in_9_s = str(int(time.time()) + 9)
+    query = urlencode({"code": "200", **{k: v.replace("{in_9_s}", in_9_s) for k, v in headers.items()}})
+    verdict = make_checker().check(lab.url(f"headers?{query}"))
+    assert verdict.outcome is Outcome.ALIVE
+    assert verdict.quota_wait_s == (None if wait is None else pytest.approx(wait, abs=1.5))

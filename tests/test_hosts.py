@@ -395,3 +395,38 @@ def test_a_start_made_late_by_the_loop_does_not_push_the_hosts_later_starts_back
     hosts.add(10, "a")
     clock.now += 1.0  # a real gap (nothing to send): counted from now again
     assert hosts.next() == (9, "a") and hosts.next_wake() == pytest.approx(clock.now + 0.05)
+
+
+def test_a_host_that_says_its_quota_is_spent_is_paused_until_it_resets_at_its_pace():
+    hosts, clock = scheduler(cap=4, max_pause=30.0)
+    for i in range(10):
+        hosts.add(i, "api")
+    first = drain(hosts)
+    quota = hosts.answered(first[0][0], "api", Verdict(Outcome.ALIVE, 200, attempts=1, quota_wait_s=5.0))
+    assert quota is not None and quota.outcome is Outcome.ALIVE  # the answer stands; the next ones wait
+    for task_id, _ in first[1:]:
+        answer(hosts, task_id, "api", 200)
+    assert hosts.next() is None and hosts.next_wake() == pytest.approx(105.0)
+    clock.now = 105.0
+    assert len(drain(hosts)) == 4  # its concurrency untouched: a quota counts requests, not their pace
+    [api] = hosts.backoffs()
+    assert "quota" in api.reason and api.paused_s == pytest.approx(5.0) and api.limit == 4
+
+
+def test_a_quota_that_resets_beyond_the_cap_is_not_waited_for():
+    hosts, clock = scheduler(cap=4, max_pause=30.0)
+    hosts.add(1, "api")
+    hosts.add(2, "api")
+    hosts.next()
+    hosts.answered(1, "api", Verdict(Outcome.BLOCKED, 403, attempts=1, quota_wait_s=3600.0))
+    assert hosts.next() == (2, "api")  # an hour is not waited for: its answers stand
+
+
+def test_a_run_waits_for_a_spent_quota_to_reset_and_says_so(lab, tmp_path):
+    urls = [lab.url(f"headers?code=200&RateLimit-Remaining=0&RateLimit-Reset=1&i={i}") for i in range(3)]
+    proc = run_pcheck("check", str(write_list(tmp_path / "urls.txt", urls)), *FAST, "--host-stats")
+    assert proc.returncode == 0, proc.stderr
+    arrivals = sorted(e.at for e in lab.log if e.target.startswith("/headers"))
+    assert len(arrivals) == 3
+    assert all(b - a >= 0.9 for a, b in zip(arrivals, arrivals[1:])), arrivals  # each waited for the reset
+    assert "quota of requests was spent" in proc.stdout, proc.stdout

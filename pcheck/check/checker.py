@@ -60,6 +60,8 @@ CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"
 #: A --header whose name holds one of these is taken for a credential too (X-Api-Key, PRIVATE-TOKEN, X-Session-Id).
 CREDENTIAL_WORDS = ("token", "key", "secret", "session", "auth")
 _DETAIL_MAX = 200
+#: A rate-limit reset above this many seconds is a Unix time (2001-09-09), not a delay.
+UNIX_TIME_FROM = 1e9
 #: Retry-After's delta-seconds (RFC 9110 §10.2.3): ASCII digits only.
 _DELTA_SECONDS = re.compile(r"[0-9]+")
 
@@ -78,6 +80,7 @@ class Answer:
     retry_after: str | None = None
     challenge: bool = False
     page: Page | None = None
+    quota_reset: str | None = None
 
 
 class Checker:
@@ -214,8 +217,9 @@ class Checker:
                 return Answer(method, None, kind, detail, current, hops, sent)
             location = _decode_location(hop.location) if hop.status in REDIRECT_STATUSES else None
             if not location:
+                # A quota is its host's: only the URL's own host, not one it redirected to, is paused for it.
                 return Answer(method, hop.status, None, None, current, hops, sent, hop.retry_after, hop.challenge,
-                              hop.page)
+                              hop.page, hop.quota_reset if hops == 0 else None)
             target = urljoin(current, location)
             stop = None
             try:
@@ -287,9 +291,10 @@ class Checker:
         if answer.challenge and outcome is Outcome.BLOCKED and not detail:
             detail = "challenge page (cf-mitigated)"
         retry_after = parse_retry_after(answer.retry_after) if answer.retry_after and status in SLOW_DOWN_STATUSES else None
+        quota_wait = parse_quota_reset(answer.quota_reset) if answer.quota_reset is not None else None
         return Verdict(
             outcome, status, error, answer.final_url, answer.redirects, answer.method,
-            requests_made, elapsed * 1000.0, detail, retry_after_s=retry_after,
+            requests_made, elapsed * 1000.0, detail, retry_after_s=retry_after, quota_wait_s=quota_wait,
         )
 
 
@@ -329,6 +334,18 @@ def parse_retry_after(value: str) -> float | None:
     if when is None or when.tzinfo is None:
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def parse_quota_reset(value: str) -> float:
+    """Seconds until a spent quota resets, from `RateLimit-Reset` (delta seconds, the IETF draft's) or
+    `X-RateLimit-Reset` (often a Unix time, GitHub's); 0 when not said or unreadable."""
+    value = value.strip(" \t")
+    if not value.isascii() or not _DELTA_SECONDS.fullmatch(value):
+        return 0.0
+    seconds = float(value)
+    if seconds > UNIX_TIME_FROM:  # a moment, not a delay
+        seconds -= time.time()
+    return max(0.0, seconds)
 
 
 def _decode_location(location: str | None) -> str | None:

@@ -164,6 +164,9 @@ class Hop:
     location: str | None
     retry_after: str | None
     challenge: bool
+    #: The host's quota is spent (`RateLimit-Remaining: 0` or `X-RateLimit-Remaining: 0`): when it resets, as
+    #: sent ("" when not said); None while requests are left.
+    quota_reset: str | None = None
     #: The body, when asked for (a page whose anchors a #fragment names): see Transport.fetch.
     page: Page | None = None
 
@@ -234,11 +237,14 @@ class Transport:
             _cut(response)
             raise DeadlineExceeded()
         answered = response.headers
+        left = answered.get("RateLimit-Remaining") or answered.get("X-RateLimit-Remaining")
         hop = Hop(
             response.status,
             answered.get("Location"),
             answered.get("Retry-After"),
             answered.get("cf-mitigated", "").lower() == "challenge",
+            (answered.get("RateLimit-Reset") or answered.get("X-RateLimit-Reset") or "")
+            if left is not None and left.strip() == "0" else None,
         )
         if page_limit is not None and 200 <= response.status < 300:
             # The body is part of the answer here: read under the request's own deadline.
@@ -257,7 +263,7 @@ class Transport:
                 response.release_conn()
             if fired:  # the body was cut off: what was read is not the page
                 raise DeadlineExceeded()
-            return Hop(hop.status, hop.location, hop.retry_after, hop.challenge, page)
+            return Hop(hop.status, hop.location, hop.retry_after, hop.challenge, hop.quota_reset, page)
         # The answer is complete; reading a small body only saves the connection, so it gets a
         # short budget of its own and any trouble with it just costs the connection.
         slot.arm(min(deadline, time.monotonic() + DRAIN_BUDGET_S), slot.conn)

@@ -13,7 +13,7 @@ import sys
 import threading
 from dataclasses import asdict, dataclass
 from typing import Any, Awaitable, Callable, TypeVar
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, parse_qsl, unquote
 
 from pcheck.lab.connection import INTERIM_PAUSE_S, Connection, LoggedRequest
 
@@ -29,7 +29,7 @@ class HostStats:
     max_in_flight: int = 0
     #: Bytes of streamed bodies written (/bytes, /endless, /redirect-endless-body): what a client downloaded, at most.
     body_bytes: int = 0
-    #: 429s answered by /rate (requests over the host's rate).
+    #: 429s answered by /rate (requests over the host's rate) and /every-other.
     refused: int = 0
     #: TLS connections that resumed an earlier session (an abbreviated handshake); the rest were full ones.
     tls_resumed: int = 0
@@ -50,6 +50,7 @@ class Lab:
         self.flips: dict[str, int] = {}  # /flip/<key> answers flips[key], 200 by default
         self._windows: dict[str, collections.deque[float]] = {}  # /rate: request times in the last second, per address
         self._outages: dict[str, float] = {}  # /outage: when the first request to each came
+        self._every_other: collections.Counter[str] = collections.Counter()  # /every-other: requests, per address
         self._loop: asyncio.AbstractEventLoop | None = None
         self._servers: list[asyncio.AbstractServer] = []
         self._thread: threading.Thread | None = None
@@ -223,6 +224,14 @@ class Lab:
             conn.simple(503 if now - began < float(args[0]) else 200, head)
         elif name == "rate" and len(args) >= 1 and args[0].isdigit():
             self._rate_limited(conn, int(args[0]), head)
+        elif name == "every-other":  # the 1st, 3rd, ... request to this host address: 429, no Retry-After
+            self._every_other[conn.address] += 1
+            refuse = self._every_other[conn.address] % 2 == 1
+            self.stats[conn.address].refused += refuse
+            conn.simple(429 if refuse else 200, head)
+        elif name == "headers":  # /headers?code=N&Name=value...: status N with those headers (a rate-limit quota)
+            params = [(k, v) for k, v in parse_qsl(query) if k not in ("code", "i")]
+            conn.simple(int(dict(parse_qsl(query)).get("code", "200")), head, params)
         elif name == "challenge":
             conn.simple(403, head, [("cf-mitigated", "challenge")])
         elif name == "__lab" and args == ["stats"]:

@@ -161,12 +161,14 @@ class HostScheduler:
         refused = (verdict.status in SLOW_DOWN_STATUSES and verdict.error is None
                    and verdict.outcome is not Outcome.ALIVE)
         pace = self._paces.get(host)
-        if pace is None and not refused:  # the common case: a host that never refused
+        if pace is None and not refused and verdict.quota_wait_s is None:  # the common case: a host that never refused
             self._mark_ready(host)
             return self._final(task_id, verdict)
         now = self._clock()
         pace = pace or self._pace(host)
         pace.recover(now)
+        if verdict.quota_wait_s is not None:
+            self._pause(host, pace.wait_for_quota(now, verdict.quota_wait_s, self._max_pause_s))
         retry_after = verdict.retry_after_s
         # A Retry-After beyond the cap is not waited for, by this URL or its host: its refusal stands.
         too_late = retry_after is not None and retry_after > self._max_pause_s
@@ -174,9 +176,7 @@ class HostScheduler:
         if fresh and not too_late and not pace.given_up and task_id not in self._retries:
             share = pace.weigh(now, task_id, refused)
             if share is not None:
-                until = pace.back_off(now, share, retry_after, self._max_pause_s)
-                if until is not None:
-                    self._next_start[host] = max(self._next_start.get(host, 0.0), until)
+                self._pause(host, pace.back_off(now, share, retry_after, self._max_pause_s))
         if not refused:
             self._mark_ready(host)
             return self._final(task_id, verdict)
@@ -249,6 +249,10 @@ class HostScheduler:
         pace = self._paces.get(host)
         slowed = pace is not None and not pace.given_up and pace.slowed()
         return max(self._interval(host), pace.extra_interval if slowed else 0.0), slowed
+
+    def _pause(self, host: str, until: float | None) -> None:
+        if until is not None:
+            self._next_start[host] = max(self._next_start.get(host, 0.0), until)
 
     # -- queues ------------------------------------------------------------------------------------
     def _queue(self, task_id: int, host: str) -> collections.deque[int]:

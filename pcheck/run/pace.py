@@ -13,6 +13,12 @@ after its own wait), and only refusals that are the host's state slow it.
   not count: that overload was already seen. Then the host is paused (the
   Retry-After, capped; else 1 s doubling while it keeps refusing), its
   concurrency halved and its interval doubled (at least MIN_BACKOFF_INTERVAL_S).
+* **A host that says its quota is spent** (`RateLimit-Remaining: 0`, the IETF
+  draft's, or GitHub's `X-RateLimit-Remaining: 0`, on any answer, a 200
+  included) is paused until the quota resets (`RateLimit-Reset` seconds, or
+  `X-RateLimit-Reset`'s Unix time; 1 s when not said), its pace untouched: a
+  quota counts requests, not their rate. A reset beyond the cap is not waited
+  for: the host's answers then stand.
 * **The pace comes back by time, not by answers.** Each RECOVERY_STEP_S after
   the pause without a new overload doubles the concurrency (up to the cap) and
   halves the extra interval (gone below MIN_BACKOFF_INTERVAL_S / 4): a host
@@ -85,6 +91,10 @@ class Pace:
         """Give back a step of pace for each RECOVERY_STEP_S of quiet since the pause ended."""
         if self.slowed_since is None:
             return
+        if self.limit >= self.cap and not self.extra_interval:  # only paused (its quota was spent)
+            if now >= self.quiet_from:
+                self.end_slowdown(self.quiet_from)
+            return
         steps = int((now - self.quiet_from) // RECOVERY_STEP_S)
         if steps <= 0:
             return
@@ -143,9 +153,24 @@ class Pace:
                                                               self.interval))
         self.backed_off_at = now
         self.recent.clear()  # what comes next is judged at the new pace
+        return self._pause(now, pause)
+
+    def wait_for_quota(self, now: float, wait: float, max_pause_s: float) -> float | None:
+        """The host said its quota is spent: until when it is paused (its concurrency and interval untouched:
+        a quota counts requests, not their pace), or None when the wait is over the cap or the budget is spent."""
+        wait = wait or DEFAULT_PAUSE_S  # spent, with no word of when it resets
+        if wait > max_pause_s or self.paused_s >= PAUSE_BUDGET * max_pause_s:
+            return None
+        if self.slowed_since is None:
+            self.slowed_since = now
+            self.reason = self.reason or "its quota of requests was spent (RateLimit-Remaining: 0)"
+        return self._pause(now, wait)
+
+    def _pause(self, now: float, pause: float) -> float:
         until = now + pause
         if until > self.paused_until:
             self.paused_s += until - max(now, self.paused_until)
             self.paused_until = until
         self.quiet_from = max(self.quiet_from, until)
         return until
+
