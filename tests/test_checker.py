@@ -11,7 +11,8 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pcheck.check.checker import Checker, parse_retry_after
+from pcheck.check.checker import Checker
+from pcheck.check.waits import parse_retry_after
 from pcheck.check.transport import Transport, prepare
 from pcheck.config import Config, parse_accept
 from pcheck.models import ErrorKind, Outcome

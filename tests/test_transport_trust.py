@@ -18,7 +18,8 @@ import urllib3.response
 import urllib3.util.connection
 
 from fault_helpers import wait_until
-from pcheck.check.checker import Checker, classify, parse_retry_after
+from pcheck.check.checker import Checker, classify
+from pcheck.check.waits import parse_retry_after
 from pcheck.config import Config, HostPolicy
 from pcheck.models import ErrorKind, Outcome
 from pcheck.check.transport import Transport

@@ -8,10 +8,8 @@ sockets) to pcheck's `ErrorKind`.
 
 from __future__ import annotations
 
-import email.utils
 import errno
 import http.client
-import re
 import socket
 import ssl
 import threading
@@ -28,6 +26,7 @@ from pcheck.check.auth import token_headers
 from pcheck.check.deadlines import DeadlineExceeded
 from pcheck.check.netguard import PrivateAddressRefused
 from pcheck.check.proxies import causes
+from pcheck.check.waits import parse_quota_reset, parse_retry_after
 from pcheck.models import SLOW_DOWN_STATUSES, ErrorKind, Outcome, PageAnchors, Verdict
 from pcheck.urls import changes_origin, normalise
 
@@ -60,10 +59,6 @@ CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"
 #: A --header whose name holds one of these is taken for a credential too (X-Api-Key, PRIVATE-TOKEN, X-Session-Id).
 CREDENTIAL_WORDS = ("token", "key", "secret", "session", "auth")
 _DETAIL_MAX = 200
-#: A rate-limit reset above this many seconds is a Unix time (2001-09-09), not a delay.
-UNIX_TIME_FROM = 1e9
-#: Retry-After's delta-seconds (RFC 9110 §10.2.3): ASCII digits only.
-_DELTA_SECONDS = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,38 +309,6 @@ def redirect_headers(headers: dict[str, str], old_url: str, new_url: str) -> dic
     if not changes_origin(old_url, new_url) or not any(is_credential(name) for name in headers):
         return headers
     return {name: value for name, value in headers.items() if not is_credential(name)}
-
-
-def parse_retry_after(value: str) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); None if malformed.
-
-    Strict, as the server controls it: str.isdigit() and int() also take '²', '١٢' and
-    full-width digits (a crash, or a wait the server never asked for), so only ASCII is read.
-    """
-    value = value.strip(" \t")
-    if not value.isascii():
-        return None
-    if _DELTA_SECONDS.fullmatch(value):
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None or when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def parse_quota_reset(value: str) -> float:
-    """Seconds until a spent quota resets, from `RateLimit-Reset` (delta seconds, the IETF draft's) or
-    `X-RateLimit-Reset` (often a Unix time, GitHub's); 0 when not said or unreadable."""
-    value = value.strip(" \t")
-    if not value.isascii() or not _DELTA_SECONDS.fullmatch(value):
-        return 0.0
-    seconds = float(value)
-    if seconds > UNIX_TIME_FROM:  # a moment, not a delay
-        seconds -= time.time()
-    return max(0.0, seconds)
 
 
 def _decode_location(location: str | None) -> str | None:
