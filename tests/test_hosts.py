@@ -15,6 +15,7 @@ import fault_helpers as fh
 from conftest import run_pcheck, write_list
 from pcheck.models import HostBackoff, Outcome, Verdict
 from pcheck.run.hosts import HostScheduler
+from pcheck.run.pace import WINDOW_S
 
 pytestmark = pytest.mark.timeout(90)
 FAST = ["--timeout", "5", "-p", "2", "--no-progress"]
@@ -430,3 +431,17 @@ def test_a_run_waits_for_a_spent_quota_to_reset_and_says_so(lab, tmp_path):
     assert len(arrivals) == 3
     assert all(b - a >= 0.9 for a, b in zip(arrivals, arrivals[1:])), arrivals  # each waited for the reset
     assert "quota of requests was spent" in proc.stdout, proc.stdout
+
+
+def test_many_hosts_that_each_refuse_once_keep_a_count_each_not_a_pace(monkeypatch):
+    monkeypatch.setattr("pcheck.run.hosts.MAX_PACES", 16)
+    hosts, clock = scheduler(cap=8, deferrals=0)
+    for i in range(200):
+        hosts.add(i, f"h{i}")
+    while (task := hosts.next()) is not None:
+        clock.now += 0.1  # each refusal leaves the window before long
+        assert answer(hosts, task[0], task[1], 503) is not None
+    assert len(hosts._paces) <= 16 + WINDOW_S / 0.1 + 1  # the ones still weighed, and no more
+    counted = hosts.backoffs()
+    assert len(counted) == 200 and sum(b.refusals for b in counted) == 200  # the host table still counts them all
+    assert not any(b.reason for b in counted)

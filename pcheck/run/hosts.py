@@ -42,6 +42,8 @@ class _Retry:
     last: bool = False  # a re-check: no retries at all
 
 
+#: Paces kept before the calm ones (never slowed, nothing of late to weigh) are forgotten, their counts kept.
+MAX_PACES = 4096
 #: How late a due start may be and still count from when it was due: the loop's own latency, not a pause.
 CATCH_UP_S = 0.005
 
@@ -75,6 +77,9 @@ class HostScheduler:
         self._load: collections.Counter[str] = collections.Counter()
         self._next_start: dict[str, float] = {}
         self._paces: dict[str, Pace] = {}
+        #: Refusals of hosts whose pace was forgotten (calm, never slowed): a million hosts that each refused
+        #: once hold a count each, not a pace.
+        self._calm_refusals: collections.Counter[str] = collections.Counter()
         self._started: dict[int, float] = {}  # task -> when its request started
         self._retries: dict[int, _Retry] = {}
         #: Tasks queued or waiting their backoff, on every host.
@@ -202,11 +207,13 @@ class HostScheduler:
     def backoffs(self) -> list[HostBackoff]:
         """Every host that refused: how often, and (`reason` set) why and how long it was slowed and paused."""
         now = self._clock()
-        found = []
+        found = [HostBackoff(host, refusals, 0.0, self._cap(host), 0.0) for host, refusals in self._calm_refusals.items()
+                 if host not in self._paces]
         for host, pace in self._paces.items():
             pace.recover(now)
             slowed_s = pace.slowed_s + (now - pace.slowed_since if pace.slowed_since is not None else 0.0)
-            found.append(HostBackoff(host, pace.refusals, round(pace.paused_s, 3), pace.limit, pace.extra_interval,
+            refusals = pace.refusals + self._calm_refusals.get(host, 0)
+            found.append(HostBackoff(host, refusals, round(pace.paused_s, 3), pace.limit, pace.extra_interval,
                                      round(slowed_s, 3), pace.reason))
         return found
 
@@ -233,9 +240,16 @@ class HostScheduler:
     def _pace(self, host: str) -> Pace:
         pace = self._paces.get(host)
         if pace is None:
+            if len(self._paces) >= MAX_PACES:
+                self._forget_calm_paces()
             cap = self._cap(host)
             pace = self._paces[host] = Pace(cap, cap, self._interval(host))
         return pace
+
+    def _forget_calm_paces(self) -> None:
+        now = self._clock()
+        for host in [h for h, pace in self._paces.items() if pace.calm(now)]:
+            self._calm_refusals[host] += self._paces.pop(host).refusals
 
     def _limit(self, host: str) -> int:
         pace = self._paces.get(host)

@@ -48,6 +48,8 @@ MAX_BACKOFF_INTERVAL_S = 10.0
 WINDOW_S = 2.0
 MIN_REFUSED_URLS = 3
 OVERLOAD_SHARE = 0.3
+#: Answers weighed at most (a host answering faster than this in WINDOW_S is judged on its latest ones).
+MAX_RECENT = 256
 #: Quiet time (after a pause) that gives back one step of pace: concurrency doubled, extra interval halved.
 RECOVERY_STEP_S = 1.0
 #: Quiet time after an overload before the host is asked at the pace that drew it again.
@@ -60,7 +62,7 @@ PAUSE_BUDGET = 2
 DEFAULT_PAUSE_S = 1.0
 
 
-@dataclass
+@dataclass(slots=True)
 class Pace:
     """A host that refused: its answers of late, its slowdown, and what it cost."""
 
@@ -73,7 +75,7 @@ class Pace:
     paused_until: float = 0.0
     backed_off_at: float = float("-inf")
     #: (when, task id, refused?) for answers to requests sent since the last slowdown, over the last WINDOW_S.
-    recent: collections.deque = field(default_factory=collections.deque)
+    recent: collections.deque = field(default_factory=lambda: collections.deque(maxlen=MAX_RECENT))
     in_a_row: int = 0  # slowdowns with no quiet step between them
     last_share: float = 0.0  # the share of refused URLs that drew the last slowdown
     given_up: bool = False  # its refusals do not follow the pace, or its pauses cost too much: not slowed again
@@ -86,6 +88,10 @@ class Pace:
 
     def slowed(self) -> bool:
         return self.slowed_since is not None
+
+    def calm(self, now: float) -> bool:
+        """Never slowed, and nothing of late to weigh: all it holds is its count of refusals."""
+        return not self.reason and (not self.recent or self.recent[-1][0] < now - WINDOW_S)
 
     def recover(self, now: float) -> None:
         """Give back a step of pace for each RECOVERY_STEP_S of quiet since the pause ended."""
