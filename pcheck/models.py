@@ -96,7 +96,7 @@ class Verdict:
     anchors: PageAnchors | None = None
     #: A 429 or 503's Retry-After, in seconds, for the host scheduler's pause; never in a record.
     retry_after_s: float | None = None
-    #: The host said its quota of requests is spent: seconds until it resets (0: not said); never in a record.
+    #: The host said its quota of requests is spent: seconds until it resets; never in a record.
     quota_wait_s: float | None = None
 
     def __reduce__(self) -> tuple:

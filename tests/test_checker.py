@@ -254,9 +254,10 @@ def test_hosts_beyond_the_kept_pools_do_not_keep_their_connections(lab, make_che
 @pytest.mark.parametrize("headers, wait", [
     ({"RateLimit-Remaining": "0", "RateLimit-Reset": "7"}, 7.0),
     ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "{in_9_s}"}, 9.0),  # GitHub's: a Unix time
-    ({"X-RateLimit-Remaining": "0"}, 0.0),  # spent, no word of when it resets
+    ({"X-RateLimit-Remaining": "0"}, 1.0),  # spent, no word of when it resets: a second
+    ({"RateLimit-Remaining": "0", "RateLimit-Reset": "0"}, 0.0),  # spent, and reset now
     ({"X-RateLimit-Remaining": "12", "X-RateLimit-Reset": "7"}, None),  # requests left: nothing to wait for
-    ({"RateLimit-Remaining": "0", "RateLimit-Reset": "²"}, 0.0),  # not an ASCII digit: not read as 2
+    ({"RateLimit-Remaining": "0", "RateLimit-Reset": "²"}, 1.0),  # not an ASCII digit: not read as 2
 ])
 def test_a_spent_rate_limit_quota_reaches_the_verdict(lab, make_checker, headers, wait):
     from urllib.parse import urlencode

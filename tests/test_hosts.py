@@ -445,3 +445,15 @@ def test_many_hosts_that_each_refuse_once_keep_a_count_each_not_a_pace(monkeypat
     counted = hosts.backoffs()
     assert len(counted) == 200 and sum(b.refusals for b in counted) == 200  # the host table still counts them all
     assert not any(b.reason for b in counted)
+
+
+def test_a_quota_that_resets_now_pauses_nothing_and_retry_after_zero_still_waits_the_interval():
+    hosts, clock = scheduler(cap=4, interval=0.05)
+    for i in range(3):
+        hosts.add(i, "api")
+    hosts.next()
+    hosts.answered(0, "api", Verdict(Outcome.ALIVE, 200, attempts=1, quota_wait_s=0.0))
+    clock.now += 0.05
+    assert hosts.next() == (1, "api")  # "spent, and reset now": no pause
+    assert answer(hosts, 1, "api", 429, retry_after=0.0) is None
+    assert hosts.next_wake() == pytest.approx(clock.now + 0.05)  # "retry now" waits the interval all the same

@@ -10,6 +10,8 @@ import email.utils
 import re
 import time
 
+#: How long a spent quota is waited for when the server does not say when it resets.
+QUOTA_UNSAID_S = 1.0
 #: A rate-limit reset above this many seconds is a Unix time (2001-09-09), not a delay.
 UNIX_TIME_FROM = 1e9
 #: Retry-After's delta-seconds (RFC 9110 §10.2.3): ASCII digits only.
@@ -34,10 +36,10 @@ def parse_retry_after(value: str) -> float | None:
 
 def parse_quota_reset(value: str) -> float:
     """Seconds until a spent quota resets, from `RateLimit-Reset` (delta seconds, the IETF draft's) or
-    `X-RateLimit-Reset` (often a Unix time, GitHub's); 0 when not said or unreadable."""
+    `X-RateLimit-Reset` (often a Unix time, GitHub's); QUOTA_UNSAID_S when not said or unreadable."""
     value = value.strip(" \t")
     if not value.isascii() or not _DELTA_SECONDS.fullmatch(value):
-        return 0.0
+        return QUOTA_UNSAID_S
     seconds = float(value)
     if seconds > UNIX_TIME_FROM:  # a moment, not a delay
         seconds -= time.time()

@@ -190,7 +190,8 @@ class HostScheduler:
         if too_late or retry.deferrals >= self._max_deferrals:
             self._mark_ready(host)
             return self._final(task_id, verdict)
-        wait = retry_after if retry_after is not None else self._retry_wait(retry.deferrals)
+        # Never sooner than the host's interval, whatever it said (a `Retry-After: 0` on every answer).
+        wait = max(retry_after if retry_after is not None else self._retry_wait(retry.deferrals), self._interval(host))
         retry.deferrals += 1
         retry.spent += verdict.attempts
         heapq.heappush(self._deferred, (now + max(0.0, wait), task_id, host))

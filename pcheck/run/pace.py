@@ -163,9 +163,9 @@ class Pace:
 
     def wait_for_quota(self, now: float, wait: float, max_pause_s: float) -> float | None:
         """The host said its quota is spent: until when it is paused (its concurrency and interval untouched:
-        a quota counts requests, not their pace), or None when the wait is over the cap or the budget is spent."""
-        wait = wait or DEFAULT_PAUSE_S  # spent, with no word of when it resets
-        if wait > max_pause_s or self.paused_s >= PAUSE_BUDGET * max_pause_s:
+        a quota counts requests, not their pace), or None when it resets now, the wait is over the cap, or the
+        pauses' budget is spent."""
+        if wait <= 0 or wait > max_pause_s or self.paused_s >= PAUSE_BUDGET * max_pause_s:
             return None
         if self.slowed_since is None:
             self.slowed_since = now
