@@ -199,7 +199,7 @@ def test_a_host_whose_refusals_do_not_follow_the_pace_is_not_slowed_again():
     assert verdicts == 200
     [alt] = hosts.backoffs()
     assert "did not lower" in alt.reason and alt.paused_s <= 1.0 + 2.0
-    assert clock.now - 100.0 < 60, clock.now - 100.0  # 200 URLs at 50 ms and their retries, not one per 10 s
+    assert clock.now - 100.0 < 20, clock.now - 100.0  # 200 URLs at 50 ms (10 s) and their retries, not a minute
 
 
 @pytest.mark.parametrize("retry_after", [30.0, 0.0, None])
@@ -457,3 +457,38 @@ def test_a_quota_that_resets_now_pauses_nothing_and_retry_after_zero_still_waits
     assert hosts.next() == (1, "api")  # "spent, and reset now": no pause
     assert answer(hosts, 1, "api", 429, retry_after=0.0) is None
     assert hosts.next_wake() == pytest.approx(clock.now + 0.05)  # "retry now" waits the interval all the same
+
+
+def test_an_overload_before_the_host_is_back_at_its_pace_is_judged_against_the_last_one():
+    """Every other request refused: at the slowed pace a step or two of quiet came back between overloads, and
+    each step wiped the 'slowing did not help' judgement; the host cycled between slow paces for a minute
+    (46-58 s for 60 URLs, 3 runs in 6). An overload while still slowed is judged against the last."""
+    hosts, clock = scheduler(cap=8, deferrals=0)
+    refuse_a_burst(hosts, clock, n=4, retry_after=1.0)
+    clock.now += 1.0 + 1.5  # the pause, then one quiet step back: faster, still below its pace
+    [stepped] = hosts.backoffs()
+    assert stepped.limit == 8 and 0 < stepped.extra_interval_s < 0.1 and stepped.slowed_s > 0
+    for i in range(100, 104):  # the same share refused again
+        hosts.add(i, "a")
+        clock.now = max(clock.now, hosts.next_wake() or clock.now)
+        assert hosts.next() == (i, "a")
+        clock.now += 0.01
+        answer(hosts, i, "a", 429)
+    [judged] = hosts.backoffs()
+    assert "did not lower" in judged.reason and judged.paused_s == pytest.approx(1.0)  # not paused again
+
+
+def test_a_refusal_at_the_slowed_pace_is_not_quiet():
+    hosts, clock = scheduler(cap=8, deferrals=0)
+    refuse_a_burst(hosts, clock, n=4, retry_after=1.0)
+    clock.now += 1.0 + 0.8  # the pause, then a refused first try: one refusal, no overload
+    [slowed] = hosts.backoffs()
+    hosts.add(100, "a")
+    assert hosts.next() == (100, "a")
+    answer(hosts, 100, "a", 503)
+    clock.now += 0.7  # 1.5 s after the pause, 0.7 s after the refusal: no step back yet
+    [still] = hosts.backoffs()
+    assert (still.limit, still.extra_interval_s) == (slowed.limit, slowed.extra_interval_s)
+    clock.now += 0.31  # a whole second without one
+    [back] = hosts.backoffs()
+    assert back.limit == 2 * slowed.limit

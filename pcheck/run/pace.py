@@ -20,15 +20,15 @@ after its own wait), and only refusals that are the host's state slow it.
   quota counts requests, not their rate. A reset beyond the cap is not waited
   for: the host's answers then stand.
 * **The pace comes back by time, not by answers.** Each RECOVERY_STEP_S after
-  the pause without a new overload doubles the concurrency (up to the cap) and
+  the pause without a refused first try doubles the concurrency (up to the cap) and
   halves the extra interval (gone below MIN_BACKOFF_INTERVAL_S / 4): a host
   sent to one request every 10 s is back at its configured pace within about
   8 s of quiet, whatever its answers were. Only the step back to the pace that
   drew the last overload waits longer, REPROBE_S of quiet (TCP's slow-start
   threshold): a host that allows 10 requests a second is not asked for 20
   again every other second.
-* **Slowing must help, and is bounded.** A second slowdown with no quiet step
-  since the first, whose share of refused URLs did not fall below
+* **Slowing must help, and is bounded.** A second overload before the host got
+  back to its configured pace, whose share of refused URLs did not fall below
   HELPLESS_SHARE of the last one's, says the refusals do not follow the pace
   (a backend refusing every other request, say): the host is not slowed again,
   and each URL keeps its own retries. So does a host whose pauses cost
@@ -129,6 +129,9 @@ class Pace:
             recent.popleft()
         if not refused:
             return None
+        # Quiet means no refusal at all: at a slow pace, refusals too few to make an overload within a
+        # step must not pass for recovery (a backend refusing every other request stayed slowed for a minute).
+        self.quiet_from = max(self.quiet_from, now)
         refused_urls = {t for _, t, r in recent if r}
         if len(refused_urls) < MIN_REFUSED_URLS:
             return None
@@ -138,7 +141,9 @@ class Pace:
     def back_off(self, now: float, share: float, retry_after: float | None, max_pause_s: float) -> float | None:
         """Slow the host for an overload (`share` of its first tries refused): until when it is paused, or None
         when it is no longer slowed (slowing did not help, or its pauses cost too much)."""
-        helpless = self.in_a_row >= 1 and share >= HELPLESS_SHARE * self.last_share
+        # Judged against the last overload while the host never got back to its pace since: a step or two back
+        # between them (a refusal now and then at the slow pace) does not make it a new episode.
+        helpless = self.slowed_since is not None and share >= HELPLESS_SHARE * self.last_share
         if helpless or self.paused_s >= PAUSE_BUDGET * max_pause_s:
             self.end_slowdown(now)
             self.given_up = True  # its refusals are its URLs' own: each keeps its retries, the host its pace
