@@ -136,3 +136,15 @@ def test_the_held_verdicts_wait_their_turn_and_come_back_combined():
     assert final.outcome is Outcome.ALIVE and final.attempts == 3
     assert final.detail == "alive on a re-check 10 s later (first: connection)"
     assert rechecks.waiting == 0
+
+
+def test_a_429_that_outlasts_its_retries_is_checked_once_more_later(lab, tmp_path):
+    """Refused on every try within the check (a host refusing every other request, say), a URL is asked once
+    more after --recheck-after, as a 5xx is: rate limiting passes."""
+    proc = run_pcheck("check", lab.url("status/429?late=1"), "--format", "jsonl", "--retries", "0",
+                      "--recheck-after", "0.5s", *FAST)
+    [r] = records(proc)
+    sent = [e.method for e in lab.log if e.target == "/status/429?late=1"]
+    assert sent == ["HEAD", "GET", "GET"]  # the 429 (confirmed with GET), then the re-check
+    assert (r["outcome"], r["status"]) == ("blocked", 429)
+    assert "failed again on a re-check 0.5 s later (first: 429)" in r["detail"]

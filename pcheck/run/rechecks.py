@@ -1,4 +1,4 @@
-"""The late re-check: a transient failure (a timeout, a refused connection, a 5xx) is checked once more,
+"""The late re-check: a transient failure (a timeout, a refused connection, a 5xx, a 429) is checked once more,
 some seconds later, and that verdict replaces the first.
 
 Retries inside a check all fall within the same bad seconds (a host down for 6 s fails every URL
@@ -16,6 +16,10 @@ from dataclasses import replace
 from typing import Callable
 
 from pcheck.models import Outcome, Verdict, is_transient
+
+
+#: Outcomes whose transient failures are checked once more: broken ones, and a 429 (blocked).
+RECHECKED = frozenset({Outcome.BROKEN, Outcome.BLOCKED})
 
 
 class LateRechecks:
@@ -42,7 +46,8 @@ class LateRechecks:
         first = self._first.pop(task_id, None)
         if first is not None:
             return rechecked(first, verdict, self.after_s)
-        if self.after_s > 0 and verdict.outcome is Outcome.BROKEN \
+        # A 429 that outlasted its retries (blocked) is rate limiting, which passes too: asked once more later.
+        if self.after_s > 0 and verdict.outcome in RECHECKED \
                 and is_transient(verdict.status, verdict.error, verdict.detail):
             self._first[task_id] = verdict
             heapq.heappush(self._due, (self._clock() + self.after_s, task_id))
