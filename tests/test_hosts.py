@@ -492,3 +492,17 @@ def test_a_refusal_at_the_slowed_pace_is_not_quiet():
     clock.now += 0.31  # a whole second without one
     [back] = hosts.backoffs()
     assert back.limit == 2 * slowed.limit
+
+
+def test_refusals_while_a_spent_quota_is_waited_for_still_slow_the_host():
+    """The quota's pause is not an overload: refusals arriving during it are judged on their own."""
+    hosts, clock = scheduler(cap=8, max_pause=30.0)
+    for i in range(5):
+        hosts.add(i, "api")
+    started = drain(hosts)
+    hosts.answered(started[0][0], "api", Verdict(Outcome.ALIVE, 200, attempts=1, quota_wait_s=5.0))
+    for task_id, _ in started[1:]:  # sent before the quota was said spent, refused after
+        clock.now += 0.001
+        answer(hosts, task_id, "api", 429, 2.0)
+    [api] = hosts.backoffs()
+    assert api.limit == 4 and "did not lower" not in api.reason  # slowed, not given up at its first overload

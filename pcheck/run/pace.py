@@ -120,6 +120,7 @@ class Pace:
         if self.slowed_since is not None:
             self.slowed_s += max(0.0, when - self.slowed_since)
             self.slowed_since = None
+            self.last_share = 0.0  # the next overload starts an episode of its own
 
     def weigh(self, now: float, task_id: int, refused: bool) -> float | None:
         """Note a first try's answer; the share of refused URLs when the host's refusals are its state, else None."""
@@ -143,7 +144,7 @@ class Pace:
         when it is no longer slowed (slowing did not help, or its pauses cost too much)."""
         # Judged against the last overload while the host never got back to its pace since: a step or two back
         # between them (a refusal now and then at the slow pace) does not make it a new episode.
-        helpless = self.slowed_since is not None and share >= HELPLESS_SHARE * self.last_share
+        helpless = self.slowed_since is not None and self.last_share > 0 and share >= HELPLESS_SHARE * self.last_share
         if helpless or self.paused_s >= PAUSE_BUDGET * max_pause_s:
             self.end_slowdown(now)
             self.given_up = True  # its refusals are its URLs' own: each keeps its retries, the host its pace
