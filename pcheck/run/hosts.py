@@ -10,8 +10,9 @@ A refusal (429, 503) is first the URL's answer: the refused URL waits its own
 backoff (its Retry-After within --max-retry-after, else exponential with
 jitter from --backoff-base) and goes back to the front of its host's queue, at
 most --retries times; its next try uses GET, and waits for the host's cap and
-any slowdown, not for the configured --host-interval (that spaces the host's
-URLs, and the try comes after its own wait, longer than the interval). The
+any slowdown, not for its turn in the configured --host-interval (that spaces
+the host's URLs, and the try comes after its own wait, never shorter than the
+interval). The
 host is slowed only when the refusals are its state: `run/pace.py` holds that
 rule, and how the pace comes back.
 
