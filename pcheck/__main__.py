@@ -29,6 +29,12 @@ def main(args: list[str] | None = None) -> None:
                 from pcheck.cli.app import run
             except KeyboardInterrupt:
                 raise SystemExit(signals.received.exit_status()) from None
+            except Exception:
+                # A signal that lands in a class body's __set_name__ (a dataclass's fields) reaches here wrapped
+                # in a RuntimeError: the import failed because of the signal, and ends as the signal says.
+                if signals.received.first is not None:
+                    raise SystemExit(signals.received.exit_status()) from None
+                raise
             if signals.received.first is not None:  # it landed where it could not unwind (see _quiet_interrupts)
                 raise SystemExit(signals.received.exit_status())
             _workers_skip_the_console_script()

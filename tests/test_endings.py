@@ -444,3 +444,27 @@ def test_a_signal_landing_where_it_cannot_unwind_still_ends_the_start_up_quietly
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=30)
     assert proc.returncode == 143, proc.stderr.decode()
     assert proc.stderr == b"" and b"pcheck" not in proc.stdout
+
+
+def test_a_signal_wrapped_by_python_while_the_cli_is_imported_still_ends_with_its_status(monkeypatch):
+    """SIGTERM landing in a dataclass's `__set_name__` while `pcheck.config` is imported comes out as
+    `RuntimeError: Error calling __set_name__ on 'Field' instance 'processes'` (seen in CI, 1 run in a few
+    hundred): exit 143, quietly, not a traceback and exit 1."""
+    import types
+
+    from pcheck import __main__ as entry
+    from pcheck.run import signals as run_signals
+
+    app = types.ModuleType("pcheck.cli.app")
+
+    def landing(name: str) -> object:
+        run_signals.received.received.append(signal.SIGTERM)  # recorded by the handler, then raised in a class body
+        raise RuntimeError("Error calling __set_name__ on 'Field' instance 'processes' in 'Config'") \
+            from run_signals.Interrupted()
+
+    app.__getattr__ = landing  # type: ignore[method-assign]
+    monkeypatch.setitem(sys.modules, "pcheck.cli.app", app)
+    with pytest.raises(SystemExit) as ended:
+        entry.main(["check", "http://127.0.0.1:9/"])
+    assert ended.value.code == 143
+    run_signals.received.received.clear()

@@ -71,6 +71,10 @@ def run(args: list[str] | None = None) -> None:
         command(args=args, prog_name="pcheck")
     except KeyboardInterrupt:  # before typer took over (it turns a later one into exit 130)
         sys.exit(signal_code())
+    except Exception:
+        if signals.received.first is not None:  # the signal, wrapped by Python on its way (see pcheck.__main__)
+            sys.exit(signal_code())
+        raise
     except SystemExit as exc:
         # Typer ends a command that a signal unwound before its run began with exit 130
         # (Ctrl-C's): say which signal it was, as a run does.
