@@ -506,3 +506,18 @@ def test_refusals_while_a_spent_quota_is_waited_for_still_slow_the_host():
         answer(hosts, task_id, "api", 429, 2.0)
     [api] = hosts.backoffs()
     assert api.limit == 4 and "did not lower" not in api.reason  # slowed, not given up at its first overload
+
+
+def test_a_retry_whose_wait_is_over_still_waits_a_pause_that_came_since():
+    """A refused URL's try is due; before it starts, another answer says the host's quota is spent."""
+    hosts, clock = scheduler(cap=4, deferrals=2)
+    hosts.add(1, "api")
+    hosts.add(2, "api")
+    drain(hosts)
+    assert answer(hosts, 1, "api", 503) is None
+    clock.now = hosts.next_wake()
+    assert hosts.has_ready()  # its wait is over: it is next
+    hosts.answered(2, "api", Verdict(Outcome.ALIVE, 200, attempts=1, quota_wait_s=5.0))
+    assert hosts.next() is None  # the pause binds the retry too
+    clock.now += 5.0
+    assert hosts.next() == (1, "api")

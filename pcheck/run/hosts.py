@@ -90,7 +90,7 @@ class HostScheduler:
         """Queue a task behind the others of its host; `last_try`: a refusal will be its verdict (a re-check)."""
         if last_try:
             self._retries[task_id] = _Retry(self._max_deferrals, last=True)
-        self._queue(task_id, host).append(task_id)
+        self._queue(host).append(task_id)
         self.waiting += 1
         self._mark_ready(host)
 
@@ -118,12 +118,12 @@ class HostScheduler:
         self._wake(now)
         while self._tries:  # a refused URL's next try: under the cap, not behind the interval
             task_id, host = self._tries.popleft()
-            if self._load[host] < self._limit(host):
+            if self._load[host] < self._limit(host) and not self._held(host, now):
                 self.waiting -= 1
                 self._load[host] += 1
                 self._started[task_id] = now
                 return task_id, host
-            self._queue(task_id, host).appendleft(task_id)  # no room: first in its host's line
+            self._queue(host).appendleft(task_id)  # no room, or paused since: first in its host's line
             self._mark_ready(host)
         while self._ready:
             host = self._ready.popleft()
@@ -255,7 +255,7 @@ class HostScheduler:
 
     def _limit(self, host: str) -> int:
         pace = self._paces.get(host)
-        if pace is None or pace.given_up:
+        if pace is None or pace.given_up or pace.slowed_since is None:  # not slowed: its cap (no clock asked)
             return self._cap(host)
         pace.recover(self._clock())
         return pace.limit
@@ -266,12 +266,17 @@ class HostScheduler:
         slowed = pace is not None and not pace.given_up and pace.slowed()
         return max(self._interval(host), pace.extra_interval if slowed else 0.0), slowed
 
+    def _held(self, host: str, now: float) -> bool:
+        """Slowed or paused: a refused URL's next try keeps to the host's pace, not only its cap."""
+        pace = self._paces.get(host)
+        return pace is not None and (pace.slowed() or pace.paused_until > now)
+
     def _pause(self, host: str, until: float | None) -> None:
         if until is not None:
             self._next_start[host] = max(self._next_start.get(host, 0.0), until)
 
     # -- queues ------------------------------------------------------------------------------------
-    def _queue(self, task_id: int, host: str) -> collections.deque[int]:
+    def _queue(self, host: str) -> collections.deque[int]:
         queue = self._pending.get(host)
         if queue is None:
             queue = self._pending[host] = collections.deque()
@@ -311,9 +316,8 @@ class HostScheduler:
         now = self._clock() if now is None else now
         while self._deferred and self._deferred[0][0] <= now:  # a refused URL's backoff is over
             _, task_id, host = heapq.heappop(self._deferred)
-            pace = self._paces.get(host)
-            if pace is not None and (pace.slowed() or pace.paused_until > now):
-                self._queue(task_id, host).appendleft(task_id)  # a slowed host's pace binds it: first in line
+            if self._held(host, now):
+                self._queue(host).appendleft(task_id)  # a slowed host's pace binds it: first in line
                 self._mark_ready(host)
             else:
                 self._tries.append((task_id, host))
