@@ -29,10 +29,8 @@ def main(args: list[str] | None = None) -> None:
                 from pcheck.cli.app import run
             except KeyboardInterrupt:
                 raise SystemExit(signals.received.exit_status()) from None
-            except Exception:
-                # A signal that lands in a class body's __set_name__ (a dataclass's fields) reaches here wrapped
-                # in a RuntimeError: the import failed because of the signal, and ends as the signal says.
-                if signals.received.first is not None:
+            except Exception as exc:
+                if signals.wrapped_interrupt(exc):  # the import failed because of the signal: end as it says
                     raise SystemExit(signals.received.exit_status()) from None
                 raise
             if signals.received.first is not None:  # it landed where it could not unwind (see _quiet_interrupts)
@@ -76,8 +74,14 @@ def _start_workers_early(args: list[str]) -> None:
     """
     if not args or _NO_EARLY_START & {a.split("=", 1)[0] for a in args} or args[0] in ("demo",):
         return
-    sure = any(a == "-" or a.split("=", 1)[0] == "--processes" or (a.startswith("-p") and a[2:3] != "-")
-               or (not a.startswith("-") and a not in ("check", "watch") and os.path.exists(a)) for a in args)
+    sure = False
+    for before, a in zip(["check", *args], args):
+        if a == "-" or a.split("=", 1)[0] == "--processes" or (a.startswith("-p") and a[2:3] != "-"):
+            sure = True
+        elif before.startswith("-") and "=" not in before:
+            continue  # perhaps that option's value (`-o report.jsonl`, `--config pcheck.toml`): not an input
+        elif not a.startswith("-") and a not in ("check", "watch") and os.path.exists(a):
+            sure = True
     if sure:
         from pcheck.run.procs import prestart
 

@@ -468,3 +468,22 @@ def test_a_signal_wrapped_by_python_while_the_cli_is_imported_still_ends_with_it
         entry.main(["check", "http://127.0.0.1:9/"])
     assert ended.value.code == 143
     run_signals.received.received.clear()
+
+
+def test_an_error_at_start_up_that_no_signal_caused_is_not_hidden_by_an_earlier_signal(monkeypatch):
+    import types
+
+    from pcheck import __main__ as entry
+    from pcheck.run import signals as run_signals
+
+    app = types.ModuleType("pcheck.cli.app")
+
+    def broken(name: str) -> object:
+        run_signals.received.received.append(signal.SIGTERM)
+        raise RuntimeError("a bug of pcheck's own")  # no Interrupted behind it
+
+    app.__getattr__ = broken  # type: ignore[method-assign]
+    monkeypatch.setitem(sys.modules, "pcheck.cli.app", app)
+    with pytest.raises(RuntimeError, match="a bug of pcheck's own"):
+        entry.main(["check", "http://127.0.0.1:9/"])
+    run_signals.received.received.clear()

@@ -133,6 +133,8 @@ def test_an_ending_signal_during_a_small_run_writes_its_record_and_exits_128_plu
     (["check", "http://example.test/"], False),  # a small run: checked in this process
     (["check", "--timeout", "5", "http://example.test/"], False),  # "5" is an option's value, not an input
     (["check", "{file}", "--dump"], False),  # nothing is checked
+    (["check", "-o", "{file}", "http://example.test/"], False),  # a small run writing over an existing report
+    (["check", "--insecure", "{file}"], False),  # might be a value: left to the CLI's own start, as before
     (["check", "{file}", "--help"], False),
     (["check", "{file}", "--start-method", "spawn"], False),  # no fork server at all
     ([], False),

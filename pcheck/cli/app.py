@@ -71,8 +71,8 @@ def run(args: list[str] | None = None) -> None:
         command(args=args, prog_name="pcheck")
     except KeyboardInterrupt:  # before typer took over (it turns a later one into exit 130)
         sys.exit(signal_code())
-    except Exception:
-        if signals.received.first is not None:  # the signal, wrapped by Python on its way (see pcheck.__main__)
+    except Exception as exc:
+        if signals.wrapped_interrupt(exc):  # the signal, wrapped by Python on its way
             sys.exit(signal_code())
         raise
     except SystemExit as exc:

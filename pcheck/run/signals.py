@@ -79,6 +79,17 @@ class Interrupted(KeyboardInterrupt):
     """
 
 
+def wrapped_interrupt(exc: BaseException) -> bool:
+    """True when an ending signal is behind `exc`: Python wraps what a class body's `__set_name__` raises (a
+    dataclass's fields) in a RuntimeError, so a signal landing there surfaces as one."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def raise_interrupt(signum: int, frame: object) -> None:
     """The handler outside a run: unwind like Ctrl-C, whichever signal it was."""
     raise Interrupted
