@@ -108,7 +108,7 @@ def _ctx(explicit: set[str]) -> SimpleNamespace:
 
 
 def test_the_config_file_fills_only_what_the_command_line_left_at_its_default():
-    options, explicit = Options.given(_ctx({"threads"}), inputs=["urls.txt"], threads=5, timeout=10.0, accept="200-299")
+    options, explicit = Options.given(_ctx({"threads"}), {"inputs": ["urls.txt"], "threads": 5, "timeout": 10.0, "accept": "200-299"})
     file_options = {"threads": 99, "timeout": 3, "accept": [200, 403], "exclude": ["^https://internal"], "resume": True}
     merged, used = options.under_file(explicit, file_options, accepted={"threads", "timeout", "accept", "exclude"})
     assert merged.threads == 5  # the flag wins
@@ -122,7 +122,7 @@ def test_the_config_file_fills_only_what_the_command_line_left_at_its_default():
 
 def test_an_option_no_command_declares_is_a_programming_error():
     with pytest.raises(TypeError, match="no such option: tread"):
-        Options.given(_ctx(set()), tread=3)
+        Options.given(_ctx(set()), {"tread": 3})
 
 
 def test_a_session_refuses_resume_without_a_jsonl_report_before_opening_anything(tmp_path):

@@ -19,26 +19,17 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
+from pcheck.cli.declare import file_types
+from pcheck.cli.options import Options
 from pcheck.config import HostPolicy, parse_accept, parse_duration, parse_header
 from pcheck.errors import ConfigError
 
 CONFIG_NAME = "pcheck.toml"
 
-#: key -> the types its value may have in TOML. Lists stand for repeatable options.
-OPTION_TYPES: dict[str, tuple[type, ...]] = {
-    "processes": (int,), "threads": (int,), "timeout": (int, float), "retries": (int,),
-    "accept": (str, list), "method": (str,), "max_per_host": (int,), "max_redirects": (int,), "host_interval": (str,), "recheck_after": (str,),
-    "accept_transient": (bool,),
-    "format": (str,), "output": (str,), "include": (list,), "exclude": (list,), "header": (list,),
-    "user_agent": (str,), "insecure": (bool,), "ca_bundle": (str,), "exclude_private": (bool,),
-    "fail_on_blocked": (bool,), "no_progress": (bool,), "input_format": (str,), "extensions": (str, list),
-    "host_stats": (bool,), "no_ignore": (bool,), "hidden": (bool,), "root_dir": (str,), "base_url": (str,), "include_fragments": (bool,),
-    "color": (str,), "verbose": (bool,), "quiet": (bool,),
-    "fail_after": (int,),  # with --cache on the command line: the count of runs lives in the cache
-    "proxy": (str,),  # github_token is not a key: a token does not belong in a file kept next to the docs
-}
-HOST_TYPES: dict[str, tuple[type, ...]] = {"max_per_host": (int,), "headers": (dict,), "accept": (str, list),
-                                           "host_interval": (str, int, float)}
+#: key -> the types its value may have in TOML (lists stand for repeatable options), from the declarations.
+OPTION_TYPES: dict[str, tuple[type, ...]] = file_types(Options)
+#: The keys of a [hosts."name"] table: the options declared per_host, and its own table of headers.
+HOST_TYPES: dict[str, tuple[type, ...]] = {**file_types(Options, per_host=True), "headers": (dict,)}
 
 
 @dataclass(frozen=True)

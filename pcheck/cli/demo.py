@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 import typer
 
 from pcheck.cli import options as opt
+from pcheck.cli.declare import DEMO, command
 from pcheck.cli.exits import ExitCode, ending_code, fail
-from pcheck.config import DEFAULT_FORMAT, Config
+from pcheck.config import Config
 from pcheck.errors import PcheckError
 from pcheck.models import CheckResult, Outcome
 
@@ -53,10 +54,7 @@ def demo_cases(lab: Lab, fast_urls: int = 200) -> list[tuple[str, Outcome]]:
     return cases
 
 
-def demo(
-    processes: opt.Processes = None,
-    format: opt.Format = DEFAULT_FORMAT,  # noqa: A002 - the option's name
-) -> None:
+def run_demo(processes: int | None, format: str) -> None:  # noqa: A002 - the option's name
     """Start the embedded local site, check a mixed list on every core, and show the report (offline)."""
     from pcheck.inputs.sources import Source
     from pcheck.lab import Lab
@@ -92,3 +90,7 @@ def demo(
     if ending.signal is not None or ending.interrupted:
         raise typer.Exit(ending_code(ending, fail_on_blocked=False))
     raise typer.Exit(ExitCode.FAILED if wrong else ExitCode.OK)
+
+
+#: The command typer sees: `run_demo` with the options declared for demo (cli.options).
+demo = command(opt.Options, DEMO, run_demo, [])

@@ -1,28 +1,40 @@
-"""The command line's options, declared once, gathered into a typed `Options`, turned into a Config.
+"""Every option of `check` and `watch`, declared once, and how they become the run's Config.
 
-`check` and `watch` share the option declarations below (Annotated types);
-each command builds an `Options` from its parameters by name, the config
-file fills in what the command line left at its default, and `Options`
-makes the run's `Config` and its sources. Every default comes from
-`pcheck.config`.
+Each option is one field of `Options` (cli.declare derives the typer
+parameters, the config file's types and the README's table from it). A
+command hands its parameters to `prepare`: the config file fills in what the
+command line left at its default, and `Options` makes the run's `Config` and
+its sources. Every default comes from `pcheck.config`.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
-from dataclasses import dataclass, field, fields, replace
-from typing import TYPE_CHECKING, Annotated, Any, Iterable, List, Optional
+from dataclasses import dataclass, fields, replace
+from typing import Annotated, Any, Iterable, List, Optional
 
 import typer
 
+from pcheck.cli.declare import (
+    BOTH,
+    CHECK,
+    DEMO,
+    WATCH,
+    config_values,
+    declared,
+    from_file,
+    option,
+)
 from pcheck.config import (
     COLORS,
     DEFAULT_ACCEPT,
     DEFAULT_CACHE_PATH,
     DEFAULT_COLOR,
     DEFAULT_DISTRIBUTOR,
-    DEFAULT_FAIL_AFTER,
+    DEFAULT_EVERY,
     DEFAULT_EXTENSIONS,
+    DEFAULT_FAIL_AFTER,
     DEFAULT_FORMAT,
     DEFAULT_HOST_INTERVAL,
     DEFAULT_INPUT_FORMAT,
@@ -38,126 +50,197 @@ from pcheck.config import (
     DEFAULT_USER_AGENT,
     FORMATS,
     GITHUB_TOKEN_ENV,
+    INPUT_FORMATS,
     PROCESSES_ENV,
     SMALL_RUN,
-    processes_from_environment,
     Config,
     HostPolicy,
     parse_accept,
     parse_duration,
     parse_header,
+    processes_from_environment,
 )
 from pcheck.errors import ConfigError
-
-if TYPE_CHECKING:
-    from pcheck.inputs.sources import Source
 
 # Hidden from the Arguments section (typer would show its type there, `<list[str]>`): each
 # command's help says what an INPUT is, and the usage line still shows `[INPUT]...`.
 Inputs = Annotated[Optional[List[str]], typer.Argument(
     metavar="[INPUT]...", hidden=True,
     help="URL lists, Markdown/HTML documents, directories or globs; '-' for stdin; or http(s) URLs.")]
-Processes = Annotated[Optional[int], typer.Option("-p", "--processes", metavar="N", help=f"Worker processes [default: usable cores, or ${PROCESSES_ENV}].")]
-Threads = Annotated[int, typer.Option("-t", "--threads", metavar="N", help="Threads per process, at most: a worker starts with 32 and doubles while its checks wait on the network.")]
-Timeout = Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Total seconds for one attempt, connect to last header byte.")]
-Retries = Annotated[int, typer.Option("--retries", metavar="N", help="Retries on timeout, connection/DNS error, 408, 429, 5xx.")]
-Accept = Annotated[str, typer.Option("--accept", metavar="CODES", help="Statuses that count as alive, comma-separated: 403, 200-299, or lychee's 200..=299, 400..404 (end excluded), ..=299, 200...")]
-Method = Annotated[str, typer.Option("--method", metavar="head|get", help="First method: head (a failure is confirmed with GET) or get.")]
-MaxPerHost = Annotated[int, typer.Option("--max-per-host", metavar="N", help="Concurrent requests to one host, all processes together.")]
-RecheckAfter = Annotated[str, typer.Option("--recheck-after", metavar="DURATION", help="Check a transient failure (timeout, refused connection, 5xx, 429) once more this long after it, before the report (0: never).")]
-AcceptTransient = Annotated[bool, typer.Option("--accept-transient", help="Transient failures (after the late re-check) do not fail the run; they are still reported.")]
-HostInterval = Annotated[str, typer.Option("--host-interval", metavar="DURATION", help="Least time between two request starts to one host (500ms, 2s; 0: none); a host answering 429 or 503 is slowed further.")]
-MaxRedirects = Annotated[int, typer.Option("--max-redirects", metavar="N", help="Redirect hops followed.")]
-Format = Annotated[str, typer.Option("--format", metavar="FORMAT", help=f"Report format: {', '.join(FORMATS)}.")]
-Output = Annotated[Optional[str], typer.Option("-o", "--output", metavar="FILE", help="Write the report to this file [default: stdout].")]
-Include = Annotated[List[str], typer.Option("--include", metavar="REGEX", help="Only check URLs matching this regex (repeatable).")]
-Exclude = Annotated[List[str], typer.Option("--exclude", metavar="REGEX", help="Skip URLs matching this regex (repeatable).")]
-Header = Annotated[List[str], typer.Option("--header", metavar="HEADER", help="Extra request header 'Name: value' (repeatable).")]
-UserAgent = Annotated[str, typer.Option("--user-agent", metavar="AGENT", help="User-Agent header.")]
-ExcludePrivate = Annotated[bool, typer.Option("--exclude-private", help="Refuse private, loopback, link-local and metadata addresses, checked on every hop's resolved address.")]
-Proxy = Annotated[Optional[str], typer.Option("--proxy", metavar="URL", help="Send every request through this HTTP(S) proxy (http://[user:password@]host:port) instead of $HTTP_PROXY, $HTTPS_PROXY, $ALL_PROXY; $NO_PROXY still applies.")]
-GithubToken = Annotated[Optional[str], typer.Option("--github-token", metavar="TOKEN", envvar=GITHUB_TOKEN_ENV, show_envvar=False, help=f"GitHub token, sent as a bearer token to https://github.com and api.github.com only [default: ${GITHUB_TOKEN_ENV}].")]
-Insecure = Annotated[bool, typer.Option("--insecure", help="Skip TLS certificate verification.")]
-CaBundle = Annotated[Optional[str], typer.Option("--ca-bundle", metavar="FILE", help="CA certificates (a PEM file, or a folder of them hashed by `openssl rehash`) to verify TLS with.")]
-FailOnBlocked = Annotated[bool, typer.Option("--fail-on-blocked", help="Count blocked URLs (401, 403, 429, 999, challenges) as failures.")]
-InputFormat = Annotated[str, typer.Option("--input-format", metavar="FORMAT", help="How to read inputs: auto (by extension), list, markdown, html, text, sitemap.")]
-Extensions = Annotated[str, typer.Option("--extensions", metavar="EXTS", help="Document extensions searched for in directories.")]
-NoIgnore = Annotated[bool, typer.Option("--no-ignore", help="Walk directories without reading .gitignore and .ignore files.")]
-Hidden = Annotated[bool, typer.Option("--hidden", help="Walk hidden files and folders (names starting with '.') too.")]
-HostStats = Annotated[bool, typer.Option("--host-stats", help="Add per-host statistics to the report.")]
-NoProgress = Annotated[bool, typer.Option("--no-progress", help="No progress bar or status lines.")]
-Color = Annotated[str, typer.Option("--color", metavar="WHEN", help=f"Colour the text report: {', '.join(COLORS)} (auto: on a terminal, unless NO_COLOR is set).")]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Text report: list every link with its outcome, alive and excluded ones too.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Text report: only the problem lines, no counts or hints.")]
-ConfigPath = Annotated[Optional[str], typer.Option("--config", metavar="FILE", help="Config file [default: the nearest pcheck.toml, or pyproject.toml with [tool.pcheck]].")]
-StartMethod = Annotated[Optional[str], typer.Option("--start-method", metavar="METHOD", help="multiprocessing start method: forkserver or spawn.", hidden=True)]
-Resume = Annotated[bool, typer.Option("--resume", help="Append to the -o jsonl report of an earlier run, skipping URLs it already holds a verdict for.")]
-Cache = Annotated[bool, typer.Option("--cache", help="Reuse alive verdicts from a local SQLite cache (errors are never cached).")]
-CachePath = Annotated[str, typer.Option("--cache-path", metavar="FILE", help="The cache file.")]
-FailAfter = Annotated[int, typer.Option("--fail-after", metavar="N", help="With --cache: a broken link fails the run only once it has failed on N runs in a row (it is reported every time).")]
-MaxCacheAge = Annotated[str, typer.Option("--max-cache-age", metavar="DURATION", help="How long a cached verdict is served: 30s, 15m, 12h, 1d.")]
-Distributor = Annotated[str, typer.Option("--distributor", metavar="NAME", help="multiprocessing (this machine) or ray (a Ray cluster; pip install 'pcheck[ray]').")]
-RayAddress = Annotated[Optional[str], typer.Option("--ray-address", metavar="ADDRESS", help="Ray cluster to join ('auto', 'ray://host:10001') [default: start a local one].")]
-ShardSize = Annotated[int, typer.Option("--shard-size", metavar="N", help="URLs per Ray task.")]
-RootDir = Annotated[Optional[str], typer.Option("--root-dir", metavar="DIR", help="Folder that a document's root-relative links (/guide/a.md) start from, checked on disk.")]
-BaseUrl = Annotated[Optional[str], typer.Option("--base-url", metavar="URL", help="Resolve a document's relative links against URL and check them over HTTP instead of on disk.")]
-IncludeFragments = Annotated[bool, typer.Option("--include-fragments", help="Check #fragments: of local files (heading slugs as GitHub makes them, id/name attributes) and of http(s) pages (fetched once with GET, ids and names).")]
-Dump = Annotated[bool, typer.Option("--dump", help="Print the links that would be checked, one per line (--format jsonl: a record each, with source, line and column), and check none.")]
-Every = Annotated[str, typer.Option("--every", metavar="DURATION", help="Interval between rounds: 30s, 5m, 1h.")]
-Rounds = Annotated[Optional[int], typer.Option("--rounds", metavar="N", help="Stop after this many rounds [default: never].")]
+
+
+def leading_parameters() -> list[inspect.Parameter]:
+    """The parameters every checking command takes before its options: click's context and the inputs."""
+    return [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+            inspect.Parameter("inputs", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Inputs)]
+
+
+def _headers(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    return tuple(parse_header(h) for h in values)
+
+
+def _lower(text: str) -> str:
+    return text.lower()
+
+
+def _none_if_empty(text: str | None) -> str | None:
+    return text or None
+
+
+def _verify(insecure: bool) -> bool:
+    return not insecure
 
 
 @dataclass(frozen=True)
 class Options:
-    """Every option of `check` and `watch`, by its long name (and config-file key)."""
+    """Every option of `check` and `watch`, declared once: its name is its long flag and its config-file key.
+
+    The typer parameters, the config file's types, the conversion into Config
+    and the README's options table all come from these fields (cli.declare).
+    """
 
     inputs: tuple[str, ...] = ()
-    processes: int | None = None  # None: PCHECK_PROCESSES, else the usable cores
-    threads: int = DEFAULT_THREADS
-    timeout: float = DEFAULT_TIMEOUT_S
-    retries: int = DEFAULT_RETRIES
-    accept: str = DEFAULT_ACCEPT
-    method: str = DEFAULT_METHOD
-    max_per_host: int = DEFAULT_MAX_PER_HOST
-    host_interval: str = DEFAULT_HOST_INTERVAL
-    recheck_after: str = DEFAULT_RECHECK_AFTER
-    accept_transient: bool = False
-    max_redirects: int = DEFAULT_MAX_REDIRECTS
-    format: str = DEFAULT_FORMAT
-    output: str | None = None
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    header: tuple[str, ...] = ()
-    user_agent: str = DEFAULT_USER_AGENT
-    exclude_private: bool = False
-    proxy: str | None = None  # None: the environment's proxies
-    github_token: str | None = field(default=None, repr=False)  # --github-token, else $GITHUB_TOKEN (empty: none)
-    insecure: bool = False  # only --insecure turns TLS verification off
-    ca_bundle: str | None = None
-    fail_on_blocked: bool = False
-    input_format: str = DEFAULT_INPUT_FORMAT
-    extensions: str = ",".join(DEFAULT_EXTENSIONS)
-    no_ignore: bool = False
-    hidden: bool = False
-    host_stats: bool = False
-    no_progress: bool = False
-    color: str = DEFAULT_COLOR
-    verbose: bool = False
-    quiet: bool = False
-    config_path: str | None = None
-    start_method: str | None = None
-    resume: bool = False
-    cache: bool = False
-    cache_path: str = DEFAULT_CACHE_PATH
-    max_cache_age: str = DEFAULT_MAX_CACHE_AGE
-    fail_after: int = DEFAULT_FAIL_AFTER
-    distributor: str = DEFAULT_DISTRIBUTOR
-    ray_address: str | None = None
-    shard_size: int = DEFAULT_SHARD_SIZE
-    dump: bool = False
-    root_dir: str | None = None
-    base_url: str | None = None
-    include_fragments: bool = False
+    every: str = option(DEFAULT_EVERY, "--every", metavar="DURATION", commands=frozenset({WATCH}), in_file=False,
+                        duration=True, help="Interval between rounds: `30s`, `5m`, `1h`.")
+    rounds: int | None = option(None, "--rounds", metavar="N", commands=frozenset({WATCH}), in_file=False,
+                                shown_default="never", help="Stop after this many rounds.")
+    processes: int | None = option(
+        None, "-p", "--processes", metavar="N", config="processes", commands=BOTH | {DEMO},
+        shown_default=f"usable cores (affinity-aware); env `{PROCESSES_ENV}`",
+        help="Worker processes (when neither this nor the environment variable is set, a run of at most "
+             f"{SMALL_RUN} URL arguments is checked in the pcheck process itself: no worker to start).")
+    threads: int = option(DEFAULT_THREADS, "-t", "--threads", metavar="N", config="threads",
+                          help="Threads per process, at most: each parks on one request; a worker starts with 32 "
+                               "and doubles while its checks wait on the network, not on the CPU.")
+    timeout: float = option(DEFAULT_TIMEOUT_S, "--timeout", metavar="SECONDS", config="timeout",
+                            help="Total seconds for one attempt, connect to last header byte, whatever the server drips.")
+    retries: int = option(DEFAULT_RETRIES, "--retries", metavar="N", config="retries",
+                          help="Retries on timeout, connection/DNS error, 408, 429, 5xx; exponential backoff with "
+                               "jitter; `Retry-After` honoured up to 30 s.")
+    accept: str = option(DEFAULT_ACCEPT, "--accept", metavar="CODES", config="accept", convert=parse_accept,
+                         joined=True, per_host=True,
+                         help="Statuses that count as alive, comma-separated: `403`, `200-299` (both ends in), and "
+                              "lychee's ranges: `200..=299` (end in), `400..404` (end out: 400-403), `..=299` (from "
+                              "100), `200..` (to 999); a malformed part is an error naming it (exit 2).")
+    method: str = option(DEFAULT_METHOD, "--method", metavar="head|get", config="method", convert=_lower,
+                         help="First method; with HEAD, any non-alive answer except a timeout or rate limit is "
+                              "confirmed with a GET whose body is never downloaded.")
+    max_per_host: int = option(DEFAULT_MAX_PER_HOST, "--max-per-host", metavar="N", config="max_per_host",
+                               per_host=True,
+                               help="Concurrent requests to one host, across all processes together.")
+    host_interval: str = option(DEFAULT_HOST_INTERVAL, "--host-interval", metavar="DURATION", config="host_interval",
+                                convert=parse_duration, duration=True, per_host=True,
+                                help="Least time between two request starts to one host (`0`: none); a host whose "
+                                     "refusals (429, 503) are the host's state is slowed further, then comes back "
+                                     "within seconds (see Polite per host).")
+    recheck_after: str = option(DEFAULT_RECHECK_AFTER, "--recheck-after", metavar="DURATION", config="recheck_after",
+                                convert=parse_duration, duration=True, commands=frozenset({CHECK}),
+                                help="Check a transient failure (timeout, refused connection, 5xx, 429) once more "
+                                     "this long after it, before the report (`0`: never).")
+    accept_transient: bool = option(False, "--accept-transient", config="accept_transient",
+                                    commands=frozenset({CHECK}),
+                                    help="Transient failures (after the late re-check) are reported but do not "
+                                         "fail the run.")
+    max_redirects: int = option(DEFAULT_MAX_REDIRECTS, "--max-redirects", metavar="N", config="max_redirects",
+                                help="Redirect hops followed (a loop stops at its first repeat).")
+    format: str = option(DEFAULT_FORMAT, "--format", metavar="FORMAT", commands=BOTH | {DEMO},
+                         help=f"Report format: {', '.join(f'`{f}`' for f in FORMATS)}.",
+                         help_for=((WATCH, "text (a line per change) or jsonl (a record per change)."),))
+    output: str | None = option(None, "-o", "--output", metavar="FILE", commands=frozenset({CHECK}),
+                                shown_default="stdout",
+                                help="Write the report to this file, replacing it (appending if it is "
+                                     "`$GITHUB_STEP_SUMMARY`'s, see In CI).")
+    include: tuple[str, ...] = option((), "--include", metavar="REGEX", config="include",
+                                      help="Only check URLs matching this regex (repeatable), as written or in "
+                                           "normal form; the others are reported as `excluded`.")
+    exclude: tuple[str, ...] = option((), "--exclude", metavar="REGEX", config="exclude",
+                                      help="Skip URLs matching this regex (repeatable), as written or in normal form "
+                                           "(`HTTPS://X.org` is matched by `^https://x\\.org/`); reported as `excluded`.")
+    header: tuple[str, ...] = option((), "--header", metavar="HEADER", config="headers", convert=_headers,
+                                     help="Extra request header `Name: value` (repeatable); `Authorization`, `Cookie` "
+                                          "and `Proxy-Authorization` are dropped when a redirect leaves the origin.")
+    user_agent: str = option(DEFAULT_USER_AGENT, "--user-agent", metavar="AGENT", config="user_agent",
+                             shown_default="`Mozilla/5.0 (compatible; pcheck/<version>)`", help="User-Agent header.")
+    exclude_private: bool = option(False, "--exclude-private", config="exclude_private",
+                                   help="Refuse private, loopback, link-local and metadata addresses, checked on the "
+                                        "resolved address of every hop (see Security).")
+    proxy: str | None = option(None, "--proxy", metavar="URL", config="proxy", convert=_none_if_empty,
+                               shown_default="env `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`",
+                               help="Send every request through this HTTP(S) proxy (`http://[user:password@]host:port`) "
+                                    "instead of the environment's; `NO_PROXY` still applies (see Proxies).")
+    github_token: str | None = option(None, "--github-token", metavar="TOKEN", config="github_token",
+                                      convert=_none_if_empty, envvar=GITHUB_TOKEN_ENV, in_file=False,
+                                      shown_default=f"env `{GITHUB_TOKEN_ENV}`",
+                                      help="Sent as `Authorization: Bearer` to `https://github.com` and "
+                                           "`https://api.github.com` only (see GitHub token); never a file key.")
+    insecure: bool = option(False, "--insecure", config="verify_tls", convert=_verify,
+                            help="Skip TLS certificate verification (warns).")
+    ca_bundle: str | None = option(None, "--ca-bundle", metavar="FILE", config="ca_bundle",
+                                   shown_default="the system's",
+                                   help="CA certificates to verify TLS with: a PEM file, or a folder of them hashed "
+                                        "by `openssl rehash`.")
+    fail_on_blocked: bool = option(False, "--fail-on-blocked", config="fail_on_blocked", commands=frozenset({CHECK}),
+                                   help="Count `blocked` URLs (401, 403, 429, 999, challenges) as failures.")
+    input_format: str = option(DEFAULT_INPUT_FORMAT, "--input-format", metavar="FORMAT",
+                               help=f"How to read inputs: {', '.join(f'`{f}`' for f in INPUT_FORMATS)} "
+                                    "(`auto`: by extension).")
+    extensions: str = option(",".join(DEFAULT_EXTENSIONS), "--extensions", metavar="EXTS", joined=True,
+                             help="Document extensions searched for in directories.")
+    no_ignore: bool = option(False, "--no-ignore",
+                             help="Walk directories without reading `.gitignore` and `.ignore` files.")
+    hidden: bool = option(False, "--hidden", help="Walk hidden files and folders (names starting with `.`) too.")
+    host_stats: bool = option(False, "--host-stats", commands=frozenset({CHECK}),
+                              help="Add per-host statistics to the report.")
+    no_progress: bool = option(False, "--no-progress", commands=frozenset({CHECK}),
+                               help="No progress bar or status lines.")
+    color: str = option(DEFAULT_COLOR, "--color", metavar="WHEN", commands=frozenset({CHECK}),
+                        help=f"Colour the text report: {', '.join(f'`{c}`' for c in COLORS)} "
+                             "(`auto`: on a terminal, unless `NO_COLOR` is set).")
+    verbose: bool = option(False, "--verbose", "-v", commands=frozenset({CHECK}),
+                           help="Text report: list every link with its outcome, alive and excluded ones too.")
+    quiet: bool = option(False, "--quiet", "-q", commands=frozenset({CHECK}),
+                         help="Text report: only the problem lines, no counts or hints.")
+    config_path: str | None = option(None, "--config", metavar="FILE", in_file=False,
+                                     shown_default="the nearest `pcheck.toml`, or `pyproject.toml` with `[tool.pcheck]`",
+                                     help="Config file.")
+    start_method: str | None = option(None, "--start-method", metavar="METHOD", config="start_method", hidden=True,
+                                      in_file=False, help="multiprocessing start method: forkserver or spawn.")
+    resume: bool = option(False, "--resume", commands=frozenset({CHECK}), in_file=False,
+                          help="Append to the `-o` jsonl report of an earlier run, skipping URLs it already holds a "
+                               "verdict for (see Long runs).")
+    cache: bool = option(False, "--cache", commands=frozenset({CHECK}), in_file=False,
+                         help="Reuse alive verdicts from a local SQLite cache; errors are never cached (see Long runs).")
+    cache_path: str = option(DEFAULT_CACHE_PATH, "--cache-path", metavar="FILE", commands=frozenset({CHECK}),
+                             in_file=False, help="The cache file.")
+    max_cache_age: str = option(DEFAULT_MAX_CACHE_AGE, "--max-cache-age", metavar="DURATION",
+                                commands=frozenset({CHECK}), in_file=False, duration=True,
+                                help="How long a cached verdict is served: `30s`, `15m`, `12h`, `1d`.")
+    fail_after: int = option(DEFAULT_FAIL_AFTER, "--fail-after", metavar="N", config="fail_after",
+                             commands=frozenset({CHECK}),
+                             help="With `--cache`: a broken link fails the run only once it has failed on N runs in "
+                                  "a row (it is reported every time; see In CI).")
+    distributor: str = option(DEFAULT_DISTRIBUTOR, "--distributor", metavar="NAME", config="distributor",
+                              commands=frozenset({CHECK}), in_file=False,
+                              help="`multiprocessing` (this machine) or `ray` (a Ray cluster; "
+                                   "`pip install 'pcheck[ray]'`; see On a Ray cluster).")
+    ray_address: str | None = option(None, "--ray-address", metavar="ADDRESS", config="ray_address",
+                                     commands=frozenset({CHECK}), in_file=False, shown_default="a local cluster",
+                                     help="Ray cluster to join (`auto`, `ray://host:10001`).")
+    shard_size: int = option(DEFAULT_SHARD_SIZE, "--shard-size", metavar="N", config="shard_size",
+                             commands=frozenset({CHECK}), in_file=False, help="URLs per Ray task.")
+    dump: bool = option(False, "--dump", commands=frozenset({CHECK}), in_file=False,
+                        help="Print the links that would be checked (after `--include`/`--exclude`), one per line, "
+                             "and check none; `--format jsonl` gives a record each with `source`, `line` and `column`.")
+    root_dir: str | None = option(None, "--root-dir", metavar="DIR", config="root_dir",
+                                  shown_default="not resolved (excluded, saying so)",
+                                  help="The folder a document's root-relative links (`/guide/a.md`) start from, "
+                                       "checked on disk.")
+    base_url: str | None = option(None, "--base-url", metavar="URL", config="base_url", shown_default="on disk",
+                                  help="Resolve a document's relative links against URL and check them over HTTP "
+                                       "instead of on disk.")
+    include_fragments: bool = option(False, "--include-fragments", config="include_fragments",
+                                     help="Check `#fragments`: of local files (heading slugs as GitHub makes them, "
+                                          "`id`/`name` attributes) and of http(s) pages (fetched once with GET).")
 
     @property
     def verbosity(self) -> int:
@@ -165,7 +248,7 @@ class Options:
         return 1 if self.verbose else -1 if self.quiet else 0
 
     @classmethod
-    def given(cls, ctx: typer.Context, **values: Any) -> tuple[Options, frozenset[str]]:
+    def given(cls, ctx: typer.Context, values: dict[str, Any]) -> tuple[Options, frozenset[str]]:
         """Options from a command's parameters, and the names the command line actually set."""
         names = {f.name for f in fields(cls)}
         unknown = set(values) - names
@@ -185,17 +268,9 @@ class Options:
         Only keys in `accepted` (the command's own options) are taken; returns
         the merged options and the file keys used.
         """
-        changes: dict[str, Any] = {}
-        for key, value in file_options.items():
-            if key in explicit or key not in accepted:
-                continue
-            if key in ("accept", "extensions") and isinstance(value, list):
-                value = ",".join(map(str, value))
-            elif isinstance(value, list):
-                value = tuple(value)
-            elif key == "timeout":
-                value = float(value)
-            changes[key] = value
+        by_name = {d.name: d for d in declared(Options)}
+        changes = {key: from_file(by_name[key], value) for key, value in file_options.items()
+                   if key not in explicit and key in accepted and key in by_name}
         return replace(self, **changes), list(changes)
 
     def to_config(self, hosts: tuple[tuple[str, HostPolicy], ...] = ()) -> Config:
@@ -212,55 +287,11 @@ class Options:
             raise ConfigError("--fail-after needs --cache: the count of runs lives there")
         if self.ca_bundle is not None:
             _check_ca_bundle(self.ca_bundle)
-        return Config(
-            **({"processes": self.processes} if self.processes is not None else {}),
-            small_run=0 if self.processes is not None or processes_from_environment() else SMALL_RUN,
-            threads=self.threads, timeout=float(self.timeout), retries=self.retries, accept=parse_accept(self.accept),
-            method=self.method.lower(), max_per_host=self.max_per_host, max_redirects=self.max_redirects,
-            host_interval=parse_duration(self.host_interval), recheck_after=parse_duration(self.recheck_after),
-            accept_transient=self.accept_transient,
-            headers=tuple(parse_header(h) for h in self.header), user_agent=self.user_agent,
-            verify_tls=not self.insecure, ca_bundle=self.ca_bundle, exclude_private=self.exclude_private,
-            include=self.include, exclude=self.exclude, fail_on_blocked=self.fail_on_blocked,
-            start_method=self.start_method, hosts=hosts, distributor=self.distributor,
-            ray_address=self.ray_address, shard_size=self.shard_size, root_dir=self.root_dir,
-            base_url=self.base_url, include_fragments=self.include_fragments,
-            proxy=self.proxy or None, github_token=self.github_token or None,
-            fail_after=self.fail_after,
-        )
+        small_run = 0 if self.processes is not None or processes_from_environment() else SMALL_RUN
+        return Config(**config_values(self), small_run=small_run, hosts=hosts)
 
     def extension_list(self) -> list[str]:
         return [e.strip() for e in self.extensions.split(",") if e.strip()]
-
-
-def prepare(ctx: typer.Context, exclude: frozenset[str] | set[str] = frozenset()) -> tuple[Options, Config, list[Source]]:
-    """The command's options under the config file, the run's Config, and its opened sources.
-
-    The command's parameters (click's `ctx.params`, less `exclude`) become an
-    `Options`; only those options are taken from the config file. Raises
-    ConfigError (saying which file keys were in play) or InputError.
-    """
-    values = {k: v for k, v in ctx.params.items() if k not in exclude}
-    from pcheck.cli.configfile import find_config, load_config
-    from pcheck.inputs.sources import open_sources
-
-    options, explicit = Options.given(ctx, **values)
-    path, used = None, []
-    try:
-        path = options.config_path or find_config()
-        settings = load_config(path) if path else None
-        if settings is not None:  # a flag given on the command line wins over the file
-            options, used = options.under_file(explicit, settings.options, values)
-        config = options.to_config(settings.hosts if settings else ())
-        sources = open_sources(options.inputs, options.input_format, options.extension_list(),
-                               ignore_files=not options.no_ignore, hidden=options.hidden)
-    except ConfigError as exc:
-        if used:
-            raise ConfigError(f"{exc} (set in {path}: {', '.join(used)})") from None
-        raise
-    if options.insecure:
-        typer.echo("pcheck: warning: --insecure: TLS certificates are not verified", err=True)
-    return options, config, sources
 
 
 def _check_ca_bundle(path: str) -> None:
@@ -279,3 +310,14 @@ def _check_ca_bundle(path: str) -> None:
     except (ssl.SSLError, OSError, ValueError) as exc:
         raise ConfigError(f"--ca-bundle {path}: no PEM certificate could be read from it ({exc})") from exc
 
+
+if __name__ == "__main__":  # python -m pcheck.cli.options README.md: write the README's options table anew
+    import sys
+
+    from pcheck.cli.declare import markdown_table, with_table
+
+    for path in sys.argv[1:]:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(with_table(text, markdown_table(Options)))
