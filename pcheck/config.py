@@ -281,6 +281,7 @@ class Config:
             (self.max_per_host >= 1, "--max-per-host must be at least 1"),
             (0 <= self.host_interval <= 3600, "--host-interval must be between 0 and 1h"),
             (0 <= self.recheck_after <= 3600, "--recheck-after must be between 0 and 1h"),
+            (0 <= self.max_retry_after <= 3600, "--max-retry-after must be between 0 and 1h"),
             (self.fail_after >= 1, "--fail-after must be at least 1"),
             (self.max_redirects >= 0, "--max-redirects cannot be negative"),
             (self.method in METHODS, f"--method must be one of {', '.join(METHODS)}"),

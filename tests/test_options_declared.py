@@ -107,3 +107,23 @@ def test_the_commands_typer_sees_take_their_options_by_keyword_only():
     params = inspect.signature(check).parameters
     assert list(params)[:2] == ["ctx", "inputs"]
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for name, p in params.items() if name != "ctx")
+
+
+def test_max_retry_after_ends_a_longer_wait_at_once_and_says_so(lab):
+    """The option added this round with one declaration (--max-retry-after), end to end."""
+    import json
+
+    from conftest import run_pcheck
+
+    url = lab.url("headers?code=429&Retry-After=5")
+    proc = run_pcheck(url, "--format", "jsonl", "--no-progress", "--recheck-after", "0", "--max-retry-after", "1s")
+    (record,) = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert record["outcome"] == "blocked" and record["detail"] == "Retry-After 5s is over the 1s cap"
+    assert sum(s.requests for s in lab.stats.values()) == 1  # not waited for, not asked again
+
+
+def test_max_retry_after_is_refused_beyond_an_hour():
+    from conftest import run_pcheck
+
+    proc = run_pcheck("http://127.0.0.1:1/", "--max-retry-after", "2h")
+    assert proc.returncode == 2 and "--max-retry-after must be between 0 and 1h" in proc.stderr

@@ -41,6 +41,7 @@ from pcheck.config import (
     DEFAULT_MAX_CACHE_AGE,
     DEFAULT_MAX_PER_HOST,
     DEFAULT_MAX_REDIRECTS,
+    DEFAULT_MAX_RETRY_AFTER_S,
     DEFAULT_METHOD,
     DEFAULT_RECHECK_AFTER,
     DEFAULT_RETRIES,
@@ -116,7 +117,11 @@ class Options:
                             help="Total seconds for one attempt, connect to last header byte, whatever the server drips.")
     retries: int = option(DEFAULT_RETRIES, "--retries", metavar="N", config="retries",
                           help="Retries on timeout, connection/DNS error, 408, 429, 5xx; exponential backoff with "
-                               "jitter; `Retry-After` honoured up to 30 s.")
+                               "jitter; `Retry-After` honoured up to `--max-retry-after`.")
+    max_retry_after: str = option(f"{DEFAULT_MAX_RETRY_AFTER_S:g}s", "--max-retry-after", metavar="DURATION",
+                                  config="max_retry_after", convert=parse_duration, duration=True,
+                                  help="Longest `Retry-After` waited for; a longer one ends the URL's check at once "
+                                       "(`blocked` for a 429), and a host pause is capped at it.")
     accept: str = option(DEFAULT_ACCEPT, "--accept", metavar="CODES", config="accept", convert=parse_accept,
                          joined=True, per_host=True,
                          help="Statuses that count as alive, comma-separated: `403`, `200-299` (both ends in), and "
