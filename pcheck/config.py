@@ -9,7 +9,7 @@ import math
 import os
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from pcheck._version import __version__
 from pcheck.errors import ConfigError
@@ -217,53 +217,31 @@ class HostPolicy:
 
 
 @dataclass(frozen=True)
-class Config:
-    """Everything a run needs; pickled once into each worker process."""
+class CheckConfig:
+    """What a checker needs to check one URL: all that is pickled into each worker process.
 
-    processes: int = field(default_factory=default_processes)
-    #: A run whose input ends within this many URLs to check runs its checks in threads of this
-    #: process, with no worker process: starting one (about 0.2 s) costs more than such a run takes.
-    #: 0: always worker processes. The CLI sets SMALL_RUN when --processes is not chosen.
-    small_run: int = 0
+    The run's own settings (scheduling, inputs, report policy) are `Config`'s,
+    which adds them to these; `Config.for_workers()` is this part alone.
+    """
+
     threads: int = DEFAULT_THREADS
     timeout: float = DEFAULT_TIMEOUT_S
     retries: int = DEFAULT_RETRIES
     accept: tuple[tuple[int, int], ...] = parse_accept(DEFAULT_ACCEPT)
     method: str = DEFAULT_METHOD
+    #: The most one host gets at once (a worker sizes its kept-alive pools by it).
     max_per_host: int = DEFAULT_MAX_PER_HOST
-    host_interval: float = parse_duration(DEFAULT_HOST_INTERVAL)
-    #: Seconds after a transient failure before its URL is checked once more (0: no late re-check).
-    recheck_after: float = parse_duration(DEFAULT_RECHECK_AFTER)
-    #: Transient failures (after the late re-check) do not fail the run; they are still reported.
-    accept_transient: bool = False
-    #: With --cache: a broken link fails the run only once it has failed on this many runs in a row.
-    fail_after: int = DEFAULT_FAIL_AFTER
     max_redirects: int = DEFAULT_MAX_REDIRECTS
     headers: tuple[tuple[str, str], ...] = ()
     user_agent: str = DEFAULT_USER_AGENT
     verify_tls: bool = True  # only --insecure turns this off
     ca_bundle: str | None = None
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
     exclude_private: bool = False
-    fail_on_blocked: bool = False
     max_retry_after: float = DEFAULT_MAX_RETRY_AFTER_S
     backoff_base: float = DEFAULT_BACKOFF_BASE_S
     backoff_cap: float = DEFAULT_BACKOFF_CAP_S
-    #: None picks per platform (see pool.mp_context); tests parametrize it.
-    start_method: str | None = None
     #: (host, policy) pairs; hosts are lower-case punycode, matched exactly.
     hosts: tuple[tuple[str, HostPolicy], ...] = ()
-    #: "multiprocessing" (this machine) or "ray" (a Ray cluster, pip install 'pcheck[ray]').
-    distributor: str = DEFAULT_DISTRIBUTOR
-    ray_address: str | None = None  # None starts a local cluster; "auto" or "ray://host:port" joins one
-    shard_size: int = DEFAULT_SHARD_SIZE
-    #: Where a document's root-relative links (`/x`) start on disk (--root-dir); None: they are not resolved.
-    root_dir: str | None = None
-    #: What a document's relative links resolve against, to be checked over HTTP (--base-url).
-    base_url: str | None = None
-    #: Check the #fragments of local links (--include-fragments).
-    include_fragments: bool = False
     #: --proxy: every request goes through it instead of HTTP_PROXY/HTTPS_PROXY/ALL_PROXY (NO_PROXY still applies).
     #: None: the environment's, read by each worker process. Kept out of repr: it may hold a password.
     proxy: str | None = field(default=None, repr=False)
@@ -272,38 +250,19 @@ class Config:
     github_hosts: tuple[str, ...] = DEFAULT_GITHUB_HOSTS
 
     def __post_init__(self) -> None:
-        checks = [
-            (self.processes >= 1, "--processes must be at least 1"),
-            (self.small_run >= 0, "small_run cannot be negative"),
+        _refuse_unless([
             (self.threads >= 1, "--threads must be at least 1"),
             (self.timeout > 0, "--timeout must be positive"),
             (self.retries >= 0, "--retries cannot be negative"),
             (self.max_per_host >= 1, "--max-per-host must be at least 1"),
-            (0 <= self.host_interval <= 3600, "--host-interval must be between 0 and 1h"),
-            (0 <= self.recheck_after <= 3600, "--recheck-after must be between 0 and 1h"),
             (0 <= self.max_retry_after <= 3600, "--max-retry-after must be between 0 and 1h"),
-            (self.fail_after >= 1, "--fail-after must be at least 1"),
             (self.max_redirects >= 0, "--max-redirects cannot be negative"),
             (self.method in METHODS, f"--method must be one of {', '.join(METHODS)}"),
-            (self.distributor in DISTRIBUTORS, f"--distributor must be one of {', '.join(DISTRIBUTORS)}"),
-            (self.shard_size >= 1, "--shard-size must be at least 1"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
-        if self.root_dir is not None and not os.path.isdir(self.root_dir):
-            raise ConfigError(f"--root-dir {self.root_dir}: not a directory")
-        if self.base_url is not None and not re.match(r"(?i)https?://[^/?#]", self.base_url):
-            raise ConfigError(f"--base-url {self.base_url!r}: not an absolute http(s) URL")
+        ])
         if self.proxy is not None:
             object.__setattr__(self, "proxy", parse_proxy(self.proxy))
         if self.github_token is not None and not re.fullmatch(r"[\x21-\x7e]+", self.github_token):
             raise ConfigError("--github-token: a token is printable ASCII without spaces (the value is not shown)")
-        for pattern in self.include + self.exclude:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ConfigError(f"pattern {pattern!r}: {exc}") from None
 
     def accepts(self, status: int, accept: tuple[tuple[int, int], ...] | None = None) -> bool:
         return any(lo <= status <= hi for lo, hi in (accept or self.accept))
@@ -314,10 +273,6 @@ class Config:
                 return policy
         return None
 
-    def host_interval_for(self, host: str) -> float:
-        policy = self.host_policy(host) if self.hosts else None
-        return policy.host_interval if policy and policy.host_interval is not None else self.host_interval
-
     def retry_wait(self, attempt: int) -> float:
         """Seconds before retry `attempt` (0 for the first) of a URL with no Retry-After: exponential, capped,
         with jitter in its upper half so the URLs refused together do not come back together."""
@@ -327,3 +282,71 @@ class Config:
     def max_per_host_for(self, host: str) -> int:
         policy = self.host_policy(host) if self.hosts else None
         return policy.max_per_host if policy and policy.max_per_host else self.max_per_host
+
+
+@dataclass(frozen=True)
+class Config(CheckConfig):
+    """Everything a run needs: the checker's settings (CheckConfig, what workers get) and the run's own."""
+
+    processes: int = field(default_factory=default_processes)
+    #: A run whose input ends within this many URLs to check runs its checks in threads of this
+    #: process, with no worker process: starting one (about 0.2 s) costs more than such a run takes.
+    #: 0: always worker processes. The CLI sets SMALL_RUN when --processes is not chosen.
+    small_run: int = 0
+    host_interval: float = parse_duration(DEFAULT_HOST_INTERVAL)
+    #: Seconds after a transient failure before its URL is checked once more (0: no late re-check).
+    recheck_after: float = parse_duration(DEFAULT_RECHECK_AFTER)
+    #: Transient failures (after the late re-check) do not fail the run; they are still reported.
+    accept_transient: bool = False
+    #: With --cache: a broken link fails the run only once it has failed on this many runs in a row.
+    fail_after: int = DEFAULT_FAIL_AFTER
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    fail_on_blocked: bool = False
+    #: None picks per platform (see pool.mp_context); tests parametrize it.
+    start_method: str | None = None
+    #: "multiprocessing" (this machine) or "ray" (a Ray cluster, pip install 'pcheck[ray]').
+    distributor: str = DEFAULT_DISTRIBUTOR
+    ray_address: str | None = None  # None starts a local cluster; "auto" or "ray://host:port" joins one
+    shard_size: int = DEFAULT_SHARD_SIZE
+    #: Where a document's root-relative links (`/x`) start on disk (--root-dir); None: they are not resolved.
+    root_dir: str | None = None
+    #: What a document's relative links resolve against, to be checked over HTTP (--base-url).
+    base_url: str | None = None
+    #: Check the #fragments of local links (--include-fragments).
+    include_fragments: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _refuse_unless([
+            (self.processes >= 1, "--processes must be at least 1"),
+            (self.small_run >= 0, "small_run cannot be negative"),
+            (0 <= self.host_interval <= 3600, "--host-interval must be between 0 and 1h"),
+            (0 <= self.recheck_after <= 3600, "--recheck-after must be between 0 and 1h"),
+            (self.fail_after >= 1, "--fail-after must be at least 1"),
+            (self.distributor in DISTRIBUTORS, f"--distributor must be one of {', '.join(DISTRIBUTORS)}"),
+            (self.shard_size >= 1, "--shard-size must be at least 1"),
+        ])
+        if self.root_dir is not None and not os.path.isdir(self.root_dir):
+            raise ConfigError(f"--root-dir {self.root_dir}: not a directory")
+        if self.base_url is not None and not re.match(r"(?i)https?://[^/?#]", self.base_url):
+            raise ConfigError(f"--base-url {self.base_url!r}: not an absolute http(s) URL")
+        for pattern in self.include + self.exclude:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(f"pattern {pattern!r}: {exc}") from None
+
+    def for_workers(self) -> CheckConfig:
+        """The checker's part alone: what each worker process is sent (the run's own settings stay here)."""
+        return CheckConfig(**{f.name: getattr(self, f.name) for f in fields(CheckConfig)})
+
+    def host_interval_for(self, host: str) -> float:
+        policy = self.host_policy(host) if self.hosts else None
+        return policy.host_interval if policy and policy.host_interval is not None else self.host_interval
+
+
+def _refuse_unless(checks: list[tuple[bool, str]]) -> None:
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)

@@ -2,7 +2,7 @@
 
 GitHub answers 429 to unauthenticated bulk checks; a token lifts the limit. It is a secret that
 opens the account's repositories, so it goes only to a URL listed as https on one of
-`Config.github_hosts` (github.com and api.github.com), decided once per attempt from the URL as
+`CheckConfig.github_hosts` (github.com and api.github.com), decided once per attempt from the URL as
 listed: a redirect keeps it only while the origin stays the same (the checker's
 `redirect_headers` drops it at the first change of host, port or scheme, and it is never added
 again), and an Authorization the user set (--header, a [hosts] table) wins over it.
@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from pcheck.config import Config
+    from pcheck.config import CheckConfig
 
 
-def token_headers(url: str, config: Config) -> dict[str, str] | None:
+def token_headers(url: str, config: CheckConfig) -> dict[str, str] | None:
     """The header carrying the GitHub token for a request to `url` that starts a chain, or None."""
     token = config.github_token
     if not token or not url.startswith("https://"):
@@ -28,7 +28,7 @@ def token_headers(url: str, config: Config) -> dict[str, str] | None:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _user_authorization(config: Config, host: str) -> bool:
+def _user_authorization(config: CheckConfig, host: str) -> bool:
     """True when --header or the host's [hosts] table already sends an Authorization."""
     policy = config.host_policy(host) if config.hosts else None
     named = [name for name, _ in config.headers] + [name for name, _ in (policy.headers if policy else ())]

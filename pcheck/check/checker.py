@@ -33,7 +33,7 @@ from pcheck.urls import changes_origin, normalise
 if TYPE_CHECKING:  # both arrive built: checking needs neither module loaded (and stays one import floor low)
     from pcheck.check.pages import Page, SinkFor
     from pcheck.check.transport import Transport
-    from pcheck.config import Config
+    from pcheck.config import CheckConfig
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 #: Statuses that mean "a server is there but refuses robots", not "the link is dead".
@@ -81,7 +81,7 @@ class Answer:
 class Checker:
     """Checks URLs one at a time for one thread, sharing the process's Transport."""
 
-    def __init__(self, config: Config, transport: Transport, stop: threading.Event | None = None,
+    def __init__(self, config: CheckConfig, transport: Transport, stop: threading.Event | None = None,
                  defer_rate_limits: bool = False) -> None:
         self.config = config
         #: A 429 or 503 is returned at once, for the host scheduler to slow the whole host (run/hosts.py),

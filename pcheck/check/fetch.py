@@ -10,16 +10,16 @@ import functools
 from dataclasses import replace
 from typing import Callable
 
-from pcheck.config import MAX_SITEMAP_BYTES, Config
+from pcheck.config import MAX_SITEMAP_BYTES, CheckConfig
 from pcheck.models import Outcome, Verdict
 
 
-def sitemap_fetcher(config: Config) -> Callable[[str], bytes | Verdict]:
+def sitemap_fetcher(config: CheckConfig) -> Callable[[str], bytes | Verdict]:
     """How a run fetches a sitemap URL's body (see pcheck.inputs.sitemaps)."""
     return functools.partial(fetch_body, config, cap=MAX_SITEMAP_BYTES)
 
 
-def fetch_body(config: Config, url: str, cap: int) -> bytes | Verdict:
+def fetch_body(config: CheckConfig, url: str, cap: int) -> bytes | Verdict:
     """The body of a 2xx answer to GET `url` (a normalised http(s) URL), or the Verdict saying why there is none.
 
     A body over `cap` bytes is not returned: an `unchecked` Verdict says so, after reading at most cap + 1 bytes.

@@ -46,7 +46,7 @@ from pcheck.check.tls import client_context
 from pcheck.models import redact_userinfo
 
 if TYPE_CHECKING:
-    from pcheck.config import Config
+    from pcheck.config import CheckConfig
 
 
 #: Bodies up to this size are read and discarded so the connection can be reused; larger ones are cut.
@@ -306,7 +306,7 @@ def _cut(response: HTTPResponse) -> None:
     response.release_conn()
 
 
-def make_transport(config: Config, per_host: int | None = None, pool_hosts: int | None = None) -> Transport:
+def make_transport(config: CheckConfig, per_host: int | None = None, pool_hosts: int | None = None) -> Transport:
     """The transport a worker process uses for `config`: per_host idle connections kept for each of pool_hosts hosts."""
     if not config.verify_tls:
         import warnings

@@ -71,6 +71,7 @@ class CheckRun:
         self._spawned = 0
         self._start_failures = 0
         self.ledger = Ledger(config.include_fragments)
+        self._for_workers = config.for_workers()  # what a worker is sent: the checker's settings alone
         self.hosts = scheduler_for(config)
         self._interrupts = 0
         raise_open_files_limit()  # as each worker will, so both judge the same limit
@@ -109,7 +110,7 @@ class CheckRun:
     def _spawn(self, in_process: bool) -> Worker:
         """Start one worker (a process, or a thread here); OSError, with nothing left open, when the OS refuses."""
         target = (thread_worker, True) if in_process else (worker_main, False)
-        worker = start_worker(self.ctx, self.config, self._spawned + 1, *target)
+        worker = start_worker(self.ctx, self._for_workers, self._spawned + 1, *target)
         self._spawned += 1
         self._workers.append(worker)
         return worker

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Callable
 
-from pcheck.config import POOL_HOSTS, Config
+from pcheck.config import POOL_HOSTS, CheckConfig
 from pcheck.models import ErrorKind, Outcome, Verdict
 from pcheck.run.crew import Crew, timed
 
@@ -54,7 +54,7 @@ class FdBudget:
     per_host: int  # idle kept-alive connections kept per host
     pool_hosts: int  # hosts whose idle connections are kept
 
-    def shortfall(self, config: Config) -> str | None:
+    def shortfall(self, config: CheckConfig) -> str | None:
         """The warning to give once when the limit holds the run below --threads; None if it does not."""
         if self.threads >= config.threads:
             return None
@@ -62,7 +62,7 @@ class FdBudget:
                 f"threads per process; checking with {self.threads} (raise it with `ulimit -n`)")
 
 
-def fd_budget(config: Config, nofile: int | None) -> FdBudget:
+def fd_budget(config: CheckConfig, nofile: int | None) -> FdBudget:
     """Threads and kept-alive pools per process that fit in `nofile` descriptors (pure: parent and worker agree).
 
     Each thread needs a socket, and the pools keep idle ones beside them, at
@@ -91,7 +91,7 @@ def open_files_limit() -> int | None:
     return None if soft == resource.RLIM_INFINITY else soft
 
 
-def worker_main(config: Config, task_conn: Connection, result_conn: Connection) -> None:
+def worker_main(config: CheckConfig, task_conn: Connection, result_conn: Connection) -> None:
     """Process entry point (module level, so spawn and forkserver can pickle it)."""
     # Ctrl-C and a closed terminal reach the whole process group: the parent decides, and stops us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -104,7 +104,7 @@ def worker_main(config: Config, task_conn: Connection, result_conn: Connection) 
     serve(task_conn, result_conn, check_fns, stop)
 
 
-def thread_worker(config: Config, task_conn: Connection, result_conn: Connection, stop: threading.Event) -> None:
+def thread_worker(config: CheckConfig, task_conn: Connection, result_conn: Connection, stop: threading.Event) -> None:
     """worker_main for a worker in a thread of the parent (procs.ThreadProcess): the signals are the
     parent's, the open-files limit already raised, and what it opened is closed when it ends."""
     budget = fd_budget(config, open_files_limit())
@@ -120,7 +120,7 @@ def thread_worker(config: Config, task_conn: Connection, result_conn: Connection
         result_conn.close()  # the parent reads end-of-file: this worker is done
 
 
-def start_checks(config: Config, threads: int, per_host: int, pool_hosts: int,
+def start_checks(config: CheckConfig, threads: int, per_host: int, pool_hosts: int,
                  stop: threading.Event) -> tuple[list[CheckFn], Callable[[], None]]:
     """A process's check functions, one Checker per thread sharing one transport, and what closes them.
 
