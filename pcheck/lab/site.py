@@ -11,28 +11,14 @@ import socket
 import ssl
 import sys
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any, Awaitable, Callable, TypeVar
 from urllib.parse import parse_qs, parse_qsl, unquote
 
-from pcheck.lab.connection import INTERIM_PAUSE_S, Connection, LoggedRequest
+from pcheck.lab.connection import INTERIM_PAUSE_S, Connection, HostStats, LoggedRequest
 
 REQUEST_LOG_SIZE = 10_000
 T = TypeVar("T")
-
-
-@dataclass
-class HostStats:
-    requests: int = 0
-    connections: int = 0
-    in_flight: int = 0
-    max_in_flight: int = 0
-    #: Bytes of streamed bodies written (/bytes, /endless, /redirect-endless-body): what a client downloaded, at most.
-    body_bytes: int = 0
-    #: 429s answered by /rate (requests over the host's rate) and /every-other.
-    refused: int = 0
-    #: TLS connections that resumed an earlier session (an abbreviated handshake); the rest were full ones.
-    tls_resumed: int = 0
 
 
 class Lab:
