@@ -32,6 +32,7 @@ def test_help_prints_the_usage_and_exits_0(flag, capsys):
     (["0"], "'0' is not a number of hosts from 1 to 250"),
     (["251"], "'251' is not a number of hosts from 1 to 250"),
     (["two"], "'two' is not a number of hosts from 1 to 250"),
+    (["²"], "'²' is not a number of hosts from 1 to 250"),
     (["2", "3"], "unrecognized arguments: 3"),
     (["--tls", "chain.pem"], "--tls: expected 2 arguments"),
     (["--tls", "/nonexistent/chain.pem", "/nonexistent/key.pem"], "--tls: [Errno 2] No such file or directory"),

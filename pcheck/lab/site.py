@@ -296,7 +296,7 @@ def _sitemap(name: str, args: list[str], origin: str) -> tuple[bytes, bool] | No
 
 
 def _hosts(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= MAX_HOSTS:
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_HOSTS):
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of hosts from 1 to {MAX_HOSTS}")
     return int(text)
 
@@ -310,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("hosts", nargs="?", type=_hosts, default=1, metavar="HOSTS",
                         help=f"how many loopback addresses to serve, 1 to {MAX_HOSTS} (default 1)")
     parser.add_argument("--tls", nargs=2, metavar=("CERT_CHAIN_PEM", "KEY_PEM"), help="serve HTTPS with this certificate and key")
-    args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+    args = parser.parse_args(argv)  # None: sys.argv[1:]
     context = None
     if args.tls:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
