@@ -119,11 +119,13 @@ def absolute(module: Module, node: ast.ImportFrom) -> str:
 
 
 def internal_imports(modules: dict[str, Module]) -> list[Import]:
-    """The imports of pcheck modules that make the graph: no TYPE_CHECKING ones, none lazy in the face."""
+    """The imports of pcheck modules that make the graph, type-only ones (under TYPE_CHECKING) too: an arrow is an arrow.
+
+    Only the face's lazy imports (in functions: its module __getattr__) are left out."""
     found = []
     for module in modules.values():
         for imp in Imports(module, set(modules)).found:
-            if imp.target.split(".")[0] != "pcheck" or imp.type_checking or imp.target == module.name:
+            if imp.target.split(".")[0] != "pcheck" or imp.target == module.name:
                 continue
             if layer(module.name) == "face" and imp.in_function:
                 continue  # the public face may import lazily (module __getattr__) from anywhere
@@ -136,9 +138,16 @@ def at(modules: dict[str, Module], imp: Import) -> str:
 
 
 def cycles_and_longest_chain(modules: dict[str, Module]) -> tuple[list[str], list[str]]:
-    """The import cycles, each edge with its file:line, and the longest chain (not following an edge that closes a cycle)."""
+    """The import cycles, type-only imports included, each edge with its file:line; and the longest chain of
+    imports that run (type-only ones load nothing), not following an edge that closes a cycle."""
+    imports = internal_imports(modules)
+    cycles = cycles_and_chain(modules, imports)[0]
+    return cycles, cycles_and_chain(modules, [imp for imp in imports if not imp.type_checking])[1]
+
+
+def cycles_and_chain(modules: dict[str, Module], imports: list[Import]) -> tuple[list[str], list[str]]:
     edges, best, stack, knots = {name: {} for name in modules}, {}, [], {}
-    for imp in internal_imports(modules):
+    for imp in imports:
         if imp.target in modules:
             edges[imp.importer].setdefault(imp.target, imp)
 
@@ -340,24 +349,30 @@ def fake(tmp_path: Path, files: dict[str, str]) -> dict[str, Module]:
 class TestEachCheckerOnAFakePackageThatBreaksItsRule:  # a rule that cannot fail is no rule
     def test_checkers_find_cycles_chains_and_upward_imports_in_a_fake_package(self, tmp_path):
         modules = fake(tmp_path, {
-            "errors.py": '"""E."""\n', "models.py": '"""M."""\nfrom pcheck import urls\n',
+            "errors.py": '"""E."""\nimport typing\nif typing.TYPE_CHECKING:\n    from pcheck.urls import U\n',  # type-only: no floor
+            "models.py": '"""M."""\nfrom pcheck import urls\n',
             "urls.py": '"""U."""\ndef f():\n    from pcheck.models import X\n',  # a cycle through a function-level import
             "run/pool.py": '"""P."""\nfrom . import worker\nfrom pcheck.cli.app import run\nfrom pcheck.gone import x\n',
             "run/worker.py": '"""W."""\nimport pcheck.run.pool\nfrom typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import pcheck.cli.app\n',
             "check/checker.py": '"""C."""\nfrom ..store import cache\n', "store/cache.py": '"""S."""\nfrom pcheck.errors import E\n',
-            "cli/app.py": '"""A."""\n'})
+            "cli/app.py": '"""A."""\n', "lab/site.py": '"""S."""\nfrom pcheck.lab.connection import Connection\n',
+            "lab/connection.py": '"""C."""\nfrom typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pcheck.lab.site import Lab\n'})
         found, chain = cycles_and_longest_chain(modules)
-        assert len(found) == 2 and "pcheck.models -> pcheck.urls -> pcheck.models" in found[0], found
-        assert "pcheck/urls.py:3" in found[0] and "pcheck.run.pool -> pcheck.run.worker -> pcheck.run.pool" in found[1], found
-        assert chain == ["pcheck.check.checker", "pcheck.store.cache", "pcheck.errors"], chain
+        circles = {frozenset(c.split("\n")[0].split(" -> ")): c for c in found}
+        assert set(circles) == {frozenset({"pcheck.models", "pcheck.urls"}), frozenset({"pcheck.run.pool", "pcheck.run.worker"}),
+                                frozenset({"pcheck.lab.connection", "pcheck.lab.site"})}, found
+        assert "pcheck/urls.py:3" in circles[frozenset({"pcheck.models", "pcheck.urls"})], found
+        assert "pcheck/lab/connection.py:4" in circles[frozenset({"pcheck.lab.connection", "pcheck.lab.site"})], found  # type-only
+        assert chain == ["pcheck.check.checker", "pcheck.store.cache", "pcheck.errors"], chain  # not on through urls
         tower = fake(tmp_path / "tower", {f"run/m{i}.py": f'"""M."""\nfrom . import m{i + 1}\n' * (i < 8) for i in range(9)})
         assert cycles_and_longest_chain(tower)[1] == [f"pcheck.run.m{i}" for i in range(9)]  # 9 floors: too high
         problems = "\n".join(layer_violations(modules, allowed={("pcheck.inputs.sources", "pcheck.output.reports")}))
         assert "pcheck/run/pool.py:3: pcheck.run.pool (run) imports pcheck.cli.app (cli)" in problems
+        assert "pcheck/run/worker.py:5: pcheck.run.worker (run) imports pcheck.cli.app (cli)" in problems  # type-only: up all the same
         assert "pcheck/run/pool.py:4: pcheck.run.pool imports pcheck.gone, which does not exist" in problems
         assert "pcheck/check/checker.py:2: pcheck.check.checker imports pcheck.store.cache (check -> store)" in problems
         assert "lists pcheck.inputs.sources -> pcheck.output.reports, which no longer happens" in problems
-        assert "worker" not in problems and problems.count("\n") == 3, problems  # same folder, TYPE_CHECKING: fine
+        assert "lab" not in problems and problems.count("\n") == 4, problems  # the same folder: fine
         assert not cycles_and_longest_chain(fake(tmp_path / "lazy", {"models.py": '"""M."""\n', "run/s.py": '"""S."""\nimport pcheck\n',
                                                    "__init__.py": '"""F."""\ndef __getattr__(n):\n    from pcheck.run import s\n'}))[0]
 

@@ -6,12 +6,13 @@ Every slow behaviour stops by itself after MAX_BEHAVIOUR_S: nothing the lab does
 from __future__ import annotations
 
 import asyncio
+import collections
 import http
 import socket
 import struct
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 DRIP_INTERVAL_S = 0.1
 #: Between interim (1xx) responses and the final one, as a server computing its answer after Early Hints.
@@ -20,9 +21,6 @@ INTERIM_PAUSE_S = 0.05
 MAX_BEHAVIOUR_S = 60.0
 CHUNK = 64 * 1024
 _MAX_HEAD = 64 * 1024
-
-if TYPE_CHECKING:
-    from pcheck.lab.site import Lab
 
 
 @dataclass(frozen=True)
@@ -35,6 +33,32 @@ class LoggedRequest:
     headers: tuple[tuple[str, str], ...]
     #: When the request arrived (time.monotonic()).
     at: float = 0.0
+
+
+@dataclass
+class HostStats:
+    """One host address's counters (`Lab.stats`), kept by the connections made to it and the routes."""
+
+    requests: int = 0
+    connections: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+    #: Bytes of streamed bodies written (/bytes, /endless, /redirect-endless-body): what a client downloaded, at most.
+    body_bytes: int = 0
+    #: 429s answered by /rate (requests over the host's rate) and /every-other.
+    refused: int = 0
+    #: TLS connections that resumed an earlier session (an abbreviated handshake); the rest were full ones.
+    tls_resumed: int = 0
+
+
+class Site(Protocol):
+    """What a connection needs of the site that accepted it (`site.Lab`, which imports this module)."""
+
+    stats: dict[str, HostStats]
+    log: collections.deque[LoggedRequest]
+    _connections: set[Connection]
+
+    def respond(self, conn: Connection, method: str, target: str) -> None: ...
 
 
 _REASONS = {s.value: s.phrase for s in http.HTTPStatus}
@@ -51,7 +75,7 @@ def _head(status: int, headers: list[tuple[str, str]], length: int | None) -> by
 class Connection(asyncio.Protocol):
     """One client connection; requests on it are answered one after another (keep-alive)."""
 
-    def __init__(self, lab: Lab) -> None:
+    def __init__(self, lab: Site) -> None:
         self.lab = lab
         self.buffer = b""
         self.busy = False  # a request is being answered

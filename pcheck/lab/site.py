@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import collections
 import gzip
@@ -11,36 +12,23 @@ import socket
 import ssl
 import sys
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any, Awaitable, Callable, TypeVar
 from urllib.parse import parse_qs, parse_qsl, unquote
 
-from pcheck.lab.connection import INTERIM_PAUSE_S, Connection, LoggedRequest
+from pcheck.lab.connection import INTERIM_PAUSE_S, Connection, HostStats, LoggedRequest
 
 REQUEST_LOG_SIZE = 10_000
+MAX_HOSTS = 250  # 127.0.0.1 ... 127.0.0.250
 T = TypeVar("T")
-
-
-@dataclass
-class HostStats:
-    requests: int = 0
-    connections: int = 0
-    in_flight: int = 0
-    max_in_flight: int = 0
-    #: Bytes of streamed bodies written (/bytes, /endless, /redirect-endless-body): what a client downloaded, at most.
-    body_bytes: int = 0
-    #: 429s answered by /rate (requests over the host's rate) and /every-other.
-    refused: int = 0
-    #: TLS connections that resumed an earlier session (an abbreviated handshake); the rest were full ones.
-    tls_resumed: int = 0
 
 
 class Lab:
     """The local site. Use as a context manager; it runs in a daemon thread."""
 
     def __init__(self, hosts: int = 1, ssl_context: ssl.SSLContext | None = None) -> None:
-        if not 1 <= hosts <= 250:
-            raise ValueError("hosts must be 1..250")
+        if not 1 <= hosts <= MAX_HOSTS:
+            raise ValueError(f"hosts must be 1..{MAX_HOSTS}")
         self.ssl_context = ssl_context  # serve HTTPS with this server-side context
         self.addresses = [f"127.0.0.{i}" for i in range(1, hosts + 1)]
         self.port = 0
@@ -307,21 +295,31 @@ def _sitemap(name: str, args: list[str], origin: str) -> tuple[bytes, bool] | No
     return (gzip.compress(body, mtime=0) if gz else body), gz
 
 
+def _hosts(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_HOSTS):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hosts from 1 to {MAX_HOSTS}")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m pcheck.lab [HOSTS] [--tls CERT_CHAIN_PEM KEY_PEM]`: serve (HTTPS with --tls) until stdin
-    closes; print the port and the scheme as JSON first."""
-    argv = sys.argv[1:] if argv is None else list(argv)
+    closes; print the port and the scheme as JSON first. --help: the usage, exit 0; a bad argument: exit 2."""
+    parser = argparse.ArgumentParser(
+        prog="python -m pcheck.lab", description="Serve pcheck's local test site on 127.0.0.1..HOSTS, one port for all, "
+        "until stdin closes. The first line printed is JSON: the port, the addresses and the scheme.")
+    parser.add_argument("hosts", nargs="?", type=_hosts, default=1, metavar="HOSTS",
+                        help=f"how many loopback addresses to serve, 1 to {MAX_HOSTS} (default 1)")
+    parser.add_argument("--tls", nargs=2, metavar=("CERT_CHAIN_PEM", "KEY_PEM"), help="serve HTTPS with this certificate and key")
+    args = parser.parse_args(argv)  # None: sys.argv[1:]
     context = None
-    if "--tls" in argv:
-        at = argv.index("--tls")
-        chain, key = argv[at + 1: at + 3]
-        del argv[at: at + 3]
+    if args.tls:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(chain, key)
-    hosts = int(argv[0]) if argv else 1
-    with Lab(hosts, ssl_context=context) as lab:
+        try:
+            context.load_cert_chain(*args.tls)
+        except (OSError, ssl.SSLError) as e:
+            parser.error(f"--tls: {e}")
+    with Lab(args.hosts, ssl_context=context) as lab:
         print(json.dumps({"port": lab.port, "addresses": lab.addresses, "scheme": "https" if context else "http"}),
               flush=True)
         sys.stdin.read()  # the parent closes stdin (or dies) to stop us
     return 0
-

@@ -1,18 +1,37 @@
-"""`pcheck watch`'s lines: one per change of outcome, and one per round for stderr."""
+"""`pcheck watch`'s records, a `Change` of outcome and a `RoundSummary`, and their lines (the summary's for stderr).
+
+`run/watch.py` makes the records; they live here, below the run, so that output and run may both import them.
+"""
 
 from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-from pcheck.models import redact_userinfo
+from pcheck.models import CheckResult, Outcome, redact_userinfo
 from pcheck.output.reporter import printable
 
-if TYPE_CHECKING:
-    from pcheck.run.watch import Change, RoundSummary
-
 WATCH_FORMATS = ("text", "jsonl")
+
+
+@dataclass(frozen=True)
+class Change:
+    """An occurrence whose outcome differs from the previous round (previous None: first seen)."""
+
+    round: int
+    at: float  # time.time()
+    result: CheckResult
+    previous: Outcome | None
+
+
+@dataclass(frozen=True)
+class RoundSummary:
+    round: int
+    counts: dict[Outcome, int]
+    changes: int
+    elapsed_s: float
+    interrupted: bool
 
 
 def change_line(event: Change, fmt: str) -> str:

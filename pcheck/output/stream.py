@@ -12,13 +12,10 @@ import os
 import stat
 import sys
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterable, Iterator, TextIO
+from typing import Iterable, Iterator, Protocol, TextIO
 
 from pcheck.config import REPORT_ERRORS
 from pcheck.errors import ConfigError, ReportError
-
-if TYPE_CHECKING:
-    from pcheck.store.resume import ResumeState
 
 STDOUT_NAME = "<stdout>"
 #: GitHub Actions names a file every step appends its job summary to: -o naming it appends too.
@@ -28,7 +25,13 @@ STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF, errno.EPIPE, errno.EROFS})
 
 
-def open_report(output: str | None, resume: ResumeState | None = None) -> TextIO:
+class Resumed(Protocol):
+    """A report carried on (`store.resume.ResumeState`, which output/ may not import): it opens itself."""
+
+    def open_for_append(self) -> TextIO: ...
+
+
+def open_report(output: str | None, resume: Resumed | None = None) -> TextIO:
     """The report's stream; ReportError if it cannot be opened, before anything is checked.
 
     -o truncates its file, except the one `$GITHUB_STEP_SUMMARY` names: that one is appended to,

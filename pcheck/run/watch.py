@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import collections
 import time
-from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 from pcheck.config import Config
@@ -17,27 +16,9 @@ from pcheck.inputs.filters import filter_targets
 from pcheck.inputs.links import LinkBase
 from pcheck.inputs.sources import Source, iter_targets
 from pcheck.models import CheckResult, ErrorKind, Outcome, Target
+from pcheck.output.changes import Change, RoundSummary
 from pcheck.run import procs
 from pcheck.run.pool import CheckRun
-
-
-@dataclass(frozen=True)
-class Change:
-    """An occurrence whose outcome differs from the previous round (previous None: first seen)."""
-
-    round: int
-    at: float  # time.time()
-    result: CheckResult
-    previous: Outcome | None
-
-
-@dataclass(frozen=True)
-class RoundSummary:
-    round: int
-    counts: dict[Outcome, int]
-    changes: int
-    elapsed_s: float
-    interrupted: bool
 
 
 def watch(run: CheckRun, make_items: Callable[[], Iterable[Target | CheckResult]], every_s: float,
