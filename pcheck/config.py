@@ -313,7 +313,7 @@ class Config(CheckConfig):
     root_dir: str | None = None
     #: What a document's relative links resolve against, to be checked over HTTP (--base-url).
     base_url: str | None = None
-    #: Check the #fragments of local links (--include-fragments).
+    #: Check #fragments (--include-fragments): of local files, and of http(s) pages fetched once with GET.
     include_fragments: bool = False
 
     def __post_init__(self) -> None:
