@@ -161,6 +161,14 @@ class CheckResult:
     failed_runs: int | None = None
     failing_since: float | None = None
 
+    def __post_init__(self) -> None:
+        # The free text that can quote a URL (a redirect loop's "back to ...", a sitemap's URL as the
+        # source) is redacted here, once, for every reader: reports, `watch` lines, the library.
+        for name in ("detail", "source"):
+            text = getattr(self, name)
+            if text and "@" in text:
+                object.__setattr__(self, name, redact_text(text))
+
     @property
     def ok(self) -> bool:
         return self.outcome is Outcome.ALIVE
@@ -249,6 +257,15 @@ def redact_userinfo(url: str) -> str:
     if colon and not password:
         shown = f"{user}:"  # an empty password hides nothing
     return found.group(1) + shown + url[found.end(2):]
+
+
+#: A URL with a scheme inside free text: up to white space, a quote or an angle bracket.
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]*@[^\s\"'<>]*")
+
+
+def redact_text(text: str) -> str:
+    """`text` with the userinfo secret of every URL in it redacted, as `redact_userinfo` does for one URL."""
+    return _URL_IN_TEXT.sub(lambda found: redact_userinfo(found.group()), text)
 
 
 RECORD_FIELDS = tuple(CheckResult.of("", None, None, Verdict(Outcome.ALIVE)).to_record())

@@ -100,9 +100,10 @@ def _log_to_stderr() -> None:
     """Route the library's log lines (worker crashes, warnings) to stderr, above any progress bar."""
     class ToStderr(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
+            from pcheck.models import redact_text
             from pcheck.output.progress import echo
 
-            echo("pcheck: " + self.format(record))
+            echo("pcheck: " + redact_text(self.format(record)))
 
     logger = logging.getLogger("pcheck")
     logger.handlers[:] = [ToStderr()]

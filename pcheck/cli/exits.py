@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 
 from pcheck.errors import PcheckError, ReportError
+from pcheck.models import redact_text
 from pcheck.run import signals
 
 if TYPE_CHECKING:
@@ -58,5 +59,5 @@ def fail(error: PcheckError, context: str = "") -> NoReturn:
         finally:
             os.close(devnull)
         raise typer.Exit(code)
-    typer.echo(f"pcheck: error: {error}{context}", err=True)
+    typer.echo(redact_text(f"pcheck: error: {error}{context}"), err=True)
     raise typer.Exit(code)
