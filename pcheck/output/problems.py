@@ -131,7 +131,7 @@ class TextReporter(ProblemsReporter):
         self.paint = paint if color else _plain
 
     def _finish(self) -> None:
-        s, out, paint = self.summary, self.stream, self.paint
+        s, out, paint = self.summary, _NoCommands(self.stream), self.paint
         if self.verbosity >= 0:
             out.write(headline(s) + "\n")
             for outcome in Outcome:
@@ -166,6 +166,24 @@ class TextReporter(ProblemsReporter):
                 b = slowed.get(host)
                 out.write(f"  {printable(host):<40}{n:>8}{alive:>8}{broken:>8}{blocked:>8}{mean:>10.1f}"
                           f"{b.refusals if b else 0:>9}{b.paused_s if b else 0.0:>10.1f}\n")
+
+
+class _NoCommands:
+    """Writes text so that no line starts with `::`, which a GitHub Actions runner would take for a
+    workflow command (a file named `::warning::x.md` would raise one): such a line, after its blanks
+    and colours, gets `./` first (for a file's place, the same file)."""
+
+    _COMMAND = re.compile(r"(?m)^([ \t]*(?:\x1b\[[0-9;]*m)*)(?=::)")
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        self.stream.write(self._COMMAND.sub(r"\1./", text) if "::" in text else text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
 
 
 def headline(s: Summary) -> str:

@@ -35,11 +35,14 @@ class CsvReporter(Reporter):
     def __init__(self, stream: TextIO) -> None:
         super().__init__(stream)
         self.writer = csv.writer(stream, lineterminator="\n")
+        #: For a row whose first cell starts with `::`: quoted, no line of the report can be read as a
+        #: GitHub Actions workflow command (an input line `::error::x` is an invalid URL's record).
+        self.quoting = csv.writer(stream, lineterminator="\n", quoting=csv.QUOTE_ALL)
         self.writer.writerow(RECORD_FIELDS)
 
     def _write(self, result: CheckResult) -> None:
         row = [_cell(v) if isinstance(v, str) else ("" if v is None else v) for v in result.to_record().values()]
-        self.writer.writerow(row)
+        (self.quoting if str(row[0]).lstrip(" \t").startswith("::") else self.writer).writerow(row)
 
 
 def _cell(text: str) -> str:
