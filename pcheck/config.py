@@ -47,6 +47,9 @@ DEFAULT_BACKOFF_CAP_S = 10.0
 POOL_HOSTS = 256
 #: Lines longer than this are `invalid` and never held in memory whole (RFC 9110 asks for 8000).
 MAX_URL_LENGTH = 8192
+#: A document input is read whole to find its links: past this it is one `unchecked` record instead
+#: (parsing costs about ten times its size in memory; the largest single-page references are a few MiB).
+MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
 
 #: Document extensions looked for in directories (--extensions); .txt there means a text document.
 DEFAULT_EXTENSIONS = ("md", "markdown", "html", "htm")

@@ -226,7 +226,7 @@ def test_an_unreadable_file_found_by_a_directory_walk_is_a_usage_error_like_a_na
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.md").write_text(f"[a]({lab.url('ok?walk=1')})\n", encoding="utf-8")
-    (docs / "gone.md").symlink_to(tmp_path / "nowhere.md")  # met by the walk; cannot be opened
+    (docs / "gone.md").symlink_to(docs / "nowhere.md")  # met by the walk; cannot be opened
     for inputs in ([str(docs)], [str(docs / "gone.md")]):
         for progress in ([], ["--no-progress"]):  # the count ahead would meet it first
             proc = run_pcheck("check", *inputs, "--format", "jsonl", "--timeout", "3", "--retries", "0", "-p", "1",

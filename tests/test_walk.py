@@ -193,14 +193,14 @@ def test_a_pattern_pathspec_cannot_compile_is_skipped_with_a_warning_naming_file
 
 def test_an_ignore_file_that_cannot_be_read_is_a_usage_error_naming_it(tmp_path, monkeypatch):
     root = make_tree(tmp_path / "t", files=["a.md"], ignores={".gitignore": "b.md\n", "sub/.ignore": "x\n"})
-    real_open = open
+    real_open = os.open
 
     def refusing_open(path, *args, **kwargs):
         if os.fspath(path).endswith(".ignore"):
             raise PermissionError(13, "Permission denied", os.fspath(path))
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(walk_module, "open", refusing_open, raising=False)
+    monkeypatch.setattr(walk_module.os, "open", refusing_open)
     with pytest.raises(InputError, match=f"^{root / 'sub' / '.ignore'}: Permission denied .*--no-ignore"):
         open_sources([str(root)])
     assert walked(root, ignore_files=False) == ["a.md"]

@@ -12,6 +12,7 @@ dns-prefetch) name hosts, not pages, and are not links.
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 import unicodedata
@@ -137,6 +138,9 @@ def _inline_links(token) -> list[tuple[int, str, str | None]]:  # type: ignore[n
     reference link (`[text][ref]`) is found by its text: its URL stands elsewhere.
     """
     source, first = token.content, token.map[0] + 1
+    # Where each line ends, so a link's line is a binary search, not a count from the paragraph's start
+    # (a big table is one paragraph: counting for every link made it quadratic in the paragraph's size).
+    ends = [m.start() for m in re.finditer("\n", source)]
     found: list[tuple[int, str, str | None]] = []
     cursor, line = 0, first
     children = token.children or []
@@ -153,7 +157,7 @@ def _inline_links(token) -> list[tuple[int, str, str | None]]:  # type: ignore[n
             written = written.rstrip("_~*")  # GFM leaves these out of an autolink's end; linkify keeps them
             at = source.find(shown, cursor) if shown else -1
             if at >= 0:
-                line = first + source.count("\n", 0, at)
+                line = first + bisect.bisect_left(ends, at)
                 cursor = at + len(shown)
             found.append((line, written, None))
             continue
@@ -178,7 +182,7 @@ def _inline_links(token) -> list[tuple[int, str, str | None]]:  # type: ignore[n
                 if at >= 0:
                     written = shown = _reference_at(source, at, shown)
         if at >= 0:  # else written differently (entities, escapes): keep the softbreak count
-            line = first + source.count("\n", 0, at)
+            line = first + bisect.bisect_left(ends, at)
             cursor = at + len(written)
         found += [(line + inner - 1, url, shown if at >= 0 else None) for url, inner in url_lines]
     return found

@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import posixpath
 import re
 import stat
 from dataclasses import dataclass
@@ -25,10 +26,11 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import unquote, urljoin, urlsplit
 
-from pcheck.anchors import fragment_of, has_anchor
+from pcheck.anchors import MAX_PAGE_BYTES, fragment_of, has_anchor
 from pcheck.config import Config
-from pcheck.models import STDIN, CheckResult, ErrorKind, Outcome, Target, Verdict
+from pcheck.inputs.decoding import decode_document
 from pcheck.inputs.targets import invalid_result, parse_url, unsupported_result
+from pcheck.models import STDIN, CheckResult, ErrorKind, Outcome, Target, Verdict
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 
@@ -79,11 +81,27 @@ def link_item(link: str, document: str, line: int | None, column: int | None, ba
         if not base.root_dir:
             return unsupported_result(link, document, line, column,
                              "a root-relative link: pass --root-dir DIR (the folder it starts from) or --base-url URL")
-        return _local(os.path.join(base.root_dir, path.lstrip("/")), link, document, line, column, base)
+        return _local(_under_root(base.root_dir, path), link, document, line, column, base)
     if document == STDIN:
         return unsupported_result(link, document, line, column,
                          "a relative link in standard input: no folder to resolve it against; pass --base-url URL")
-    return _local(os.path.join(os.path.dirname(os.path.abspath(document)), path), link, document, line, column, base)
+    folder = os.path.dirname(os.path.abspath(document))
+    if base.root_dir and (inside := _below(folder, os.path.abspath(base.root_dir))) is not None:
+        # The published site's view: `..` stops at its root, as a browser resolves it.
+        return _local(_under_root(base.root_dir, posixpath.join("/", inside, path)), link, document, line, column, base)
+    return _local(os.path.join(folder, path), link, document, line, column, base)
+
+
+def _under_root(root_dir: str, path: str) -> str:
+    """The file a root-relative URL path names under `root_dir`: its dot segments removed as RFC 3986
+    says (`/../../etc/x` is `/etc/x`), so no link climbs out of the root, as none can on the site."""
+    return os.path.join(root_dir, posixpath.normpath(path).lstrip("/"))
+
+
+def _below(folder: str, root: str) -> str | None:
+    """`folder` relative to `root` ("" for root itself, "a/b" below it); None when it is not inside."""
+    rel = os.path.relpath(folder, root)
+    return None if rel == os.pardir or rel.startswith(os.pardir + os.sep) else ("" if rel == "." else rel)
 
 
 def _local(path: str, link: str, document: str, line: int | None, column: int | None, base: LinkBase) -> CheckResult:
@@ -124,6 +142,9 @@ def _local(path: str, link: str, document: str, line: int | None, column: int | 
     except OSError as exc:
         return result(Verdict(Outcome.UNCHECKED, final_url=url,
                               detail=f"#{fragment}: cannot read {path} ({exc.strerror or exc})"))
+    if anchors is None:
+        return result(Verdict(Outcome.ALIVE, final_url=url, detail=f"{kind}; #{fragment} not checked: over "
+                              f"{MAX_PAGE_BYTES >> 20} MiB, or not text, it is not read for its anchors"))
     if not has_anchor(anchors, fragment):
         return result(Verdict(Outcome.BROKEN, error=ErrorKind.MISSING_FRAGMENT, final_url=url,
                               detail=f"no #{fragment} in {path}"))
@@ -151,13 +172,17 @@ def _index_page(folder: str) -> tuple[str, os.stat_result] | None:
 
 
 @functools.lru_cache(maxsize=4096)
-def _read_anchors(path: str, fmt: str, mtime_ns: int, size: int) -> frozenset[str]:
-    """A file's anchors, read once however many links point into it (again if it changed: `watch`).
+def _read_anchors(path: str, fmt: str, mtime_ns: int, size: int) -> frozenset[str] | None:
+    """A file's anchors, read once however many links point into it (again if it changed: `watch`);
+    None when they cannot be known: over MAX_PAGE_BYTES (as a page fetched for its anchors) or not text.
 
     Raises OSError; a failure is not cached.
     """
     from pcheck.inputs.documents import anchors
 
     with open(path, "rb") as f:
-        text = f.read().decode("utf-8", "replace")
-    return frozenset(anchors(text, fmt))
+        data = f.read(MAX_PAGE_BYTES + 1)
+    if len(data) > MAX_PAGE_BYTES:
+        return None
+    text = decode_document(data, fmt)
+    return None if text is None else frozenset(anchors(text, fmt))

@@ -23,8 +23,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator
 from urllib.parse import urlsplit
 
-from pcheck.config import DEFAULT_EXTENSIONS, INPUT_FORMATS, MAX_URL_LENGTH
+from pcheck.config import (
+    DEFAULT_EXTENSIONS,
+    INPUT_FORMATS,
+    MAX_DOCUMENT_BYTES,
+    MAX_URL_LENGTH,
+)
 from pcheck.errors import InputError
+from pcheck.inputs.decoding import decode_document
 from pcheck.inputs.links import LinkBase, link_item
 from pcheck.inputs.targets import SHOWN_LINK, invalid_result, parse_url
 from pcheck.models import (
@@ -221,21 +227,27 @@ def iter_stream(stream: BinaryIO, source: str) -> Iterator[Target | CheckResult]
 
 def iter_document(name: str, fmt: str, stdin: BinaryIO | None = None,
                   base: LinkBase = LinkBase()) -> Iterator[Target | CheckResult]:
-    """Targets for the links in a Markdown, HTML or text document (read whole: documents are small)."""
-    if name == STDIN:
-        data = (stdin if stdin is not None else sys.stdin.buffer).read()
-    else:
-        try:
+    """Targets for the links in a Markdown, HTML or text document (read whole, up to MAX_DOCUMENT_BYTES)."""
+    try:
+        if name == STDIN:
+            data = (stdin if stdin is not None else sys.stdin.buffer).read(MAX_DOCUMENT_BYTES + 1)
+        else:
             with open(name, "rb") as f:
-                data = f.read()
-        except OSError as exc:
-            yield unreadable_result(name, exc)
-            return
+                data = f.read(MAX_DOCUMENT_BYTES + 1)
+    except OSError as exc:
+        yield unreadable_result(name, exc)
+        return
+    if len(data) > MAX_DOCUMENT_BYTES:
+        yield document_result(name, f"larger than the {MAX_DOCUMENT_BYTES >> 20} MiB a document may be; no link read")
+        return
     from pcheck.inputs.documents import (
         extract,  # markdown-it is only needed for documents
     )
 
-    text = data.decode("utf-8", "replace").lstrip("\ufeff")
+    text = decode_document(data, fmt)
+    if text is None:
+        yield document_result(name, "not a text document: it holds NUL bytes and no byte-order mark; no link read")
+        return
     own: list[set[str]] = []
 
     def here() -> set[str]:  # this document's anchors, worked out once, and only if a #link asks
@@ -286,11 +298,15 @@ def _physical_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes, bool]]:
         yield lineno, raw[: SHOWN_LINK * 4], True
 
 
+def document_result(path: str, why: str) -> CheckResult:
+    """The one result for a document whose links could not be read, saying why (`unchecked`, as unreadable)."""
+    return CheckResult.of(path, path, None, Verdict(Outcome.UNCHECKED, detail=why))
+
+
 def unreadable_result(path: str, exc: OSError) -> CheckResult:
     """The one result for a file that failed once the run had started: `unchecked`, so --resume retries it.
 
     Not `invalid`: nothing is wrong with the links in it, they just were not
     (all) read. The error vocabulary has no kind for this; `detail` says why.
     """
-    verdict = Verdict(Outcome.UNCHECKED, detail=f"cannot read this file ({exc.strerror or exc})")
-    return CheckResult.of(path, path, None, verdict)
+    return document_result(path, f"cannot read this file ({exc.strerror or exc})")

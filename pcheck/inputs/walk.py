@@ -21,7 +21,11 @@ last pattern matching the entry itself decides, see `_verdict`):
   and line (git accepts such a file and the line matches nothing there); an
   ignore file that exists but cannot be read is a usage error (`InputError`).
 
-Symlinked folders are not followed (no loops); symlinked files are yielded.
+Symlinked folders are not followed (no loops); symlinked files are yielded when
+they point inside the repository the walk is in (else inside the walked folder),
+and skipped with a warning when they point out of it (as git stores them: a
+link, not what it points at). Pipes, sockets
+and devices are never yielded.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import stat
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -39,7 +44,9 @@ from pathspec import GitIgnoreSpec
 from pcheck.errors import InputError
 
 IGNORE_FILES = (".ignore", ".gitignore")  # asked in this order: the first with a matching pattern decides
-NEVER_WALKED = ".git"  # a repository's internals: never documents, and often thousands of files
+NEVER_WALKED = ".git"
+#: The largest ignore file read (git's own are kilobytes): a bigger one is refused, never read whole.
+MAX_IGNORE_FILE_BYTES = 8 * 1024 * 1024  # a repository's internals: never documents, and often thousands of files
 
 log = logging.getLogger("pcheck")
 #: Warnings raised inside pathspec are about a pattern; any other is some other thread's.
@@ -75,6 +82,8 @@ def walk(root: str, extensions: set[str], ignore_files: bool = True, hidden: boo
         if _ignored_on_the_way(prefix, layers):
             layers = ()  # the user named a folder ignored from above: walk it with its own files only
     pending = {root: layers}
+    # What a symlinked file may point into: the repository the walked folder is in, else that folder.
+    inside = os.path.realpath(_top(root)[0])
     for folder, dirs, files in os.walk(root, onerror=_unlisted):  # os.walk's default skips it silently
         chain = pending.pop(folder)
         rel = prefix + _relative(root, folder)  # "" or "a/b/", relative to the top
@@ -93,10 +102,19 @@ def walk(root: str, extensions: set[str], ignore_files: bool = True, hidden: boo
             if _skipped(name, rel + name, False, chain, hidden):
                 continue
             path = os.path.join(folder, name)
+            if os.path.islink(path) and not _inside(os.path.realpath(path), inside):
+                # git stores a link, not what it points at; lychee does not follow it either. Read,
+                # `docs/env.md -> /proc/self/environ` would put the environment in the report.
+                log.warning("warning: %s: a symbolic link out of %s, not read", path, inside)
+                continue
             # Skip pipes, sockets and devices (opening a FIFO would wait for a writer);
             # keep a dangling symlink: open_sources reports it as a file that is not there.
             if os.path.isfile(path) or not os.path.exists(path):
                 yield path
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _skipped(name: str, path: str, is_dir: bool, chain: tuple[_Layer, ...], hidden: bool) -> bool:
@@ -185,14 +203,26 @@ def _read_layers(folder: str, rel: str, names: Iterable[str]) -> tuple[_Layer, .
 
 def _load(path: str) -> tuple[_Rule, ...] | None:
     """The rules of one ignore file; None when it is not a file. Bad lines are skipped with a warning."""
+    if os.path.islink(path):  # git (2.32 on) reads no ignore file through a link in the working tree
+        log.warning("warning: %s: a symbolic link, not read as an ignore file (as git does not)", path)
+        return None
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        # O_NONBLOCK: a FIFO so named must not hold the walk waiting for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                log.warning("warning: %s: not a regular file, not read as an ignore file", path)
+                return None
+            data = f.read(MAX_IGNORE_FILE_BYTES + 1)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None  # a dangling link or a folder so named: no patterns, as git reads it
     except OSError as exc:
         raise InputError(f"{path}: {exc.strerror or exc} (an ignore file that cannot be read;"
                          " --no-ignore walks without ignore files)") from None
+    if len(data) > MAX_IGNORE_FILE_BYTES:
+        raise InputError(f"{path}: an ignore file over {MAX_IGNORE_FILE_BYTES >> 20} MiB, not read;"
+                         " --no-ignore walks without ignore files")
     text = data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
     rules = []
     for lineno, line in enumerate(text.split("\n"), 1):
