@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -17,7 +18,8 @@ if TYPE_CHECKING:
 
 def prepare(ctx: typer.Context, values: dict[str, Any]) -> tuple[Options, Config, list[Source]]:
     """The command's options (its parameters' `values`) under the config file, the run's Config, and its
-    opened sources. Only the command's own options are taken from the config file. Raises
+    opened sources. Only the command's own options are taken from the config file, and the options
+    name the file used (`config_path`), found or given. Raises
     ConfigError (saying which file keys were in play) or InputError.
     """
 
@@ -31,6 +33,8 @@ def prepare(ctx: typer.Context, values: dict[str, Any]) -> tuple[Options, Config
         settings = load_config(path) if path else None
         if settings is not None:  # a flag given on the command line wins over the file
             options, used = options.under_file(explicit, settings.options, values)
+            # The file found is named as if given: -o must not overwrite it (it is an input of the run).
+            options = dataclasses.replace(options, config_path=str(path))
         config = options.to_config(settings.hosts if settings else ())
         sources = open_sources(options.inputs, options.input_format, options.extension_list(),
                                ignore_files=not options.no_ignore, hidden=options.hidden)
