@@ -181,7 +181,19 @@ class Session:
         if cache is not None:
             reporter.summary.cached += cache.hits
         finish_report(reporter, stream, name, time.monotonic() - started, interrupted)
+        if resume is not None and not interrupted and signals.received.first is None:
+            _compact(resume)
         return Ending(reporter.summary, interrupted or signals.received.first is not None, signals.received.first)
+
+
+def _compact(resume: ResumeState) -> None:
+    """A resumed run that ended: its report without the superseded `unchecked` records (kept, with a
+    warning, if the copy cannot be written: the last record for an occurrence still wins)."""
+    try:
+        resume.compact()
+    except OSError as exc:
+        log.warning("%s: superseded unchecked records left in the report (%s); the last record for an "
+                    "occurrence is the one that counts", resume.path, exc.strerror or exc)
 
 
 def _small(sources: tuple[Source, ...], small_run: int) -> bool:

@@ -11,18 +11,25 @@ An occurrence (url, source, line) is counted as often as it has a final
 record: the same URL twice on one Markdown line is two occurrences with one
 key, and each needs its own record. `unchecked` ones (cancelled, worker
 crashed) are checked again and get a new record.
+
+While a report is being resumed, the last record for an occurrence wins: an
+`unchecked` record stays in the file until its occurrence's new record is
+written. A resumed run that ends (not interrupted) then rewrites the report
+without them (`compact`: a copy and an atomic rename), so a finished audit
+holds one record per occurrence, as a run that was never interrupted does.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import errno
 import fcntl
 import hashlib
 import json
 import os
 import stat
-from typing import Iterable, Iterator, TextIO
+from typing import BinaryIO, Iterable, Iterator, TextIO
 
 from pcheck.config import REPORT_ERRORS
 from pcheck.errors import ResumeError
@@ -79,6 +86,12 @@ class ResumeState:
         self.counts: collections.Counter[Outcome] = collections.Counter()
         self.repaired_bytes = 0
         self._sources: dict[str | None, str | None] = {}
+        #: The `unchecked` records in the report: where each line starts and ends, and its key.
+        self._unchecked: list[tuple[int, int, bytes]] = []
+        #: Their keys, and those of them this run's input holds: every occurrence of such a key ends
+        #: the run with a record of its own (a final one already here, or a new one), so `compact` drops them.
+        self._unchecked_keys: set[bytes] = set()
+        self._superseded: set[bytes] = set()
         self._fd = self._open_locked()
         try:
             self._load()
@@ -113,6 +126,7 @@ class ResumeState:
         with os.fdopen(os.dup(self._fd), "rb") as f:
             f.seek(0)
             while True:
+                start = f.tell()
                 raw = f.readline(MAX_RECORD_BYTES + 1)
                 if not raw:
                     break
@@ -125,14 +139,18 @@ class ResumeState:
                         raise ResumeError(f"{self.path}:{number}: not a pcheck jsonl record (no final newline, "
                                           "and not a record cut short); left as it was")
                     break  # a torn last record: a run was killed while writing it
-                self._add(raw, number)
+                key = self._add(raw, number)
                 good_end = f.tell()
+                if key is not None:
+                    self._unchecked.append((start, good_end, key))
+                    self._unchecked_keys.add(key)
             data_end = f.seek(0, os.SEEK_END)
         if good_end != data_end:
             os.ftruncate(self._fd, good_end)
             self.repaired_bytes = data_end - good_end
 
-    def _add(self, raw: bytes, number: int) -> None:
+    def _add(self, raw: bytes, number: int) -> bytes | None:
+        """Count one record; its key when it is `unchecked` (to be checked again), else None."""
         try:
             record = json.loads(raw)
             if not isinstance(record, dict) or not all(name in record for name in _NEEDED):
@@ -141,9 +159,11 @@ class ResumeState:
             key = self.occurrence(record["url"], record["source"], record["line"])
         except (ValueError, KeyError, TypeError) as exc:
             raise ResumeError(f"{self.path}:{number}: not a pcheck jsonl record ({exc}); left as it was") from None
-        if outcome is not Outcome.UNCHECKED:
-            self.finished[key] += 1
-            self.counts[outcome] += 1
+        if outcome is Outcome.UNCHECKED:
+            return key
+        self.finished[key] += 1
+        self.counts[outcome] += 1
+        return None
 
     def occurrence(self, url: str, source: str | None, line: int | None) -> bytes:
         """The key of one occurrence: the URL as the report shows it, its source's canonical path, its line.
@@ -173,17 +193,49 @@ class ResumeState:
 
     def skip_finished(self, items: Iterable[Target | CheckResult]) -> Iterator[Target | CheckResult]:
         """The items that still need a record; the rest already have one in the report (one each)."""
-        if not self.finished:
+        if not self.finished and not self._unchecked_keys:
             yield from items
             return
         for item in items:
             key = self.occurrence(item.url, item.source, item.line)
+            if key in self._unchecked_keys:
+                self._superseded.add(key)
             if self.finished[key] > 0:
                 self.finished[key] -= 1
                 if not self.finished[key]:
                     del self.finished[key]
                 continue
             yield item
+
+    def compact(self) -> int:
+        """Rewrite the report without the `unchecked` records of occurrences this run held; how many went.
+
+        Call once the run's records are all written (and only then: an interrupted run keeps them,
+        the last record for an occurrence winning). The copy is written beside the report, synced and
+        renamed over it, so a failure leaves the report as it was; OSError says why.
+        """
+        dropped = [(start, end) for start, end, key in self._unchecked if key in self._superseded]
+        if not dropped:
+            return 0
+        folder = os.path.dirname(os.path.abspath(self.path))
+        temporary = os.path.join(folder, f".{os.path.basename(self.path)}.compact-{os.getpid()}")
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_MODE)
+            with os.fdopen(fd, "wb") as out, os.fdopen(os.dup(self._fd), "rb") as report:
+                os.fchmod(out.fileno(), stat.S_IMODE(os.fstat(report.fileno()).st_mode))
+                at = 0
+                for start, end in [*dropped, (None, None)]:
+                    report.seek(at)
+                    _copy(report, out, None if start is None else start - at)
+                    at = end if end is not None else at
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+        return len(dropped)
 
     def open_for_append(self) -> TextIO:
         """The report as a text stream appending after its last record, under the lock this state holds."""
@@ -202,6 +254,17 @@ class ResumeState:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _copy(source: BinaryIO, target: BinaryIO, size: int | None) -> None:
+    """`size` bytes (None: all that is left) from `source` to `target`, a MiB at a time."""
+    while size is None or size > 0:
+        chunk = source.read(1 << 20 if size is None else min(size, 1 << 20))
+        if not chunk:
+            return
+        target.write(chunk)
+        if size is not None:
+            size -= len(chunk)
 
 
 def _is_regular(fd: int) -> bool:
