@@ -3,7 +3,7 @@
 from pcheck._version import __version__
 from pcheck.models import CheckResult, ErrorKind, Outcome, Summary  # noqa: E402
 
-__all__ = ["CheckResult", "ErrorKind", "Outcome", "Summary", "check_urls", "__version__"]
+__all__ = ["CheckResult", "Config", "ErrorKind", "Outcome", "Summary", "check_urls", "__version__"]
 
 
 def __getattr__(name):
@@ -12,4 +12,8 @@ def __getattr__(name):
         from pcheck.run.session import check_urls
 
         return check_urls
+    if name == "Config":  # the options check_urls takes, by their names
+        from pcheck.config import Config
+
+        return Config
     raise AttributeError(name)

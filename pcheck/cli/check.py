@@ -8,7 +8,7 @@ import typer
 
 from pcheck.cli import options as opt
 from pcheck.cli.declare import CHECK, command
-from pcheck.cli.exits import ExitCode, ending_code, fail
+from pcheck.cli.exits import ending_code, fail
 from pcheck.cli.prepare import prepare
 from pcheck.config import parse_duration
 from pcheck.errors import PcheckError
@@ -34,8 +34,10 @@ def run_check(ctx: typer.Context, **values: Any) -> None:
         )
         session = Session(config, plan)
         if o.dump:
-            session.dump()
-            raise typer.Exit(ExitCode.OK)
+            from pcheck.output.dump import problem_line
+
+            ending = session.dump(lambda problem: typer.echo(f"pcheck: {problem_line(problem)}", err=True))
+            raise typer.Exit(ending_code(ending, config.fail_on_blocked))
         ending = session.run()
     except PcheckError as exc:
         fail(exc)

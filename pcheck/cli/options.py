@@ -235,7 +235,9 @@ class Options:
                              commands=frozenset({CHECK}), in_file=False, help="URLs per Ray task.")
     dump: bool = option(False, "--dump", commands=frozenset({CHECK}), in_file=False,
                         help="Print the links that would be checked (after `--include`/`--exclude`), one per line, "
-                             "and check none; `--format jsonl` gives a record each with `source`, `line` and `column`.")
+                             "and check none; `--format jsonl` gives a record each with `source`, `line` and `column`. "
+                             "Problems met on the way (invalid lines, missing local files) go to stderr, and fail "
+                             "the run as in a check.")
     root_dir: str | None = option(None, "--root-dir", metavar="DIR", config="root_dir",
                                   shown_default="not resolved (excluded, saying so)",
                                   help="The folder a document's root-relative links (`/guide/a.md`) start from, "

@@ -13,6 +13,8 @@ only turns options into a `Config` and a `Plan`, and an `Ending` (or a
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import difflib
 import logging
 import sys
 import time
@@ -25,7 +27,7 @@ from pcheck.errors import ConfigError, ReportError, StoreError
 from pcheck.inputs.filters import filter_targets
 from pcheck.inputs.links import LinkBase
 from pcheck.inputs.sources import Source, count_candidates, iter_targets, parse_url
-from pcheck.models import ARGS_SOURCE, STDIN, CheckResult, Summary, Target
+from pcheck.models import ARGS_SOURCE, STDIN, CheckResult, Outcome, Summary, Target
 from pcheck.output.problems import use_color
 from pcheck.output.progress import Progress
 from pcheck.output.reporter import Reporter
@@ -122,19 +124,30 @@ class Session:
             stream = open_report(plan.output, resume)
             return self._stream(stream, resume, cache)
 
-    def dump(self) -> None:
-        """--dump: write the links a run would check (after --include/--exclude) to the report; request none."""
+    def dump(self, on_problem: Callable[[CheckResult], None] | None = None) -> Ending:
+        """--dump: write the links a run would check (after --include/--exclude) to the report; request none.
+
+        What is not a link to check but a problem a run would report (an invalid line, a missing local
+        file, an unreadable document) goes to `on_problem`, and counts in the Ending as in a run.
+        """
         from pcheck.output.dump import DUMP_FORMATS, dump_line
 
         if self.plan.fmt not in DUMP_FORMATS:
             raise ConfigError("--dump writes text or jsonl (--format)")
+        summary = Summary(fail_after=self.config.fail_after, accept_transient=self.config.accept_transient)
         stream = open_report(self.plan.output)
         with writing(stream, self.plan.output or STDOUT_NAME):
-            for target in links_to_check(self.config, list(self.plan.sources)):
-                stream.write(dump_line(target, self.plan.fmt) + "\n")
+            for item in targets(self.config, list(self.plan.sources)):
+                if isinstance(item, Target):
+                    stream.write(dump_line(item, self.plan.fmt) + "\n")
+                    continue
+                summary.add(item)
+                if on_problem is not None and item.outcome not in (Outcome.ALIVE, Outcome.EXCLUDED):
+                    on_problem(item)
             stream.flush()
             if stream is not sys.stdout:
                 stream.close()
+        return Ending(summary, False, None)
 
     def _stream(self, stream: TextIO, resume: ResumeState | None, cache: VerdictCache | None) -> Ending:
         plan, config = self.plan, self.config
@@ -263,12 +276,32 @@ def pipeline(config: Config, sources: list[Source], run: Distributor, stdin: Bin
 def check_urls(urls: Iterable[str], **options: object) -> Iterator[CheckResult]:
     """Check URLs with the process pool; yields one CheckResult per URL, as verdicts arrive.
 
-    Options are `Config`'s fields (processes=4, timeout=5.0, ...). Interrupting
-    the caller with Ctrl-C yields `cancelled` results for the rest, then stops.
+    Options are `Config`'s fields (processes=4, timeout=5.0, ...): a name that is not one is a
+    TypeError naming the valid ones, and so is a lone string for `urls` (it would be checked
+    character by character). Both are raised here, at the call, not at the first result.
+    Interrupting the caller with Ctrl-C yields `cancelled` results for the rest, then stops.
     Works from a script with or without an `if __name__ == "__main__":` guard:
     the workers never import the caller's main module (see procs.workers_skip_main).
     """
-    config = Config(**options)  # type: ignore[arg-type]
+    if isinstance(urls, (str, bytes)):
+        raise TypeError(f"check_urls() takes an iterable of URLs, not a {type(urls).__name__}: "
+                        f"write check_urls([{urls!r}])")
+    return _checked(urls, config_of(options))
+
+
+def config_of(options: dict[str, object]) -> Config:
+    """The Config of a library call's keywords; TypeError naming the valid ones for any that is not."""
+    valid = [f.name for f in dataclasses.fields(Config) if not f.name.startswith("_")]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        near = {name: difflib.get_close_matches(name, valid, n=1) for name in unknown}
+        said = ", ".join(f"{name!r}" + (f" (did you mean {near[name][0]!r}?)" if near[name] else "") for name in unknown)
+        raise TypeError(f"unknown option{'s' if len(unknown) > 1 else ''} {said}; the options are Config's fields: "
+                        + ", ".join(valid))
+    return Config(**options)  # type: ignore[arg-type]
+
+
+def _checked(urls: Iterable[str], config: Config) -> Iterator[CheckResult]:
     items = (parse_url(url, ARGS_SOURCE, None) for url in urls)
     with open_distributor(config) as run:
         results = run.results(filter_targets(items, config))
