@@ -38,17 +38,20 @@ def run_watch(ctx: typer.Context, **values: Any) -> None:
     except PcheckError as exc:
         fail(exc)
     out = escaping_stdout()
+    failed = False
     try:
         for event in watch_sources(config, sources, every_s, options.rounds):
             if isinstance(event, Change):
                 print(change_line(event, options.format), file=out, flush=True)
                 continue
             typer.echo(round_line(event), err=True)
+            failed = event.failed
             if event.interrupted:
                 raise typer.Exit(signal_code())
     except KeyboardInterrupt:
         raise typer.Exit(signal_code()) from None
-    raise typer.Exit(ExitCode.OK)
+    # A bounded watch ends as a check of its last round would: 1 if a link failed then, else 0.
+    raise typer.Exit(ExitCode.FAILED if failed else ExitCode.OK)
 
 
 #: The command typer sees: `run_watch` with a parameter for every option declared for watch (cli.options).

@@ -32,6 +32,8 @@ class RoundSummary:
     changes: int
     elapsed_s: float
     interrupted: bool
+    #: The round ended with a link failing, as `check` would judge it (a bounded watch's exit code).
+    failed: bool = False
 
 
 def change_line(event: Change, fmt: str) -> str:

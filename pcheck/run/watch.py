@@ -15,7 +15,7 @@ from pcheck.check.fetch import sitemap_fetcher
 from pcheck.inputs.filters import filter_targets
 from pcheck.inputs.links import LinkBase
 from pcheck.inputs.sources import Source, iter_targets
-from pcheck.models import CheckResult, ErrorKind, Outcome, Target
+from pcheck.models import CheckResult, ErrorKind, Outcome, Summary, Target
 from pcheck.output.changes import Change, RoundSummary
 from pcheck.run import procs
 from pcheck.run.pool import CheckRun
@@ -30,9 +30,11 @@ def watch(run: CheckRun, make_items: Callable[[], Iterable[Target | CheckResult]
         number += 1
         started = time.monotonic()
         counts: collections.Counter[Outcome] = collections.Counter()
+        tally = Summary()  # the round's state, judged as `check` judges a run
         changes = 0
         for result in run.results(make_items()):
             counts[result.outcome] += 1
+            tally.add(result)
             if result.error is ErrorKind.CANCELLED:
                 continue  # Ctrl-C cut the round short: no news about this URL
             key = (result.url, result.source, result.line)
@@ -42,7 +44,7 @@ def watch(run: CheckRun, make_items: Callable[[], Iterable[Target | CheckResult]
                 changes += 1
                 yield Change(number, time.time(), result, previous)
         elapsed = time.monotonic() - started
-        yield RoundSummary(number, dict(counts), changes, elapsed, run.interrupted)
+        yield RoundSummary(number, dict(counts), changes, elapsed, run.interrupted, failed=tally.failed())
         if run.interrupted or (rounds is not None and number >= rounds):
             return
         sleep(max(0.0, every_s - elapsed))
