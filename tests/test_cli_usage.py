@@ -1,6 +1,6 @@
-"""Command-line habits users bring from other tools: lychee's --accept ranges, `pcheck FILE` without a
-command, help that names what each value is, -o "$GITHUB_STEP_SUMMARY" appending, a demo that names
-no vanished path."""
+"""How the command is used, with the habits users bring from other tools: lychee's --accept ranges,
+`pcheck FILE` without a command, help that names what each value is, -o "$GITHUB_STEP_SUMMARY"
+appending, a demo that names no vanished path."""
 
 from __future__ import annotations
 
