@@ -1,17 +1,23 @@
-"""Credentials (issue 5): --header secrets never cross a change of origin, and .netrc is never read."""
+"""Credentials (issues 5, 13): --header and host-table secrets never cross a change of origin, and .netrc is never read.
+
+The Checker's rules run on the FakeTransport (support/transport.py); what the real transport and the
+command send is watched on the local site."""
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 
 from conftest import run_pcheck
+from pcheck.check.checker import is_credential, redirect_headers
+from pcheck.config import HostPolicy
 from pcheck.lab import Lab
 from pcheck.models import Outcome
 
 from support.fast import FAST
 from support.runs import jsonl
+from support.transport import Reply, redirect
 from support.servers import headers_of
 
 pytestmark = pytest.mark.timeout(30)
@@ -42,17 +48,18 @@ def test_cli_drops_credentials_on_cross_origin_redirects_only(lab):
     assert all(headers_of(e)["accept-encoding"] == ["identity"] for e in lab.log)
 
 
-def test_credentials_stay_dropped_after_a_redirect_back(lab, make_checker):
-    back = lab.url("ok?back=1")
-    via_b = lab.url("redirect-to?url=" + quote(back, safe=""), host=1)
-    start = lab.url("redirect-to?url=" + quote(via_b, safe=""))
-    checker = make_checker(headers=tuple((k.title(), v) for k, v in CREDENTIALS.items()))
-    verdict = checker.check(start)
+def test_credentials_stay_dropped_after_a_redirect_back(fake_checker):
+    def site(method, url, headers):
+        return {"http://a.test/start": redirect("http://b.test/via"), "http://b.test/via": redirect("http://a.test/back")
+                }.get(url, Reply(200))
+
+    checker = fake_checker(site, headers=tuple((k.title(), v) for k, v in CREDENTIALS.items()))
+    verdict = checker.check("http://a.test/start")
     assert (verdict.outcome, verdict.redirects) == (Outcome.ALIVE, 2)
-    sent = [(e.address, e.target, headers_of(e)) for e in lab.log]
-    assert [s[:2] for s in sent][2] == ("127.0.0.1", "/ok?back=1")
-    assert "authorization" in sent[0][2]
-    assert not any(name in h for _, _, h in sent[1:] for name in SENSITIVE)
+    sent = checker.transport.requests
+    assert [r.url for r in sent] == ["http://a.test/start", "http://b.test/via", "http://a.test/back"]
+    assert "Authorization" in sent[0].headers
+    assert not any(name.lower() in SENSITIVE for r in sent[1:] for name in r.headers)
 
 
 def test_cross_port_redirect_drops_credentials_and_url_userinfo(lab, make_checker):
@@ -82,3 +89,60 @@ def test_cli_never_uses_netrc(lab, tmp_path):
     assert len(lab.log) == 3
     assert all(e.address == "127.0.0.1" and "authorization" not in headers_of(e) for e in lab.log)
     assert lab.snapshot()["127.0.0.3"].connections == 0
+
+
+# -- secrets stay with their host (issue 13) ---------------------------------------------------------------
+
+SECRETS = (("Authorization", "Bearer T"), ("Cookie", "sid=C"), ("Proxy-Authorization", "Basic P"),
+           ("X-Api-Key", "K"), ("PRIVATE-TOKEN", "T2"), ("X-Session-Id", "S"), ("X-Client-Secret", "S2"),
+           ("X-Auth-User", "U"))
+PLAIN = (("X-Trace", "1"), ("Accept-Language", "en"))
+
+
+@pytest.mark.parametrize("old, new, crosses", [
+    ("https://a.test/x", "http://a.test/x", True),  # a downgrade on the same host changes origin
+    ("http://a.test/x", "https://a.test/x", True),
+    ("http://a.test/x", "http://b.test/x", True),
+    ("http://a.test:8080/x", "http://a.test:8081/x", True),
+    ("http://a.test/x", "http://A.test:80/y?z", False),
+    ("https://a.test/x", "https://a.test:443/y", False),
+])
+def test_credential_like_headers_are_dropped_on_every_change_of_origin(old, new, crosses):
+    headers = dict(SECRETS + PLAIN)
+    assert all(is_credential(name) for name, _ in SECRETS) and not any(is_credential(n) for n, _ in PLAIN)
+    kept = redirect_headers(headers, old, new)
+    assert kept == (dict(PLAIN) if crosses else headers)
+    assert redirect_headers(dict(PLAIN), old, new) == dict(PLAIN)
+
+
+def test_command_line_credentials_never_reach_the_host_a_redirect_points_to(fake_checker):
+    def site(method, url, headers):
+        return redirect("http://b.test/ok?to=2") if url.startswith("http://a.test/") else Reply(200)
+
+    checker = fake_checker(site, headers=SECRETS + PLAIN)
+    verdict = checker.check("http://a.test/redirect-to")
+    assert (verdict.outcome, verdict.redirects) == (Outcome.ALIVE, 1)
+    first, second = checker.transport.requests
+    assert all(first.headers.get(name) == value for name, value in SECRETS + PLAIN)
+    assert second.url == "http://b.test/ok?to=2"
+    assert not [name for name, _ in SECRETS if name in second.headers]
+    assert all(second.headers.get(name) == value for name, value in PLAIN)
+
+
+def test_host_table_headers_go_to_that_host_only_never_where_it_redirects(fake_checker):
+    table = (("X-Api-Key", "for-1"), ("PRIVATE-TOKEN", "t1"), ("X-Plain-Setting", "p1"))
+    hosts = (("one.test", HostPolicy(headers=table)), ("three.test", HostPolicy(headers=(("X-Api-Key", "for-3"),))))
+    redirects = {"http://one.test/to-2": "http://two.test/ok?i=2", "http://two.test/to-1": "http://one.test/ok?i=1",
+                 "http://one.test/to-3": "http://three.test/ok?i=3"}
+
+    def site(method, url, headers):
+        return redirect(redirects[url]) if url in redirects else Reply(200)
+
+    checker = fake_checker(site, hosts=hosts)
+    assert [checker.check(u).outcome for u in redirects] == [Outcome.ALIVE] * 3
+    sent = {r.url: {k.lower(): v for k, v in r.headers.items()} for r in checker.transport.requests}
+    for url, headers in sent.items():
+        own = {"one.test": table, "three.test": (("X-Api-Key", "for-3"),)}.get(urlsplit(url).hostname, ())
+        assert {k: v for k, v in headers.items() if k in ("x-api-key", "private-token", "x-plain-setting")} \
+            == {k.lower(): v for k, v in own}, url
+    assert len(sent) == 6

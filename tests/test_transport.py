@@ -1,6 +1,8 @@
-"""The real transport (sockets, on the local site): framing of answers, strict parsing, local shortages, secrets per host.
+"""The real transport (sockets, on the local site): framing of answers, strict parsing, local shortages, deadlines,
+bodies never downloaded, connections kept.
 
-Verdicts are the server's, not ours (issue 13). The Checker's rules without sockets are in test_checker.py."""
+Verdicts are the server's, not ours (issue 13). The Checker's rules without sockets are in test_checker.py,
+secrets across redirects in test_credentials.py."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from hypothesis import strategies as st
 from pcheck.check.checker import classify
 from pcheck.check.transport import prepare
 from pcheck.check.waits import parse_retry_after
-from pcheck.config import Config, HostPolicy
+from pcheck.config import Config
 from pcheck.models import ErrorKind, Outcome
 from support.faults import wait_until
 
@@ -218,59 +220,6 @@ def test_ulimit_64_checks_600_urls_all_alive_with_one_warning(lab, tmp_path):
     assert proc.returncode == 0
     warnings = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(warnings) == 1 and "open-files limit" in warnings[0], proc.stderr
-
-
-# -- secrets stay with their host -------------------------------------------------------------------------
-
-SECRETS = (("Authorization", "Bearer T"), ("Cookie", "sid=C"), ("Proxy-Authorization", "Basic P"),
-           ("X-Api-Key", "K"), ("PRIVATE-TOKEN", "T2"), ("X-Session-Id", "S"), ("X-Client-Secret", "S2"),
-           ("X-Auth-User", "U"))
-PLAIN = (("X-Trace", "1"), ("Accept-Language", "en"))
-
-
-@pytest.mark.parametrize("old, new, crosses", [
-    ("https://a.test/x", "http://a.test/x", True),  # a downgrade on the same host changes origin
-    ("http://a.test/x", "https://a.test/x", True),
-    ("http://a.test/x", "http://b.test/x", True),
-    ("http://a.test:8080/x", "http://a.test:8081/x", True),
-    ("http://a.test/x", "http://A.test:80/y?z", False),
-    ("https://a.test/x", "https://a.test:443/y", False),
-])
-def test_credential_like_headers_are_dropped_on_every_change_of_origin(old, new, crosses):
-    from pcheck.check.checker import is_credential, redirect_headers
-
-    headers = dict(SECRETS + PLAIN)
-    assert all(is_credential(name) for name, _ in SECRETS) and not any(is_credential(n) for n, _ in PLAIN)
-    kept = redirect_headers(headers, old, new)
-    assert kept == (dict(PLAIN) if crosses else headers)
-    assert redirect_headers(dict(PLAIN), old, new) == dict(PLAIN)
-
-
-def test_command_line_credentials_never_reach_the_host_a_redirect_points_to(lab, make_checker):
-    target = lab.url("ok?to=2", host=1)
-    verdict = make_checker(headers=SECRETS + PLAIN).check(lab.url("redirect-to?url=" + quote(target, safe="")))
-    assert (verdict.outcome, verdict.redirects) == (Outcome.ALIVE, 1)
-    first, second = lab.log
-    assert all(headers_of(first).get(name.lower()) == value for name, value in SECRETS + PLAIN)
-    assert second.address == "127.0.0.2"
-    assert not [name for name, _ in SECRETS if name.lower() in headers_of(second)]
-    assert all(headers_of(second).get(name.lower()) == value for name, value in PLAIN)
-
-
-def test_host_table_headers_go_to_that_host_only_never_where_it_redirects(lab, make_checker):
-    table = (("X-Api-Key", "for-1"), ("PRIVATE-TOKEN", "t1"), ("X-Plain-Setting", "p1"))
-    hosts = (("127.0.0.1", HostPolicy(headers=table)), ("127.0.0.3", HostPolicy(headers=(("X-Api-Key", "for-3"),))))
-    checker = make_checker(hosts=hosts)
-    to_2 = lab.url("redirect-to?url=" + quote(lab.url("ok?i=2", host=1), safe=""))
-    to_1 = lab.url("redirect-to?url=" + quote(lab.url("ok?i=1"), safe=""), host=1)
-    to_3 = lab.url("redirect-to?url=" + quote(lab.url("ok?i=3", host=2), safe=""))
-    assert [checker.check(u).outcome for u in (to_2, to_1, to_3)] == [Outcome.ALIVE] * 3
-    sent = {(e.address, e.target): headers_of(e) for e in lab.log}
-    for (address, target), headers in sent.items():
-        own = {"127.0.0.1": table, "127.0.0.3": (("X-Api-Key", "for-3"),)}.get(address, ())
-        assert {k: v for k, v in headers.items() if k in ("x-api-key", "private-token", "x-plain-setting")} \
-            == {k.lower(): v for k, v in own}, (address, target)
-    assert len(sent) == 6
 
 
 # -- one URL on the local site: deadlines, bodies never downloaded, connection errors, connections kept -----------
