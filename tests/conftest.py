@@ -28,10 +28,10 @@ import traceback
 from pathlib import Path
 
 import pytest
-
-from pcheck.lab import Lab
 from support.runs import kill_group
 from support.transport import FakeTransport, NoWaits
+
+from pcheck.lab import Lab
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 import urllib3.response
-
 from conftest import run_pcheck
-from pcheck.models import Outcome
-
 from support.runs import jsonl
 from support.servers import RawSite, headers_of
+
+from pcheck.models import Outcome
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -13,12 +13,12 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
+from support.transport import Reply, redirect
 
 from pcheck.check.waits import parse_retry_after
 from pcheck.config import parse_accept
 from pcheck.models import ErrorKind, Outcome
 from pcheck.urls import changes_origin
-from support.transport import Reply, redirect
 
 
 def path_of(url: str) -> str:

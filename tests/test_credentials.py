@@ -8,17 +8,16 @@ from __future__ import annotations
 from urllib.parse import quote, urlsplit
 
 import pytest
-
 from conftest import run_pcheck
+from support.fast import FAST
+from support.runs import jsonl
+from support.servers import headers_of
+from support.transport import Reply, redirect
+
 from pcheck.check.checker import is_credential, redirect_headers
 from pcheck.config import HostPolicy
 from pcheck.lab import Lab
 from pcheck.models import Outcome
-
-from support.fast import FAST
-from support.runs import jsonl
-from support.transport import Reply, redirect
-from support.servers import headers_of
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -18,16 +18,15 @@ from xml.etree import ElementTree
 
 import pytest
 import requests
-from urllib3.util import parse_url as urllib3_parse_url
-
 from conftest import run_pcheck
-from pcheck.inputs.sources import iter_stream, parse_url
-from pcheck.models import CheckResult, ErrorKind, Outcome, RECORD_FIELDS, Target
-from pcheck.output.reporter import printable
-
 from support.fast import FAST
 from support.runs import jsonl
 from support.servers import RawSite
+from urllib3.util import parse_url as urllib3_parse_url
+
+from pcheck.inputs.sources import iter_stream, parse_url
+from pcheck.models import RECORD_FIELDS, CheckResult, ErrorKind, Outcome, Target
+from pcheck.output.reporter import printable
 
 pytestmark = pytest.mark.timeout(30)
 

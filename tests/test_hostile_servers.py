@@ -11,16 +11,14 @@ import time
 from urllib.parse import quote
 
 import pytest
+from support import faults as fh
+from support.runs import GRACE_S, in_flight, one_result_each
 
 from pcheck.check.checker import Checker
+from pcheck.check.transport import Transport
 from pcheck.config import Config
 from pcheck.lab import Lab
 from pcheck.models import ErrorKind, Outcome, Verdict
-from pcheck.check.transport import Transport
-
-from support import faults as fh
-from support.runs import (GRACE_S, RUN_BOUND_S, in_flight, kill_leftovers, one_result_each, read_jsonl,  # noqa: F401
-                          requests_by_i, start_cli, targets)
 
 
 def _check(lab: Lab, path: str, **options) -> tuple[Verdict, float]:

@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import run_pcheck
 from support.fast import FAST
 from support.runs import jsonl as records
-from pcheck.inputs.documents import extract, anchors, github_slug
-from pcheck.inputs.sources import iter_document
+
+from pcheck.inputs.documents import anchors, extract, github_slug
 from pcheck.inputs.links import LinkBase, link_item
+from pcheck.inputs.sources import iter_document
 from pcheck.models import Outcome
 
 pytestmark = pytest.mark.timeout(60)

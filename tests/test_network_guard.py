@@ -15,19 +15,23 @@ import socket
 from urllib.parse import quote
 
 import pytest
-
 from conftest import run_pcheck
+from support.fast import FAST
+from support.runs import jsonl
+from support.servers import tls_site
+
 from pcheck.check.checker import Checker
+from pcheck.check.netguard import (
+    NetGuard,
+    PrivateAddressRefused,
+    is_private,
+    system_resolver,
+)
+from pcheck.check.transport import Transport
 from pcheck.config import Config
 from pcheck.inputs.sources import parse_url
 from pcheck.lab import Lab
 from pcheck.models import ErrorKind, Outcome, Target
-from pcheck.check.netguard import is_private, NetGuard, PrivateAddressRefused, system_resolver
-from pcheck.check.transport import Transport
-
-from support.fast import FAST
-from support.runs import jsonl
-from support.servers import tls_site
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -23,13 +23,13 @@ import urllib3.response
 import urllib3.util.connection
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.faults import wait_until
 
 from pcheck.check.checker import classify
 from pcheck.check.transport import prepare
 from pcheck.check.waits import parse_retry_after
 from pcheck.config import Config
 from pcheck.models import ErrorKind, Outcome
-from support.faults import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -188,7 +188,7 @@ def test_a_resolver_that_ran_short_is_not_a_dns_verdict(eai):
 
 
 def test_fd_budget_fits_threads_and_idle_sockets_in_the_limit():
-    from pcheck.run.worker import fd_budget, RESERVED_FDS
+    from pcheck.run.worker import RESERVED_FDS, fd_budget
 
     config = Config(processes=1, threads=64, max_per_host=64)
     assert fd_budget(config, None).threads == 64

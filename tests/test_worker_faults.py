@@ -27,16 +27,22 @@ from multiprocessing.connection import wait as mp_wait
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from support import faults as fh
+from support.runs import (
+    RUN_BOUND_S,
+    in_flight,
+    kill_leftovers,
+    one_result_each,
+    read_jsonl,
+    requests_by_i,
+    start_cli,
+    targets,
+)
 
 import pcheck.run.pool
 from pcheck.config import Config
 from pcheck.models import CheckResult, ErrorKind, Outcome
-from pcheck.run.pool import CheckRun, INTERRUPT_GRACE_S
-
-from support import faults as fh
-from support.runs import (RUN_BOUND_S, in_flight, kill_leftovers, one_result_each, read_jsonl,
-                          requests_by_i, start_cli, targets)
-
+from pcheck.run.pool import INTERRUPT_GRACE_S, CheckRun
 
 # == 1. A worker killed with SIGKILL ====================================================
 

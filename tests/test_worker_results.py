@@ -9,18 +9,20 @@ import threading
 import time
 
 import pytest
+from support import faults as fh
+from support.checks import (
+    UnpicklableInParent,
+    check_unpicklable_in_parent,
+    unpicklable_for_bad_urls,
+)
+from support.runs import one_result_each, targets
 
 import pcheck.run.pool
 from pcheck.check.checker import Checker
 from pcheck.config import Config
 from pcheck.models import ErrorKind, Outcome, Verdict
-from pcheck.run.pool import CheckRun, JOIN_GRACE_S
+from pcheck.run.pool import JOIN_GRACE_S, CheckRun
 from pcheck.run.worker import serve
-
-from support import faults as fh
-from support.checks import UnpicklableInParent, check_unpicklable_in_parent, unpicklable_for_bad_urls
-from support.runs import one_result_each, targets
-
 
 # -- results that cannot be pickled, or unpickled -----------------------------------------------
 
@@ -105,7 +107,7 @@ def test_verdict_that_fails_to_unpickle_in_parent_does_not_end_the_run(lab, monk
         for r in pcheck.check_urls(urls, processes=1, threads=2, timeout=5, retries=0, start_method="fork",
                                    recheck_after=0):
             results.append(r)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         error = exc
     assert error is None, f"the run died: {type(error).__name__}: {error}"
     one_result_each(results, urls)

@@ -8,7 +8,7 @@ and test_fake_signatures.py holds each one's parameters to `Checker.check`'s.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from pcheck.check.checker import Checker
 from pcheck.models import Outcome, Verdict

@@ -15,8 +15,8 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 from urllib.parse import parse_qs, quote, urlsplit
 
 from support.checks import stands_in_for_check

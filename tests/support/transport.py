@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, NamedTuple
+from typing import NamedTuple
 
 from requests.structures import CaseInsensitiveDict
 
