@@ -1,4 +1,7 @@
-"""Shared fixtures: the local site on loopback, and runners for the real `pcheck` command.
+"""Shared fixtures: the local site on loopback, checkers (real or fake transport), and runners for `pcheck`.
+
+Helpers that are not fixtures are in tests/support/ (see its __init__): FAST options, the fake transport,
+stand-ins for Checker.check, fault injection, helpers for runs of many URLs.
 
 `run_pcheck(...)` runs the command in this process by default (`pcheck.__main__.main(args)`, the
 console script's own entry point), isolated the way a subprocess is: its own stdin/stdout/stderr,
@@ -25,10 +28,15 @@ import traceback
 from pathlib import Path
 
 import pytest
+from support.runs import kill_group
+from support.transport import FakeTransport, NoWaits
 
 from pcheck.lab import Lab
 
 ROOT = Path(__file__).resolve().parent.parent
+
+#: Config options of a checker made by `make_checker` or `fake_checker`, before the test's own.
+CHECKER_OPTIONS = {"processes": 1, "timeout": 2.0, "retries": 0, "backoff_base": 0.05}
 
 
 @pytest.fixture
@@ -36,6 +44,68 @@ def lab():
     """A fresh local site on 127.0.0.1-4 with zeroed counters."""
     with Lab(hosts=4) as site:
         yield site
+
+
+@pytest.fixture
+def make_checker():
+    """Checker factory over a real Transport (closed at teardown): `make_checker(**config_options)`.
+
+    `guard` is a NetGuard, or a (resolver, refuse) pair to make one; `verify`, `proxy`, `pool_maxsize`
+    and `pool_hosts` go to the Transport.
+    """
+    from pcheck.check.checker import Checker
+    from pcheck.check.netguard import NetGuard
+    from pcheck.check.transport import Transport
+    from pcheck.config import Config
+
+    transports = []
+
+    def make(pool_maxsize=4, pool_hosts=None, verify=True, guard=None, proxy=None, **options):
+        if isinstance(guard, tuple):
+            guard = NetGuard(resolver=guard[0], refuse=guard[1])
+        transport = Transport(pool_maxsize=pool_maxsize, verify=verify, guard=guard, pool_hosts=pool_hosts, proxy=proxy)
+        transports.append(transport)
+        return Checker(Config(**{**CHECKER_OPTIONS, **options}), transport)
+
+    yield make
+    for transport in transports:
+        transport.close()
+
+
+@pytest.fixture
+def fake_checker():
+    """Checker factory over a FakeTransport (support/transport.py): `fake_checker(handler, **config_options)`.
+
+    No socket is opened and no wait is slept: `checker.transport.requests` holds the requests made,
+    `checker.stop.waits` the waits asked for (retries). `defer_rate_limits` goes to the Checker.
+    """
+    from pcheck.check.checker import Checker
+    from pcheck.config import Config
+
+    def make(handler, defer_rate_limits=False, **options):
+        return Checker(Config(**{**CHECKER_OPTIONS, **options}), FakeTransport(handler), NoWaits(),
+                       defer_rate_limits=defer_rate_limits)
+
+    return make
+
+
+#: The start methods pool tests run under (fork is the one the CLI never uses).
+START_METHODS = ["forkserver", "spawn"]
+
+
+@pytest.fixture(params=START_METHODS)
+def start_method(request):
+    """Each start method a pool test runs under."""
+    return request.param
+
+
+@pytest.fixture
+def cli_processes():
+    """Every CLI run started by a test (append it); killed (whole group) and reaped at teardown whatever happened."""
+    started: list[_subprocess.Popen] = []
+    yield started
+    for proc in started:
+        kill_group(proc)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,211 +1,198 @@
-"""Checking one URL against the local site: classification, fallbacks, redirects, deadlines, retries."""
+"""The Checker's rules for one URL: classification, accepted statuses, HEAD->GET fallback, redirects, retries.
+
+These run on a FakeTransport (support/transport.py): each test's `site` function answers the Checker's
+requests, nothing opens a socket and no retry sleeps (the waits asked for are kept in `checker.stop.waits`).
+What needs real sockets (deadlines, bodies, connection errors, kept-alive connections) is in
+test_transport.py and test_hostile_servers.py.
+"""
 
 from __future__ import annotations
 
-import resource
-import socket
+import email.utils
 import time
+from urllib.parse import urlsplit
 
 import pytest
-import requests
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from support.transport import Reply, redirect
 
-from pcheck.check.checker import Checker
 from pcheck.check.waits import parse_retry_after
-from pcheck.check.transport import Transport, prepare
-from pcheck.config import Config, parse_accept
+from pcheck.config import parse_accept
 from pcheck.models import ErrorKind, Outcome
 from pcheck.urls import changes_origin
 
-pytestmark = pytest.mark.timeout(30)
-#: Body bytes a site may have written when a check reads none of it: socket buffers and a few chunks.
-NOT_DOWNLOADED_BYTES = 32 << 20
+
+def path_of(url: str) -> str:
+    return urlsplit(url).path
 
 
-@pytest.fixture
-def make_checker():
-    transports = []
+def answers(**by_method: Reply):
+    """A site that answers every URL by method only: answers(HEAD=Reply(405), GET=Reply(200))."""
+    return lambda method, url, headers: by_method[method]
 
-    def make(pool_hosts=None, **options):
-        options = {"processes": 1, "timeout": 2.0, "retries": 0, "backoff_base": 0.05, **options}
-        transport = Transport(pool_maxsize=4, verify=True, pool_hosts=pool_hosts)
-        transports.append(transport)
-        return Checker(Config(**options), transport)
 
-    yield make
-    for transport in transports:
-        transport.close()
+def in_turn(*replies: Reply):
+    """A site that gives these answers one after the other (the last one from then on), whatever is asked."""
+    left = list(replies)
+    return lambda method, url, headers: left.pop(0) if len(left) > 1 else left[0]
+
+
+def redirects_down(method: str, url: str, headers: dict) -> Reply:
+    """/redirect/N redirects to /redirect/N-1 (the query kept); /redirect/0 is 200."""
+    parts = urlsplit(url)
+    n = int(parts.path.rsplit("/", 1)[1])
+    if n == 0:
+        return Reply(200)
+    return redirect(f"/redirect/{n - 1}" + (f"?{parts.query}" if parts.query else ""))
 
 
 @pytest.mark.parametrize(
-    "path, outcome, status",
+    "reply, outcome, status",
     [
-        ("ok", Outcome.ALIVE, 200),
-        ("status/204", Outcome.ALIVE, 204),
-        ("status/404", Outcome.BROKEN, 404),
-        ("status/410", Outcome.BROKEN, 410),
-        ("status/500", Outcome.BROKEN, 500),
-        ("status/401", Outcome.BLOCKED, 401),
-        ("status/403", Outcome.BLOCKED, 403),
-        ("status/999", Outcome.BLOCKED, 999),
-        ("challenge", Outcome.BLOCKED, 403),
+        (Reply(200), Outcome.ALIVE, 200),
+        (Reply(204), Outcome.ALIVE, 204),
+        (Reply(404), Outcome.BROKEN, 404),
+        (Reply(410), Outcome.BROKEN, 410),
+        (Reply(500), Outcome.BROKEN, 500),
+        (Reply(401), Outcome.BLOCKED, 401),
+        (Reply(403), Outcome.BLOCKED, 403),
+        (Reply(999), Outcome.BLOCKED, 999),
+        (Reply(403, {"cf-mitigated": "challenge"}), Outcome.BLOCKED, 403),
     ],
+    ids=["ok", "204", "404", "410", "500", "401", "403", "999", "challenge"],
 )
-def test_statuses_are_classified(lab, make_checker, path, outcome, status):
-    verdict = make_checker().check(lab.url(path))
+def test_statuses_are_classified(fake_checker, reply, outcome, status):
+    verdict = fake_checker(lambda method, url, headers: reply).check("http://a.test/page")
     assert (verdict.outcome, verdict.status, verdict.error) == (outcome, status, None)
 
 
-def test_accept_turns_a_status_alive(lab, make_checker):
-    verdict = make_checker(accept=parse_accept("200-299,403")).check(lab.url("status/403"))
+def test_accept_turns_a_status_alive(fake_checker):
+    verdict = fake_checker(answers(HEAD=Reply(403), GET=Reply(403)), accept=parse_accept("200-299,403")).check(
+        "http://a.test/forbidden")
     assert verdict.outcome is Outcome.ALIVE
 
 
-def test_head_refused_is_confirmed_with_get(lab, make_checker):
-    verdict = make_checker().check(lab.url("head-refused"))
+def test_head_refused_is_confirmed_with_get(fake_checker):
+    checker = fake_checker(answers(HEAD=Reply(405), GET=Reply(200)))
+    verdict = checker.check("http://a.test/head-refused")
     assert (verdict.outcome, verdict.status, verdict.method, verdict.attempts) == (Outcome.ALIVE, 200, "GET", 2)
+    assert checker.transport.methods == ["HEAD", "GET"]
 
 
-def test_reset_on_head_is_confirmed_with_get(lab, make_checker):
-    verdict = make_checker().check(lab.url("reset-on-head"))
-    assert (verdict.outcome, verdict.method) == (Outcome.ALIVE, "GET")
-
-
-def test_redirect_chain_is_followed_and_counted(lab, make_checker):
-    verdict = make_checker().check(lab.url("redirect/3?x=1"))
+def test_redirect_chain_is_followed_and_counted(fake_checker):
+    checker = fake_checker(redirects_down)
+    verdict = checker.check("http://a.test/redirect/3?x=1")
     assert (verdict.outcome, verdict.redirects) == (Outcome.ALIVE, 3)
-    assert verdict.final_url == lab.url("redirect/0?x=1")
+    assert verdict.final_url == "http://a.test/redirect/0?x=1"
+    assert [r.url for r in checker.transport.requests] == [f"http://a.test/redirect/{n}?x=1" for n in (3, 2, 1, 0)]
 
 
-def test_redirect_loop_stops_early(lab, make_checker):
-    verdict = make_checker().check(lab.url("loop/a/1"))
+def test_redirect_loop_stops_early(fake_checker):
+    def loop(method, url, headers):
+        return redirect("/loop/b/1" if path_of(url) == "/loop/a/1" else "/loop/a/1")
+
+    verdict = fake_checker(loop).check("http://a.test/loop/a/1")
     assert (verdict.outcome, verdict.error, verdict.status) == (Outcome.BROKEN, ErrorKind.REDIRECT_LOOP, 302)
     assert verdict.redirects == 1 and verdict.attempts == 2
 
 
-def test_too_many_redirects(lab, make_checker):
-    verdict = make_checker(max_redirects=4).check(lab.url("redirect/5"))
+def test_too_many_redirects(fake_checker):
+    verdict = fake_checker(redirects_down, max_redirects=4).check("http://a.test/redirect/5")
     assert (verdict.error, verdict.redirects, verdict.status) == (ErrorKind.TOO_MANY_REDIRECTS, 4, 302)
-    assert make_checker(max_redirects=5).check(lab.url("redirect/5")).outcome is Outcome.ALIVE
+    assert fake_checker(redirects_down, max_redirects=5).check("http://a.test/redirect/5").outcome is Outcome.ALIVE
 
 
-def test_header_drip_is_stopped_by_the_total_deadline(lab, make_checker):
-    started = time.monotonic()
-    verdict = make_checker(timeout=1.0).check(lab.url("drip-headers"))
-    elapsed = time.monotonic() - started
-    assert (verdict.outcome, verdict.error) == (Outcome.BROKEN, ErrorKind.TIMEOUT)
-    assert elapsed < 1.0 + 1.0
+# -- retries: the waits asked for, none slept ----------------------------------------------------------------------
 
 
-def test_hang_after_accept_is_a_timeout(lab, make_checker):
-    started = time.monotonic()
-    verdict = make_checker(timeout=0.5).check(lab.url("hang"))
-    assert verdict.error is ErrorKind.TIMEOUT
-    assert time.monotonic() - started < 1.5
-
-
-def test_one_gib_body_is_not_downloaded(lab, make_checker):
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    started = time.monotonic()
-    verdict = make_checker(method="get").check(lab.url("bytes/1073741824"))
-    elapsed = time.monotonic() - started
-    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-    assert (verdict.outcome, verdict.method) == (Outcome.ALIVE, "GET")
-    assert lab.snapshot()["127.0.0.1"].body_bytes < NOT_DOWNLOADED_BYTES  # the site wrote a few chunks, no more
-    assert elapsed < 2.0  # the attempt's deadline (timeout 2.0) did not have to cut it
-    assert grown_kib < 50 * 1024
-
-
-def test_endless_redirect_body_is_not_read(lab, make_checker):
-    started = time.monotonic()
-    verdict = make_checker(method="get").check(lab.url("redirect-endless-body"))
-    assert (verdict.outcome, verdict.redirects) == (Outcome.ALIVE, 1)
-    assert lab.snapshot()["127.0.0.1"].body_bytes < NOT_DOWNLOADED_BYTES
-    assert time.monotonic() - started < 2.0  # the deadline did not have to cut it
-
-
-def test_429_with_retry_after_is_retried_then_alive(lab, make_checker):
-    started = time.monotonic()
-    verdict = make_checker(retries=2).check(lab.url("retry-after/1/a"))
-    elapsed = time.monotonic() - started
+def test_429_with_retry_after_is_retried_then_alive(fake_checker):
+    checker = fake_checker(in_turn(Reply(429, {"Retry-After": "1"}), Reply(200)), retries=2)
+    verdict = checker.check("http://a.test/retry-after/1/a")
     assert (verdict.outcome, verdict.status, verdict.attempts) == (Outcome.ALIVE, 200, 2)
-    assert 1.0 <= elapsed < 2.0
+    assert checker.stop.waits == [1.0]
 
 
-def test_retry_after_over_the_cap_ends_at_once_as_blocked(lab, make_checker):
-    started = time.monotonic()
-    verdict = make_checker(retries=2).check(lab.url("retry-after/99999/b"))
+def test_retry_after_over_the_cap_ends_at_once_as_blocked(fake_checker):
+    checker = fake_checker(in_turn(Reply(429, {"Retry-After": "99999"}), Reply(200)), retries=2)
+    verdict = checker.check("http://a.test/retry-after/99999/b")
     assert (verdict.outcome, verdict.status, verdict.attempts) == (Outcome.BLOCKED, 429, 1)
     assert "Retry-After" in verdict.detail
-    assert time.monotonic() - started < 2.0  # not the 30 s cap, nor a backoff and a retry
+    assert checker.stop.waits == []  # not the 30 s cap, nor a backoff and a retry
 
 
-def test_the_lab_refuses_every_other_request_to_a_host_with_429(lab):
-    assert [requests.get(lab.url(f"every-other/x?i={i}")).status_code for i in range(4)] == [429, 200, 429, 200]
-    assert lab.snapshot()["127.0.0.1"].refused == 2
+def test_retry_after_seconds_is_honoured(fake_checker):
+    checker = fake_checker(in_turn(Reply(429, {"Retry-After": "1"}), Reply(200)), retries=1)
+    verdict = checker.check("http://a.test/retry-after/1/secs")
+    assert (verdict.outcome, verdict.status, verdict.attempts) == (Outcome.ALIVE, 200, 2)
+    assert checker.stop.waits == [1.0]
 
 
-def test_5xx_is_retried_with_backoff_until_it_recovers(lab, make_checker):
-    verdict = make_checker(retries=2).check(lab.url("flaky/2/c"))
+def test_retry_after_http_date_is_honoured(fake_checker):
+    when = email.utils.formatdate(time.time() + 2, usegmt=True)  # whole seconds: the wait is in (1, 2]
+    checker = fake_checker(in_turn(Reply(429, {"Retry-After": when}), Reply(200)), retries=1)
+    verdict = checker.check("http://a.test/retry-after/date")
+    assert (verdict.outcome, verdict.status, verdict.attempts) == (Outcome.ALIVE, 200, 2)
+    [wait] = checker.stop.waits
+    assert 0.9 <= wait <= 2.0
+
+
+def test_retry_after_too_long_ends_at_once(fake_checker):
+    checker = fake_checker(in_turn(Reply(429, {"Retry-After": "99999"}), Reply(200)), retries=2)
+    verdict = checker.check("http://a.test/retry-after/99999/long")
+    assert (verdict.outcome, verdict.status, verdict.error, verdict.attempts) == (Outcome.BLOCKED, 429, None, 1)
+    assert "Retry-After" in verdict.detail
+    assert checker.stop.waits == []
+
+
+def test_5xx_is_retried_with_backoff_until_it_recovers(fake_checker):
+    checker = fake_checker(in_turn(Reply(503), Reply(503), Reply(200)), retries=2)
+    verdict = checker.check("http://a.test/flaky/2/c")
     assert (verdict.outcome, verdict.status) == (Outcome.ALIVE, 200)
-    assert lab.hits("/flaky/2/c") == 3
+    assert len(checker.transport.requests) == 3
+    # Exponential backoff (backoff_base 0.05), jittered in the upper half of each step: (0.025, 0.05], (0.05, 0.1].
+    first, second = checker.stop.waits
+    assert 0.025 <= first <= 0.05 and 0.05 <= second <= 0.1
 
 
-def test_5xx_that_stays_broken_reports_every_request(lab, make_checker):
-    verdict = make_checker(retries=1).check(lab.url("status/503"))
+def test_5xx_that_stays_broken_reports_every_request(fake_checker):
+    checker = fake_checker(lambda method, url, headers: Reply(503), retries=1)
+    verdict = checker.check("http://a.test/status/503")
     # a 503 to HEAD says "come back later", not "no HEAD here": its retry is the GET, no GET at once
     assert (verdict.outcome, verdict.status, verdict.attempts) == (Outcome.BROKEN, 503, 2)
-    assert [e.method for e in lab.log] == ["HEAD", "GET"]
+    assert checker.transport.methods == ["HEAD", "GET"]
 
 
-def test_a_503_to_head_with_no_retry_left_is_confirmed_with_get(lab, make_checker):
-    verdict = make_checker(retries=0).check(lab.url("status/503"))
+def test_a_503_to_head_with_no_retry_left_is_confirmed_with_get(fake_checker):
+    checker = fake_checker(lambda method, url, headers: Reply(503), retries=0)
+    verdict = checker.check("http://a.test/status/503")
     assert (verdict.outcome, verdict.status, verdict.method, verdict.attempts) == (Outcome.BROKEN, 503, "GET", 2)
 
 
-def test_connection_refused_is_a_connection_error(make_checker):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # bound but not listening: connections are refused
-        verdict = make_checker().check(f"http://127.0.0.1:{port}/")
-    assert (verdict.outcome, verdict.error, verdict.status) == (Outcome.BROKEN, ErrorKind.CONNECTION, None)
+# -- what the requests carry -----------------------------------------------------------------------------------------
 
 
-def test_unresolvable_host_is_a_dns_error(make_checker, monkeypatch):
-    def no_such_host(*args, **kwargs):
-        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+def test_credentials_are_dropped_when_a_redirect_changes_origin(fake_checker):
+    def site(method, url, headers):
+        return redirect("http://b.test/ok") if url.startswith("http://a.test/") else Reply(200)
 
-    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)  # no real resolver is asked
-    verdict = make_checker().check("http://no-such-host.test/")
-    assert (verdict.outcome, verdict.error) == (Outcome.BROKEN, ErrorKind.DNS)
-
-
-def test_credentials_are_dropped_when_a_redirect_changes_origin(lab, make_checker):
-    checker = make_checker(headers=(("Authorization", "Bearer secret"), ("X-Keep", "1")))
-    target = lab.url("ok", host=1)
-    verdict = checker.check(lab.url(f"redirect-to?url={target}"))
+    checker = fake_checker(site, headers=(("Authorization", "Bearer secret"), ("X-Keep", "1")))
+    verdict = checker.check("http://a.test/redirect-to")
     assert verdict.outcome is Outcome.ALIVE and verdict.redirects == 1
-    first, second = [r for r in lab.log if r.method == "HEAD"]
-    assert ("Authorization", "Bearer secret") in first.headers
-    assert second.address == "127.0.0.2"
-    assert not any(k.lower() == "authorization" for k, _ in second.headers)
-    assert ("X-Keep", "1") in second.headers
+    first, second = checker.transport.requests
+    assert first.headers["Authorization"] == "Bearer secret"
+    assert second.url == "http://b.test/ok"
+    assert not any(k.lower() == "authorization" for k in second.headers)
+    assert second.headers["X-Keep"] == "1"
 
 
-def test_sequential_checks_reuse_one_connection(lab, make_checker):
-    checker = make_checker()
-    for i in range(20):
-        assert checker.check(lab.url(f"ok?i={i}")).outcome is Outcome.ALIVE
-    stats = lab.snapshot()["127.0.0.1"]
-    assert (stats.requests, stats.connections) == (20, 1)
+def test_requests_identify_pcheck_and_refuse_compression(fake_checker):
+    checker = fake_checker(lambda method, url, headers: Reply(200))
+    checker.check("http://a.test/ok")
+    [request] = checker.transport.requests
+    assert request.headers["User-Agent"].startswith("Mozilla/5.0 (compatible; pcheck/")
+    assert request.headers["Accept-Encoding"] == "identity"
 
 
-def test_requests_identify_pcheck_and_refuse_compression(lab, make_checker):
-    make_checker().check(lab.url("ok"))
-    headers = dict(lab.log[0].headers)
-    assert headers["User-Agent"].startswith("Mozilla/5.0 (compatible; pcheck/")
-    assert headers["Accept-Encoding"] == "identity"
+# -- the rules' own pieces -------------------------------------------------------------------------------------------
 
 
 def test_origin_rule():
@@ -219,51 +206,3 @@ def test_retry_after_parsing():
     assert parse_retry_after("5") == 5.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: retry now
     assert parse_retry_after("soon") is None
-
-
-# -- the request on the wire ----------------------------------------------------------------------------
-
-_PATH_CHARS = st.sampled_from(list("abcXYZ019-._~!$&'()*+,;=:@/?[]") + ["%2F", "%20", "%3f", "%25", "%E2%82%AC", "%41", "%7E", "%2E"])
-_ODD_CHARS = st.sampled_from(list(" <>\\^`{|}\"%é€") + ["%4", "%zz"])
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(_PATH_CHARS, max_size=30).map("".join), st.sampled_from(["http://a.test", "https://x-1.b.test:8443"]))
-def test_a_request_built_directly_sends_the_url_requests_would_send(path, origin):
-    url = f"{origin}/{path}"
-    assert prepare("HEAD", url, {"User-Agent": "t"}).url == requests.Request("HEAD", url).prepare().url
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(_PATH_CHARS | _ODD_CHARS, min_size=1, max_size=20).map("".join))
-def test_a_url_requests_would_requote_is_prepared_by_requests(path):
-    url = f"http://a.test/{path}"
-    assert prepare("GET", url, {}).url == requests.Request("GET", url).prepare().url
-
-
-def test_hosts_beyond_the_kept_pools_do_not_keep_their_connections(lab, make_checker, monkeypatch):
-    from fault_helpers import wait_until
-
-    checker = make_checker(pool_hosts=2)  # 4 lab hosts in rotation: pools are dropped
-    verdicts = [checker.check(lab.url(f"ok?i={i}", i % 4)) for i in range(24)]
-    assert [v.outcome for v in verdicts] == [Outcome.ALIVE] * 24, [v.detail for v in verdicts if v.detail]
-    # A run over a million hosts must not keep a socket per host: only the kept pools' stay open.
-    wait_until(lambda: lab.open_connections() <= 2, 5.0, "at most 2 connections left open")
-
-
-@pytest.mark.parametrize("headers, wait", [
-    ({"RateLimit-Remaining": "0", "RateLimit-Reset": "7"}, 7.0),
-    ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "{in_9_s}"}, 9.0),  # GitHub's: a Unix time
-    ({"X-RateLimit-Remaining": "0"}, 1.0),  # spent, no word of when it resets: a second
-    ({"RateLimit-Remaining": "0", "RateLimit-Reset": "0"}, 0.0),  # spent, and reset now
-    ({"X-RateLimit-Remaining": "12", "X-RateLimit-Reset": "7"}, None),  # requests left: nothing to wait for
-    ({"RateLimit-Remaining": "0", "RateLimit-Reset": "²"}, 1.0),  # not an ASCII digit: not read as 2
-])
-def test_a_spent_rate_limit_quota_reaches_the_verdict(lab, make_checker, headers, wait):
-    from urllib.parse import urlencode
-
-    in_9_s = str(int(time.time()) + 9)
-    query = urlencode({"code": "200", **{k: v.replace("{in_9_s}", in_9_s) for k, v in headers.items()}})
-    verdict = make_checker().check(lab.url(f"headers?{query}"))
-    assert verdict.outcome is Outcome.ALIVE
-    assert verdict.quota_wait_s == (None if wait is None else pytest.approx(wait, abs=1.5))

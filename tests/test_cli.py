@@ -14,15 +14,14 @@ import sys
 import pytest
 
 from conftest import run_pcheck, write_list
+from support.fast import FAST
 
 pytestmark = pytest.mark.timeout(90)
-
-FAST = ["--timeout", "2", "--retries", "0", "-p", "2", "--no-progress", "--recheck-after", "0"]  # the late re-check has tests of its own (test_rechecks.py)
 
 
 def test_all_alive_exits_0(lab, tmp_path):
     path = write_list(tmp_path / "urls.txt", [lab.url(f"ok?i={i}", i % 4) for i in range(30)])
-    proc = run_pcheck("check", str(path), *FAST)
+    proc = run_pcheck("check", str(path), *FAST, "-p", "2")
     assert proc.returncode == 0, proc.stderr
     summary, *counts = proc.stdout.splitlines()
     assert re.fullmatch(r"pcheck: 30 links in [\d.]+ s: 30 checked \(\d+/s\)", summary), proc.stdout
@@ -32,14 +31,14 @@ def test_all_alive_exits_0(lab, tmp_path):
 def test_one_broken_url_exits_1_and_is_named(lab, tmp_path):
     broken = lab.url("status/404")
     path = write_list(tmp_path / "urls.txt", ["# list", lab.url("ok"), broken])
-    proc = run_pcheck("check", str(path), *FAST)
+    proc = run_pcheck("check", str(path), *FAST, "-p", "2")
     assert proc.returncode == 1
     assert f"\n  {path}:3:1: {broken}  (404 Not Found)\n" in proc.stdout  # the line alone says what and where
 
 
 def test_invalid_line_exits_1_with_its_line(lab, tmp_path):
     path = write_list(tmp_path / "urls.txt", [lab.url("ok"), "", "not-a-url"])
-    proc = run_pcheck("check", str(path), "--format", "jsonl", *FAST)
+    proc = run_pcheck("check", str(path), "--format", "jsonl", *FAST, "-p", "2")
     assert proc.returncode == 1
     records = [json.loads(line) for line in proc.stdout.splitlines()]
     [bad] = [r for r in records if r["outcome"] == "invalid"]
@@ -48,8 +47,8 @@ def test_invalid_line_exits_1_with_its_line(lab, tmp_path):
 
 def test_blocked_fails_only_with_fail_on_blocked(lab):
     url = lab.url("status/403")
-    assert run_pcheck("check", url, *FAST).returncode == 0
-    assert run_pcheck("check", url, "--fail-on-blocked", *FAST).returncode == 1
+    assert run_pcheck("check", url, *FAST, "-p", "2").returncode == 0
+    assert run_pcheck("check", url, "--fail-on-blocked", *FAST, "-p", "2").returncode == 1
 
 
 @pytest.mark.parametrize(
@@ -82,7 +81,7 @@ def test_jsonl_csv_and_json_reports_parse_and_agree(lab, tmp_path):
     outputs = {}
     for fmt in ("jsonl", "csv", "json"):
         out = tmp_path / f"report.{fmt}"
-        proc = run_pcheck("check", str(path), "--format", fmt, "-o", str(out), *FAST)
+        proc = run_pcheck("check", str(path), "--format", fmt, "-o", str(out), *FAST, "-p", "2")
         assert proc.returncode == 1 and proc.stdout == ""
         outputs[fmt] = out.read_text(encoding="utf-8")
     jsonl = [json.loads(line) for line in outputs["jsonl"].splitlines()]
@@ -101,7 +100,7 @@ def test_jsonl_csv_and_json_reports_parse_and_agree(lab, tmp_path):
 
 
 def test_stdin_and_arguments_are_inputs(lab):
-    proc = run_pcheck("check", "-", lab.url("ok", 1), "--format", "jsonl", *FAST, stdin=lab.url("ok") + "\n")
+    proc = run_pcheck("check", "-", lab.url("ok", 1), "--format", "jsonl", *FAST, "-p", "2", stdin=lab.url("ok") + "\n")
     assert proc.returncode == 0, proc.stderr
     sources = [(r["source"], r["line"]) for r in map(json.loads, proc.stdout.splitlines())]
     assert sorted(sources, key=str) == [("-", 1), ("<args>", None)]
@@ -119,7 +118,7 @@ def test_stdout_holds_only_the_report_and_no_bar_frames_without_a_terminal(lab):
 def test_no_process_outlives_the_command(lab, tmp_path):
     path = write_list(tmp_path / "urls.txt", [lab.url(f"ok?i={i}") for i in range(20)])
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pcheck", "check", str(path), *FAST, "--format", "jsonl"],
+        [sys.executable, "-m", "pcheck", "check", str(path), *FAST, "-p", "2", "--format", "jsonl"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )
     _, stderr = proc.communicate(timeout=60)

@@ -17,10 +17,9 @@ import pytest
 
 from conftest import run_pcheck, write_list
 from pcheck.cli.configfile import find_config
+from support.fast import FAST_ANY_PROCESSES
 
 pytestmark = pytest.mark.timeout(60)
-
-FAST = ["--timeout", "5", "--retries", "0", "--no-progress", "--recheck-after", "0"]  # the late re-check has tests of its own (test_rechecks.py)
 
 
 def jsonl(proc) -> list[dict]:
@@ -48,14 +47,14 @@ def test_pcheck_toml_found_from_a_subdirectory_is_applied(lab, tmp_path):
     (tmp_path / "pcheck.toml").write_text('format = "jsonl"\n')
     deep = tmp_path / "docs" / "guide"
     deep.mkdir(parents=True)
-    proc = run_pcheck("check", lab.url("ok"), "-p", "1", *FAST, cwd=deep)
+    proc = run_pcheck("check", lab.url("ok"), "-p", "1", *FAST_ANY_PROCESSES, cwd=deep)
     assert proc.returncode == 0, proc.stderr
     assert is_jsonl(proc) and [r["outcome"] for r in jsonl(proc)] == ["alive"], proc.stdout
 
 
 def test_no_config_file_means_defaults(lab, tmp_path):
     assert find_config(tmp_path) is None
-    proc = run_pcheck("check", lab.url("ok"), "-p", "1", *FAST, cwd=tmp_path)
+    proc = run_pcheck("check", lab.url("ok"), "-p", "1", *FAST_ANY_PROCESSES, cwd=tmp_path)
     assert proc.returncode == 0 and not is_jsonl(proc) and "alive" in proc.stdout
 
 
@@ -64,7 +63,7 @@ def test_tool_pcheck_in_pyproject_is_read(lab, tmp_path):
     sub = tmp_path / "src"
     sub.mkdir()
     assert find_config(sub) == tmp_path / "pyproject.toml"
-    proc = run_pcheck("check", lab.url("ok"), "-p", "1", *FAST, cwd=sub)
+    proc = run_pcheck("check", lab.url("ok"), "-p", "1", *FAST_ANY_PROCESSES, cwd=sub)
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert [(r.get("url"), r.get("outcome")) for r in rows] == [(lab.url("ok"), "alive")], proc.stdout
@@ -87,17 +86,17 @@ def test_config_names_a_file_and_only_that_file_is_read(lab, tmp_path):
     named = tmp_path / "ci" / "links.toml"
     named.parent.mkdir()
     named.write_text('format = "jsonl"\n')
-    proc = run_pcheck("check", lab.url("ok"), "--config", str(named), "-p", "1", *FAST, cwd=tmp_path)
+    proc = run_pcheck("check", lab.url("ok"), "--config", str(named), "-p", "1", *FAST_ANY_PROCESSES, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert is_jsonl(proc), proc.stdout
     pyproject = tmp_path / "ci" / "pyproject.toml"
     pyproject.write_text('[tool.pcheck]\nformat = "json"\n')
-    proc = run_pcheck("check", lab.url("ok"), "--config", str(pyproject), "-p", "1", *FAST, cwd=tmp_path)
+    proc = run_pcheck("check", lab.url("ok"), "--config", str(pyproject), "-p", "1", *FAST_ANY_PROCESSES, cwd=tmp_path)
     assert json.loads(proc.stdout)["summary"]["alive"] == 1
 
 
 def test_config_naming_a_missing_file_exits_2(lab, tmp_path):
-    missing = run_pcheck("check", lab.url("ok"), "--config", str(tmp_path / "nope.toml"), *FAST, cwd=tmp_path)
+    missing = run_pcheck("check", lab.url("ok"), "--config", str(tmp_path / "nope.toml"), *FAST_ANY_PROCESSES, cwd=tmp_path)
     assert missing.returncode == 2 and "nope.toml" in missing.stderr and missing.stdout == ""
     assert len(lab.log) == 0
 
@@ -105,7 +104,7 @@ def test_config_naming_a_missing_file_exits_2(lab, tmp_path):
 @pytest.mark.parametrize("line, option", [("threads = 0", "threads"), ('format = "xml"', "format")])
 def test_a_bad_value_in_the_file_names_the_file_and_the_key(lab, tmp_path, line, option):
     (tmp_path / "pcheck.toml").write_text(line + "\n")
-    proc = run_pcheck("check", lab.url("ok"), *FAST, cwd=tmp_path)
+    proc = run_pcheck("check", lab.url("ok"), *FAST_ANY_PROCESSES, cwd=tmp_path)
     assert proc.returncode == 2 and proc.stdout == ""
     assert str(tmp_path / "pcheck.toml") in proc.stderr and option in proc.stderr
     assert len(lab.log) == 0
@@ -119,7 +118,7 @@ def test_a_bad_value_in_the_file_names_the_file_and_the_key(lab, tmp_path, line,
 ])
 def test_a_command_line_format_wins_over_the_file(lab, tmp_path, flag, check):
     (tmp_path / "pcheck.toml").write_text('format = "jsonl"\n')
-    proc = run_pcheck("check", lab.url("ok"), *flag, "-p", "1", *FAST, cwd=tmp_path)
+    proc = run_pcheck("check", lab.url("ok"), *flag, "-p", "1", *FAST_ANY_PROCESSES, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert check(proc.stdout), proc.stdout
 
@@ -130,7 +129,7 @@ def concurrency_run(lab, tmp_path, config: str, *flags: str, per_host: int = 5) 
     urls = [lab.url(f"delay/300?i={i}", host) for host in (0, 1) for i in range(per_host)]
     path = write_list(tmp_path / "urls.txt", urls)
     lab.reset_stats()
-    proc = run_pcheck("check", str(path), "-p", "2", "-t", "16", "--format", "jsonl", *flags, *FAST, cwd=tmp_path)
+    proc = run_pcheck("check", str(path), "-p", "2", "-t", "16", "--format", "jsonl", *flags, *FAST_ANY_PROCESSES, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert len(proc.stdout.splitlines()) == len(urls)
     return {address: stats.max_in_flight for address, stats in lab.snapshot().items()}
@@ -157,7 +156,7 @@ def test_a_host_table_sets_accept_and_headers_for_that_host_only(lab, tmp_path):
     (tmp_path / "pcheck.toml").write_text(
         '[hosts."127.0.0.2"]\naccept = "200-299,404"\nheaders = { X-Token = "for-host-2" }\n')
     urls = [lab.url("status/404?h=1", 0), lab.url("status/404?h=2", 1), lab.url("status/500?h=2", 1)]
-    proc = run_pcheck("check", *urls, "-p", "1", "--format", "jsonl", *FAST, cwd=tmp_path)
+    proc = run_pcheck("check", *urls, "-p", "1", "--format", "jsonl", *FAST_ANY_PROCESSES, cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     outcomes = {r["url"]: (r["outcome"], r["status"]) for r in jsonl(proc)}
     assert outcomes == {urls[0]: ("broken", 404), urls[1]: ("alive", 404), urls[2]: ("broken", 500)}
@@ -176,7 +175,7 @@ def test_a_host_table_sets_accept_and_headers_for_that_host_only(lab, tmp_path):
 ])
 def test_an_unknown_key_exits_2_naming_the_file_and_the_key(lab, tmp_path, name, text, key):
     (tmp_path / name).write_text(text)
-    proc = run_pcheck("check", lab.url("ok"), *FAST, cwd=tmp_path)
+    proc = run_pcheck("check", lab.url("ok"), *FAST_ANY_PROCESSES, cwd=tmp_path)
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert str(tmp_path / name) in proc.stderr and f"'{key}'" in proc.stderr, proc.stderr
     assert proc.stdout == "" and len(lab.log) == 0  # nothing was checked
@@ -195,7 +194,7 @@ def test_an_unknown_key_exits_2_naming_the_file_and_the_key(lab, tmp_path, name,
 def test_a_wrong_type_exits_2_naming_the_file_and_the_key(lab, tmp_path, text, key):
     path = tmp_path / "pcheck.toml"
     path.write_text(text)
-    proc = run_pcheck("check", lab.url("ok"), *FAST, cwd=tmp_path)
+    proc = run_pcheck("check", lab.url("ok"), *FAST_ANY_PROCESSES, cwd=tmp_path)
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert str(path) in proc.stderr and f"'{key}'" in proc.stderr, proc.stderr
     assert len(lab.log) == 0
@@ -204,7 +203,7 @@ def test_a_wrong_type_exits_2_naming_the_file_and_the_key(lab, tmp_path, text, k
 def test_a_file_that_is_not_toml_exits_2_naming_it(lab, tmp_path):
     path = tmp_path / "pcheck.toml"
     path.write_text("threads = \n")
-    proc = run_pcheck("check", lab.url("ok"), *FAST, cwd=tmp_path)
+    proc = run_pcheck("check", lab.url("ok"), *FAST_ANY_PROCESSES, cwd=tmp_path)
     assert proc.returncode == 2 and str(path) in proc.stderr and "TOML" in proc.stderr, proc.stderr
 
 

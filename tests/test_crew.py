@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-import fault_helpers as fh
+from support import faults as fh
 from pcheck.run import crew as crew_module
 from pcheck.run.crew import THREADS_AT_START, Crew, timed
 

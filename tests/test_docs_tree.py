@@ -24,12 +24,12 @@ import pytest
 
 from conftest import run_pcheck
 from pcheck.inputs.documents import extract
+from support.fast import FAST
 
 pytestmark = pytest.mark.timeout(60)
 
 TREE = Path(__file__).parent / "docs_tree"
 LAB = "http://LAB"
-FAST = ["--timeout", "5", "--retries", "0", "-p", "1", "--no-progress", "--recheck-after", "0"]  # the late re-check has tests of its own (test_rechecks.py)
 #: Hosts other than the lab: the www form below is a URL to check, kept off the network here.
 OFF_NETWORK = ["--exclude", r"example\.(org|invalid)"]
 

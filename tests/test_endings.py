@@ -23,14 +23,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import fault_helpers as fh
+from support import faults as fh
 from conftest import run_pcheck, write_list
 from pcheck.config import Config
 from pcheck.models import ARGS_SOURCE
 from pcheck.inputs.sources import parse_url
 from pcheck.models import Outcome
 from pcheck.run.pool import CheckRun
-from test_faults import cli_processes, in_flight, read_jsonl, start_cli  # noqa: F401 - a fixture
+from support.runs import in_flight, read_jsonl
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -77,7 +77,7 @@ def test_an_output_that_is_the_redirected_stdin_is_refused(lab, tmp_path):
 # == SIGTERM, SIGHUP and Ctrl-C ================================================================
 
 
-def _slow_run(lab, tmp_path, cli_processes, fmt="jsonl", n=400):  # noqa: F811
+def _slow_run(lab, tmp_path, cli_processes, fmt="jsonl", n=400):
     """A CLI run of `n` URLs that take half a second each (12 s in all), under way (some requests at the site)."""
     urls = [lab.url(f"delay/500?i={i}", host=i % 4) for i in range(n)]
     listing = write_list(tmp_path / "urls.txt", urls)
@@ -95,7 +95,7 @@ def _slow_run(lab, tmp_path, cli_processes, fmt="jsonl", n=400):  # noqa: F811
 
 
 @pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)])
-def test_an_ending_signal_writes_every_record_and_exits_128_plus_its_number(lab, tmp_path, cli_processes, signum, status):  # noqa: F811
+def test_an_ending_signal_writes_every_record_and_exits_128_plus_its_number(lab, tmp_path, cli_processes, signum, status):
     proc, urls, report, stderr = _slow_run(lab, tmp_path, cli_processes)
     os.kill(proc.pid, signum)  # the parent alone, as `timeout` and `docker stop` do
     proc.wait(20)
@@ -108,7 +108,7 @@ def test_an_ending_signal_writes_every_record_and_exits_128_plus_its_number(lab,
     fh.wait_until(lambda: in_flight(lab) == 0, 5.0, "workers still had requests open after the exit")
 
 
-def test_sigterm_still_writes_the_whole_text_report(lab, tmp_path, cli_processes):  # noqa: F811
+def test_sigterm_still_writes_the_whole_text_report(lab, tmp_path, cli_processes):
     proc, urls, report, stderr = _slow_run(lab, tmp_path, cli_processes, fmt="text")
     os.kill(proc.pid, signal.SIGTERM)
     proc.wait(20)
@@ -121,7 +121,7 @@ def test_sigterm_still_writes_the_whole_text_report(lab, tmp_path, cli_processes
     assert "/delay/" not in text.split("Cancelled (", 1)[1], "cancelled links are counted, not listed one by one"
 
 
-def test_a_hangup_to_the_whole_process_group_reports_no_worker_death(lab, tmp_path, cli_processes):  # noqa: F811
+def test_a_hangup_to_the_whole_process_group_reports_no_worker_death(lab, tmp_path, cli_processes):
     proc, urls, report, stderr = _slow_run(lab, tmp_path, cli_processes)
     os.killpg(proc.pid, signal.SIGHUP)  # a closed terminal: every process of the session
     proc.wait(20)
@@ -217,7 +217,7 @@ def test_sigterm_at_any_moment_of_start_up_ends_quietly_with_143(lab, delay_s):
 
 
 @pytest.mark.parametrize("shape", ["an endless line", "a stdin that sends nothing more"])
-def test_the_first_interrupt_ends_a_run_stuck_reading_stdin(lab, tmp_path, cli_processes, shape):  # noqa: F811
+def test_the_first_interrupt_ends_a_run_stuck_reading_stdin(lab, tmp_path, cli_processes, shape):
     first = lab.url("ok")
     report = tmp_path / "report.jsonl"
     stderr = tmp_path / "stderr.txt"

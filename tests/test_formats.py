@@ -20,16 +20,16 @@ import pytest
 from markdown_it import MarkdownIt
 
 from conftest import run_pcheck
-from fault_helpers import wait_until
+from support.faults import wait_until
 from pcheck.inputs.sources import invalid_result
 from pcheck.lab import Lab
 from pcheck.models import CheckResult, Outcome, Verdict
 from pcheck.output.progress import Progress
 from pcheck.output.reports import make_reporter
+from support.fast import FAST
 
 pytestmark = pytest.mark.timeout(60)
 
-FAST = ["--timeout", "5", "--retries", "0", "-p", "1", "--no-progress", "--recheck-after", "0"]  # the late re-check has tests of its own (test_rechecks.py)
 ESCAPES = re.compile(r"[\r\x1b\x07\x08]")
 
 

@@ -22,12 +22,12 @@ from pcheck.config import DEFAULT_GITHUB_HOSTS, FORMATS, Config, HostPolicy
 from pcheck.errors import ConfigError
 from pcheck.lab import Lab
 from pcheck.models import Outcome
+from support.fast import FAST
 
 pytestmark = pytest.mark.timeout(60)
 
 TOKEN = "ghp_T0kenThatMustNeverLeak"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
-FAST = ["--timeout", "3", "--retries", "0", "-p", "1", "--no-progress", "--recheck-after", "0"]  # the late re-check has tests of its own (test_rechecks.py)
 
 
 def config(**options) -> Config:

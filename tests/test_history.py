@@ -16,9 +16,9 @@ from conftest import run_pcheck, write_list
 from pcheck.config import Config
 from pcheck.models import CheckResult, Outcome, Verdict
 from pcheck.store.cache import VerdictCache
+from support.fast import FAST
 
 pytestmark = pytest.mark.timeout(60)
-FAST = ["--timeout", "3", "--retries", "0", "--no-progress", "-p", "1", "--recheck-after", "0"]  # the late re-check has tests of its own (test_rechecks.py)
 
 
 def run(cache, *args, fail_after=2, fmt="text"):

@@ -11,14 +11,14 @@ import time
 
 import pytest
 
-import fault_helpers as fh
+from support import faults as fh
 from conftest import run_pcheck, write_list
 from pcheck.models import HostBackoff, Outcome, Verdict
 from pcheck.run.hosts import HostScheduler
 from pcheck.run.pace import WINDOW_S
+from support.fast import FAST_KEEPING_RETRIES
 
 pytestmark = pytest.mark.timeout(90)
-FAST = ["--timeout", "5", "-p", "2", "--no-progress"]
 
 
 class Clock:
@@ -252,7 +252,7 @@ def test_a_re_check_is_a_last_try_and_goes_straight_to_get():
 def rate_limited_run(lab, tmp_path, *flags: str) -> tuple[list[dict], dict]:
     urls = [lab.url(f"rate/10/x?i={i}") for i in range(80)] + [lab.url(f"delay/20?i={i}", 1) for i in range(40)]
     path = write_list(tmp_path / "urls.txt", urls)
-    proc = run_pcheck("check", str(path), "--format", "jsonl", *FAST, *flags)
+    proc = run_pcheck("check", str(path), "--format", "jsonl", *FAST_KEEPING_RETRIES, "-p", "2", *flags)
     records = [json.loads(line) for line in proc.stdout.splitlines()]
     return records, {"refused": lab.snapshot()["127.0.0.1"].refused}
 
@@ -272,7 +272,7 @@ def test_a_rate_limited_host_ends_all_alive_with_few_429s_and_a_normal_host_does
 def test_the_report_says_how_a_host_was_slowed(lab, tmp_path):
     urls = [lab.url(f"rate/5/y?i={i}") for i in range(30)]
     path = write_list(tmp_path / "urls.txt", urls)
-    proc = run_pcheck("check", str(path), *FAST, "--host-stats")
+    proc = run_pcheck("check", str(path), *FAST_KEEPING_RETRIES, "-p", "2", "--host-stats")
     assert proc.returncode == 0, proc.stderr
     hint = next(line for line in proc.stdout.splitlines() if "answered 429/503" in line)
     assert hint.strip().startswith("127.0.0.1") and "slowed" in hint and "paused" in hint and "--host-interval" in hint
@@ -286,7 +286,7 @@ def test_a_slowed_host_whose_refusals_stand_gets_one_hint_not_two(lab, tmp_path)
     """--retries 0: each 429 is its URL's verdict, and the host was slowed all the same. Its line says how;
     the results' own "rate-limited (429)" count would repeat it."""
     urls = [lab.url(f"rate/5/z?i={i}") for i in range(30)]
-    proc = run_pcheck("check", str(write_list(tmp_path / "urls.txt", urls)), *FAST, "--retries", "0",
+    proc = run_pcheck("check", str(write_list(tmp_path / "urls.txt", urls)), *FAST_KEEPING_RETRIES, "-p", "2", "--retries", "0",
                       "--recheck-after", "0")
     assert "429 Too Many Requests" in proc.stdout, proc.stdout  # some refusals stood as verdicts
     lines = [line for line in proc.stdout.splitlines() if line.strip().startswith("127.0.0.1: ")]
@@ -298,7 +298,7 @@ def test_host_interval_spaces_the_requests_to_a_host_on_every_process(lab, tmp_p
     urls = [lab.url(f"ok?i={i}") for i in range(6)] + [lab.url(f"ok?j={i}", 1) for i in range(6)]
     path = write_list(tmp_path / "urls.txt", urls)
     (tmp_path / "pcheck.toml").write_text('[hosts."127.0.0.2"]\nhost_interval = "0"\n')
-    proc = run_pcheck("check", str(path), *FAST, "--host-interval", "200ms", "-t", "8", cwd=tmp_path)
+    proc = run_pcheck("check", str(path), *FAST_KEEPING_RETRIES, "-p", "2", "--host-interval", "200ms", "-t", "8", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     arrivals = collections.defaultdict(list)
     for entry in lab.log:
@@ -315,7 +315,7 @@ def test_host_interval_spaces_the_requests_to_a_host_on_every_process(lab, tmp_p
 
 @pytest.mark.parametrize("value, message", [("-1s", "negative"), ("2h", "between 0 and 1h"), ("fast", "not a duration")])
 def test_a_bad_host_interval_is_a_usage_error(lab, value, message):
-    proc = run_pcheck("check", lab.url("ok"), "--host-interval", value, *FAST)
+    proc = run_pcheck("check", lab.url("ok"), "--host-interval", value, *FAST_KEEPING_RETRIES, "-p", "2")
     assert proc.returncode == 2 and message in proc.stderr
 
 
@@ -331,7 +331,7 @@ def test_ctrl_c_while_a_url_waits_its_retry_after_ends_at_once_and_reports_every
     listing = write_list(tmp_path / "urls.txt", urls)
     report = tmp_path / "report.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "pcheck", "check", str(listing), "--format", "jsonl", "-o",
-                             str(report), "--max-per-host", "1", *FAST], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             str(report), "--max-per-host", "1", *FAST_KEEPING_RETRIES, "-p", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         # The 429 is answered (nothing in flight at the site): pcheck pauses the host as it reads it.
         fh.wait_until(lambda: any("retry-after" in e.target for e in lab.log) and sum(s.in_flight for s in lab.snapshot().values()) == 0,
@@ -349,7 +349,6 @@ def test_ctrl_c_while_a_url_waits_its_retry_after_ends_at_once_and_reports_every
     assert sorted(r["url"] for r in got) == sorted(urls)
     assert {(r["outcome"], r["error"]) for r in got} == {("unchecked", "cancelled")}  # it was waiting
     assert sum("retry-after" in e.target for e in lab.log) == 1, "one request, then the wait"
-
 
 
 # -- one failing link in a pull request's documents -------------------------------------------------------
@@ -425,7 +424,7 @@ def test_a_quota_that_resets_beyond_the_cap_is_not_waited_for():
 
 def test_a_run_waits_for_a_spent_quota_to_reset_and_says_so(lab, tmp_path):
     urls = [lab.url(f"headers?code=200&RateLimit-Remaining=0&RateLimit-Reset=1&i={i}") for i in range(3)]
-    proc = run_pcheck("check", str(write_list(tmp_path / "urls.txt", urls)), *FAST, "--host-stats")
+    proc = run_pcheck("check", str(write_list(tmp_path / "urls.txt", urls)), *FAST_KEEPING_RETRIES, "-p", "2", "--host-stats")
     assert proc.returncode == 0, proc.stderr
     arrivals = sorted(e.at for e in lab.log if e.target.startswith("/headers"))
     assert len(arrivals) == 3

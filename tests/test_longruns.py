@@ -22,9 +22,9 @@ from pcheck.inputs.sources import parse_url
 from pcheck.models import Outcome
 from pcheck.run.pool import CheckRun
 from pcheck.run.watch import Change, RoundSummary, watch
+from support.fast import FAST_ANY_PROCESSES
 
 pytestmark = pytest.mark.timeout(120)
-FAST = ["--timeout", "3", "--retries", "0", "--no-progress", "--recheck-after", "0"]  # the late re-check has tests of its own (test_rechecks.py)
 
 
 def final_records(path):
@@ -42,7 +42,7 @@ def test_resume_after_sigkill_at_a_random_moment_ends_with_one_final_record_each
     listing = write_list(tmp_path / "urls.txt", urls)
     report = tmp_path / "report.jsonl"
     args = [sys.executable, "-m", "pcheck", "check", str(listing), "--format", "jsonl", "-o", str(report),
-            "--resume", "-p", "2", "-t", "4", *FAST]
+            "--resume", "-p", "2", "-t", "4", *FAST_ANY_PROCESSES]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     # Wait until some records are written, then kill the whole group at a random moment after that.
     deadline = time.monotonic() + 30
@@ -74,7 +74,7 @@ def test_a_torn_last_line_is_cut_and_unchecked_records_are_retried(lab, tmp_path
              "redirects": 0, "method": "HEAD", "attempts": 1, "elapsed_ms": 1.0, "source": str(listing), "line": 1}
     cancelled = {**first, "url": urls[1], "line": 2, "outcome": "unchecked", "error": "cancelled", "ok": False}
     report.write_text(json.dumps(first) + "\n" + json.dumps(cancelled) + "\n" + '{"url": "http://torn', encoding="utf-8")
-    proc = run_pcheck("check", str(listing), "--format", "jsonl", "-o", str(report), "--resume", "-p", "1", *FAST)
+    proc = run_pcheck("check", str(listing), "--format", "jsonl", "-o", str(report), "--resume", "-p", "1", *FAST_ANY_PROCESSES)
     assert proc.returncode == 0, proc.stderr
     assert "torn" in proc.stderr
     records = [json.loads(line) for line in report.read_text().splitlines()]
@@ -84,11 +84,11 @@ def test_a_torn_last_line_is_cut_and_unchecked_records_are_retried(lab, tmp_path
 
 
 def test_resume_needs_a_jsonl_report_file(lab):
-    assert run_pcheck("check", lab.url("ok"), "--resume", *FAST).returncode == 2
+    assert run_pcheck("check", lab.url("ok"), "--resume", *FAST_ANY_PROCESSES).returncode == 2
 
 
 def cache_args(tmp_path, *extra):
-    return ["--cache", "--cache-path", str(tmp_path / "cache.sqlite"), "--format", "jsonl", "-p", "1", *FAST, *extra]
+    return ["--cache", "--cache-path", str(tmp_path / "cache.sqlite"), "--format", "jsonl", "-p", "1", *FAST_ANY_PROCESSES, *extra]
 
 
 def test_cache_serves_alive_verdicts_and_never_failures(lab, tmp_path):

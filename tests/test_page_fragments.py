@@ -14,10 +14,10 @@ from pcheck.config import Config
 from pcheck.models import ErrorKind, Outcome, PageAnchors, Verdict
 from pcheck.run.ledger import Ledger, judged
 from pcheck.urls import normalise
-from tests.conftest import run_pcheck
+from conftest import run_pcheck
+from support.fast import FAST
 
 pytestmark = pytest.mark.timeout(60)
-FAST = ["--timeout", "5", "--retries", "0", "-p", "1", "--no-progress", "--format", "jsonl", "--recheck-after", "0"]  # the late re-check has tests of its own (test_rechecks.py)
 
 
 def records(proc) -> list[dict]:
@@ -33,7 +33,7 @@ def test_a_page_is_fetched_once_with_get_and_every_fragment_pointing_at_it_is_ju
     doc = tmp_path / "doc.md"
     doc.write_text(f"[a]({page}#usage) [b]({page}#nowhere)\n[c]({page}#legacy) [d]({page}#:~:text=intro)\n"
                    f"[e]({page}) [f]({page}#usage) [g]({page}#%75sage)\n")
-    proc = run_pcheck("check", str(doc), "--include-fragments", *FAST)
+    proc = run_pcheck("check", str(doc), "--include-fragments", *FAST, "--format", "jsonl")
     got = [(r["url"][len(page):], r["outcome"], r["error"]) for r in records(proc)]
     assert sorted(got) == sorted([
         ("#usage", "alive", None), ("#nowhere", "broken", "missing_fragment"), ("#legacy", "alive", None),
@@ -50,7 +50,7 @@ def test_without_include_fragments_a_page_is_checked_with_head_and_fragments_are
     page = lab.url("page/intro")
     doc = tmp_path / "doc.md"
     doc.write_text(f"[a]({page}#intro) [b]({page}#nowhere)\n")
-    proc = run_pcheck("check", str(doc), *FAST)
+    proc = run_pcheck("check", str(doc), *FAST, "--format", "jsonl")
     assert [r["outcome"] for r in records(proc)] == ["alive", "alive"]
     assert [entry.method for entry in lab.log] == ["HEAD"]
 
@@ -58,7 +58,7 @@ def test_without_include_fragments_a_page_is_checked_with_head_and_fragments_are
 def test_a_fragment_of_a_page_that_is_not_html_is_alive_and_says_it_was_not_checked(lab, tmp_path):
     doc = tmp_path / "doc.md"
     doc.write_text(f"[a]({lab.url('ok')}#top)\n")
-    proc = run_pcheck("check", str(doc), "--include-fragments", *FAST)
+    proc = run_pcheck("check", str(doc), "--include-fragments", *FAST, "--format", "jsonl")
     (record,) = records(proc)
     assert record["outcome"] == "alive" and "not an HTML page (text/plain)" in record["detail"]
     assert proc.returncode == 0
@@ -67,7 +67,7 @@ def test_a_fragment_of_a_page_that_is_not_html_is_alive_and_says_it_was_not_chec
 def test_a_fragment_of_a_missing_page_is_the_page_s_404_not_a_missing_fragment(lab, tmp_path):
     doc = tmp_path / "doc.md"
     doc.write_text(f"[a]({lab.url('status/404')}#top)\n")
-    (record,) = records(run_pcheck("check", str(doc), "--include-fragments", *FAST))
+    (record,) = records(run_pcheck("check", str(doc), "--include-fragments", *FAST, "--format", "jsonl"))
     assert (record["outcome"], record["status"], record["error"]) == ("broken", 404, None)
 
 
@@ -76,14 +76,14 @@ def test_a_fragment_after_redirects_is_looked_up_in_the_final_page(lab, tmp_path
     doc = tmp_path / "doc.md"
     doc.write_text(f"[a]({lab.url('redirect-to?url=' + target)}#there) [b]({lab.url('redirect-to?url=' + target)}#gone)\n")
     got = sorted((r["url"].rpartition("#")[2], r["outcome"]) for r in records(
-        run_pcheck("check", str(doc), "--include-fragments", *FAST)))
+        run_pcheck("check", str(doc), "--include-fragments", *FAST, "--format", "jsonl")))
     assert got == [("gone", "broken"), ("there", "alive")]
 
 
 def test_github_user_content_ids_answer_the_fragment_github_links_use(lab, tmp_path):
     doc = tmp_path / "doc.md"
     doc.write_text(f"[a]({lab.url('page/user-content-install')}#install)\n")
-    (record,) = records(run_pcheck("check", str(doc), "--include-fragments", *FAST))
+    (record,) = records(run_pcheck("check", str(doc), "--include-fragments", *FAST, "--format", "jsonl"))
     assert record["outcome"] == "alive"
 
 
@@ -92,10 +92,10 @@ def test_the_cache_does_not_answer_a_fragment_it_never_saw(lab, tmp_path):
     doc = tmp_path / "doc.md"
     doc.write_text(f"[a]({page})\n")
     cache = str(tmp_path / "cache.sqlite")
-    first = run_pcheck("check", str(doc), "--cache", "--cache-path", cache, "--include-fragments", *FAST)
+    first = run_pcheck("check", str(doc), "--cache", "--cache-path", cache, "--include-fragments", *FAST, "--format", "jsonl")
     assert [r["outcome"] for r in records(first)] == ["alive"]
     doc.write_text(f"[a]({page}) [b]({page}#nowhere)\n")
-    second = run_pcheck("check", str(doc), "--cache", "--cache-path", cache, "--include-fragments", *FAST)
+    second = run_pcheck("check", str(doc), "--cache", "--cache-path", cache, "--include-fragments", *FAST, "--format", "jsonl")
     got = sorted((r["url"][len(page):], r["outcome"], (r["detail"] or "").startswith("from cache")) for r in records(second))
     assert got == [("", "alive", True), ("#nowhere", "broken", False)]
 
@@ -103,7 +103,7 @@ def test_the_cache_does_not_answer_a_fragment_it_never_saw(lab, tmp_path):
 def test_the_fragments_of_a_page_given_with_base_url_are_judged_too(lab, tmp_path):
     doc = tmp_path / "doc.md"
     doc.write_text("[a](page/intro#intro) [b](page/intro#nope)\n")
-    proc = run_pcheck("check", str(doc), "--include-fragments", "--base-url", lab.url("") , *FAST)
+    proc = run_pcheck("check", str(doc), "--include-fragments", "--base-url", lab.url("") , *FAST, "--format", "jsonl")
     got = sorted((r["link"], r["outcome"], r["error"]) for r in records(proc))
     assert got == [("page/intro#intro", "alive", None), ("page/intro#nope", "broken", "missing_fragment")]
 

@@ -25,10 +25,10 @@ from pcheck.config import FORMATS, Config
 from pcheck.lab import Lab
 from pcheck.lab.proxy import VIA, Proxy
 from pcheck.models import ErrorKind, Outcome
+from support.fast import FAST
 
 pytestmark = pytest.mark.timeout(60)
 
-FAST = ["--timeout", "3", "--retries", "0", "-p", "1", "--no-progress", "--recheck-after", "0"]  # the late re-check has tests of its own (test_rechecks.py)
 PROXY_VARIABLES = [f"{name}_proxy" for name in ("http", "https", "all", "no")]
 PASSWORD = "pr0xy-s3cret"
 
@@ -46,20 +46,6 @@ def no_proxy_environment(monkeypatch):
 def proxy():
     with Proxy() as running:
         yield running
-
-
-@pytest.fixture
-def make_checker():
-    transports = []
-
-    def make(verify=True, guard=None, proxy=None, **options):
-        transport = Transport(pool_maxsize=4, verify=verify, guard=guard, proxy=proxy)
-        transports.append(transport)
-        return Checker(Config(**{"processes": 1, "timeout": 2.0, "retries": 0, **options}), transport)
-
-    yield make
-    for transport in transports:
-        transport.close()
 
 
 @pytest.fixture

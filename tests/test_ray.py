@@ -32,9 +32,10 @@ from pcheck.inputs.sources import parse_url  # noqa: E402
 from pcheck.lab import Lab  # noqa: E402
 from pcheck.models import ARGS_SOURCE, ErrorKind, Outcome, Target  # noqa: E402
 from pcheck.run.ray import SHARDS_PER_CPU, RayRun  # noqa: E402
+from support.fast import FAST_CONFIG  # noqa: E402
 
 pytestmark = [pytest.mark.timeout(150), pytest.mark.xdist_group("ray")]
-FAST = {"timeout": 5.0, "retries": 0, "recheck_after": 0}
+
 QUICK = {"timeout": 3.0, "retries": 0, "recheck_after": 0}
 SLOW_MS = 2000
 HOSTS = 4  # 127.0.0.1-4 fall in four different buckets of pcheck's eight
@@ -88,7 +89,7 @@ def test_per_host_cap_holds_across_two_worker_nodes(two_workers, site):
     watcher.start()
     try:
         results = list(check_urls(urls, distributor="ray", ray_address=two_workers.address,
-                                  shard_size=6, threads=8, max_per_host=3, **FAST))
+                                  shard_size=6, threads=8, max_per_host=3, **FAST_CONFIG))
     finally:
         done.set()
         watcher.join(5)
@@ -153,7 +154,7 @@ def _remove_a_node_mid_run(cluster, site, urls: list[str], cap: int) -> tuple[li
     def run() -> None:
         try:
             for result in check_urls(urls, distributor="ray", ray_address=cluster.address,
-                                     shard_size=4, threads=4, max_per_host=cap, **FAST):
+                                     shard_size=4, threads=4, max_per_host=cap, **FAST_CONFIG):
                 results.append(result)  # list.append is atomic: the main thread only reads len()
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)

@@ -10,13 +10,13 @@ import time
 
 import pytest
 
-import fault_helpers as fh
+from support import faults as fh
 from conftest import run_pcheck, write_list
 from pcheck.models import ErrorKind, Outcome, Verdict
 from pcheck.run.rechecks import LateRechecks
+from support.fast import FAST_KEEPING_RETRIES
 
 pytestmark = pytest.mark.timeout(90)
-FAST = ["--timeout", "2", "-p", "1", "--no-progress"]
 
 
 def records(proc) -> list[dict]:
@@ -35,7 +35,7 @@ def test_a_late_recheck_replaces_the_first_verdict_and_says_so(lab, tmp_path):
     # --retries 0: no second request inside the check, so only the late re-check can see the host back.
     urls = [lab.url("outage/0.5/blip?i=1"), lab.url("outage/0.5/blip?i=1")]  # the same URL twice: one re-check
     proc = run_pcheck("check", str(write_list(tmp_path / "urls.txt", urls)), "--format", "jsonl",
-                      "--retries", "0", "--recheck-after", "1s", *FAST)
+                      "--retries", "0", "--recheck-after", "1s", *FAST_KEEPING_RETRIES)
     assert proc.returncode == 0, proc.stdout
     got = records(proc)
     assert len(got) == 2 and all(r["outcome"] == "alive" for r in got)
@@ -47,7 +47,7 @@ def test_a_late_recheck_replaces_the_first_verdict_and_says_so(lab, tmp_path):
 def test_a_definitive_failure_costs_no_extra_request_and_a_clean_run_never_waits(lab, tmp_path):
     urls = [lab.url("status/404"), lab.url("ok")]
     started = time.monotonic()
-    proc = run_pcheck("check", str(write_list(tmp_path / "urls.txt", urls)), "--format", "jsonl", *FAST)
+    proc = run_pcheck("check", str(write_list(tmp_path / "urls.txt", urls)), "--format", "jsonl", *FAST_KEEPING_RETRIES)
     took = time.monotonic() - started
     assert proc.returncode == 1
     assert [e.method for e in lab.log if e.target == "/status/404"] == ["HEAD", "GET"]  # the check, no re-check
@@ -58,7 +58,7 @@ def test_a_definitive_failure_costs_no_extra_request_and_a_clean_run_never_waits
 
 def test_without_recheck_after_a_transient_failure_stands_and_is_marked_transient(lab, tmp_path):
     proc = run_pcheck("check", lab.url("status/503"), "--format", "jsonl", "--retries", "0", "--recheck-after", "0",
-                      *FAST)
+                      *FAST_KEEPING_RETRIES)
     [r] = records(proc)
     assert (r["outcome"], r["status"], r["transient"]) == ("broken", 503, True)
     assert len(lab.log) == 2  # HEAD, and its GET confirmation
@@ -67,7 +67,7 @@ def test_without_recheck_after_a_transient_failure_stands_and_is_marked_transien
 def test_accept_transient_lets_transient_failures_pass_the_run_but_reports_them(lab, tmp_path):
     urls = [lab.url("status/503"), lab.url("ok")]
     path = write_list(tmp_path / "urls.txt", urls)
-    args = ["--retries", "0", "--recheck-after", "0.2s", *FAST]
+    args = ["--retries", "0", "--recheck-after", "0.2s", *FAST_KEEPING_RETRIES]
     strict = run_pcheck("check", str(path), *args)
     assert strict.returncode == 1
     assert "of them: 1 transient, 0 definitive" in strict.stdout
@@ -86,7 +86,7 @@ def test_a_junit_report_agrees_with_the_exit_code_about_forgiven_transient_failu
 
     urls = [lab.url("status/503"), lab.url("ok"), lab.url("status/404")]
     path = write_list(tmp_path / "urls.txt", urls)
-    args = ["--retries", "0", "--recheck-after", "0", "--format", "junit", *FAST]
+    args = ["--retries", "0", "--recheck-after", "0", "--format", "junit", *FAST_KEEPING_RETRIES]
     for accept, code, failing in ((False, 1, {urls[0], urls[2]}), (True, 1, {urls[2]})):
         proc = run_pcheck("check", str(path), *args, *(["--accept-transient"] if accept else []))
         assert proc.returncode == code, proc.stderr
@@ -104,7 +104,7 @@ def test_ctrl_c_during_the_cool_down_reports_the_first_verdict_and_says_it_was_n
     report = tmp_path / "report.jsonl"
     listing = write_list(tmp_path / "urls.txt", [lab.url("status/503"), lab.url("ok")])
     proc = subprocess.Popen([sys.executable, "-m", "pcheck", "check", str(listing), "--format", "jsonl", "-o", str(report),
-                             "--retries", "0", "--recheck-after", "60s", *FAST],
+                             "--retries", "0", "--recheck-after", "60s", *FAST_KEEPING_RETRIES],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         fh.wait_until(lambda: sum(1 for e in lab.log if e.target == "/status/503") >= 2 and report.exists()
@@ -142,7 +142,7 @@ def test_a_429_that_outlasts_its_retries_is_checked_once_more_later(lab, tmp_pat
     """Refused on every try within the check (a host refusing every other request, say), a URL is asked once
     more after --recheck-after, as a 5xx is: rate limiting passes."""
     proc = run_pcheck("check", lab.url("status/429?late=1"), "--format", "jsonl", "--retries", "0",
-                      "--recheck-after", "0.5s", *FAST)
+                      "--recheck-after", "0.5s", *FAST_KEEPING_RETRIES)
     [r] = records(proc)
     sent = [e.method for e in lab.log if e.target == "/status/429?late=1"]
     assert sent == ["HEAD", "GET", "GET"]  # the 429 (confirmed with GET), then the re-check

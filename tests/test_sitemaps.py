@@ -21,8 +21,8 @@ from pcheck.inputs.sitemaps import iter_sitemap
 from pcheck.inputs.sources import count_candidates, iter_targets, open_sources
 from pcheck.lab import Lab
 from pcheck.models import CheckResult, Outcome, Target, Verdict
+from support.fast import FAST
 
-FAST = ["--timeout", "5", "--retries", "0", "-p", "1", "--no-progress", "--recheck-after", "0"]  # the late re-check has tests of its own (test_rechecks.py)
 NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 
 

@@ -19,14 +19,14 @@ import threading
 
 import pytest
 
-import fault_helpers as fh
+from support import faults as fh
 from conftest import run_pcheck
 from pcheck.config import SMALL_RUN, Config
 from pcheck.inputs.sources import parse_url
 from pcheck.models import ARGS_SOURCE, Outcome
 from pcheck.run.pool import CheckRun
 from pcheck.run.session import check_urls
-from test_faults import cli_processes, in_flight  # noqa: F401 - a fixture
+from support.runs import in_flight
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -109,7 +109,7 @@ def test_a_cancelled_small_run_reports_cancelled_and_its_threads_end_after_their
 
 
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_an_ending_signal_during_a_small_run_writes_its_record_and_exits_128_plus_it(lab, cli_processes, signum,  # noqa: F811
+def test_an_ending_signal_during_a_small_run_writes_its_record_and_exits_128_plus_it(lab, cli_processes, signum,
                                                                                      status):
     proc = subprocess.Popen([sys.executable, "-m", "pcheck", "check", lab.url("delay/20000"), lab.url("ok", 1), *QUICK],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)

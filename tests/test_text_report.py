@@ -21,9 +21,9 @@ from pcheck.config import Config
 from pcheck.lab import Lab
 from pcheck.models import CheckResult, ErrorKind, Outcome, Verdict
 from pcheck.output.reasons import reason, where
+from support.fast import FAST
 
 pytestmark = pytest.mark.timeout(60)
-FAST = ["--timeout", "2", "--retries", "0", "-p", "1", "--no-progress", "--recheck-after", "0"]
 #: What a user should never have to read: Python's exception names and errno numbers.
 INTERNALS = re.compile(r"Error\b|Errno|gaierror|Exception|Traceback|_ssl\.c|urllib3|requests\.")
 
@@ -66,7 +66,7 @@ def test_every_problem_is_one_line_with_its_place_url_and_reason_so_grep_keeps_a
 
 
 def test_the_machine_formats_keep_the_raw_detail(lab, mixed):
-    proc = run_pcheck("check", str(mixed), *FAST, "--format", "jsonl")
+    proc = run_pcheck("check", str(mixed), *FAST, "--timeout", "2", "--format", "jsonl")
     refused = next(r for r in map(json.loads, proc.stdout.splitlines()) if r.get("url") == "http://127.0.0.1:1/x")
     assert refused["error"] == "connection" and "ConnectionRefusedError" in refused["detail"]
 

@@ -1,4 +1,5 @@
-"""TLS set-up is paid once per process and mode, not once per connection (issue 18).
+"""TLS: certificates are verified unless asked otherwise (issue 5), and the set-up is paid once per process
+and mode, not once per connection (issue 18).
 
 Handed no SSL context, urllib3 built one for every new connection and loaded
 the system's CA store into it under --insecure (about 40 ms of CPU each), or
@@ -22,6 +23,9 @@ from pcheck.check.transport import Transport
 from pcheck.config import Config
 from pcheck.lab import Lab
 from pcheck.models import Outcome
+from support.fast import FAST
+from support.runs import jsonl
+from support.servers import tls_site
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -118,3 +122,44 @@ def test_a_folder_of_hashed_certificates_is_a_ca_bundle_as_requests_takes_it(htt
     refused = run_pcheck("check", site.url("ok"), "--ca-bundle", str(empty), "--format", "jsonl", "--no-progress",
                          "--timeout", "5", "--retries", "0", "--recheck-after", "0")
     assert (json.loads(refused.stdout)["outcome"], json.loads(refused.stdout)["error"]) == ("broken", "tls")
+
+
+# -- certificates verified (issue 5) -------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def https_lab(tmp_path):
+    server, ca_path = tls_site(tmp_path, "127.0.0.1")
+    with Lab(hosts=1, ssl_context=server) as site:
+        yield site, ca_path
+
+
+@pytest.mark.timeout(60)
+def test_cli_self_signed_certificate_is_a_tls_error_by_default(https_lab):
+    site, _ = https_lab
+    proc = run_pcheck("check", site.url("ok"), "--format", "jsonl", *FAST)
+    assert proc.returncode == 1
+    [record] = jsonl(proc)
+    assert (record["outcome"], record["error"]) == ("broken", "tls")
+
+
+@pytest.mark.timeout(60)
+def test_cli_ca_bundle_makes_it_alive(https_lab):
+    site, ca_path = https_lab
+    proc = run_pcheck("check", site.url("ok"), "--ca-bundle", str(ca_path), "--format", "jsonl", *FAST)
+    assert proc.returncode == 0, proc.stderr
+    [record] = jsonl(proc)
+    assert (record["outcome"], record["status"]) == ("alive", 200)
+
+
+@pytest.mark.timeout(60)
+def test_cli_insecure_is_alive_and_warns_exactly_once(https_lab):
+    site, _ = https_lab
+    urls = [site.url(f"ok?i={i}") for i in range(8)]
+    # A process of its own: its workers' stderr (where urllib3 would warn) is the command's stderr.
+    proc = run_pcheck("check", *urls, "--insecure", "--format", "jsonl",
+                      "--timeout", "3", "--retries", "0", "-p", "2", "--no-progress", subprocess=True)
+    assert proc.returncode == 0, proc.stderr
+    assert {r["outcome"] for r in jsonl(proc)} == {"alive"}
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "insecure" in lines[0].lower(), proc.stderr
+    assert "InsecureRequestWarning" not in proc.stderr

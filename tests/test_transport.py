@@ -1,4 +1,8 @@
-"""Verdicts are the server's, not ours (issue 13): framing, strict parsing, local shortages, secrets per host."""
+"""The real transport (sockets, on the local site): framing of answers, strict parsing, local shortages, deadlines,
+bodies never downloaded, connections kept.
+
+Verdicts are the server's, not ours (issue 13). The Checker's rules without sockets are in test_checker.py,
+secrets across redirects in test_credentials.py."""
 
 from __future__ import annotations
 
@@ -14,32 +18,20 @@ import time
 from urllib.parse import quote
 
 import pytest
+import requests
 import urllib3.response
 import urllib3.util.connection
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support.faults import wait_until
 
-from fault_helpers import wait_until
-from pcheck.check.checker import Checker, classify
+from pcheck.check.checker import classify
+from pcheck.check.transport import prepare
 from pcheck.check.waits import parse_retry_after
-from pcheck.config import Config, HostPolicy
+from pcheck.config import Config
 from pcheck.models import ErrorKind, Outcome
-from pcheck.check.transport import Transport
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-def make_checker():
-    transports = []
-
-    def make(pool_maxsize: int = 4, **options):
-        options = {"processes": 1, "timeout": 2.0, "retries": 0, "backoff_base": 0.05, **options}
-        transport = Transport(pool_maxsize=pool_maxsize, verify=True)
-        transports.append(transport)
-        return Checker(Config(**options), transport)
-
-    yield make
-    for transport in transports:
-        transport.close()
 
 
 def headers_of(logged) -> dict[str, str]:
@@ -196,7 +188,7 @@ def test_a_resolver_that_ran_short_is_not_a_dns_verdict(eai):
 
 
 def test_fd_budget_fits_threads_and_idle_sockets_in_the_limit():
-    from pcheck.run.worker import fd_budget, RESERVED_FDS
+    from pcheck.run.worker import RESERVED_FDS, fd_budget
 
     config = Config(processes=1, threads=64, max_per_host=64)
     assert fd_budget(config, None).threads == 64
@@ -230,54 +222,123 @@ def test_ulimit_64_checks_600_urls_all_alive_with_one_warning(lab, tmp_path):
     assert len(warnings) == 1 and "open-files limit" in warnings[0], proc.stderr
 
 
-# -- secrets stay with their host -------------------------------------------------------------------------
+# -- one URL on the local site: deadlines, bodies never downloaded, connection errors, connections kept -----------
 
-SECRETS = (("Authorization", "Bearer T"), ("Cookie", "sid=C"), ("Proxy-Authorization", "Basic P"),
-           ("X-Api-Key", "K"), ("PRIVATE-TOKEN", "T2"), ("X-Session-Id", "S"), ("X-Client-Secret", "S2"),
-           ("X-Auth-User", "U"))
-PLAIN = (("X-Trace", "1"), ("Accept-Language", "en"))
+#: Body bytes a site may have written when a check reads none of it: socket buffers and a few chunks.
+NOT_DOWNLOADED_BYTES = 32 << 20
 
 
-@pytest.mark.parametrize("old, new, crosses", [
-    ("https://a.test/x", "http://a.test/x", True),  # a downgrade on the same host changes origin
-    ("http://a.test/x", "https://a.test/x", True),
-    ("http://a.test/x", "http://b.test/x", True),
-    ("http://a.test:8080/x", "http://a.test:8081/x", True),
-    ("http://a.test/x", "http://A.test:80/y?z", False),
-    ("https://a.test/x", "https://a.test:443/y", False),
-])
-def test_credential_like_headers_are_dropped_on_every_change_of_origin(old, new, crosses):
-    from pcheck.check.checker import is_credential, redirect_headers
-
-    headers = dict(SECRETS + PLAIN)
-    assert all(is_credential(name) for name, _ in SECRETS) and not any(is_credential(n) for n, _ in PLAIN)
-    kept = redirect_headers(headers, old, new)
-    assert kept == (dict(PLAIN) if crosses else headers)
-    assert redirect_headers(dict(PLAIN), old, new) == dict(PLAIN)
+def test_reset_on_head_is_confirmed_with_get(lab, make_checker):
+    verdict = make_checker().check(lab.url("reset-on-head"))
+    assert (verdict.outcome, verdict.method) == (Outcome.ALIVE, "GET")
 
 
-def test_command_line_credentials_never_reach_the_host_a_redirect_points_to(lab, make_checker):
-    target = lab.url("ok?to=2", host=1)
-    verdict = make_checker(headers=SECRETS + PLAIN).check(lab.url("redirect-to?url=" + quote(target, safe="")))
+def test_header_drip_is_stopped_by_the_total_deadline(lab, make_checker):
+    started = time.monotonic()
+    verdict = make_checker(timeout=1.0).check(lab.url("drip-headers"))
+    elapsed = time.monotonic() - started
+    assert (verdict.outcome, verdict.error) == (Outcome.BROKEN, ErrorKind.TIMEOUT)
+    assert elapsed < 1.0 + 1.0
+
+
+def test_hang_after_accept_is_a_timeout(lab, make_checker):
+    started = time.monotonic()
+    verdict = make_checker(timeout=0.5).check(lab.url("hang"))
+    assert verdict.error is ErrorKind.TIMEOUT
+    assert time.monotonic() - started < 1.5
+
+
+def test_one_gib_body_is_not_downloaded(lab, make_checker):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    verdict = make_checker(method="get").check(lab.url("bytes/1073741824"))
+    elapsed = time.monotonic() - started
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert (verdict.outcome, verdict.method) == (Outcome.ALIVE, "GET")
+    assert lab.snapshot()["127.0.0.1"].body_bytes < NOT_DOWNLOADED_BYTES  # the site wrote a few chunks, no more
+    assert elapsed < 2.0  # the attempt's deadline (timeout 2.0) did not have to cut it
+    assert grown_kib < 50 * 1024
+
+
+def test_endless_redirect_body_is_not_read(lab, make_checker):
+    started = time.monotonic()
+    verdict = make_checker(method="get").check(lab.url("redirect-endless-body"))
     assert (verdict.outcome, verdict.redirects) == (Outcome.ALIVE, 1)
-    first, second = lab.log
-    assert all(headers_of(first).get(name.lower()) == value for name, value in SECRETS + PLAIN)
-    assert second.address == "127.0.0.2"
-    assert not [name for name, _ in SECRETS if name.lower() in headers_of(second)]
-    assert all(headers_of(second).get(name.lower()) == value for name, value in PLAIN)
+    assert lab.snapshot()["127.0.0.1"].body_bytes < NOT_DOWNLOADED_BYTES
+    assert time.monotonic() - started < 2.0  # the deadline did not have to cut it
 
 
-def test_host_table_headers_go_to_that_host_only_never_where_it_redirects(lab, make_checker):
-    table = (("X-Api-Key", "for-1"), ("PRIVATE-TOKEN", "t1"), ("X-Plain-Setting", "p1"))
-    hosts = (("127.0.0.1", HostPolicy(headers=table)), ("127.0.0.3", HostPolicy(headers=(("X-Api-Key", "for-3"),))))
-    checker = make_checker(hosts=hosts)
-    to_2 = lab.url("redirect-to?url=" + quote(lab.url("ok?i=2", host=1), safe=""))
-    to_1 = lab.url("redirect-to?url=" + quote(lab.url("ok?i=1"), safe=""), host=1)
-    to_3 = lab.url("redirect-to?url=" + quote(lab.url("ok?i=3", host=2), safe=""))
-    assert [checker.check(u).outcome for u in (to_2, to_1, to_3)] == [Outcome.ALIVE] * 3
-    sent = {(e.address, e.target): headers_of(e) for e in lab.log}
-    for (address, target), headers in sent.items():
-        own = {"127.0.0.1": table, "127.0.0.3": (("X-Api-Key", "for-3"),)}.get(address, ())
-        assert {k: v for k, v in headers.items() if k in ("x-api-key", "private-token", "x-plain-setting")} \
-            == {k.lower(): v for k, v in own}, (address, target)
-    assert len(sent) == 6
+def test_the_lab_refuses_every_other_request_to_a_host_with_429(lab):
+    assert [requests.get(lab.url(f"every-other/x?i={i}")).status_code for i in range(4)] == [429, 200, 429, 200]
+    assert lab.snapshot()["127.0.0.1"].refused == 2
+
+
+def test_connection_refused_is_a_connection_error(make_checker):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound but not listening: connections are refused
+        verdict = make_checker().check(f"http://127.0.0.1:{port}/")
+    assert (verdict.outcome, verdict.error, verdict.status) == (Outcome.BROKEN, ErrorKind.CONNECTION, None)
+
+
+def test_unresolvable_host_is_a_dns_error(make_checker, monkeypatch):
+    def no_such_host(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)  # no real resolver is asked
+    verdict = make_checker().check("http://no-such-host.test/")
+    assert (verdict.outcome, verdict.error) == (Outcome.BROKEN, ErrorKind.DNS)
+
+
+def test_sequential_checks_reuse_one_connection(lab, make_checker):
+    checker = make_checker()
+    for i in range(20):
+        assert checker.check(lab.url(f"ok?i={i}")).outcome is Outcome.ALIVE
+    stats = lab.snapshot()["127.0.0.1"]
+    assert (stats.requests, stats.connections) == (20, 1)
+
+
+# -- the request on the wire ----------------------------------------------------------------------------
+
+_PATH_CHARS = st.sampled_from(list("abcXYZ019-._~!$&'()*+,;=:@/?[]") + ["%2F", "%20", "%3f", "%25", "%E2%82%AC", "%41", "%7E", "%2E"])
+_ODD_CHARS = st.sampled_from(list(" <>\\^`{|}\"%é€") + ["%4", "%zz"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PATH_CHARS, max_size=30).map("".join), st.sampled_from(["http://a.test", "https://x-1.b.test:8443"]))
+def test_a_request_built_directly_sends_the_url_requests_would_send(path, origin):
+    url = f"{origin}/{path}"
+    assert prepare("HEAD", url, {"User-Agent": "t"}).url == requests.Request("HEAD", url).prepare().url
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_PATH_CHARS | _ODD_CHARS, min_size=1, max_size=20).map("".join))
+def test_a_url_requests_would_requote_is_prepared_by_requests(path):
+    url = f"http://a.test/{path}"
+    assert prepare("GET", url, {}).url == requests.Request("GET", url).prepare().url
+
+
+def test_hosts_beyond_the_kept_pools_do_not_keep_their_connections(lab, make_checker, monkeypatch):
+    checker = make_checker(pool_hosts=2)  # 4 lab hosts in rotation: pools are dropped
+    verdicts = [checker.check(lab.url(f"ok?i={i}", i % 4)) for i in range(24)]
+    assert [v.outcome for v in verdicts] == [Outcome.ALIVE] * 24, [v.detail for v in verdicts if v.detail]
+    # A run over a million hosts must not keep a socket per host: only the kept pools' stay open.
+    wait_until(lambda: lab.open_connections() <= 2, 5.0, "at most 2 connections left open")
+
+
+@pytest.mark.parametrize("headers, wait", [
+    ({"RateLimit-Remaining": "0", "RateLimit-Reset": "7"}, 7.0),
+    ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "{in_9_s}"}, 9.0),  # GitHub's: a Unix time
+    ({"X-RateLimit-Remaining": "0"}, 1.0),  # spent, no word of when it resets: a second
+    ({"RateLimit-Remaining": "0", "RateLimit-Reset": "0"}, 0.0),  # spent, and reset now
+    ({"X-RateLimit-Remaining": "12", "X-RateLimit-Reset": "7"}, None),  # requests left: nothing to wait for
+    ({"RateLimit-Remaining": "0", "RateLimit-Reset": "²"}, 1.0),  # not an ASCII digit: not read as 2
+])
+def test_a_spent_rate_limit_quota_reaches_the_verdict(lab, make_checker, headers, wait):
+    from urllib.parse import urlencode
+
+    in_9_s = str(int(time.time()) + 9)
+    query = urlencode({"code": "200", **{k: v.replace("{in_9_s}", in_9_s) for k, v in headers.items()}})
+    verdict = make_checker().check(lab.url(f"headers?{query}"))
+    assert verdict.outcome is Outcome.ALIVE
+    assert verdict.quota_wait_s == (None if wait is None else pytest.approx(wait, abs=1.5))

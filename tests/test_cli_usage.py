@@ -1,6 +1,6 @@
-"""Command-line habits users bring from other tools: lychee's --accept ranges, `pcheck FILE` without a
-command, help that names what each value is, -o "$GITHUB_STEP_SUMMARY" appending, a demo that names
-no vanished path."""
+"""How the command is used, with the habits users bring from other tools: lychee's --accept ranges,
+`pcheck FILE` without a command, help that names what each value is, -o "$GITHUB_STEP_SUMMARY"
+appending, a demo that names no vanished path."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from conftest import run_pcheck, write_list
 from pcheck._version import __version__
 from pcheck.config import Config, parse_accept
 from pcheck.errors import ConfigError
+from support.fast import FAST
 
 pytestmark = pytest.mark.timeout(90)
 
-FAST = ["--timeout", "2", "--retries", "0", "-p", "1", "--no-progress", "--recheck-after", "0"]  # the late re-check has tests of its own (test_rechecks.py)
 
 # -- --accept: pcheck's forms and lychee's ranges ---------------------------------------------------
 

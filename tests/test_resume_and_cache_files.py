@@ -21,7 +21,7 @@ import textwrap
 import pytest
 
 from conftest import ROOT, run_pcheck, write_list
-from fault_helpers import wait_until
+from support.faults import wait_until
 from pcheck.run.session import pipeline
 from pcheck.store.cache import VerdictCache
 from pcheck.config import Config
@@ -30,9 +30,9 @@ from pcheck.models import CheckResult, Outcome, Verdict
 from pcheck.run.pool import CheckRun
 from pcheck.errors import ResumeError
 from pcheck.store.resume import ResumeState
+from support.fast import FAST
 
 pytestmark = pytest.mark.timeout(90)
-FAST = ["--timeout", "3", "--retries", "0", "--no-progress", "-p", "1", "--recheck-after", "0"]  # the late re-check has tests of its own (test_rechecks.py)
 #: Longest a test waits for a background run to reach a state it polls for.
 WAIT_S = 30.0
 

@@ -1,9 +1,9 @@
-"""Helpers for tests/test_faults.py: bounded waiting, process trees from /proc, and a fault-injecting worker.
+"""Bounded waiting, process trees from /proc, and a fault-injecting worker (tests of crashes and signals).
 
 The fault worker (`fault_worker_main`) is what `pcheck.run.pool.worker_main` is
 monkeypatched to in the parent. forkserver and spawn children do not see the
-test's monkeypatches, but they do import this module by name (it is on the
-sys.path the parent hands to its children), so the faults travel as data
+test's monkeypatches, but they do import this module by name (`support.faults`: tests/ is on
+the sys.path the parent hands to its children), so the faults travel as data
 inside the URLs themselves: a query string the local site ignores, e.g.
 `/ok?i=3&fault=sigkill`. Every other URL is checked by pcheck's real Checker.
 """
@@ -15,9 +15,11 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 from urllib.parse import parse_qs, quote, urlsplit
+
+from support.checks import stands_in_for_check
 
 #: Longest any helper waits for a condition; every wait below is bounded by it or less.
 MAX_WAIT_S = 20.0
@@ -156,7 +158,6 @@ def fault_worker_main(config, task_conn, result_conn, start_checks=None) -> None
     """pcheck.run.worker.worker_main, with check functions that obey `fault=` in the URL."""
     import pcheck.run.worker as worker
     from pcheck.check.checker import Checker
-    from pcheck.models import Outcome, Verdict
     from pcheck.check.transport import Transport
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -177,27 +178,36 @@ def fault_worker_main(config, task_conn, result_conn, start_checks=None) -> None
     transport = Transport(pool_maxsize=config.threads, verify=config.ca_bundle or config.verify_tls)
     stop = threading.Event()
 
-    def make(checker: Checker):  # type: ignore[no-untyped-def]
-        def check(url: str, host: str | None = None, anchors: bool = False, method: str | None = None,
-                  last: bool = False) -> Verdict:
-            p = _params(url)
-            fault = p.get("fault")
-            if fault == "sigkill" or (fault == "sigkill-once" and _unlink(p["marker"])):
-                os.kill(os.getpid(), signal.SIGKILL)
-            if fault == "exit" or (fault == "exit-once" and _unlink(p["marker"])):
-                os._exit(int(p.get("code", "3")))
-            if fault == "exit-buffered" and _unlink(p["marker"]):
-                _exit_with_buffered_results(int(p["after"]), p["report"], int(p.get("code", "3")))
-            if fault == "unpicklable":
-                return Verdict(Outcome.ALIVE, status=200, final_url=url, detail=lambda: None)  # type: ignore[arg-type]
-            if fault == "big":
-                return Verdict(Outcome.ALIVE, status=200, final_url=url, detail="x" * int(p["size"]))
-            return checker.check(url, host, anchors, method, last)
-
-        return check
-
     checkers = [Checker(config, transport, stop) for _ in range(config.threads)]
-    worker.serve(task_conn, result_conn, [make(c) for c in checkers], stop)
+    worker.serve(task_conn, result_conn, [FaultyCheck(c) for c in checkers], stop)
+
+
+class FaultyCheck:
+    """A checker's check that obeys `fault=` in the URL first (see fault_url); called as the worker calls Checker.check."""
+
+    def __init__(self, checker) -> None:  # type: ignore[no-untyped-def]
+        self.checker = checker
+
+    def __call__(self, url: str, host: str | None = None, anchors: bool = False, method: str | None = None,
+                 last: bool = False):  # type: ignore[no-untyped-def]
+        from pcheck.models import Outcome, Verdict
+
+        p = _params(url)
+        fault = p.get("fault")
+        if fault == "sigkill" or (fault == "sigkill-once" and _unlink(p["marker"])):
+            os.kill(os.getpid(), signal.SIGKILL)
+        if fault == "exit" or (fault == "exit-once" and _unlink(p["marker"])):
+            os._exit(int(p.get("code", "3")))
+        if fault == "exit-buffered" and _unlink(p["marker"]):
+            _exit_with_buffered_results(int(p["after"]), p["report"], int(p.get("code", "3")))
+        if fault == "unpicklable":
+            return Verdict(Outcome.ALIVE, status=200, final_url=url, detail=lambda: None)  # type: ignore[arg-type]
+        if fault == "big":
+            return Verdict(Outcome.ALIVE, status=200, final_url=url, detail="x" * int(p["size"]))
+        return self.checker.check(url, host, anchors, method, last)
+
+
+stands_in_for_check(FaultyCheck.__call__)
 
 
 def _exit_with_buffered_results(after: int, report: str, code: int) -> None:
