@@ -258,10 +258,10 @@ def test_dump_prints_the_links_a_run_would_check_and_requests_none(lab, tmp_path
     doc = tmp_path / "a.md"
     doc.write_text(f"# A\n\n- {ok}\n- [gone]({gone}) [mail](mailto:a@a.test) [rel](b.md)\n- {skipped}\n")
     proc = run_pcheck("check", str(doc), "--dump", "--exclude", "dump=skip", "--no-progress")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1 and f"{doc}:4:82: broken: " in proc.stderr  # b.md is missing: a problem, on stderr
     assert proc.stdout.splitlines() == [ok, gone]  # after --exclude; unchecked kinds are not links to check
     proc = run_pcheck("check", str(doc), "--dump", "--format", "jsonl", "--no-progress")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr
     assert [json.loads(line) for line in proc.stdout.splitlines()] == [
         {"url": ok, "source": str(doc), "line": 3, "column": 3}, {"url": gone, "source": str(doc), "line": 4, "column": 10},
         {"url": skipped, "source": str(doc), "line": 5, "column": 3}]

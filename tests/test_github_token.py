@@ -189,8 +189,11 @@ def configs(monkeypatch):
         def __init__(self, config, plan):
             seen.append(config)
 
-        def dump(self):
-            pass
+        def dump(self, on_problem=None):
+            from pcheck.models import Summary
+            from pcheck.run.session import Ending
+
+            return Ending(Summary(), False, None)
 
     monkeypatch.setattr(pcheck.run.session, "Session", Recording)
     return seen

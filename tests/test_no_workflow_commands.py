@@ -4,10 +4,9 @@ run in a step, a file named `::warning::x.md` or an input line `::error::x` must
 from __future__ import annotations
 
 import pytest
-
 from conftest import run_pcheck
+from support.fast import FAST_ANY_PROCESSES as FAST
 
-FAST = ["--timeout", "5", "--retries", "0", "--no-progress", "--recheck-after", "0"]
 FORMATS = ["text", "jsonl", "json", "csv", "markdown", "junit"]
 
 

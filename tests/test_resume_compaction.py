@@ -8,12 +8,11 @@ import os
 import stat
 
 import pytest
-
 from conftest import run_pcheck, write_list
+from support.fast import FAST_ANY_PROCESSES as FAST
+
 from pcheck.models import Target
 from pcheck.store.resume import ResumeState
-
-FAST = ["--timeout", "5", "--retries", "0", "--no-progress", "--recheck-after", "0"]
 
 
 def record(url: str, source: str, line: int, outcome: str) -> str:

@@ -4,12 +4,12 @@ a redirect loop's "back to ..." detail, a sitemap's URL as a record's source, a 
 from __future__ import annotations
 
 import pytest
-
 from conftest import run_pcheck
+from support.fast import FAST_ANY_PROCESSES as FAST
+
 from pcheck.models import CheckResult, Outcome, redact_text
 
 SECRET = "hunter2"
-FAST = ["--timeout", "5", "--retries", "0", "--no-progress", "--recheck-after", "0"]
 
 
 def _with_password(url: str) -> str:

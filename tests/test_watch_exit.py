@@ -4,8 +4,7 @@ failing then, 0 once every link is well (CI and cron read 0 as "all well")."""
 from __future__ import annotations
 
 from conftest import run_pcheck
-
-FAST = ["--timeout", "5", "--retries", "0", "--every", "0s"]
+from support.fast import FAST_WATCH as FAST
 
 
 def test_a_bounded_watch_whose_last_round_still_fails_exits_1(lab):

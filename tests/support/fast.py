@@ -17,5 +17,8 @@ FAST = [*FAST_ANY_PROCESSES, "-p", "1"]
 #: and pcheck's own retries and re-checks (a test gives its own values after these).
 FAST_KEEPING_RETRIES = ["--timeout", "5", "-p", "1", "--no-progress"]
 
+#: For `pcheck watch` (which has no progress bar or late re-check): a short timeout, no retries, no wait.
+FAST_WATCH = ["--timeout", "5", "--retries", "0", "--every", "0s"]
+
 #: FAST as keywords of `Config(...)` and `check_urls(...)`.
 FAST_CONFIG = {"timeout": 5.0, "retries": 0, "recheck_after": 0}
