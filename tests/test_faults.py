@@ -40,7 +40,7 @@ from pcheck.config import Config
 from pcheck.models import ARGS_SOURCE
 from pcheck.inputs.sources import parse_url
 from pcheck.lab import Lab
-from pcheck.models import CheckResult, ErrorKind, Outcome, Verdict
+from pcheck.models import CheckResult, ErrorKind, Order, Outcome, Verdict
 from pcheck.run.pool import CheckRun, INTERRUPT_GRACE_S, JOIN_GRACE_S
 from pcheck.check.transport import Transport
 from pcheck.run.worker import serve
@@ -558,7 +558,7 @@ def test_serve_replaces_an_unpicklable_verdict(lab):
 
     thread, task_w, result_r, ends = _serve_in_thread([check] * 4)
     try:
-        tasks = [(i, f"http://x.test/{'bad' if i % 7 == 3 else 'good'}/{i}", "x.test", False, None, False) for i in range(300)]
+        tasks = [Order(i, f"http://x.test/{'bad' if i % 7 == 3 else 'good'}/{i}", "x.test") for i in range(300)]
         task_w.send(tasks)
         task_w.send(None)
         got = _receive(result_r, len(tasks))

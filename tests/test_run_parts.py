@@ -4,6 +4,7 @@ host computed once and carried, the one mapping to exit codes, typed options und
 from __future__ import annotations
 
 import errno
+import pickle
 from types import SimpleNamespace
 
 import pytest
@@ -14,7 +15,7 @@ from pcheck.cli.options import Options
 from pcheck.config import Config
 from pcheck.errors import CacheError, ConfigError, InputError, ReportError, ResumeError
 from pcheck.inputs.sources import Source
-from pcheck.models import Outcome, Summary
+from pcheck.models import Answered, Order, Outcome, Summary, Verdict
 from pcheck.run.hosts import HostScheduler
 from pcheck.run.ray import check_shard
 from pcheck.run.session import Ending, Plan, Session
@@ -59,12 +60,22 @@ def test_a_ray_shard_holds_the_per_host_cap_with_the_shared_scheduler(lab):
     for i in range(40):
         url = lab.url(f"delay/50?i={i}", i % 2)
         key, host = normalise(url)
-        tasks.append((i, key, host, False, None, False))
+        tasks.append(Order(i, key, host))
     done = check_shard(Config(processes=1, threads=8, max_per_host=2, timeout=5.0, retries=0), tasks)
     assert sorted(task_id for task_id, _ in done) == list(range(40))
     assert all(verdict.outcome is Outcome.ALIVE for _, verdict in done)
     for address in ("127.0.0.1", "127.0.0.2"):
         assert lab.snapshot()[address].max_in_flight == 2  # used to the full, never past it
+
+
+def test_the_records_on_the_pipes_are_named_and_come_back_as_themselves():
+    order = Order(7, "https://example.com/", "example.com", anchors=True, method="GET", last=True)
+    answered = Answered(7, Verdict(Outcome.ALIVE, status=200, final_url="https://example.com/"))
+    for record in (order, answered):
+        back = pickle.loads(pickle.dumps([record], pickle.HIGHEST_PROTOCOL))[0]
+        assert back == record and type(back) is type(record)
+    assert Order(1, "https://a/", "a") == (1, "https://a/", "a", False, None, False)  # the defaults: a first try
+    assert order.url == "https://example.com/" and answered.verdict.status == 200
 
 
 def test_every_result_carries_the_key_and_host_its_url_was_read_with(lab):

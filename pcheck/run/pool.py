@@ -27,7 +27,7 @@ from multiprocessing.connection import wait
 from typing import Callable, Iterable, Iterator
 
 from pcheck.config import Config
-from pcheck.models import CheckResult, ErrorKind, HostBackoff, Outcome, Target, Verdict
+from pcheck.models import Answered, CheckResult, ErrorKind, HostBackoff, Order, Outcome, Target, Verdict
 from pcheck.run import signals
 from pcheck.run.hosts import scheduler_for
 from pcheck.run.ledger import Ledger
@@ -222,7 +222,7 @@ class CheckRun:
         threshold = max(1, self._capacity // 4)
         open_workers = [w for w in self._workers
                         if self._capacity - len(w.in_flight) >= threshold or not w.in_flight]
-        batches: dict[int, list[tuple]] = {w.number: [] for w in open_workers}
+        batches: dict[int, list[Order]] = {w.number: [] for w in open_workers}
         tasks = self.ledger.tasks
         while self.hosts.has_ready() and open_workers:
             for worker in list(open_workers):  # one task per worker per turn keeps them balanced
@@ -291,17 +291,17 @@ class CheckRun:
             while conn.poll():
                 data = conn.recv_bytes()
                 try:
-                    batch = pickle.loads(data)
+                    batch: list[Answered] = pickle.loads(data)
                 except Exception as exc:  # noqa: BLE001 - a verdict that cannot be unpickled here
                     # Treat the worker as broken: its in-flight URLs are re-dispatched once, then reported.
                     log.warning("worker %d sent a batch that cannot be read (%s); stopping it", worker.number, exc)
                     worker.process.kill()
                     return False
                 worker.answered += len(batch)
-                for task_id, verdict in batch:
-                    if task_id in worker.in_flight:
-                        del worker.in_flight[task_id]
-                        yield from self._resolve(task_id, verdict)
+                for answered in batch:
+                    if answered.task_id in worker.in_flight:
+                        del worker.in_flight[answered.task_id]
+                        yield from self._resolve(answered.task_id, answered.verdict)
         except (EOFError, OSError):
             return False
         return True

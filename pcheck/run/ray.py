@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from pcheck.config import Config
 from pcheck.errors import ConfigError
-from pcheck.models import CheckResult, ErrorKind, HostBackoff, Outcome, Target, Verdict
+from pcheck.models import Answered, CheckResult, ErrorKind, HostBackoff, Order, Outcome, Target, Verdict
 from pcheck.run import signals
 from pcheck.run.hosts import scheduler_for
 from pcheck.run.ledger import Ledger
@@ -151,11 +151,11 @@ class RayRun:
                     if tries == 0:
                         in_flight[self._submit(ids)] = (bucket, ids, 1)
                         continue
-                    verdicts = [(i, Verdict(Outcome.UNCHECKED, error=ErrorKind.WORKER_CRASHED, detail=message))
+                    verdicts = [Answered(i, Verdict(Outcome.UNCHECKED, error=ErrorKind.WORKER_CRASHED, detail=message))
                                 for i in ids]
                 busy.discard(bucket)
-                for task_id, verdict in verdicts:
-                    yield from self.ledger.resolve(task_id, verdict)
+                for answered in verdicts:
+                    yield from self.ledger.resolve(answered.task_id, answered.verdict)
 
     def rechecks_waiting(self) -> int:
         """Under Ray a shard's checks end with the shard: no late re-check (yet)."""
@@ -177,8 +177,8 @@ class RayRun:
             for ref in ready:
                 _, ids, _ = in_flight.pop(ref)
                 try:
-                    for task_id, verdict in self._ray.get(ref):
-                        yield from self.ledger.resolve(task_id, verdict)
+                    for answered in self._ray.get(ref):
+                        yield from self.ledger.resolve(answered.task_id, answered.verdict)
                 except Exception:  # noqa: BLE001 - cancelled below like the rest
                     pass
         for ref in in_flight:
@@ -186,8 +186,8 @@ class RayRun:
         yield from self.ledger.abandon(source, ErrorKind.CANCELLED, "interrupted before a verdict")
 
 
-def check_shard(config: Config, tasks: list[tuple[int, str, str, bool, str | None, bool]]) -> list[tuple[int, Verdict]]:
-    """Check (task id, url, host, anchors?, method, last?) orders with this process's threads; the Ray distributor's task.
+def check_shard(config: Config, tasks: list[Order]) -> list[Answered]:
+    """Check orders with this process's threads; the Ray distributor's task.
 
     The threads take their next URL from one HostScheduler, as the process
     pool's parent does, so per-host caps (and any per-host policy) hold here.
@@ -198,11 +198,11 @@ def check_shard(config: Config, tasks: list[tuple[int, str, str, bool, str | Non
     checks, close = start_checks(config, min(budget.threads, len(tasks)), budget.per_host, budget.pool_hosts, stop)
     hosts = scheduler_for(config)
     orders = {}
-    for task_id, url, host, anchors, method, _ in tasks:
-        hosts.add(task_id, host)
-        orders[task_id] = url, anchors, method
+    for order in tasks:
+        hosts.add(order.task_id, order.host)
+        orders[order.task_id] = order
     turn = threading.Condition()
-    done: list[tuple[int, Verdict]] = []
+    done: list[Answered] = []
     busy = [0]  # checks running: one may put its URL back in the queue (the host said "slow down")
 
     def work(check: CheckFn) -> None:
@@ -217,15 +217,15 @@ def check_shard(config: Config, tasks: list[tuple[int, str, str, bool, str | Non
                     started = hosts.next()
                 busy[0] += 1
                 task_id, host = started
-                url, anchors, method = orders[task_id]
-                again, last = hosts.try_of(task_id)
-                method = "GET" if again else method
-            verdict = safe_check(check, url, host, anchors, method, last)
+                order = orders[task_id]
+                again, last = hosts.try_of(task_id)  # this shard's own scheduler says which try this is
+                order = order._replace(method="GET" if again else order.method, last=last)
+            verdict = safe_check(check, order)
             with turn:
                 busy[0] -= 1
                 answer = hosts.answered(task_id, host, verdict)
                 if answer is not None:  # else refused, and tried again after its wait
-                    done.append((task_id, answer))
+                    done.append(Answered(task_id, answer))
                 turn.notify_all()
 
     threads = [threading.Thread(target=work, args=(check,), daemon=True) for check in checks]
