@@ -108,6 +108,10 @@ class Verdict:
                           self.quota_wait_s))
 
 
+#: Verdict fields that never reach a CheckResult: what the ledger and the host scheduler read.
+VERDICT_ONLY = frozenset({"anchors", "retry_after_s", "quota_wait_s"})
+
+
 class Order(NamedTuple):
     """One check, as the parent hands it to a worker (down its task pipe, or in a Ray shard).
 
@@ -213,11 +217,12 @@ class CheckResult:
     def of(cls, url: str, source: str | None, line: int | None, verdict: Verdict,
            key: str | None = None, host: str | None = None, column: int | None = None,
            link: str | None = None) -> CheckResult:
+        """The record of one occurrence (`url` as written, where it was read) and its URL's verdict:
+        every Verdict field but VERDICT_ONLY, by name (tests/test_run_parts.py holds that to every field)."""
         v = verdict
-        return cls(
-            url, v.outcome, v.status, v.error, v.final_url, v.redirects, v.method,
-            v.attempts, v.elapsed_ms, source, line, v.detail, key, host, column, link,
-        )
+        return cls(url=url, source=source, line=line, key=key, host=host, column=column, link=link,
+                   outcome=v.outcome, status=v.status, error=v.error, final_url=v.final_url, redirects=v.redirects,
+                   method=v.method, attempts=v.attempts, elapsed_ms=v.elapsed_ms, detail=v.detail)
 
     def to_record(self) -> dict:
         """The schema's field order, with enums as their string values and URL secrets redacted."""

@@ -3,6 +3,7 @@ host computed once and carried, the one mapping to exit codes, typed options und
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import pickle
 from types import SimpleNamespace
@@ -15,7 +16,7 @@ from pcheck.cli.options import Options
 from pcheck.config import Config
 from pcheck.errors import CacheError, ConfigError, InputError, ReportError, ResumeError
 from pcheck.inputs.sources import Source
-from pcheck.models import Answered, Order, Outcome, Summary, Verdict
+from pcheck.models import VERDICT_ONLY, Answered, CheckResult, ErrorKind, Order, Outcome, PageAnchors, Summary, Verdict
 from pcheck.run.hosts import HostScheduler
 from pcheck.run.ray import check_shard
 from pcheck.run.session import Ending, Plan, Session
@@ -76,6 +77,23 @@ def test_the_records_on_the_pipes_are_named_and_come_back_as_themselves():
         assert back == record and type(back) is type(record)
     assert Order(1, "https://a/", "a") == (1, "https://a/", "a", False, None, False)  # the defaults: a first try
     assert order.url == "https://example.com/" and answered.verdict.status == 200
+
+
+def test_a_check_result_takes_every_verdict_field_but_the_ones_never_recorded():
+    """A field added to Verdict must reach the CheckResult (and its record), or be said never to."""
+    verdict_fields = {f.name for f in dataclasses.fields(Verdict)}
+    result_fields = {f.name for f in dataclasses.fields(CheckResult)}
+    assert VERDICT_ONLY <= verdict_fields
+    assert verdict_fields - VERDICT_ONLY <= result_fields, "a Verdict field no CheckResult has: carry it, or VERDICT_ONLY"
+    values = {"outcome": Outcome.BROKEN, "status": 418, "error": ErrorKind.TIMEOUT, "final_url": "https://b/",
+              "redirects": 3, "method": "GET", "attempts": 4, "elapsed_ms": 12.5, "detail": "why",
+              "anchors": PageAnchors(frozenset({"x"})), "retry_after_s": 1.0, "quota_wait_s": 2.0}
+    assert set(values) == verdict_fields, "give the new Verdict field a value here"
+    result = CheckResult.of("https://a/#x", "README.md", 3, Verdict(**values), "https://a/", "a", 5, "#x")
+    for name in verdict_fields - VERDICT_ONLY:
+        assert getattr(result, name) == values[name], f"CheckResult.of drops Verdict.{name}"
+    assert (result.url, result.source, result.line, result.key, result.host, result.column, result.link) == \
+        ("https://a/#x", "README.md", 3, "https://a/", "a", 5, "#x")
 
 
 def test_every_result_carries_the_key_and_host_its_url_was_read_with(lab):
