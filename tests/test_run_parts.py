@@ -18,7 +18,9 @@ from pcheck.errors import CacheError, ConfigError, InputError, ReportError, Resu
 from pcheck.inputs.sources import Source
 from pcheck.models import VERDICT_ONLY, Answered, CheckResult, ErrorKind, Order, Outcome, PageAnchors, Summary, Verdict
 from pcheck.run.hosts import HostScheduler
-from pcheck.run.ray import check_shard
+from pcheck.run.pool import CheckRun
+from pcheck.run.ray import RayRun, check_shard
+from pcheck.run.signals import Interruptible
 from pcheck.run.session import Ending, Plan, Session
 from pcheck.urls import normalise
 
@@ -94,6 +96,14 @@ def test_a_check_result_takes_every_verdict_field_but_the_ones_never_recorded():
         assert getattr(result, name) == values[name], f"CheckResult.of drops Verdict.{name}"
     assert (result.url, result.source, result.line, result.key, result.host, result.column, result.link) == \
         ("https://a/#x", "README.md", 3, "https://a/", "a", 5, "#x")
+
+
+@pytest.mark.parametrize("distributor", [CheckRun, RayRun])
+def test_both_distributors_count_their_interrupts_as_the_signals_ask(distributor):
+    run: Interruptible = distributor(Config(processes=1))
+    assert run.interrupts == 0
+    run.cancel()  # type: ignore[attr-defined]  # a first Ctrl-C, asked for by a caller
+    assert (run.interrupts, run.interrupt(), run.interrupts) == (1, 2, 2)  # the second stops at once
 
 
 def test_every_result_carries_the_key_and_host_its_url_was_read_with(lab):

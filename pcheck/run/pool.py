@@ -72,7 +72,8 @@ class CheckRun:
         self._start_failures = 0
         self.ledger = Ledger(config.include_fragments)
         self.hosts = scheduler_for(config)
-        self._interrupts = 0
+        #: Ending signals received while running, `cancel()` counting as one (run/signals.Interruptible).
+        self.interrupts = 0
         raise_open_files_limit()  # as each worker will, so both judge the same limit
         budget = fd_budget(config, open_files_limit())  # sockets are files: a low limit means fewer threads
         if shortfall := budget.shortfall(config):
@@ -99,12 +100,17 @@ class CheckRun:
 
     def close(self) -> None:
         """Stop every worker (after a second Ctrl-C, at once); no zombies (procs.stop_workers)."""
-        stop_workers(self._workers, polite=self._interrupts < 2, grace_s=JOIN_GRACE_S)
+        stop_workers(self._workers, polite=self.interrupts < 2, grace_s=JOIN_GRACE_S)
         self._workers.clear()
 
     def cancel(self) -> None:
         """Ask the run to stop as a first Ctrl-C would: the next `results()` reports everything cancelled."""
-        self._interrupts = max(self._interrupts, 1)
+        self.interrupts = max(self.interrupts, 1)
+
+    def interrupt(self) -> int:
+        """An ending signal arrived (run/signals.py): the first cancels the run, a second stops it at once."""
+        self.interrupts += 1
+        return self.interrupts
 
     def _spawn(self, in_process: bool) -> Worker:
         """Start one worker (a process, or a thread here); OSError, with nothing left open, when the OS refuses."""
@@ -133,7 +139,7 @@ class CheckRun:
             exhausted = yield from self._read(source)
             self._in_process = exhausted and len(self.ledger.tasks) <= self.config.small_run
         while True:
-            if self._interrupts:
+            if self.interrupts:
                 yield from self._cancel(source)
                 return
             self._keep_workers()
@@ -329,7 +335,7 @@ class CheckRun:
         worker.results.close()
         crash = WorkerCrash(worker.number, worker.process.pid, worker.process.exitcode, len(worker.in_flight))
         self.crashes.append(crash)
-        if not self._interrupts:  # after a signal to the whole process group, deaths are expected
+        if not self.interrupts:  # after a signal to the whole process group, deaths are expected
             log.warning("%s", crash.describe())
         for task_id in worker.in_flight:
             task = self.ledger.tasks[task_id]
@@ -350,7 +356,7 @@ class CheckRun:
         self.hosts.clear()
         self._orphans.clear()
         deadline = time.monotonic() + INTERRUPT_GRACE_S
-        while self._workers and any(w.in_flight for w in self._workers) and self._interrupts < 2:
+        while self._workers and any(w.in_flight for w in self._workers) and self.interrupts < 2:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break

@@ -51,7 +51,8 @@ class RayRun:
         self.interrupted = False
         self.crashes: list[str] = []
         self.ledger = Ledger(config.include_fragments)
-        self._interrupts = 0
+        #: Ending signals received while running, `cancel()` counting as one (run/signals.Interruptible).
+        self.interrupts = 0
         #: Why the input was not read to its end after an interrupt (None: it was, or no interrupt).
         self.input_cut: str | None = None
         self._ray: Any = None
@@ -68,7 +69,12 @@ class RayRun:
 
     def cancel(self) -> None:
         """Ask the run to stop as a first Ctrl-C would: the next `results()` reports everything cancelled."""
-        self._interrupts = max(self._interrupts, 1)
+        self.interrupts = max(self.interrupts, 1)
+
+    def interrupt(self) -> int:
+        """An ending signal arrived (run/signals.py): the first cancels the run, a second stops it at once."""
+        self.interrupts += 1
+        return self.interrupts
 
     def _connect(self) -> None:
         if self._ray is not None:
@@ -106,7 +112,7 @@ class RayRun:
         busy: set[int] = set()
         exhausted = False
         while True:
-            if self._interrupts:
+            if self.interrupts:
                 yield from self._cancel(source, in_flight)
                 return
             while not exhausted and waiting < window and self.ledger.held < held_limit:
@@ -172,7 +178,7 @@ class RayRun:
     def _cancel(self, source: Iterator[Target | CheckResult], in_flight: dict) -> Iterator[CheckResult]:
         self.interrupted = True
         deadline = time.monotonic() + INTERRUPT_GRACE_S
-        while in_flight and time.monotonic() < deadline and self._interrupts < 2:
+        while in_flight and time.monotonic() < deadline and self.interrupts < 2:
             ready, _ = self._ray.wait(list(in_flight), num_returns=1, timeout=TICK_S)
             for ref in ready:
                 _, ids, _ = in_flight.pop(ref)
