@@ -26,7 +26,7 @@ import time
 from multiprocessing.connection import wait
 from typing import Callable, Iterable, Iterator
 
-from pcheck.config import Config
+from pcheck.config import Config, is_small_run
 from pcheck.models import Answered, CheckResult, ErrorKind, HostBackoff, Order, Outcome, Target, Verdict
 from pcheck.run import signals
 from pcheck.run.hosts import scheduler_for
@@ -137,7 +137,7 @@ class CheckRun:
         exhausted = False
         if self._in_process is None:  # a first chunk of input decides: worker processes, or threads here
             exhausted = yield from self._read(source)
-            self._in_process = exhausted and len(self.ledger.tasks) <= self.config.small_run
+            self._in_process = exhausted and is_small_run(len(self.ledger.tasks), self.config.small_run)
         while True:
             if self.interrupts:
                 yield from self._cancel(source)

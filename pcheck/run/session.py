@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator, TextIO
 
 from pcheck.check.fetch import sitemap_fetcher
-from pcheck.config import DEFAULT_COLOR, DEFAULT_FORMAT, Config
+from pcheck.config import DEFAULT_COLOR, DEFAULT_FORMAT, Config, is_small_run
 from pcheck.errors import ConfigError, ReportError, StoreError
 from pcheck.inputs.filters import filter_targets
 from pcheck.inputs.links import LinkBase
@@ -100,7 +100,7 @@ class Session:
         plan = self.plan
         with contextlib.ExitStack() as opened:
             opened.callback(procs.stop_helper_processes)  # no zombie fork server or tracker after the run
-            if self.config.distributor != "ray" and not _small(plan.sources, self.config.small_run):
+            if self.config.distributor != "ray" and not _small(plan.sources, self.config):
                 procs.prestart()  # its imports overlap the reading of the inputs
             # The cache first: a cache that cannot be used must stop the run before the report is touched.
             cache = resume = None
@@ -184,9 +184,9 @@ class Session:
         return Ending(reporter.summary, interrupted or signals.received.first is not None, signals.received.first)
 
 
-def _small(sources: tuple[Source, ...], small_run: int) -> bool:
+def _small(sources: tuple[Source, ...], config: Config) -> bool:
     """A few URL arguments: the pool will check them in this process (Config.small_run), no fork server needed."""
-    return len(sources) <= small_run and all(s.kind == "url" for s in sources)
+    return is_small_run(len(sources), config.small_run) and all(s.kind == "url" for s in sources)
 
 
 def finish_report(reporter: Reporter, stream: TextIO, name: str, elapsed_s: float, interrupted: bool) -> None:
