@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import io
 import pickle
 from types import SimpleNamespace
 
@@ -13,10 +14,11 @@ import pytest
 from pcheck import check_urls
 from pcheck.cli.exits import ExitCode, ending_code, exit_code_for
 from pcheck.cli.options import Options
-from pcheck.config import Config
+from pcheck.config import FORMATS, Config
 from pcheck.errors import CacheError, ConfigError, InputError, ReportError, ResumeError
 from pcheck.inputs.sources import Source
 from pcheck.models import VERDICT_ONLY, Answered, CheckResult, ErrorKind, Order, Outcome, PageAnchors, Summary, Verdict
+from pcheck.output.reports import make_reporter
 from pcheck.run.hosts import HostScheduler
 from pcheck.run.pool import CheckRun
 from pcheck.run.ray import RayRun, check_shard
@@ -104,6 +106,17 @@ def test_both_distributors_count_their_interrupts_as_the_signals_ask(distributor
     assert run.interrupts == 0
     run.cancel()  # type: ignore[attr-defined]  # a first Ctrl-C, asked for by a caller
     assert (run.interrupts, run.interrupt(), run.interrupts) == (1, 2, 2)  # the second stops at once
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_reporter_counts_in_the_tally_the_session_gives_it(fmt):
+    tally = Summary(fail_after=3)
+    tally.counts[Outcome.BROKEN] = 2  # a resumed report's counts
+    reporter = make_reporter(fmt, io.StringIO(), summary=tally)
+    reporter.write(CheckResult.of("https://a/", "-", 1, Verdict(Outcome.ALIVE, status=200)))
+    reporter.finish(0.5, False)
+    assert reporter.summary is tally and (tally.counts[Outcome.ALIVE], tally.counts[Outcome.BROKEN]) == (1, 2)
+    assert (tally.fail_after, tally.elapsed_s) == (3, 0.5)
 
 
 def test_every_result_carries_the_key_and_host_its_url_was_read_with(lab):

@@ -145,11 +145,10 @@ class Session:
         except KeyboardInterrupt:  # interrupted while counting: every URL is reported cancelled
             total, cancel_at_once = None, True
         bar = Progress(total, enabled=plan.progress)
+        tally = self._tally(resume)
         reporter = make_reporter(plan.fmt, stream, host_stats=plan.host_stats, fail_on_blocked=config.fail_on_blocked,
-                                 verbosity=plan.verbosity, color=use_color(plan.color, stream), timeout_s=config.timeout)
-        reporter.summary.accept_transient, reporter.summary.fail_after = config.accept_transient, config.fail_after
-        if resume is not None:
-            reporter.summary.counts.update(resume.counts)  # the exit code covers the whole report
+                                 verbosity=plan.verbosity, color=use_color(plan.color, stream), timeout_s=config.timeout,
+                                 summary=tally)
         started = time.monotonic()
         interrupted = cancel_at_once
         try:
@@ -179,9 +178,18 @@ class Session:
         finally:
             bar.close()
         if cache is not None:
-            reporter.summary.cached += cache.hits
+            tally.cached += cache.hits
         finish_report(reporter, stream, name, time.monotonic() - started, interrupted)
-        return Ending(reporter.summary, interrupted or signals.received.first is not None, signals.received.first)
+        return Ending(tally, interrupted or signals.received.first is not None, signals.received.first)
+
+    def _tally(self, resume: ResumeState | None) -> Summary:
+        """The run's counts, owned here: its policy for forgiving failures, and under --resume the counts of
+        the report carried on (the exit code covers the whole report). The reporter counts each record in
+        it, the session adds the cache's answers, and the Ending carries it to the exit code."""
+        tally = Summary(accept_transient=self.config.accept_transient, fail_after=self.config.fail_after)
+        if resume is not None:
+            tally.counts.update(resume.counts)
+        return tally
 
 
 def _small(sources: tuple[Source, ...], config: Config) -> bool:
