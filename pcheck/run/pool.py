@@ -304,10 +304,10 @@ class CheckRun:
                     worker.process.kill()
                     return False
                 worker.answered += len(batch)
-                for answered in batch:
-                    if answered.task_id in worker.in_flight:
-                        del worker.in_flight[answered.task_id]
-                        yield from self._resolve(answered.task_id, answered.verdict)
+                for task_id, verdict in batch:  # Answered, unpacked: the parent's hottest loop
+                    if task_id in worker.in_flight:
+                        del worker.in_flight[task_id]
+                        yield from self._resolve(task_id, verdict)
         except (EOFError, OSError):
             return False
         return True
