@@ -7,6 +7,7 @@ import dataclasses
 import errno
 import io
 import pickle
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -16,8 +17,8 @@ from pcheck.cli.exits import ExitCode, ending_code, exit_code_for
 from pcheck.cli.options import Options
 from pcheck.config import FORMATS, Config
 from pcheck.errors import CacheError, ConfigError, InputError, ReportError, ResumeError
-from pcheck.inputs.sources import Source
-from pcheck.models import VERDICT_ONLY, Answered, CheckResult, ErrorKind, Order, Outcome, PageAnchors, Summary, Verdict
+from pcheck.inputs.sources import Source, parse_url
+from pcheck.models import ARGS_SOURCE, VERDICT_ONLY, Answered, CheckResult, ErrorKind, Order, Outcome, PageAnchors, Summary, Verdict
 from pcheck.output.reports import make_reporter
 from pcheck.run.hosts import HostScheduler
 from pcheck.run.pool import CheckRun
@@ -117,6 +118,52 @@ def test_every_reporter_counts_in_the_tally_the_session_gives_it(fmt):
     reporter.finish(0.5, False)
     assert reporter.summary is tally and (tally.counts[Outcome.ALIVE], tally.counts[Outcome.BROKEN]) == (1, 2)
     assert (tally.fail_after, tally.elapsed_s) == (3, 0.5)
+
+
+class FakeRay:
+    """Ray as RayRun uses it, in this process: a shard runs when it is submitted; the first `fail` gets raise."""
+
+    def __init__(self, fail: int) -> None:
+        self.fail = fail
+        self.done: dict[object, list[Answered]] = {}
+
+    def is_initialized(self) -> bool:
+        return True
+
+    def remote(self, **options: object):  # type: ignore[no-untyped-def]
+        return lambda shard: SimpleNamespace(remote=lambda config, orders: self._run(shard, config, orders))
+
+    def _run(self, shard, config, orders):  # type: ignore[no-untyped-def]
+        assert all(type(order) is Order for order in orders)
+        ref = object()
+        self.done[ref] = shard(config, orders)
+        return ref
+
+    def cluster_resources(self) -> dict[str, float]:
+        return {"CPU": 1}
+
+    def wait(self, refs, num_returns, timeout):  # type: ignore[no-untyped-def]
+        return refs[:num_returns], refs[num_returns:]
+
+    def get(self, ref):  # type: ignore[no-untyped-def]
+        if self.fail:
+            self.fail -= 1
+            raise RuntimeError("the node went away")
+        return self.done.pop(ref)
+
+
+@pytest.mark.parametrize("failures", [0, 2, 3])
+def test_the_ray_loop_gives_every_occurrence_its_shards_answer(lab, monkeypatch, failures):
+    """RayRun's loop without a cluster: two hosts, two shards; a failed shard is sent once more, then its
+    URLs are `worker_crashed` (3 failures: the first shard twice, the second once)."""
+    monkeypatch.setitem(sys.modules, "ray", FakeRay(failures))
+    urls = [lab.url(f"ok?i={i}", i % 2) for i in range(6)] + [lab.url("ok?i=0")]  # the last joins a task
+    with RayRun(Config(processes=1, threads=4, timeout=5.0, retries=0, shard_size=3)) as run:
+        results = list(run.results(parse_url(url, ARGS_SOURCE, None) for url in urls))
+    assert sorted(r.url for r in results) == sorted(urls)
+    lost = [r.url for r in results if (r.outcome, r.error) == (Outcome.UNCHECKED, ErrorKind.WORKER_CRASHED)]
+    assert sorted(lost) == (sorted(u for u in urls if "127.0.0.1" in u) if failures == 3 else [])
+    assert all(r.outcome is Outcome.ALIVE for r in results if r.url not in lost)
 
 
 def test_every_result_carries_the_key_and_host_its_url_was_read_with(lab):
