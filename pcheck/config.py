@@ -110,7 +110,7 @@ def small_run_limit(processes_chosen: bool) -> int:
 def is_small_run(urls: int, limit: int) -> bool:
     """The one rule for a small run, checked in threads of this process (Config.small_run): at most `limit`
     URLs to check, a limit of 0 meaning never. Before the input is read (whether to start the worker server
-    early), `urls` counts the inputs, and only inputs that are all URLs may make a small run."""
+    early), callers count the inputs, and ask only when every one of them is a URL."""
     return 0 < limit and urls <= limit
 
 
@@ -235,8 +235,8 @@ class Config:
     processes: int = field(default_factory=default_processes)
     #: A run whose input ends within this many URLs to check runs its checks in threads of this
     #: process, with no worker process: starting one (about 0.2 s) costs more than such a run takes.
-    #: 0: always worker processes. The CLI sets small_run_limit(), SMALL_RUN when --processes is not chosen;
-    #: is_small_run() decides.
+    #: 0: always worker processes. The CLI sets small_run_limit(): SMALL_RUN unless --processes is chosen;
+    #: is_small_run() applies it.
     small_run: int = 0
     threads: int = DEFAULT_THREADS
     timeout: float = DEFAULT_TIMEOUT_S

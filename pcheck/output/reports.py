@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import TextIO
 
 from pcheck.config import FORMATS  # noqa: F401 - the formats make_reporter writes, named where they are made
+from pcheck.models import Summary
 from pcheck.output.junit import JunitReporter
 from pcheck.output.problems import MarkdownReporter, TextReporter
 from pcheck.output.records import CsvReporter, JsonlReporter, JsonReporter
-from pcheck.models import Summary
 from pcheck.output.reporter import Reporter
 
 
