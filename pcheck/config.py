@@ -105,6 +105,18 @@ def processes_from_environment() -> str:
     return os.environ.get(PROCESSES_ENV, "").strip()
 
 
+def small_run_limit(processes_chosen: bool) -> int:
+    """Config.small_run: SMALL_RUN, unless the user chose the processes (--processes, or PCHECK_PROCESSES): 0."""
+    return 0 if processes_chosen or processes_from_environment() else SMALL_RUN
+
+
+def is_small_run(urls: int, limit: int) -> bool:
+    """The one rule for a small run, checked in threads of this process (Config.small_run): at most `limit`
+    URLs to check, a limit of 0 meaning never. Before the input is read (whether to start the worker server
+    early), callers count the inputs, and ask only when every one of them is a URL."""
+    return 0 < limit and urls <= limit
+
+
 def default_processes() -> int:
     """`PCHECK_PROCESSES` if set, else the usable cores (Go's GOMAXPROCS rule)."""
     raw = processes_from_environment()
@@ -294,7 +306,8 @@ class Config(CheckConfig):
     processes: int = field(default_factory=default_processes)
     #: A run whose input ends within this many URLs to check runs its checks in threads of this
     #: process, with no worker process: starting one (about 0.2 s) costs more than such a run takes.
-    #: 0: always worker processes. The CLI sets SMALL_RUN when --processes is not chosen.
+    #: 0: always worker processes. The CLI sets small_run_limit(): SMALL_RUN unless --processes is chosen;
+    #: is_small_run() applies it.
     small_run: int = 0
     host_interval: float = parse_duration(DEFAULT_HOST_INTERVAL)
     #: Seconds after a transient failure before its URL is checked once more (0: no late re-check).

@@ -6,7 +6,7 @@ Pacing, backoff and what the reports say of hosts are in test_hosts.py.
 from __future__ import annotations
 
 from pcheck.config import Config
-from pcheck.models import Outcome
+from pcheck.models import Order, Outcome
 from pcheck.run.hosts import HostScheduler
 from pcheck.run.ray import check_shard
 from pcheck.urls import normalise
@@ -50,7 +50,7 @@ def test_a_ray_shard_holds_the_per_host_cap_with_the_shared_scheduler(lab):
     for i in range(40):
         url = lab.url(f"delay/50?i={i}", i % 2)
         key, host = normalise(url)
-        tasks.append((i, key, host, False, None, False))
+        tasks.append(Order(i, key, host))
     done = check_shard(Config(processes=1, threads=8, max_per_host=2, timeout=5.0, retries=0), tasks)
     assert sorted(task_id for task_id, _ in done) == list(range(40))
     assert all(verdict.outcome is Outcome.ALIVE for _, verdict in done)

@@ -21,7 +21,7 @@ import pytest
 
 from support import faults as fh
 from conftest import run_pcheck
-from pcheck.config import SMALL_RUN, Config
+from pcheck.config import PROCESSES_ENV, SMALL_RUN, Config, is_small_run, small_run_limit
 from pcheck.inputs.sources import parse_url
 from pcheck.models import ARGS_SOURCE, Outcome
 from pcheck.run.pool import CheckRun
@@ -32,6 +32,15 @@ pytestmark = pytest.mark.timeout(60)
 
 QUICK = ["--timeout", "3", "--retries", "0", "--no-progress", "--recheck-after", "0", "--host-interval", "0",
          "--format", "jsonl"]
+
+
+def test_one_rule_decides_a_small_run(monkeypatch):
+    monkeypatch.delenv(PROCESSES_ENV, raising=False)
+    assert (small_run_limit(processes_chosen=False), small_run_limit(processes_chosen=True)) == (SMALL_RUN, 0)
+    monkeypatch.setenv(PROCESSES_ENV, "2")  # chosen in the environment: worker processes, as asked
+    assert small_run_limit(processes_chosen=False) == 0
+    assert is_small_run(SMALL_RUN, SMALL_RUN) and not is_small_run(SMALL_RUN + 1, SMALL_RUN)
+    assert is_small_run(0, SMALL_RUN) and not is_small_run(1, 0)  # a limit of 0: never
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from support.runs import one_result_each, targets
 import pcheck.run.pool
 from pcheck.check.checker import Checker
 from pcheck.config import Config
-from pcheck.models import ErrorKind, Outcome, Verdict
+from pcheck.models import ErrorKind, Order, Outcome, Verdict
 from pcheck.run.pool import JOIN_GRACE_S, CheckRun
 from pcheck.run.worker import serve
 
@@ -52,7 +52,7 @@ def _receive(result_r, want: int, timeout: float = 10.0) -> dict[int, Verdict]:
 def test_serve_replaces_an_unpicklable_verdict(lab):
     thread, task_w, result_r, ends = _serve_in_thread([unpicklable_for_bad_urls] * 4)
     try:
-        tasks = [(i, f"http://x.test/{'bad' if i % 7 == 3 else 'good'}/{i}", "x.test", False, None, False) for i in range(300)]
+        tasks = [Order(i, f"http://x.test/{'bad' if i % 7 == 3 else 'good'}/{i}", "x.test") for i in range(300)]
         task_w.send(tasks)
         task_w.send(None)
         got = _receive(result_r, len(tasks))

@@ -209,12 +209,13 @@ class Checker:
                                            self.page_limit, self.sink_for)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a verdict
                 kind, detail = classify(exc)
-                return Answer(method, None, kind, detail, current, hops, sent)
+                return Answer(method, error=kind, detail=detail, final_url=current, redirects=hops, requests=sent)
             location = _decode_location(hop.location) if hop.status in REDIRECT_STATUSES else None
             if not location:
                 # A quota is its host's: only the URL's own host, not one it redirected to, is paused for it.
-                return Answer(method, hop.status, None, None, current, hops, sent, hop.retry_after, hop.challenge,
-                              hop.page, hop.quota_reset if hops == 0 else None)
+                return Answer(method, hop.status, final_url=current, redirects=hops, requests=sent,
+                              retry_after=hop.retry_after, challenge=hop.challenge, page=hop.page,
+                              quota_reset=hop.quota_reset if hops == 0 else None)
             target = urljoin(current, location)
             stop = None
             try:
@@ -227,7 +228,8 @@ class Checker:
                 elif hops >= self.config.max_redirects:
                     stop = ErrorKind.TOO_MANY_REDIRECTS, f"more than {self.config.max_redirects}"
             if stop:
-                return Answer(method, hop.status, stop[0], _clip(stop[1]), current, hops, sent)
+                return Answer(method, hop.status, error=stop[0], detail=_clip(stop[1]), final_url=current, redirects=hops,
+                              requests=sent)
             headers = redirect_headers(headers, current, key)
             seen.add(key)
             current = key
@@ -287,10 +289,9 @@ class Checker:
             detail = "challenge page (cf-mitigated)"
         retry_after = parse_retry_after(answer.retry_after) if answer.retry_after and status in SLOW_DOWN_STATUSES else None
         quota_wait = parse_quota_reset(answer.quota_reset) if answer.quota_reset is not None else None
-        return Verdict(
-            outcome, status, error, answer.final_url, answer.redirects, answer.method,
-            requests_made, elapsed * 1000.0, detail, retry_after_s=retry_after, quota_wait_s=quota_wait,
-        )
+        return Verdict(outcome=outcome, status=status, error=error, final_url=answer.final_url,
+                       redirects=answer.redirects, method=answer.method, attempts=requests_made,
+                       elapsed_ms=elapsed * 1000.0, detail=detail, retry_after_s=retry_after, quota_wait_s=quota_wait)
 
 
 def is_credential(name: str) -> bool:

@@ -125,8 +125,9 @@ def _prestart(command: typer.main.TyperGroup, args: list[str]) -> bool:
 
 
 def _few_urls(sub: typer.main.TyperCommand, args: list[str]) -> bool:
-    """The arguments name at most SMALL_RUN inputs, all of them URLs, and --processes is not chosen."""
-    from pcheck.config import SMALL_RUN, processes_from_environment
+    """The arguments name few enough inputs for a small run (config.is_small_run), all of them URLs, and
+    --processes is not chosen."""
+    from pcheck.config import is_small_run, small_run_limit
 
     with_value = {name for p in sub.params if getattr(p, "param_type_name", "") == "option" and not p.is_flag
                   and not p.count for name in p.opts}
@@ -144,6 +145,6 @@ def _few_urls(sub: typer.main.TyperCommand, args: list[str]) -> bool:
             skip = name in with_value and "=" not in arg
         else:
             inputs.append(arg)
-    return (not processes_from_environment() and 0 < len(inputs) <= SMALL_RUN
+    return (0 < len(inputs) and is_small_run(len(inputs), small_run_limit(processes_chosen=False))
             and all(a.lower().startswith(("http://", "https://")) for a in inputs))
 

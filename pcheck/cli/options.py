@@ -59,7 +59,7 @@ from pcheck.config import (
     parse_accept,
     parse_duration,
     parse_header,
-    processes_from_environment,
+    small_run_limit,
 )
 from pcheck.errors import ConfigError
 
@@ -294,8 +294,7 @@ class Options:
             raise ConfigError("--fail-after needs --cache: the count of runs lives there")
         if self.ca_bundle is not None:
             _check_ca_bundle(self.ca_bundle)
-        small_run = 0 if self.processes is not None or processes_from_environment() else SMALL_RUN
-        return Config(**config_values(self), small_run=small_run, hosts=hosts)
+        return Config(**config_values(self), small_run=small_run_limit(self.processes is not None), hosts=hosts)
 
     def extension_list(self) -> list[str]:
         return [e.strip() for e in self.extensions.split(",") if e.strip()]

@@ -6,7 +6,7 @@ import itertools
 from operator import itemgetter
 from typing import TextIO
 
-from pcheck.models import CheckResult, Outcome, redact_userinfo
+from pcheck.models import CheckResult, Outcome, Summary, redact_userinfo
 from pcheck.output.reasons import reason
 from pcheck.output.reporter import ERROR_KINDS, Reporter, printable
 from pcheck.output.spool import Spool, dec, dec_opt, enc, enc_opt
@@ -20,8 +20,8 @@ class JunitReporter(Reporter):
     (written as ElementTree's indent() and tostring() would write it).
     """
 
-    def __init__(self, stream: TextIO, fail_on_blocked: bool = False) -> None:
-        super().__init__(stream)
+    def __init__(self, stream: TextIO, fail_on_blocked: bool = False, summary: Summary | None = None) -> None:
+        super().__init__(stream, summary)
         self.fail_on_blocked = fail_on_blocked
         self.cases = Spool(
             "CREATE TABLE occurrences (url BLOB, source BLOB, line INTEGER, outcome TEXT, status INTEGER,"

@@ -28,8 +28,8 @@ class ProblemsReporter(Reporter):
     """
 
     def __init__(self, stream: TextIO, host_stats: bool = False, *, verbosity: int = 0,
-                 fail_on_blocked: bool = False, timeout_s: float | None = None) -> None:
-        super().__init__(stream)
+                 fail_on_blocked: bool = False, timeout_s: float | None = None, summary: Summary | None = None) -> None:
+        super().__init__(stream, summary)
         self.problems = Spool(
             "CREATE TABLE problems (rank INTEGER, source BLOB, line INTEGER, col INTEGER, url BLOB,"
             " status INTEGER, error TEXT, redirects INTEGER, attempts INTEGER, detail BLOB,"

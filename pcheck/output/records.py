@@ -6,7 +6,7 @@ import csv
 import json
 from typing import TextIO
 
-from pcheck.models import RECORD_FIELDS, CheckResult
+from pcheck.models import RECORD_FIELDS, CheckResult, Summary
 from pcheck.output.reporter import Reporter, printable
 
 
@@ -18,8 +18,8 @@ class JsonlReporter(Reporter):
 class JsonReporter(Reporter):
     """One document, {"results": [...], "summary": {...}}, still written as results arrive."""
 
-    def __init__(self, stream: TextIO) -> None:
-        super().__init__(stream)
+    def __init__(self, stream: TextIO, summary: Summary | None = None) -> None:
+        super().__init__(stream, summary)
         self.stream.write('{"results": [')
         self.first = True
 
@@ -32,8 +32,8 @@ class JsonReporter(Reporter):
 
 
 class CsvReporter(Reporter):
-    def __init__(self, stream: TextIO) -> None:
-        super().__init__(stream)
+    def __init__(self, stream: TextIO, summary: Summary | None = None) -> None:
+        super().__init__(stream, summary)
         self.writer = csv.writer(stream, lineterminator="\n")
         #: For a row whose first cell starts with `::`: quoted, no line of the report can be read as a
         #: GitHub Actions workflow command (an input line `::error::x` is an invalid URL's record).

@@ -33,9 +33,11 @@ def _escape(match: re.Match[str]) -> str:
 class Reporter:
     """Base: counts outcomes; subclasses write records as they come."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, summary: Summary | None = None) -> None:
         self.stream = stream
-        self.summary = Summary()
+        #: The run's tally: the session's own (its policy, a resumed report's counts), or a fresh one.
+        #: Every record written is counted in it; the summary the report ends with is read from it.
+        self.summary = summary if summary is not None else Summary()
         #: Hosts that answered 429/503 and were slowed (set by the session before `finish`).
         self.backoffs: list[HostBackoff] = []
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable, Iterator
 
 from pcheck.anchors import MAX_PAGE_ANCHORS, MAX_PAGE_BYTES, fragment_of, has_anchor
-from pcheck.models import CheckResult, ErrorKind, Outcome, Target, Verdict
+from pcheck.models import CheckResult, ErrorKind, Order, Outcome, Target, Verdict
 
 
 class DoneIndex:
@@ -65,10 +65,10 @@ class Task:
         """The ledger's key: a page fetched for its anchors is a task apart from a plain check of it."""
         return _anchored(self.key) if self.anchors else self.key
 
-    def order(self, task_id: int, again: bool = False, last: bool = False) -> tuple[int, str, str, bool, str | None, bool]:
-        """What a worker gets: (task id, URL, host, fetch anchors?, method, last try?). `again`: a try after a
-        refusal or a re-check, straight to GET; `last`: the re-check, whose answer is the verdict."""
-        return task_id, self.key, self.host, self.anchors, "GET" if again else None, last
+    def order(self, task_id: int, again: bool = False, last: bool = False) -> Order:
+        """What a worker gets. `again`: a try after a refusal or a re-check, straight to GET; `last`: the
+        re-check, whose answer is the verdict."""
+        return Order(task_id, self.key, self.host, self.anchors, "GET" if again else None, last)
 
 
 class Ledger:

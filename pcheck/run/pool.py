@@ -26,8 +26,8 @@ import time
 from multiprocessing.connection import wait
 from typing import Callable, Iterable, Iterator
 
-from pcheck.config import Config
-from pcheck.models import CheckResult, ErrorKind, HostBackoff, Outcome, Target, Verdict
+from pcheck.config import Config, is_small_run
+from pcheck.models import Answered, CheckResult, ErrorKind, HostBackoff, Order, Outcome, Target, Verdict
 from pcheck.run import signals
 from pcheck.run.hosts import scheduler_for
 from pcheck.run.ledger import Ledger
@@ -73,7 +73,8 @@ class CheckRun:
         self.ledger = Ledger(config.include_fragments)
         self._for_workers = config.for_workers()  # what a worker is sent: the checker's settings alone
         self.hosts = scheduler_for(config)
-        self._interrupts = 0
+        #: Ending signals received while running, `cancel()` counting as one (run/signals.Interruptible).
+        self.interrupts = 0
         raise_open_files_limit()  # as each worker will, so both judge the same limit
         budget = fd_budget(config, open_files_limit())  # sockets are files: a low limit means fewer threads
         if shortfall := budget.shortfall(config):
@@ -100,12 +101,17 @@ class CheckRun:
 
     def close(self) -> None:
         """Stop every worker (after a second Ctrl-C, at once); no zombies (procs.stop_workers)."""
-        stop_workers(self._workers, polite=self._interrupts < 2, grace_s=JOIN_GRACE_S)
+        stop_workers(self._workers, polite=self.interrupts < 2, grace_s=JOIN_GRACE_S)
         self._workers.clear()
 
     def cancel(self) -> None:
         """Ask the run to stop as a first Ctrl-C would: the next `results()` reports everything cancelled."""
-        self._interrupts = max(self._interrupts, 1)
+        self.interrupts = max(self.interrupts, 1)
+
+    def interrupt(self) -> int:
+        """An ending signal arrived (run/signals.py): the first cancels the run, a second stops it at once."""
+        self.interrupts += 1
+        return self.interrupts
 
     def _spawn(self, in_process: bool) -> Worker:
         """Start one worker (a process, or a thread here); OSError, with nothing left open, when the OS refuses."""
@@ -132,9 +138,9 @@ class CheckRun:
         exhausted = False
         if self._in_process is None:  # a first chunk of input decides: worker processes, or threads here
             exhausted = yield from self._read(source)
-            self._in_process = exhausted and len(self.ledger.tasks) <= self.config.small_run
+            self._in_process = exhausted and is_small_run(len(self.ledger.tasks), self.config.small_run)
         while True:
-            if self._interrupts:
+            if self.interrupts:
                 yield from self._cancel(source)
                 return
             self._keep_workers()
@@ -223,7 +229,7 @@ class CheckRun:
         threshold = max(1, self._capacity // 4)
         open_workers = [w for w in self._workers
                         if self._capacity - len(w.in_flight) >= threshold or not w.in_flight]
-        batches: dict[int, list[tuple]] = {w.number: [] for w in open_workers}
+        batches: dict[int, list[Order]] = {w.number: [] for w in open_workers}
         tasks = self.ledger.tasks
         while self.hosts.has_ready() and open_workers:
             for worker in list(open_workers):  # one task per worker per turn keeps them balanced
@@ -292,14 +298,14 @@ class CheckRun:
             while conn.poll():
                 data = conn.recv_bytes()
                 try:
-                    batch = pickle.loads(data)
+                    batch: list[Answered] = pickle.loads(data)
                 except Exception as exc:  # noqa: BLE001 - a verdict that cannot be unpickled here
                     # Treat the worker as broken: its in-flight URLs are re-dispatched once, then reported.
                     log.warning("worker %d sent a batch that cannot be read (%s); stopping it", worker.number, exc)
                     worker.process.kill()
                     return False
                 worker.answered += len(batch)
-                for task_id, verdict in batch:
+                for task_id, verdict in batch:  # Answered, unpacked: the parent's hottest loop
                     if task_id in worker.in_flight:
                         del worker.in_flight[task_id]
                         yield from self._resolve(task_id, verdict)
@@ -330,7 +336,7 @@ class CheckRun:
         worker.results.close()
         crash = WorkerCrash(worker.number, worker.process.pid, worker.process.exitcode, len(worker.in_flight))
         self.crashes.append(crash)
-        if not self._interrupts:  # after a signal to the whole process group, deaths are expected
+        if not self.interrupts:  # after a signal to the whole process group, deaths are expected
             log.warning("%s", crash.describe())
         for task_id in worker.in_flight:
             task = self.ledger.tasks[task_id]
@@ -351,7 +357,7 @@ class CheckRun:
         self.hosts.clear()
         self._orphans.clear()
         deadline = time.monotonic() + INTERRUPT_GRACE_S
-        while self._workers and any(w.in_flight for w in self._workers) and self._interrupts < 2:
+        while self._workers and any(w.in_flight for w in self._workers) and self.interrupts < 2:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break

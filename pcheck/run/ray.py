@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from pcheck.config import Config
 from pcheck.errors import ConfigError
-from pcheck.models import CheckResult, ErrorKind, HostBackoff, Outcome, Target, Verdict
+from pcheck.models import Answered, CheckResult, ErrorKind, HostBackoff, Order, Outcome, Target, Verdict
 from pcheck.run import signals
 from pcheck.run.hosts import scheduler_for
 from pcheck.run.ledger import Ledger
@@ -51,7 +51,8 @@ class RayRun:
         self.interrupted = False
         self.crashes: list[str] = []
         self.ledger = Ledger(config.include_fragments)
-        self._interrupts = 0
+        #: Ending signals received while running, `cancel()` counting as one (run/signals.Interruptible).
+        self.interrupts = 0
         #: Why the input was not read to its end after an interrupt (None: it was, or no interrupt).
         self.input_cut: str | None = None
         self._ray: Any = None
@@ -68,7 +69,12 @@ class RayRun:
 
     def cancel(self) -> None:
         """Ask the run to stop as a first Ctrl-C would: the next `results()` reports everything cancelled."""
-        self._interrupts = max(self._interrupts, 1)
+        self.interrupts = max(self.interrupts, 1)
+
+    def interrupt(self) -> int:
+        """An ending signal arrived (run/signals.py): the first cancels the run, a second stops it at once."""
+        self.interrupts += 1
+        return self.interrupts
 
     def _connect(self) -> None:
         if self._ray is not None:
@@ -106,7 +112,7 @@ class RayRun:
         busy: set[int] = set()
         exhausted = False
         while True:
-            if self._interrupts:
+            if self.interrupts:
                 yield from self._cancel(source, in_flight)
                 return
             while not exhausted and waiting < window and self.ledger.held < held_limit:
@@ -151,11 +157,11 @@ class RayRun:
                     if tries == 0:
                         in_flight[self._submit(ids)] = (bucket, ids, 1)
                         continue
-                    verdicts = [(i, Verdict(Outcome.UNCHECKED, error=ErrorKind.WORKER_CRASHED, detail=message))
+                    verdicts = [Answered(i, Verdict(Outcome.UNCHECKED, error=ErrorKind.WORKER_CRASHED, detail=message))
                                 for i in ids]
                 busy.discard(bucket)
-                for task_id, verdict in verdicts:
-                    yield from self.ledger.resolve(task_id, verdict)
+                for answered in verdicts:
+                    yield from self.ledger.resolve(answered.task_id, answered.verdict)
 
     def rechecks_waiting(self) -> int:
         """Under Ray a shard's checks end with the shard: no late re-check (yet)."""
@@ -172,13 +178,13 @@ class RayRun:
     def _cancel(self, source: Iterator[Target | CheckResult], in_flight: dict) -> Iterator[CheckResult]:
         self.interrupted = True
         deadline = time.monotonic() + INTERRUPT_GRACE_S
-        while in_flight and time.monotonic() < deadline and self._interrupts < 2:
+        while in_flight and time.monotonic() < deadline and self.interrupts < 2:
             ready, _ = self._ray.wait(list(in_flight), num_returns=1, timeout=TICK_S)
             for ref in ready:
                 _, ids, _ = in_flight.pop(ref)
                 try:
-                    for task_id, verdict in self._ray.get(ref):
-                        yield from self.ledger.resolve(task_id, verdict)
+                    for answered in self._ray.get(ref):
+                        yield from self.ledger.resolve(answered.task_id, answered.verdict)
                 except Exception:  # noqa: BLE001 - cancelled below like the rest
                     pass
         for ref in in_flight:
@@ -186,8 +192,8 @@ class RayRun:
         yield from self.ledger.abandon(source, ErrorKind.CANCELLED, "interrupted before a verdict")
 
 
-def check_shard(config: Config, tasks: list[tuple[int, str, str, bool, str | None, bool]]) -> list[tuple[int, Verdict]]:
-    """Check (task id, url, host, anchors?, method, last?) orders with this process's threads; the Ray distributor's task.
+def check_shard(config: Config, tasks: list[Order]) -> list[Answered]:
+    """Check orders with this process's threads; the Ray distributor's task.
 
     The threads take their next URL from one HostScheduler, as the process
     pool's parent does, so per-host caps (and any per-host policy) hold here.
@@ -198,11 +204,11 @@ def check_shard(config: Config, tasks: list[tuple[int, str, str, bool, str | Non
     checks, close = start_checks(config, min(budget.threads, len(tasks)), budget.per_host, budget.pool_hosts, stop)
     hosts = scheduler_for(config)
     orders = {}
-    for task_id, url, host, anchors, method, _ in tasks:
-        hosts.add(task_id, host)
-        orders[task_id] = url, anchors, method
+    for order in tasks:
+        hosts.add(order.task_id, order.host)
+        orders[order.task_id] = order
     turn = threading.Condition()
-    done: list[tuple[int, Verdict]] = []
+    done: list[Answered] = []
     busy = [0]  # checks running: one may put its URL back in the queue (the host said "slow down")
 
     def work(check: CheckFn) -> None:
@@ -217,15 +223,15 @@ def check_shard(config: Config, tasks: list[tuple[int, str, str, bool, str | Non
                     started = hosts.next()
                 busy[0] += 1
                 task_id, host = started
-                url, anchors, method = orders[task_id]
-                again, last = hosts.try_of(task_id)
-                method = "GET" if again else method
-            verdict = safe_check(check, url, host, anchors, method, last)
+                order = orders[task_id]
+                again, last = hosts.try_of(task_id)  # this shard's own scheduler says which try this is
+                order = order._replace(method="GET" if again else order.method, last=last)
+            verdict = safe_check(check, order)
             with turn:
                 busy[0] -= 1
                 answer = hosts.answered(task_id, host, verdict)
                 if answer is not None:  # else refused, and tried again after its wait
-                    done.append((task_id, answer))
+                    done.append(Answered(task_id, answer))
                 turn.notify_all()
 
     threads = [threading.Thread(target=work, args=(check,), daemon=True) for check in checks]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator, TextIO
 
 from pcheck.check.fetch import sitemap_fetcher
-from pcheck.config import DEFAULT_COLOR, DEFAULT_FORMAT, Config
+from pcheck.config import DEFAULT_COLOR, DEFAULT_FORMAT, Config, is_small_run
 from pcheck.errors import ConfigError, ReportError, StoreError
 from pcheck.inputs.filters import filter_targets
 from pcheck.inputs.links import LinkBase
@@ -102,7 +102,7 @@ class Session:
         plan = self.plan
         with contextlib.ExitStack() as opened:
             opened.callback(procs.stop_helper_processes)  # no zombie fork server or tracker after the run
-            if self.config.distributor != "ray" and not _small(plan.sources, self.config.small_run):
+            if self.config.distributor != "ray" and not _small(plan.sources, self.config):
                 procs.prestart()  # its imports overlap the reading of the inputs
             # The cache first: a cache that cannot be used must stop the run before the report is touched.
             cache = resume = None
@@ -158,11 +158,10 @@ class Session:
         except KeyboardInterrupt:  # interrupted while counting: every URL is reported cancelled
             total, cancel_at_once = None, True
         bar = Progress(total, enabled=plan.progress)
+        tally = self._tally(resume)
         reporter = make_reporter(plan.fmt, stream, host_stats=plan.host_stats, fail_on_blocked=config.fail_on_blocked,
-                                 verbosity=plan.verbosity, color=use_color(plan.color, stream), timeout_s=config.timeout)
-        reporter.summary.accept_transient, reporter.summary.fail_after = config.accept_transient, config.fail_after
-        if resume is not None:
-            reporter.summary.counts.update(resume.counts)  # the exit code covers the whole report
+                                 verbosity=plan.verbosity, color=use_color(plan.color, stream), timeout_s=config.timeout,
+                                 summary=tally)
         started = time.monotonic()
         interrupted = cancel_at_once
         try:
@@ -192,11 +191,20 @@ class Session:
         finally:
             bar.close()
         if cache is not None:
-            reporter.summary.cached += cache.hits
+            tally.cached += cache.hits
         finish_report(reporter, stream, name, time.monotonic() - started, interrupted)
         if resume is not None and not interrupted and signals.received.first is None:
             _compact(resume)
-        return Ending(reporter.summary, interrupted or signals.received.first is not None, signals.received.first)
+        return Ending(tally, interrupted or signals.received.first is not None, signals.received.first)
+
+    def _tally(self, resume: ResumeState | None) -> Summary:
+        """The run's counts, owned here: its policy for forgiving failures, and under --resume the counts of
+        the report carried on (the exit code covers the whole report). The reporter counts each record in
+        it, the session adds the cache's answers, and the Ending carries it to the exit code."""
+        tally = Summary(accept_transient=self.config.accept_transient, fail_after=self.config.fail_after)
+        if resume is not None:
+            tally.counts.update(resume.counts)
+        return tally
 
 
 def _compact(resume: ResumeState) -> None:
@@ -209,9 +217,9 @@ def _compact(resume: ResumeState) -> None:
                     "occurrence is the one that counts", resume.path, exc.strerror or exc)
 
 
-def _small(sources: tuple[Source, ...], small_run: int) -> bool:
+def _small(sources: tuple[Source, ...], config: Config) -> bool:
     """A few URL arguments: the pool will check them in this process (Config.small_run), no fork server needed."""
-    return len(sources) <= small_run and all(s.kind == "url" for s in sources)
+    return is_small_run(len(sources), config.small_run) and all(s.kind == "url" for s in sources)
 
 
 def finish_report(reporter: Reporter, stream: TextIO, name: str, elapsed_s: float, interrupted: bool) -> None:

@@ -16,7 +16,8 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from typing import Callable, Generic, Iterable, Iterator, TypeVar
+from types import FrameType
+from typing import Any, Callable, Generic, Iterable, Iterator, Protocol, TypeVar, cast
 
 #: The signals that interrupt a run; SIGHUP is missing on Windows.
 ENDING_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
@@ -144,26 +145,43 @@ class GuardedInput(Generic[T]):
         finally:
             self.reading = False
         self.read += 1
-        return item  # type: ignore[return-value]
+        return cast(T, item)
 
 
 _NOTHING = object()
 
 
-def interruptible(run: object, items: Iterable[T], loop: Callable[[GuardedInput[T]], Iterator[R]]) -> Iterator[R]:
+class Interruptible(Protocol):
+    """A run as its signals see it (pool.CheckRun, ray.RayRun): what it was sent, and why its input was cut."""
+
+    #: Why the input was not read to its end after an interrupt (None: it was, or no interrupt).
+    input_cut: str | None
+
+    @property
+    def interrupts(self) -> int:
+        """Ending signals received while the run was active; `cancel()` counts as the first."""
+        ...
+
+    def interrupt(self) -> int:
+        """One more ending signal: the first asks the run to cancel, a second to stop at once. How many so far."""
+        ...
+
+
+def interruptible(run: Interruptible, items: Iterable[T],
+                  loop: Callable[[GuardedInput[T]], Iterator[R]]) -> Iterator[R]:
     """A run's loop over its input, under RunInterrupts; afterwards `run.input_cut` says why the input was cut."""
     source = GuardedInput(items)
-    with RunInterrupts(run, source):  # type: ignore[arg-type]
+    with RunInterrupts(run, source):
         try:
             yield from loop(source)
         finally:
-            run.input_cut = source.cut  # type: ignore[attr-defined]
+            run.input_cut = source.cut
 
 
 class RunInterrupts:
     """While a run is active, the first ending signal asks it to cancel; the second raises at once.
 
-    `run._interrupts` counts them (the runs read it at every turn, and close()
+    `run.interrupts` counts them (the runs read it at every turn, and close()
     waits for nobody after a second). Cancelling reads the rest of the input
     to report it `cancelled`, but gives up a read that brought no new line for
     READ_STALL_S, or one still going CANCEL_READ_S after the signal.
@@ -177,11 +195,11 @@ class RunInterrupts:
     alarm's own handler gives the read up if the run was interrupted.
     """
 
-    def __init__(self, run: object, guard: GuardedInput[object]) -> None:
+    def __init__(self, run: Interruptible, guard: GuardedInput[Any]) -> None:
         self.run = run
         self.guard = guard
         self.handlers = handling(self._handle)
-        self.previous_alarm: object = None
+        self.previous_alarm: Callable[[int, FrameType | None], Any] | int | signal.Handlers | None = None
         self.read_until = float("inf")
         self.stop = threading.Event()
         self.watch: threading.Thread | None = None
@@ -196,8 +214,7 @@ class RunInterrupts:
         return self
 
     def _handle(self, signum: int, frame: object) -> None:
-        self.run._interrupts += 1  # type: ignore[attr-defined]
-        if self.run._interrupts >= 2:  # type: ignore[attr-defined]
+        if self.run.interrupt() >= 2:
             raise Interrupted
         self.read_until = min(self.read_until, time.monotonic() + CANCEL_READ_S)
 
@@ -216,7 +233,7 @@ class RunInterrupts:
 
     def _alarm(self, signum: int, frame: object) -> None:
         """A read has stalled (or outlasted CANCEL_READ_S): after an interrupt, give it up."""
-        if not self.run._interrupts or not self.guard.reading:  # type: ignore[attr-defined]
+        if not self.run.interrupts or not self.guard.reading:
             return  # the read goes on (PEP 475 retries it); any pending handler has just run
         if time.monotonic() > self.read_until:
             raise InputAbandoned(f"the rest was still being read {CANCEL_READ_S:g} s after the interrupt")
@@ -228,6 +245,6 @@ class RunInterrupts:
             self.watch.join(READ_STALL_S * 4)
             self.watch = None
         if self.previous_alarm is not None:
-            signal.signal(signal.SIGALRM, self.previous_alarm)  # type: ignore[arg-type]
+            signal.signal(signal.SIGALRM, self.previous_alarm)
             self.previous_alarm = None
         self.handlers.__exit__(*exc)

@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection
 from typing import Callable
 
 from pcheck.config import POOL_HOSTS, CheckConfig
-from pcheck.models import ErrorKind, Outcome, Verdict
+from pcheck.models import Answered, ErrorKind, Order, Outcome, Verdict
 from pcheck.run.crew import Crew, timed
 
 #: Most verdicts per message; bigger batches gain little and delay the parent's bookkeeping.
@@ -40,8 +40,6 @@ RESERVED_FDS = 24
 #: Sockets per checker thread: the one it uses, and one idle kept-alive beside it.
 FDS_PER_THREAD = 2
 
-#: (task id, normalised URL, its host, fetch anchors?, method or None, last try?): see ledger.Task.order.
-Task = tuple[int, str, str, bool, "str | None", bool]
 CheckFn = Callable[[str, str, bool, "str | None", bool], Verdict]  # Checker.check(url, host, anchors, method, last)
 
 
@@ -139,8 +137,8 @@ def serve(task_conn: Connection, result_conn: Connection, check_fns: list[CheckF
           stop: threading.Event) -> threading.Thread | None:
     """Run one thread per check function until the parent sends None (every verdict sent: None)
     or goes away (the sender thread, perhaps still sending what is in flight)."""
-    tasks: queue.SimpleQueue[Task | None] = queue.SimpleQueue()
-    results: queue.SimpleQueue[tuple[int, Verdict] | None] = queue.SimpleQueue()
+    tasks: queue.SimpleQueue[Order | None] = queue.SimpleQueue()
+    results: queue.SimpleQueue[Answered | None] = queue.SimpleQueue()
     crew = Crew(check_fns, tasks, lambda fn, tasks, tally: _check_loop(fn, tasks, results, tally))
     sender = threading.Thread(target=_send_loop, args=(results, result_conn), name="pcheck-send", daemon=True)
     sender.start()
@@ -155,8 +153,8 @@ def serve(task_conn: Connection, result_conn: Connection, check_fns: list[CheckF
             return sender
         if batch is None:
             break
-        for task in batch:
-            tasks.put(task)
+        for order in batch:
+            tasks.put(order)
     for _ in range(crew.stop()):
         tasks.put(None)
     for thread in crew.threads:
@@ -166,17 +164,16 @@ def serve(task_conn: Connection, result_conn: Connection, check_fns: list[CheckF
     return None
 
 
-def _check_loop(check: CheckFn, tasks: queue.SimpleQueue, results: queue.SimpleQueue, tally: object) -> None:
-    while (task := tasks.get()) is not None:
-        task_id, url, host, anchors, method, last = task
-        results.put((task_id, timed(safe_check, tally, check, url, host, anchors, method, last)))  # type: ignore[arg-type]
+def _check_loop(check: CheckFn, tasks: queue.SimpleQueue[Order | None], results: queue.SimpleQueue[Answered | None],
+                tally: object) -> None:
+    while (order := tasks.get()) is not None:
+        results.put(Answered(order.task_id, timed(safe_check, tally, check, order)))  # type: ignore[arg-type]
 
 
-def safe_check(check: CheckFn, url: str, host: str, anchors: bool = False, method: str | None = None,
-               last: bool = False) -> Verdict:
-    """A bug in pcheck must still give the URL a result."""
+def safe_check(check: CheckFn, order: Order) -> Verdict:
+    """Check the URL an order names; a bug in pcheck must still give it a result."""
     try:
-        return check(url, host, anchors, method, last)
+        return check(order.url, order.host, order.anchors, order.method, order.last)
     except Exception:  # noqa: BLE001
         return Verdict(Outcome.UNCHECKED, error=ErrorKind.INTERNAL, detail=_last_line(traceback.format_exc()))
 
@@ -206,7 +203,7 @@ def _send_loop(results: queue.SimpleQueue, conn: Connection) -> None:
                 return
 
 
-def send_batch(conn: Connection, batch: list[tuple[int, Verdict]]) -> None:
+def send_batch(conn: Connection, batch: list[Answered]) -> None:
     """Send a batch; an item that cannot be pickled is replaced, never silently dropped."""
     try:
         payload = pickle.dumps(batch, pickle.HIGHEST_PROTOCOL)
@@ -215,13 +212,13 @@ def send_batch(conn: Connection, batch: list[tuple[int, Verdict]]) -> None:
     conn.send_bytes(payload)
 
 
-def _picklable(item: tuple[int, Verdict]) -> tuple[int, Verdict]:
+def _picklable(item: Answered) -> Answered:
     try:
         pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
         return item
     except Exception as exc:  # noqa: BLE001
         detail = f"result could not be sent to the parent: {type(exc).__name__}: {exc}"
-        return item[0], Verdict(Outcome.UNCHECKED, error=ErrorKind.INTERNAL, detail=detail[:200])
+        return Answered(item.task_id, Verdict(Outcome.UNCHECKED, error=ErrorKind.INTERNAL, detail=detail[:200]))
 
 
 def _last_line(text: str) -> str:
