@@ -81,8 +81,9 @@ class Target:
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
-    """The result of checking one unique URL, before it is tied to its occurrences."""
+class Judgement:
+    """What a check found out about a URL: the fields a Verdict and each of its CheckResults share,
+    declared once."""
 
     outcome: Outcome
     status: int | None = None
@@ -93,6 +94,12 @@ class Verdict:
     attempts: int = 0
     elapsed_ms: float = 0.0
     detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict(Judgement):
+    """The result of checking one unique URL, before it is tied to its occurrences."""
+
     #: The page's anchors, when a link's #fragment asked for them (--include-fragments); never in a record.
     anchors: PageAnchors | None = None
     #: A 429 or 503's Retry-After, in seconds, for the host scheduler's pause; never in a record.
@@ -172,22 +179,17 @@ class PageAnchors:
     complete: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    """One record of the report: one per input occurrence (docs/ARCHITECTURE.md has the schema)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckResult(Judgement):
+    """One record of the report: one per input occurrence (docs/ARCHITECTURE.md has the schema).
+
+    Its Judgement is its URL's Verdict's; what it adds is the occurrence, by keyword: `url` as written,
+    `source`, `line`, `column`.
+    """
 
     url: str
-    outcome: Outcome
-    status: int | None = None
-    error: ErrorKind | None = None
-    final_url: str | None = None
-    redirects: int = 0
-    method: str | None = None
-    attempts: int = 0
-    elapsed_ms: float = 0.0
     source: str | None = None
     line: int | None = None
-    detail: str | None = None
     #: The normalised URL and its host, as read (None when the URL was never checkable): carried,
     #: never recomputed, so the cache and the host table spell them as the checker did. Not in records.
     key: str | None = None

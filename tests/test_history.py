@@ -163,9 +163,9 @@ def one_run(path, results, config=Config(processes=1)):
 def test_only_checked_alive_and_broken_results_move_a_streak(tmp_path):
     path = tmp_path / "cache.sqlite"
     assert [r.failed_runs for r in one_run(path, [result(1, Outcome.BROKEN), result(2, Outcome.BROKEN)])] == [1, 1]
-    leave_alone = [CheckResult("http://a.example/1", Outcome.UNCHECKED, key="http://a.example/1"),
-                   CheckResult("http://a.example/1", Outcome.BLOCKED, status=403, key="http://a.example/1"),
-                   CheckResult("http://a.example/2", Outcome.ALIVE, status=200, detail="from cache, checked 5 s ago",
+    leave_alone = [CheckResult(url="http://a.example/1", outcome=Outcome.UNCHECKED, key="http://a.example/1"),
+                   CheckResult(url="http://a.example/1", outcome=Outcome.BLOCKED, status=403, key="http://a.example/1"),
+                   CheckResult(url="http://a.example/2", outcome=Outcome.ALIVE, status=200, detail="from cache, checked 5 s ago",
                                key="http://a.example/2")]
     passed = one_run(path, leave_alone)
     assert passed == leave_alone  # passed through untouched
@@ -178,8 +178,8 @@ def test_only_checked_alive_and_broken_results_move_a_streak(tmp_path):
 def test_history_fragments_fail_apart_with_include_fragments(tmp_path):
     path = tmp_path / "cache.sqlite"
     config = Config(processes=1, include_fragments=True)
-    page = CheckResult("http://a.example/p", Outcome.ALIVE, status=200, key="http://a.example/p")
-    missing = CheckResult("http://a.example/p#gone", Outcome.BROKEN, status=200, key="http://a.example/p")
+    page = CheckResult(url="http://a.example/p", outcome=Outcome.ALIVE, status=200, key="http://a.example/p")
+    missing = CheckResult(url="http://a.example/p#gone", outcome=Outcome.BROKEN, status=200, key="http://a.example/p")
     for runs in (1, 2):
         out = one_run(path, [page, missing], config)
         assert out[1].failed_runs == runs  # the page being alive does not reset its missing anchor

@@ -40,5 +40,5 @@ def test_an_error_quoting_a_setting_hides_the_password_in_it():
 def test_every_url_in_free_text_is_redacted_and_the_rest_kept():
     text = f"back to http://alice:{SECRET}@a.example/loop, then https://tok123@github.com/x (see a@b.org)"
     assert redact_text(text) == "back to http://alice:***@a.example/loop, then https://***@github.com/x (see a@b.org)"
-    result = CheckResult("http://x.example/", Outcome.BROKEN, detail=text)
+    result = CheckResult(url="http://x.example/", outcome=Outcome.BROKEN, detail=text)
     assert SECRET not in result.detail and "tok123" not in result.to_record()["detail"]

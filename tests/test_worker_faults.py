@@ -141,7 +141,7 @@ def test_cli_worker_killed_again_and_again_ends_worker_crashed(lab, start_method
 def test_worker_dying_before_any_url_is_read_is_replaced(lab, start_method):
     config = Config(processes=1, threads=4, timeout=5, retries=0, start_method=start_method)
     urls = [lab.url(f"/ok?i={i}") for i in range(20)]
-    skipped = [CheckResult(f"http://skipped.invalid/{i}", Outcome.EXCLUDED) for i in range(pcheck.run.pool.READ_CHUNK)]
+    skipped = [CheckResult(url=f"http://skipped.invalid/{i}", outcome=Outcome.EXCLUDED) for i in range(pcheck.run.pool.READ_CHUNK)]
     run = CheckRun(config)
 
     def source():

@@ -66,9 +66,9 @@ class JunitReporter(Reporter):
         for _, occurrences in itertools.groupby(rows, itemgetter(0)):
             _, url, source, line, outcome, status, error, redirects, detail, elapsed_ms, runs, since, fails = \
                 next(occurrences)
-            first = CheckResult(dec(url), Outcome(outcome), status, ERROR_KINDS.get(error), None, redirects,
-                                None, 0, elapsed_ms, dec_opt(source), line, dec_opt(detail),
-                                failed_runs=runs, failing_since=since)
+            first = CheckResult(url=dec(url), outcome=Outcome(outcome), status=status, error=ERROR_KINDS.get(error),
+                                redirects=redirects, elapsed_ms=elapsed_ms, source=dec_opt(source), line=line,
+                                detail=dec_opt(detail), failed_runs=runs, failing_since=since)
             said = reason(first, None, self.summary.fail_after, self.summary.accept_transient)
             out.write(f'    <testcase classname="{_xml_attr(_xml(first.source or "pcheck"))}" '
                       f'name="{_xml_attr(_xml(first.url))}" time="{first.elapsed_ms / 1000:.3f}"')
