@@ -21,9 +21,9 @@ def run_watch(ctx: typer.Context, **values: Any) -> None:
     An INPUT is what `pcheck check` reads: a file of URLs, a document, a sitemap, a directory,
     a glob, '-' for stdin, or an http(s) URL.
     """
-    from pcheck.output.changes import WATCH_FORMATS, change_line, round_line
+    from pcheck.output.changes import WATCH_FORMATS, Change, change_line, round_line
     from pcheck.output.stream import escaping_stdout
-    from pcheck.run.watch import Change, watch_sources
+    from pcheck.run.session import watch_sources
 
     try:
         for fmt in (values["format"], (o := prepare(ctx, values))[0].format):  # the flag's, then the file's

@@ -30,6 +30,7 @@ from pcheck.inputs.sources import Source, count_candidates, iter_targets, parse_
 from pcheck.models import ARGS_SOURCE, STDIN, CheckResult, Outcome, Summary, Target
 from pcheck.output.problems import use_color
 from pcheck.output.progress import Progress
+from pcheck.output.changes import Change, RoundSummary
 from pcheck.output.reporter import Reporter
 from pcheck.output.reports import make_reporter
 from pcheck.output.stream import (
@@ -40,6 +41,7 @@ from pcheck.output.stream import (
 )
 from pcheck.run import procs, signals
 from pcheck.run.distributor import Distributor
+from pcheck.run.watch import watch
 
 if TYPE_CHECKING:
     from pcheck.store.cache import VerdictCache
@@ -253,6 +255,17 @@ def open_distributor(config: Config) -> Distributor:
     from pcheck.run.pool import CheckRun
 
     return CheckRun(config)
+
+
+def watch_sources(config: Config, sources: list[Source], every_s: float,
+                  rounds: int | None = None) -> Iterator[Change | RoundSummary]:
+    """`pcheck watch`: every round reads the sources through the same pipeline as a run (`targets`), on one
+    distributor kept between rounds; it and the helper processes stop when the caller stops."""
+    try:
+        with open_distributor(config) as run:
+            yield from watch(run, lambda: targets(config, sources), every_s, rounds)
+    finally:
+        procs.stop_helper_processes()
 
 
 def targets(config: Config, sources: list[Source], stdin: BinaryIO | None = None,

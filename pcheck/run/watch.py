@@ -1,7 +1,8 @@
 """`pcheck watch`: check the same URLs every interval on a warm pool; report only what changed.
 
 The Go status checker's loop (check every link, sleep, repeat) with the pool
-kept between rounds, so connections stay open and workers stay started.
+kept between rounds, so connections stay open and workers stay started. The
+items of each round come from the session's pipeline (run.session.watch_sources).
 """
 
 from __future__ import annotations
@@ -10,18 +11,12 @@ import collections
 import time
 from typing import Callable, Iterable, Iterator
 
-from pcheck.config import Config
-from pcheck.check.fetch import sitemap_fetcher
-from pcheck.inputs.filters import filter_targets
-from pcheck.inputs.links import LinkBase
-from pcheck.inputs.sources import Source, iter_targets
 from pcheck.models import CheckResult, ErrorKind, Outcome, Summary, Target
 from pcheck.output.changes import Change, RoundSummary
-from pcheck.run import procs
-from pcheck.run.pool import CheckRun
+from pcheck.run.distributor import Distributor
 
 
-def watch(run: CheckRun, make_items: Callable[[], Iterable[Target | CheckResult]], every_s: float,
+def watch(run: Distributor, make_items: Callable[[], Iterable[Target | CheckResult]], every_s: float,
           rounds: int | None = None, sleep: Callable[[float], None] = time.sleep) -> Iterator[Change | RoundSummary]:
     """Yield Changes as they happen and a RoundSummary after each round; stops after `rounds` or Ctrl-C."""
     last: dict[tuple[str, str | None, int | None], Outcome] = {}
@@ -48,15 +43,3 @@ def watch(run: CheckRun, make_items: Callable[[], Iterable[Target | CheckResult]
         if run.interrupted or (rounds is not None and number >= rounds):
             return
         sleep(max(0.0, every_s - elapsed))
-
-
-def watch_sources(config: Config, sources: list[Source], every_s: float,
-                  rounds: int | None = None) -> Iterator[Change | RoundSummary]:
-    """`watch` over the sources on a pool of its own, which it stops (helpers too) when the caller stops."""
-    try:
-        with CheckRun(config) as run:
-            fetch = sitemap_fetcher(config)
-            yield from watch(run, lambda: filter_targets(iter_targets(sources, base=LinkBase.of(config), fetch=fetch), config),
-                             every_s, rounds)
-    finally:
-        procs.stop_helper_processes()
