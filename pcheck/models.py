@@ -288,10 +288,14 @@ class Summary:
 
     def forgives(self, result: CheckResult) -> bool:
         """A broken link that does not fail the run: transient under --accept-transient, or failing for
-        fewer runs in a row than --fail-after. The one rule the exit code and every report follow."""
+        fewer runs in a row than --fail-after. The one rule the exit code and every report follow.
+
+        Only a counted streak is young: a failure the cache keeps no history for (a local file or
+        #fragment, a sitemap that could not be read, a cache switched off mid-run) fails the run as it
+        would without --fail-after, instead of being "1 run" old on every run."""
         if result.outcome is not Outcome.BROKEN:
             return False
-        young = self.fail_after > 1 and (result.failed_runs or 1) < self.fail_after
+        young = self.fail_after > 1 and result.failed_runs is not None and result.failed_runs < self.fail_after
         return young or bool(self.accept_transient and result.transient)
 
     @property
