@@ -52,6 +52,7 @@ class ErrorKind(str, enum.Enum):
     UNSUPPORTED = "unsupported"  #: (excluded) a link pcheck does not check as written: mailto:, #here, //host, /x...
     WORKER_CRASHED = "worker_crashed"  #: its worker process died twice while checking it
     LOCAL_RESOURCES = "local_resources"  #: this machine kept running out of open files, memory or ports
+    PROXY = "proxy"  #: (unchecked) the proxy could not be reached or used, or asked for credentials (407): not the link's fault
     CANCELLED = "cancelled"  #: the run was interrupted before a verdict
     INTERNAL = "internal"  #: a bug in pcheck; `detail` says what happened
 

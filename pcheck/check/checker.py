@@ -44,7 +44,10 @@ RETRY_ERRORS = frozenset({ErrorKind.TIMEOUT, ErrorKind.CONNECTION, ErrorKind.DNS
 NO_FALLBACK_ERRORS = frozenset({
     ErrorKind.TIMEOUT, ErrorKind.DNS, ErrorKind.TLS, ErrorKind.PRIVATE_ADDRESS,
     ErrorKind.TOO_MANY_REDIRECTS, ErrorKind.REDIRECT_LOOP, ErrorKind.INVALID_URL, ErrorKind.LOCAL_RESOURCES,
+    ErrorKind.PROXY,
 })
+#: pcheck's own path failed, not the link: no verdict (`unchecked`), and the run does not pass.
+NO_VERDICT_ERRORS = frozenset({ErrorKind.LOCAL_RESOURCES, ErrorKind.PROXY})
 #: errno values that say this machine ran out of files, memory, buffers or local ports: never the link's fault.
 LOCAL_SHORTAGE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS, errno.EADDRNOTAVAIL})
 #: getaddrinfo's own words for the same (EAI_SYSTEM: errno is lost, EMFILE opening /etc/hosts, say).
@@ -272,8 +275,8 @@ class Checker:
         status, error = answer.status, answer.error
         if error is ErrorKind.PRIVATE_ADDRESS:
             outcome = Outcome.EXCLUDED
-        elif error is ErrorKind.LOCAL_RESOURCES:
-            outcome = Outcome.UNCHECKED  # the machine's fault, not the link's: no verdict
+        elif error in NO_VERDICT_ERRORS:
+            outcome = Outcome.UNCHECKED  # the machine's or the proxy's fault, not the link's: no verdict
         elif error is not None:
             outcome = Outcome.BROKEN
         elif status is not None and self.config.accepts(status, self.accept):
@@ -338,6 +341,12 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
         return ErrorKind.LOCAL_RESOURCES, _clip(f"this machine ran short, not the link: {detail}")
     if has(PrivateAddressRefused):
         return ErrorKind.PRIVATE_ADDRESS, _clip(str(next(e for e in chain if isinstance(e, PrivateAddressRefused))))
+    # The proxy (not the target) failed: urllib3 wraps only what happened before the proxy was reached.
+    if has(requests.exceptions.ProxyError, urllib3.exceptions.ProxyError, requests.exceptions.InvalidProxyURL):
+        proxy_error = next(e for e in chain if isinstance(e, requests.exceptions.ProxyError)) \
+            if has(requests.exceptions.ProxyError) else None
+        said = str(proxy_error) if proxy_error is not None and str(proxy_error).startswith("proxy ") else None
+        return ErrorKind.PROXY, _clip(f"ProxyError: {said}") if said else detail
     if has(urllib3.exceptions.NameResolutionError, socket.gaierror):
         return ErrorKind.DNS, detail
     if has(requests.exceptions.SSLError, urllib3.exceptions.SSLError, ssl.SSLError):

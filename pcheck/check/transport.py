@@ -41,7 +41,7 @@ from pcheck.check.deadlines import (  # noqa: F401 - re-exported
 )
 from pcheck.check.netguard import NetGuard
 from pcheck.check.pages import Page, SinkFor, read_page
-from pcheck.check.proxies import ProxyRoutes
+from pcheck.check.proxies import ProxyRoutes, refused
 from pcheck.check.tls import client_context
 from pcheck.models import redact_userinfo
 
@@ -236,6 +236,10 @@ class Transport:
             slot.disarm()
             _cut(response)
             raise DeadlineExceeded()
+        if proxy is not None and response.status == 407 and not url.startswith("https:"):
+            slot.disarm()  # plain http through a proxy: this 407 is the proxy's (https's comes as a ProxyError)
+            _cut(response)
+            raise refused(proxy, redact_userinfo)
         answered = response.headers
         left = answered.get("RateLimit-Remaining") or answered.get("X-RateLimit-Remaining")
         hop = Hop(
