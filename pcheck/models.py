@@ -132,6 +132,8 @@ class PageAnchors:
 
     ids: frozenset[str]
     complete: bool = True
+    #: Why the part read is not all of the page, when something other than the size caps cut it (time).
+    cut: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

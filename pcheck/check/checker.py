@@ -120,8 +120,9 @@ class Checker:
         if page is None or not isinstance(page.sink, AnchorReader) or verdict.outcome is not Outcome.ALIVE:
             return verdict
         ids, why_not = page.sink.result()
+        cut = f"the body did not all arrive within {self.config.timeout:g} s (--timeout)" if page.timed_out else None
         return replace(verdict, detail=why_not or verdict.detail,
-                       anchors=PageAnchors(ids, page.complete and not page.sink.capped) if ids is not None else None)
+                       anchors=PageAnchors(ids, page.complete and not page.sink.capped, cut) if ids is not None else None)
 
     def fetch_page(self, url: str, limit: int) -> tuple[Verdict, Page | None]:
         """GET a page's body (at most `limit` bytes) under this checker's rules: redirects, retries, one deadline
@@ -209,7 +210,7 @@ class Checker:
             own = self._host_headers(current, secure) if self.config.hosts else None
             try:
                 hop = self.transport.fetch(method, current, {**headers, **own} if own else headers, deadline,
-                                           self.page_limit, self.sink_for)
+                                           self.page_limit, self.sink_for, self.config.timeout)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a verdict
                 kind, detail = classify(exc)
                 return Answer(method, None, kind, detail, current, hops, sent)
