@@ -53,13 +53,19 @@ fi
 args=()
 while IFS= read -r -d '' word; do args+=("$word"); done < "$args_file"
 
-for word in ${args[@]+"${args[@]}"}; do
-  case $word in
-    --) break ;;
-    --format|--format=*) usage_error "give the report format with the 'format' input, not --format in 'args'" ;;
-    -o|-o?*|--output|--output=*) usage_error "give the report path with the 'output' input, not -o/--output in 'args'" ;;
+# The options `args` give, as pcheck's own parser reads them (short-option clusters such as -qo FILE,
+# --output=x, -o=x): asked of pcheck, never matched word by word here.
+if ! given=$("$python" -m pcheck.cli.argcheck ${args[@]+"${args[@]}"}); then
+  usage_error "cannot read the options in input 'args': $args_text"
+fi
+while IFS= read -r name; do
+  case $name in
+    format) usage_error "give the report format with the 'format' input, not --format in 'args'" ;;
+    output) usage_error "give the report path with the 'output' input, not -o/--output in 'args'" ;;
+    dump) usage_error "--dump in 'args' checks nothing: the step would pass with no report" ;;
+    help) usage_error "-h/--help in 'args' checks nothing: the step would pass with no report" ;;
   esac
-done
+done <<< "$given"
 
 # Whatever pcheck, or a document it reads, prints must not act as a workflow command (::set-output,
 # ::add-mask, ...): commands are off while its output goes to the log.

@@ -61,7 +61,12 @@ def html_ids(text: str) -> set[str]:
 
 class AnchorReader:
     """The anchors of a fetched page, fed to it piece by piece as the page arrives: its memory is the
-    parser's, never the whole page's. A page that is not HTML, or came compressed, has none to judge."""
+    parser's, never the whole page's. A page that is not HTML, or came compressed, has none to judge.
+
+    The body is a stranger's: its charset is chosen as a browser would (a byte order mark first, then
+    the declared charset if it is a text encoding, else UTF-8), and a page that still cannot be read
+    has its fragments not judged, saying so; nothing a body holds makes the reader raise.
+    """
 
     def __init__(self, content_type: str, encoding: str) -> None:
         lowered = content_type.lower()
@@ -71,11 +76,14 @@ class AnchorReader:
         elif lowered and "html" not in lowered:
             self.why_not = f"not an HTML page ({content_type[:80]}): #fragments not checked"
         charset = _CHARSET.search(lowered)
-        try:
-            self._decoder = codecs.getincrementaldecoder(charset.group(1) if charset else "utf-8")("replace")
-        except LookupError:  # a charset Python does not know
-            self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._charset = _text_encoding(charset.group(1) if charset else None)
+        self._decoder: codecs.IncrementalDecoder | None = None  # chosen on the first bytes (a BOM wins)
         self._parser = _IdParser(MAX_PAGE_ANCHORS)
+
+    @property
+    def wanted(self) -> bool:
+        """Whether the body is worth reading: not when its fragments cannot be judged anyway."""
+        return self.why_not is None
 
     @property
     def capped(self) -> bool:
@@ -83,16 +91,59 @@ class AnchorReader:
         return self._parser.capped
 
     def feed(self, chunk: bytes) -> None:
-        if self.why_not is None:
-            self._parser.feed(self._decoder.decode(chunk))
+        if self.why_not is None and chunk:
+            if self._decoder is None:
+                self._charset = _sniffed(chunk, self._charset)
+                self._decoder = codecs.getincrementaldecoder(self._charset)("replace")
+            self._parse(chunk)
+
+    def _parse(self, chunk: bytes, final: bool = False) -> None:
+        try:
+            self._parser.feed(self._decoder.decode(chunk, final) if self._decoder is not None else "")
+            if final:
+                self._parser.close()
+        except Exception as exc:  # noqa: BLE001 - a body no decoder or parser takes: its fragments are not judged
+            self.why_not = f"the page could not be read as {self._charset} ({type(exc).__name__}): #fragments not checked"
 
     def result(self) -> tuple[frozenset[str] | None, str | None]:
         """(the page's ids and names, None), or (None, why its fragments are not judged)."""
+        if self.why_not is None:
+            self._parse(b"", final=True)
         if self.why_not is not None:
             return None, self.why_not
-        self._parser.feed(self._decoder.decode(b"", final=True))
-        self._parser.close()
         return frozenset(self._parser.ids), None
 
 
+def _text_encoding(name: str | None) -> str:
+    """The declared charset if Python knows it as a text encoding, else UTF-8: a page may not name a
+    bytes-to-bytes codec (zlib, bz2, base64, hex, uu: a decompression bomb), a str codec (rot13) or one
+    whose decoder fails on any input (idna)."""
+    if name:
+        try:
+            info = codecs.lookup(name)
+        except LookupError:  # a charset Python does not know
+            return "utf-8"
+        if getattr(info, "_is_text_encoding", True) and info.name not in _UNFIT:
+            return info.name
+    return "utf-8"
+
+
+#: Text encodings whose incremental decoder is unfit for a page (idna raises on an empty label).
+_UNFIT = frozenset({"idna", "punycode"})
+#: Byte order marks, longest first: one decides the encoding whatever was declared (as in browsers).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+#: Encodings whose markup bytes hold NULs; a declared one without a BOM is read as WHATWG reads the label.
+_WIDE = {"utf-16": "utf-16-le", "utf-16-le": "utf-16-le", "utf-16-be": "utf-16-be",
+         "utf-32": "utf-32-le", "utf-32-le": "utf-32-le", "utf-32-be": "utf-32-be"}
+
+
+def _sniffed(first: bytes, declared: str) -> str:
+    """The encoding to read a page in, from its first bytes and its declared charset."""
+    for bom, name in _BOMS:
+        if first.startswith(bom):
+            return name
+    if declared in _WIDE:  # HTML in UTF-16/32 has NULs in its first bytes; without them it is not so encoded
+        return _WIDE[declared] if b"\x00" in first[:1024] else "utf-8"
+    return declared
 _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)")

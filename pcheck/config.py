@@ -10,6 +10,7 @@ import os
 import random
 import re
 from dataclasses import dataclass, field, fields
+from urllib.parse import urlsplit
 
 from pcheck._version import __version__
 from pcheck.errors import ConfigError
@@ -45,6 +46,18 @@ DEFAULT_BACKOFF_CAP_S = 10.0
 #: Hosts whose idle kept-alive connections a worker keeps (requests' default of 10 re-opens
 #: connections beyond 10 hosts); fewer only when the open-files limit cannot hold them.
 POOL_HOSTS = 256
+#: The largest values a run takes (a setting beyond them is a usage error, not a run that fails every URL):
+#: an attempt of an hour, 100 retries, 10,000 threads or requests to one host, 1,000 hops, 1,024 processes.
+MAX_TIMEOUT_S = 3600.0
+MAX_RETRIES = 100
+MAX_THREADS = 10_000
+MAX_PER_HOST = 10_000
+MAX_REDIRECTS_LIMIT = 1000
+MAX_PROCESSES = 1024
+#: `pcheck watch --every`: a month at most.
+MAX_EVERY_S = 30 * 86400.0
+#: --fail-after: a run a minute for 4,000 years (the cache keeps no longer streak).
+MAX_FAIL_AFTER = 2**31
 #: Lines longer than this are `invalid` and never held in memory whole (RFC 9110 asks for 8000).
 MAX_URL_LENGTH = 8192
 #: A document input is read whole to find its links: past this it is one `unchecked` record instead
@@ -177,8 +190,15 @@ def _accept_part(part: str) -> tuple[int, int]:
     return lo, hi
 
 
-def parse_duration(text: str) -> float:
-    """'90' or '90s', '500ms', '15m', '12h', '1d' -> seconds."""
+def parse_duration(text: str, name: str | None = None) -> float:
+    """'90' or '90s', '500ms', '15m', '12h', '1d' -> seconds; ConfigError (naming the option `name`, if given)."""
+    try:
+        return _duration(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{name}: {exc}" if name else str(exc)) from None
+
+
+def _duration(text: str) -> float:
     text = text.strip().lower()
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     if text.endswith("ms"):
@@ -208,16 +228,31 @@ def parse_header(spec: str) -> tuple[str, str]:
     return name, value
 
 
-def parse_proxy(spec: str) -> str:
-    """A --proxy value as a URL: 'host:port' means http://host:port; ConfigError (never showing a password) if unusable."""
+def parse_proxy(spec: str, name: str = "--proxy") -> str:
+    """A proxy as a URL: 'host:port' means http://host:port; ConfigError (never showing a password) if unusable:
+    an unsupported scheme, no host, an unclosed IPv6 bracket, a port that is not a number in 1-65535.
+    `name` is what the message calls it (the option, or an environment variable)."""
     url = spec.strip() if "://" in spec else "http://" + spec.strip()
     scheme, _, rest = url.partition("://")
     authority = rest.split("/", 1)[0]
     shown = redact_userinfo(url)
     if scheme.lower() not in PROXY_SCHEMES:
-        raise ConfigError(f"--proxy {shown}: only http:// and https:// proxies are supported")
+        raise ConfigError(f"{name} {shown}: only http:// and https:// proxies are supported")
+    why = None
     if not authority.rpartition("@")[2] or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):
-        raise ConfigError(f"--proxy {shown}: expected a URL like http://host:port")
+        why = "expected a URL like http://host:port"
+    else:
+        try:
+            parts = urlsplit(url)
+            port = parts.port  # ValueError unless digits in 0-65535
+        except ValueError:
+            port, parts = -1, None
+        hostport = authority.rpartition("@")[2]
+        if parts is None or not parts.hostname or port == 0 or (port is None and hostport.endswith(":")) \
+                or hostport.rpartition("]")[2].count(":") > 1:
+            why = "not a host and a port (1-65535) like http://host:port"
+    if why:
+        raise ConfigError(f"{name} {shown}: {why}")
     return url
 
 
@@ -229,6 +264,13 @@ class HostPolicy:
     headers: tuple[tuple[str, str], ...] = ()
     accept: tuple[tuple[int, int], ...] | None = None
     host_interval: float | None = None
+
+    def __post_init__(self) -> None:
+        _refuse_unless([
+            (self.max_per_host is None or 1 <= self.max_per_host <= MAX_PER_HOST,
+             f"hosts: max_per_host must be between 1 and {MAX_PER_HOST}"),
+            (self.host_interval is None or 0 <= self.host_interval <= 3600, "hosts: host_interval must be between 0 and 1h"),
+        ])
 
 
 @dataclass(frozen=True)
@@ -266,12 +308,13 @@ class CheckConfig:
 
     def __post_init__(self) -> None:
         _refuse_unless([
-            (self.threads >= 1, "--threads must be at least 1"),
-            (self.timeout > 0, "--timeout must be positive"),
-            (self.retries >= 0, "--retries cannot be negative"),
-            (self.max_per_host >= 1, "--max-per-host must be at least 1"),
+            (1 <= self.threads <= MAX_THREADS, f"--threads must be between 1 and {MAX_THREADS}"),
+            (0 < self.timeout <= MAX_TIMEOUT_S, f"--timeout must be more than 0 and at most {MAX_TIMEOUT_S:g} seconds"),
+            (0 <= self.retries <= MAX_RETRIES, f"--retries must be between 0 and {MAX_RETRIES}"),
+            (1 <= self.max_per_host <= MAX_PER_HOST, f"--max-per-host must be between 1 and {MAX_PER_HOST}"),
             (0 <= self.max_retry_after <= 3600, "--max-retry-after must be between 0 and 1h"),
-            (self.max_redirects >= 0, "--max-redirects cannot be negative"),
+            (0 <= self.max_redirects <= MAX_REDIRECTS_LIMIT, f"--max-redirects must be between 0 and {MAX_REDIRECTS_LIMIT}"),
+            (0 < self.backoff_base <= self.backoff_cap <= 3600, "backoff_base and backoff_cap: 0 < base <= cap <= 1h"),
             (self.method in METHODS, f"--method must be one of {', '.join(METHODS)}"),
         ])
         if self.proxy is not None:
@@ -335,11 +378,11 @@ class Config(CheckConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         _refuse_unless([
-            (self.processes >= 1, "--processes must be at least 1"),
+            (1 <= self.processes <= MAX_PROCESSES, f"--processes must be between 1 and {MAX_PROCESSES}"),
             (self.small_run >= 0, "small_run cannot be negative"),
             (0 <= self.host_interval <= 3600, "--host-interval must be between 0 and 1h"),
             (0 <= self.recheck_after <= 3600, "--recheck-after must be between 0 and 1h"),
-            (self.fail_after >= 1, "--fail-after must be at least 1"),
+            (1 <= self.fail_after <= MAX_FAIL_AFTER, f"--fail-after must be between 1 and {MAX_FAIL_AFTER}"),
             (self.distributor in DISTRIBUTORS, f"--distributor must be one of {', '.join(DISTRIBUTORS)}"),
             (self.shard_size >= 1, "--shard-size must be at least 1"),
         ])

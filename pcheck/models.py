@@ -53,6 +53,7 @@ class ErrorKind(str, enum.Enum):
     UNSUPPORTED = "unsupported"  #: (excluded) a link pcheck does not check as written: mailto:, #here, //host, /x...
     WORKER_CRASHED = "worker_crashed"  #: its worker process died twice while checking it
     LOCAL_RESOURCES = "local_resources"  #: this machine kept running out of open files, memory or ports
+    PROXY = "proxy"  #: (unchecked) the proxy could not be reached or used, or asked for credentials (407): not the link's fault
     CANCELLED = "cancelled"  #: the run was interrupted before a verdict
     INTERNAL = "internal"  #: a bug in pcheck; `detail` says what happened
 
@@ -177,6 +178,8 @@ class PageAnchors:
 
     ids: frozenset[str]
     complete: bool = True
+    #: Why the part read is not all of the page, when something other than the size caps cut it (time).
+    cut: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -347,10 +350,14 @@ class Summary:
 
     def forgives(self, result: CheckResult) -> bool:
         """A broken link that does not fail the run: transient under --accept-transient, or failing for
-        fewer runs in a row than --fail-after. The one rule the exit code and every report follow."""
+        fewer runs in a row than --fail-after. The one rule the exit code and every report follow.
+
+        Only a counted streak is young: a failure the cache keeps no history for (a local file or
+        #fragment, a sitemap that could not be read, a cache switched off mid-run) fails the run as it
+        would without --fail-after, instead of being "1 run" old on every run."""
         if result.outcome is not Outcome.BROKEN:
             return False
-        young = self.fail_after > 1 and (result.failed_runs or 1) < self.fail_after
+        young = self.fail_after > 1 and result.failed_runs is not None and result.failed_runs < self.fail_after
         return young or bool(self.accept_transient and result.transient)
 
     @property

@@ -182,20 +182,20 @@ def test_cli_proxy_option_overrides_the_environment(lab, proxy):
 
 # -- failures --------------------------------------------------------------------------------------
 
-def test_a_dead_proxy_is_a_connection_error_naming_the_proxy(lab, make_checker):
+def test_a_dead_proxy_is_a_proxy_error_naming_the_proxy(lab, make_checker):
     dead = dead_address()
     verdict = make_checker(proxy=f"http://alice:{PASSWORD}@{dead}").check(lab.url("ok"))
-    assert (verdict.outcome, verdict.error) == (Outcome.BROKEN, ErrorKind.CONNECTION)
+    assert (verdict.outcome, verdict.error) == (Outcome.UNCHECKED, ErrorKind.PROXY)  # no verdict on the link (issue 32)
     assert f"proxy http://alice:***@{dead}" in verdict.detail and "refused" in verdict.detail
     assert str(lab.port) not in verdict.detail and PASSWORD not in verdict.detail
     assert lab.log == type(lab.log)([], maxlen=lab.log.maxlen)  # nothing reached the site
 
 
-def test_a_proxy_refusing_the_tunnel_is_a_connection_error_naming_it(tls_lab, make_checker):
+def test_a_proxy_refusing_the_tunnel_is_a_proxy_error_naming_it(tls_lab, make_checker):
     site, ca_path = tls_lab
     with Proxy(credentials=("alice", PASSWORD)) as guarded:  # asked without credentials: 407 to CONNECT
         verdict = make_checker(verify=ca_path, proxy=guarded.url()).check(site.url("ok").replace("http:", "https:"))
-    assert (verdict.outcome, verdict.error) == (Outcome.BROKEN, ErrorKind.CONNECTION)
+    assert (verdict.outcome, verdict.error) == (Outcome.UNCHECKED, ErrorKind.PROXY)
     assert verdict.detail.startswith(f"ProxyError: proxy {guarded.url()}: ") and "407" in verdict.detail
 
 
@@ -213,7 +213,7 @@ def test_the_deadline_holds_through_a_proxy_that_never_answers(lab, make_checker
 def test_an_unsupported_proxy_scheme_is_refused_without_sending(lab, make_checker, no_proxy_environment):
     no_proxy_environment.setenv("ALL_PROXY", f"socks5://alice:{PASSWORD}@127.0.0.1:1080")
     verdict = make_checker().check(lab.url("ok"))
-    assert (verdict.outcome, verdict.error) == (Outcome.BROKEN, ErrorKind.CONNECTION)
+    assert (verdict.outcome, verdict.error) == (Outcome.UNCHECKED, ErrorKind.PROXY)
     assert "only http:// and https:// proxies" in verdict.detail and PASSWORD not in verdict.detail
     assert len(lab.log) == 0
 

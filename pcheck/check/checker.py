@@ -44,7 +44,10 @@ RETRY_ERRORS = frozenset({ErrorKind.TIMEOUT, ErrorKind.CONNECTION, ErrorKind.DNS
 NO_FALLBACK_ERRORS = frozenset({
     ErrorKind.TIMEOUT, ErrorKind.DNS, ErrorKind.TLS, ErrorKind.PRIVATE_ADDRESS,
     ErrorKind.TOO_MANY_REDIRECTS, ErrorKind.REDIRECT_LOOP, ErrorKind.INVALID_URL, ErrorKind.LOCAL_RESOURCES,
+    ErrorKind.PROXY,
 })
+#: pcheck's own path failed, not the link: no verdict (`unchecked`), and the run does not pass.
+NO_VERDICT_ERRORS = frozenset({ErrorKind.LOCAL_RESOURCES, ErrorKind.PROXY})
 #: errno values that say this machine ran out of files, memory, buffers or local ports: never the link's fault.
 LOCAL_SHORTAGE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS, errno.EADDRNOTAVAIL})
 #: getaddrinfo's own words for the same (EAI_SYSTEM: errno is lost, EMFILE opening /etc/hosts, say).
@@ -117,8 +120,9 @@ class Checker:
         if page is None or not isinstance(page.sink, AnchorReader) or verdict.outcome is not Outcome.ALIVE:
             return verdict
         ids, why_not = page.sink.result()
+        cut = f"the body did not all arrive within {self.config.timeout:g} s (--timeout)" if page.timed_out else None
         return replace(verdict, detail=why_not or verdict.detail,
-                       anchors=PageAnchors(ids, page.complete and not page.sink.capped) if ids is not None else None)
+                       anchors=PageAnchors(ids, page.complete and not page.sink.capped, cut) if ids is not None else None)
 
     def fetch_page(self, url: str, limit: int) -> tuple[Verdict, Page | None]:
         """GET a page's body (at most `limit` bytes) under this checker's rules: redirects, retries, one deadline
@@ -206,7 +210,7 @@ class Checker:
             own = self._host_headers(current, secure) if self.config.hosts else None
             try:
                 hop = self.transport.fetch(method, current, {**headers, **own} if own else headers, deadline,
-                                           self.page_limit, self.sink_for)
+                                           self.page_limit, self.sink_for, self.config.timeout)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a verdict
                 kind, detail = classify(exc)
                 return Answer(method, error=kind, detail=detail, final_url=current, redirects=hops, requests=sent)
@@ -274,8 +278,8 @@ class Checker:
         status, error = answer.status, answer.error
         if error is ErrorKind.PRIVATE_ADDRESS:
             outcome = Outcome.EXCLUDED
-        elif error is ErrorKind.LOCAL_RESOURCES:
-            outcome = Outcome.UNCHECKED  # the machine's fault, not the link's: no verdict
+        elif error in NO_VERDICT_ERRORS:
+            outcome = Outcome.UNCHECKED  # the machine's or the proxy's fault, not the link's: no verdict
         elif error is not None:
             outcome = Outcome.BROKEN
         elif status is not None and self.config.accepts(status, self.accept):
@@ -339,6 +343,12 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
         return ErrorKind.LOCAL_RESOURCES, _clip(f"this machine ran short, not the link: {detail}")
     if has(PrivateAddressRefused):
         return ErrorKind.PRIVATE_ADDRESS, _clip(str(next(e for e in chain if isinstance(e, PrivateAddressRefused))))
+    # The proxy (not the target) failed: urllib3 wraps only what happened before the proxy was reached.
+    if has(requests.exceptions.ProxyError, urllib3.exceptions.ProxyError, requests.exceptions.InvalidProxyURL):
+        proxy_error = next(e for e in chain if isinstance(e, requests.exceptions.ProxyError)) \
+            if has(requests.exceptions.ProxyError) else None
+        said = str(proxy_error) if proxy_error is not None and str(proxy_error).startswith("proxy ") else None
+        return ErrorKind.PROXY, _clip(f"ProxyError: {said}") if said else detail
     if has(urllib3.exceptions.NameResolutionError, socket.gaierror):
         return ErrorKind.DNS, detail
     if has(requests.exceptions.SSLError, urllib3.exceptions.SSLError, ssl.SSLError):

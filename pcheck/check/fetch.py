@@ -37,6 +37,9 @@ def fetch_body(config: CheckConfig, url: str, cap: int) -> bytes | Verdict:
         return verdict
     if page is None:  # accepted (--accept), but no 2xx: nothing was read
         return replace(verdict, outcome=Outcome.BROKEN, detail=f"HTTP {verdict.status}: no body to read")
+    if page.timed_out:
+        return replace(verdict, outcome=Outcome.UNCHECKED,
+                       detail=f"the body did not all arrive within {config.timeout:g} s (--timeout): not read")
     if not page.complete:
         return replace(verdict, outcome=Outcome.UNCHECKED, detail=f"the body is larger than {cap:,} bytes: not read")
     return page.body

@@ -21,6 +21,9 @@ _CHUNK = 256 * 1024
 class Sink(Protocol):
     """Takes a body piece by piece as it arrives (pcheck.anchors.AnchorReader), so no page is held whole."""
 
+    #: False when the sink can judge nothing of this body (not HTML, encoded): it is then not read at all.
+    wanted: bool
+
     def feed(self, chunk: bytes) -> None: ...
 
 
@@ -39,24 +42,42 @@ class Page:
     encoding: str = "identity"
     #: Where the body went instead of `body`, when the caller asked for one.
     sink: Sink | None = None
+    #: The body's own time bound ran out first: `complete` is False, and what was read is a part of it.
+    timed_out: bool = False
 
 
-def read_page(response: HTTPResponse, limit: int, sink_for: SinkFor | None = None) -> Page:
+def read_page(response: HTTPResponse, limit: int, sink_for: SinkFor | None = None,
+              cut_off: Callable[[], bool] = lambda: False) -> Page:
     """Up to `limit` bytes of the body, as sent (Accept-Encoding: identity asked for no compression):
-    kept, or fed to the sink `sink_for` makes, piece by piece."""
+    kept, or fed to the sink `sink_for` makes, piece by piece; none at all when the sink wants none.
+
+    `cut_off()` says whether the body's time bound has run out (its connection is then cut): whatever
+    that does to the read, the page is what arrived before, marked `timed_out`.
+    """
     content_type = response.headers.get("Content-Type", "")
     encoding = response.headers.get("Content-Encoding", "").strip().lower() or "identity"
     sink = sink_for(content_type, encoding) if sink_for is not None else None
+    if sink is not None and not sink.wanted:
+        return Page(b"", False, content_type, encoding, sink)
     chunks, size = [], 0
     while size <= limit:
-        chunk = response.read(min(_CHUNK, limit + 1 - size), decode_content=False)
+        try:
+            chunk = response.read(min(_CHUNK, limit + 1 - size), decode_content=False)
+        except Exception:
+            if not cut_off():
+                raise
+            chunk = b""
         if not chunk:
+            if cut_off():
+                return Page(b"".join(chunks), False, content_type, encoding, sink, timed_out=True)
             break
         size += len(chunk)
         if size > limit:  # one byte past the limit says the body is longer; it is not the page's
             chunk = chunk[: limit - size]
         if sink is not None:
             sink.feed(chunk)
+            if not sink.wanted:  # it has given up on this body (it cannot be read): read no more of it
+                return Page(b"", False, content_type, encoding, sink)
         else:
             chunks.append(chunk)
     return Page(b"".join(chunks), size <= limit, content_type, encoding, sink)

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
+import urllib3.util
 from requests.utils import select_proxy, should_bypass_proxies
 
 if TYPE_CHECKING:  # this module imports nothing of pcheck's: the transport above it is an import floor from the top
@@ -37,6 +38,7 @@ class ProxyRoutes:
         else:  # urllib's reading: lower case wins, an empty lower-case variable unsets, HTTP_PROXY ignored under CGI
             self.table = {k: v for k, v in urllib.request.getproxies_environment().items() if k != "no"}
         self._by_origin: dict[str, str | None] = {}
+        self._usable: dict[str, bool] = {}
 
     def proxy_for(self, url: str) -> str | None:
         """The proxy URL to send `url` through, or None to connect to its host."""
@@ -66,6 +68,11 @@ class ProxyRoutes:
         if scheme not in SCHEMES:  # an environment's socks5://...
             raise requests.exceptions.ProxyError(
                 f"proxy {self.redact(proxy)}: only http:// and https:// proxies are supported")
+        if proxy not in self._usable:
+            self._usable[proxy] = _usable(proxy)
+        if not self._usable[proxy]:  # an environment's http://host:abc, http://[::1 (--proxy is refused at start)
+            raise requests.exceptions.ProxyError(
+                f"proxy {self.redact(proxy)}: not a host and a port (1-65535) like http://host:port")
         if guard is not None:
             parts = urlsplit(url)
             guard.address_for(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
@@ -90,6 +97,20 @@ class ProxyRoutes:
         if secret:
             said = said.replace(secret, "***")
         return requests.exceptions.ProxyError(f"proxy {self.redact(proxy)}: {said}")
+
+
+def refused(proxy: str, redact: Callable[[str], str]) -> requests.exceptions.ProxyError:
+    """The proxy answered 407 to a plain http request: its own answer, not the link's."""
+    return requests.exceptions.ProxyError(f"proxy {redact(proxy)}: 407 Proxy Authentication Required")
+
+
+def _usable(proxy: str) -> bool:
+    """Whether urllib3 can connect to `proxy`: a host, and a port (if any) in 1-65535."""
+    try:
+        parsed = urllib3.util.parse_url(proxy if "://" in proxy else "http://" + proxy)
+    except urllib3.exceptions.LocationParseError:
+        return False
+    return bool(parsed.host) and parsed.port != 0
 
 
 def causes(exc: BaseException) -> Iterator[BaseException]:

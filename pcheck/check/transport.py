@@ -21,7 +21,7 @@ import queue
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import requests
@@ -41,7 +41,7 @@ from pcheck.check.deadlines import (  # noqa: F401 - re-exported
 )
 from pcheck.check.netguard import NetGuard
 from pcheck.check.pages import Page, SinkFor, read_page
-from pcheck.check.proxies import ProxyRoutes
+from pcheck.check.proxies import ProxyRoutes, refused
 from pcheck.check.tls import client_context
 from pcheck.models import redact_userinfo
 
@@ -203,11 +203,13 @@ class Transport:
         return slot
 
     def fetch(self, method: str, url: str, headers: dict[str, str], deadline: float,
-              page_limit: int | None = None, sink_for: SinkFor | None = None) -> Hop:
+              page_limit: int | None = None, sink_for: SinkFor | None = None, body_s: float | None = None) -> Hop:
         """One request; raises requests' exceptions, or DeadlineExceeded.
 
-        With `page_limit`, a 2xx answer's body is read too (up to that many bytes,
-        under the same deadline, kept or fed to a sink) and returned as `Hop.page`.
+        With `page_limit`, a 2xx answer's body is read too (up to that many bytes, kept or fed to a
+        sink) and returned as `Hop.page`. The status is the answer: the body is read within a bound of
+        its own, `body_s` seconds from its headers (else the request's deadline), and a body cut short
+        by it is a page read in part (`Page.timed_out`), not a failed request.
         """
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -236,6 +238,10 @@ class Transport:
             slot.disarm()
             _cut(response)
             raise DeadlineExceeded()
+        if proxy is not None and response.status == 407 and not url.startswith("https:"):
+            slot.disarm()  # plain http through a proxy: this 407 is the proxy's (https's comes as a ProxyError)
+            _cut(response)
+            raise refused(proxy, redact_userinfo)
         answered = response.headers
         left = answered.get("RateLimit-Remaining") or answered.get("X-RateLimit-Remaining")
         hop = Hop(
@@ -247,22 +253,21 @@ class Transport:
             if left is not None and left.strip() == "0" else None,
         )
         if page_limit is not None and 200 <= response.status < 300:
-            # The body is part of the answer here: read under the request's own deadline.
+            if body_s is not None:
+                slot.arm(time.monotonic() + body_s, slot.conn)
             try:
-                page = read_page(response, page_limit, sink_for)
+                page = read_page(response, page_limit, sink_for, lambda: slot.fired)
             except Exception:
                 slot.disarm()
                 _cut(response)
-                if slot.fired:
-                    raise DeadlineExceeded() from None
                 raise
             fired = slot.disarm()
             if fired or not page.complete:
                 _cut(response)
+                if fired and not page.timed_out:  # the bound passed as the last byte came: still a part
+                    page = replace(page, complete=False, timed_out=True)
             else:
                 response.release_conn()
-            if fired:  # the body was cut off: what was read is not the page
-                raise DeadlineExceeded()
             return Hop(hop.status, hop.location, hop.retry_after, hop.challenge, hop.quota_reset, page)
         # The answer is complete; reading a small body only saves the connection, so it gets a
         # short budget of its own and any trouble with it just costs the connection.

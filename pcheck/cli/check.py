@@ -29,7 +29,7 @@ def run_check(ctx: typer.Context, **values: Any) -> None:
             tuple(sources), fmt=o.format, output=o.output, host_stats=o.host_stats, progress=not o.no_progress,
             verbosity=o.verbosity, color=o.color,
             resume=o.resume, cache_path=o.cache_path if o.cache else None,
-            max_cache_age_s=parse_duration(o.max_cache_age) if o.cache else 0.0,
+            max_cache_age_s=parse_duration(o.max_cache_age, "--max-cache-age") if o.cache else 0.0,
             other_inputs=tuple(p for p in (o.config_path, o.ca_bundle) if p),
         )
         session = Session(config, plan)

@@ -19,6 +19,8 @@ from typing import Annotated, Any, Callable, List, Optional
 
 import typer
 
+from pcheck.errors import ConfigError
+
 CHECK, WATCH, DEMO = "check", "watch", "demo"
 BOTH = frozenset({CHECK, WATCH})
 
@@ -156,7 +158,11 @@ def config_values(options: Any) -> dict[str, Any]:
             continue
         value = getattr(options, d.name)
         if d.spec.convert is not None:
-            value = d.spec.convert(value)
+            try:
+                value = d.spec.convert(value)
+            except ConfigError as exc:  # named as the user wrote it: "--host-interval: '1e400' is not a duration"
+                flag = d.spec.flags[-1]
+                raise ConfigError(str(exc) if str(exc).startswith(flag) else f"{flag}: {exc}") from None
         if value is not None or d.default is not None:
             values[d.spec.config] = value
     return values

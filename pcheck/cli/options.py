@@ -102,22 +102,23 @@ class Options:
 
     inputs: tuple[str, ...] = ()
     every: str = option(DEFAULT_EVERY, "--every", metavar="DURATION", commands=frozenset({WATCH}), in_file=False,
-                        duration=True, help="Interval between rounds: `30s`, `5m`, `1h`.")
+                        duration=True, help="Interval between rounds: `30s`, `5m`, `1h` (at most `30d`).")
     rounds: int | None = option(None, "--rounds", metavar="N", commands=frozenset({WATCH}), in_file=False,
                                 shown_default="never", help="Stop after this many rounds.")
     processes: int | None = option(
         None, "-p", "--processes", metavar="N", config="processes", commands=BOTH | {DEMO},
         shown_default=f"usable cores (affinity-aware); env `{PROCESSES_ENV}`",
         help="Worker processes (when neither this nor the environment variable is set, a run of at most "
-             f"{SMALL_RUN} URL arguments is checked in the pcheck process itself: no worker to start).")
+             f"{SMALL_RUN} URL arguments is checked in the pcheck process itself: no worker to start; at most 1024).")
     threads: int = option(DEFAULT_THREADS, "-t", "--threads", metavar="N", config="threads",
                           help="Threads per process, at most: each parks on one request; a worker starts with 32 "
-                               "and doubles while its checks wait on the network, not on the CPU.")
+                               "and doubles while its checks wait on the network, not on the CPU (at most 10000).")
     timeout: float = option(DEFAULT_TIMEOUT_S, "--timeout", metavar="SECONDS", config="timeout",
-                            help="Total seconds for one attempt, connect to last header byte, whatever the server drips.")
+                            help="Total seconds for one attempt, connect to last header byte, whatever the server drips "
+                                 "(at most 3600).")
     retries: int = option(DEFAULT_RETRIES, "--retries", metavar="N", config="retries",
                           help="Retries on timeout, connection/DNS error, 408, 429, 5xx; exponential backoff with "
-                               "jitter; `Retry-After` honoured up to `--max-retry-after`.")
+                               "jitter; `Retry-After` honoured up to `--max-retry-after` (at most 100).")
     max_retry_after: str = option(f"{DEFAULT_MAX_RETRY_AFTER_S:g}s", "--max-retry-after", metavar="DURATION",
                                   config="max_retry_after", convert=parse_duration, duration=True,
                                   help="Longest `Retry-After` waited for; a longer one ends the URL's check at once "
@@ -132,7 +133,7 @@ class Options:
                               "confirmed with a GET whose body is never downloaded.")
     max_per_host: int = option(DEFAULT_MAX_PER_HOST, "--max-per-host", metavar="N", config="max_per_host",
                                per_host=True,
-                               help="Concurrent requests to one host, across all processes together.")
+                               help="Concurrent requests to one host, across all processes together (at most 10000).")
     host_interval: str = option(DEFAULT_HOST_INTERVAL, "--host-interval", metavar="DURATION", config="host_interval",
                                 convert=parse_duration, duration=True, per_host=True,
                                 help="Least time between two request starts to one host (`0`: none); a host whose "
@@ -147,7 +148,7 @@ class Options:
                                     help="Transient failures (after the late re-check) are reported but do not "
                                          "fail the run.")
     max_redirects: int = option(DEFAULT_MAX_REDIRECTS, "--max-redirects", metavar="N", config="max_redirects",
-                                help="Redirect hops followed (a loop stops at its first repeat).")
+                                help="Redirect hops followed (a loop stops at its first repeat; at most 1000).")
     format: str = option(DEFAULT_FORMAT, "--format", metavar="FORMAT", commands=BOTH | {DEMO},
                          help=f"Report format: {', '.join(f'`{f}`' for f in FORMATS)}.",
                          help_for=((WATCH, "text (a line per change) or jsonl (a record per change)."),))

@@ -11,7 +11,7 @@ from pcheck.cli import options as opt
 from pcheck.cli.declare import WATCH, command
 from pcheck.cli.exits import ExitCode, fail, signal_code
 from pcheck.cli.prepare import prepare
-from pcheck.config import parse_duration
+from pcheck.config import MAX_EVERY_S, parse_duration
 from pcheck.errors import ConfigError, PcheckError
 
 
@@ -31,10 +31,11 @@ def run_watch(ctx: typer.Context, **values: Any) -> None:
                 raise ConfigError("watch --format must be text or jsonl")
         options, config, sources = o
         config = dataclasses.replace(config, recheck_after=0.0)  # each round is the next look: no late re-check
-        try:
-            every_s = parse_duration(options.every)
-        except ConfigError as exc:
-            raise ConfigError(f"--every: {exc}") from None
+        every_s = parse_duration(options.every, "--every")
+        if every_s > MAX_EVERY_S:
+            raise ConfigError("--every must be at most 30d")
+        if options.rounds is not None and options.rounds < 1:
+            raise ConfigError("--rounds must be at least 1")
     except PcheckError as exc:
         fail(exc)
     out = escaping_stdout()

@@ -24,6 +24,10 @@ requests and concurrent requests, which is how tests prove keep-alive and
   /sitemap-index/<k>/<n>.xml  a sitemap index of k children /sitemap/<n>.xml?part=<j> (.xml.gz: gzipped)
   /page/<a,b,n:c>           an HTML page with id="a", id="b" and name="c" (its anchors)
   /big-page/<n>/<a,b>       the same after n bytes of text
+  /typed-page/<a,b>?type=T&encoding=E&as=C  the same page in codec C (utf-8 if not given) sent with
+                            Content-Type T, Content-Encoding E (none unless given)
+  /slow-page/<a,b>[/...]?type=T  the same page at once (Content-Type T, text/html if not given), then a byte
+                            every 0.1 s
   /flip/<k>                 lab.flips[k] (200 until a test sets it)
   /interim/<i>/<code>       interim responses i (e.g. 103 or 100,102,103) with headers, a pause, then code
   /status-line/<text>       a status line `HTTP/1.1 <text> Odd` as written ('+200', '2_00'), no body

@@ -201,10 +201,12 @@ class Connection(asyncio.Protocol):
             self.transport.write(b"x")
         self.transport.close()
 
-    async def drip_body(self, head: bool) -> None:
-        self.transport.write(_head(200, [], 1000))
+    async def drip_body(self, head: bool, headers: list[tuple[str, str]] | None = None, first: bytes = b"") -> None:
+        """200 at once; `first` at once, then a body byte every DRIP_INTERVAL_S (1000 of them announced)."""
+        self.transport.write(_head(200, headers or [], len(first) + 1000))
         if head:
             return self._finish()
+        self.transport.write(first)
         for _ in range(int(MAX_BEHAVIOUR_S / DRIP_INTERVAL_S)):
             await asyncio.sleep(DRIP_INTERVAL_S)
             self.transport.write(b"x")

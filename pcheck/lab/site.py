@@ -199,6 +199,13 @@ class Lab:
             conn._finish()
             if conn.buffer:
                 conn._next()
+        elif name == "typed-page" and len(args) == 1:  # /typed-page/<ids>?type=T&encoding=E&as=C: see pcheck.lab
+            params = dict(parse_qsl(query))
+            sent = [(h, params[k]) for k, h in (("type", "Content-Type"), ("encoding", "Content-Encoding")) if k in params]
+            conn.simple(200, head, sent, _page(args[0].split(",")).decode().encode(params.get("as", "utf-8")))
+        elif name == "slow-page" and args:  # the page at once, then a byte every 0.1 s
+            params = dict(parse_qsl(query))
+            conn.start(conn.drip_body(head, [("Content-Type", params.get("type", "text/html"))], _page(args[0].split(","))))
         elif name == "page" and len(args) == 1:
             conn.simple(200, head, [("Content-Type", "text/html; charset=utf-8")], _page(args[0].split(",")))
         elif name == "big-page" and len(args) == 2 and args[0].isdigit():

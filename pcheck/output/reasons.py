@@ -109,6 +109,11 @@ def _why(r: Any, timeout_s: float | None) -> str:
         return prefix + (detail or error.value)
     if error is ErrorKind.MISSING_FILE:
         return "no such file or folder"
+    if error is ErrorKind.PROXY:
+        lowered = (detail or "").lower()
+        words = "it asks for credentials (407)" if " 407" in lowered else next(
+            (words for needle, words in _CONNECTION if needle in lowered), detail or "it failed")
+        return f"not checked: the proxy failed: {words}"
     if error in _BY_KIND:
         phrases, fallback = _BY_KIND[error]
         lowered = (detail or "").lower()

@@ -143,8 +143,8 @@ def judged(verdict: Verdict, url: str) -> Verdict:
     if fragment is None or page is None or verdict.outcome is not Outcome.ALIVE or has_anchor(page.ids, fragment):
         return verdict
     if not page.complete:
-        return replace(verdict, detail=f"#{fragment} not among the anchors read (the first {MAX_PAGE_BYTES >> 20} MiB, "
-                                       f"{MAX_PAGE_ANCHORS:,} anchors at most): not judged")
+        read = page.cut or f"the first {MAX_PAGE_BYTES >> 20} MiB, {MAX_PAGE_ANCHORS:,} anchors at most"
+        return replace(verdict, detail=f"#{fragment} not among the anchors read ({read}): not judged")
     return replace(verdict, outcome=Outcome.BROKEN, error=ErrorKind.MISSING_FRAGMENT, detail=f"no #{fragment} in the page")
 
 

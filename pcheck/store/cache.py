@@ -22,6 +22,13 @@ once per run however often the link occurs; a link checked `alive` ends it
 unchecked results leave it as it was. Broken results go on carrying
 `failed_runs` and `failing_since`. Since only alive verdicts are served,
 a broken link is checked, and its history moves, on every run.
+
+The file is input from a stranger: SQLite keeps any type in any column, and
+another program (or a hand) may have written it. A table whose columns are
+not pcheck's is a CacheError; a row whose values are not what pcheck writes
+(a text `failed_runs`, a `checked_at` of 1e300, NULLs, a blob, a streak near
+2**63) is ignored, said once per run: its link is checked again, or its
+streak starts over, as if the row were not there.
 """
 
 from __future__ import annotations
@@ -29,8 +36,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import random
+import re
 import sqlite3
 import time
 from typing import Iterable, Iterator
@@ -38,7 +47,7 @@ from typing import Iterable, Iterator
 from dataclasses import replace
 
 from pcheck.anchors import fragment_of
-from pcheck.config import DEFAULT_MAX_CACHE_AGE, Config, parse_duration
+from pcheck.config import DEFAULT_MAX_CACHE_AGE, MAX_STATUS, MIN_STATUS, Config, parse_duration
 from pcheck.errors import CacheError
 from pcheck.models import CheckResult, Outcome, Target, Verdict, redact_userinfo
 
@@ -75,6 +84,14 @@ CREATE TABLE IF NOT EXISTS history (
 )
 """
 _TABLES = {"verdicts", "history"}
+_COLUMNS = {"verdicts": ("key", "url", "checked_at", "status", "final_url", "redirects", "method", "attempts"),
+            "history": ("key", "url", "first_failed", "failed_runs", "last_run", "last_failed")}
+#: A row's time may be this far ahead of this machine's clock (another machine's, shared through CI's cache).
+_CLOCK_SLACK_S = 86400.0
+#: The longest streak kept: a run a minute for 4,000 years; a larger one is no count pcheck made.
+_MAX_RUNS = 2**31
+_MAX_ATTEMPTS = 10_000
+_HTTP_URL = re.compile(r"(?i)https?://[^\x00-\x20\x7f]+\Z")
 
 
 class VerdictCache:
@@ -82,6 +99,9 @@ class VerdictCache:
 
     def __init__(self, path: str, config: Config, max_age_s: float | None = None) -> None:
         self.path = path
+        self.config = config
+        #: Rows ignored as not what pcheck writes (said once, at the first).
+        self.bad_rows = 0
         folder = os.path.dirname(path)
         try:
             if folder:
@@ -112,7 +132,8 @@ class VerdictCache:
 
     def _failing_keys(self) -> set[str]:
         try:
-            return {key for (key,) in self.db.execute("SELECT key FROM history")} if self.db is not None else set()
+            return {key for (key,) in self.db.execute("SELECT key FROM history") if isinstance(key, str)} \
+                if self.db is not None else set()
         except sqlite3.Error as exc:
             self._give_up(exc)
             return set()
@@ -131,6 +152,8 @@ class VerdictCache:
                         "WHERE key = ? AND checked_at >= ?", (self._key(item.key), oldest)).fetchone()
                 except sqlite3.Error as exc:
                     self._give_up(exc)
+                    row = None
+                if row is not None and not self._sound_verdict(row, oldest, item.host):
                     row = None
                 if row is not None:
                     self.hits += 1
@@ -193,12 +216,41 @@ class VerdictCache:
                 self._give_up(exc)
                 return result
             # A row was written by an earlier run: this run's own rows are never read back (`streaks` answers).
-            streak = (1, now) if row is None else (row[1] + 1, row[0])
+            if row is not None and not self._sound_streak(row, now):
+                row = None
+            streak = (1, now) if row is None else (row[1] + 1, float(row[0]))
             self.streaks[link] = streak
             self.failed.append((key, redact_userinfo(result.url), streak[1], streak[0], self.run_id, now))
         if streak is None:
             return result
         return replace(result, failed_runs=streak[0], failing_since=streak[1])
+
+    def _sound_verdict(self, row: tuple, oldest: float, host: str) -> bool:
+        """Whether a verdicts row holds what pcheck writes for an alive verdict this run would accept."""
+        checked_at, status, final_url, redirects, method, attempts = row
+        policy = self.config.host_policy(host) if self.config.hosts else None
+        sound = (_real(checked_at) and oldest <= checked_at <= time.time() + _CLOCK_SLACK_S
+                 and (status is None or _whole(status, MIN_STATUS, MAX_STATUS)
+                      and self.config.accepts(status, policy.accept if policy else None))
+                 and (final_url is None or isinstance(final_url, str) and _HTTP_URL.match(final_url) is not None)
+                 and _whole(redirects, 0, self.config.max_redirects)
+                 and method in (None, "HEAD", "GET") and _whole(attempts, 0, _MAX_ATTEMPTS))
+        return sound or self._ignored("verdicts", row)
+
+    def _sound_streak(self, row: tuple, now: float) -> bool:
+        """Whether a history row holds a streak pcheck could have counted."""
+        first_failed, failed_runs = row
+        sound = _real(first_failed) and 0 < first_failed <= now + _CLOCK_SLACK_S and _whole(failed_runs, 1, _MAX_RUNS)
+        return sound or self._ignored("history", row)
+
+    def _ignored(self, table: str, row: tuple) -> bool:
+        """A row that is not what pcheck writes: ignored, said once per run. Always False."""
+        if not self.bad_rows:
+            shown = ", ".join(repr(v)[:40] for v in row)
+            log.warning("--cache-path %s: ignored a %s row pcheck did not write (%s); any such row is passed over "
+                        "(its link checked again, its streak started over)", self.path, table, shown)
+        self.bad_rows += 1
+        return False
 
     def flush(self) -> None:
         batches = (self.pending, self.failed, self.recovered)
@@ -234,6 +286,26 @@ class VerdictCache:
             db.close()
         except sqlite3.Error:
             pass
+
+
+def _real(value: object) -> bool:
+    """A number SQLite gave back (not text, a blob or NULL) that is finite."""
+    return type(value) in (int, float) and math.isfinite(value)
+
+
+def _whole(value: object, low: int, high: int) -> bool:
+    return type(value) is int and low <= value <= high
+
+
+def _check_columns(db: sqlite3.Connection, path: str) -> None:
+    """CacheError unless each table has pcheck's columns, in order, keyed by `key` (CREATE TABLE IF NOT EXISTS
+    keeps any other table: one with no key would keep every row pcheck means to replace)."""
+    for table, expected in _COLUMNS.items():
+        info = list(db.execute(f"PRAGMA table_info({table})"))
+        columns = tuple(name for _, name, *_ in info)
+        if columns != expected or [name for _, name, _, _, _, pk in info if pk] != ["key"]:
+            raise CacheError(f"--cache-path {path}: its {table} table has the columns ({', '.join(columns)}), "
+                             f"not those of a pcheck cache; repair or remove it, or name another file")
 
 
 def _create_private(path: str) -> None:
@@ -273,6 +345,11 @@ def _open(path: str) -> sqlite3.Connection:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(_SCHEMA)
             db.execute(_HISTORY_SCHEMA)  # a cache from before --fail-after gains it here
+            try:
+                _check_columns(db, path)
+            except CacheError:
+                db.close()
+                raise
             # Prove now that the file is a cache we can read and write: else the first
             # failure would come mid-run. A write transaction that changes nothing.
             db.execute("SELECT COUNT(*) FROM (SELECT 1 FROM verdicts LIMIT 1)").fetchone()
