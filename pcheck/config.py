@@ -48,14 +48,9 @@ DEFAULT_BACKOFF_CAP_S = 10.0
 POOL_HOSTS = 256
 #: The largest values a run takes (a setting beyond them is a usage error, not a run that fails every URL):
 #: an attempt of an hour, 100 retries, 10,000 threads or requests to one host, 1,000 hops, 1,024 processes.
-MAX_TIMEOUT_S = 3600.0
-MAX_RETRIES = 100
-MAX_THREADS = 10_000
-MAX_PER_HOST = 10_000
-MAX_REDIRECTS_LIMIT = 1000
-MAX_PROCESSES = 1024
-#: `pcheck watch --every`: a month at most.
-MAX_EVERY_S = 30 * 86400.0
+MAX_TIMEOUT_S, MAX_RETRIES, MAX_THREADS, MAX_PER_HOST = 3600.0, 100, 10_000, 10_000
+MAX_REDIRECTS_LIMIT, MAX_PROCESSES = 1000, 1024
+MAX_EVERY_S = 30 * 86400.0  # `pcheck watch --every`: a month at most
 #: --fail-after: a run a minute for 4,000 years (the cache keeps no longer streak).
 MAX_FAIL_AFTER = 2**31
 #: Lines longer than this are `invalid` and never held in memory whole (RFC 9110 asks for 8000).
@@ -124,9 +119,8 @@ def small_run_limit(processes_chosen: bool) -> int:
 
 
 def is_small_run(urls: int, limit: int) -> bool:
-    """The one rule for a small run, checked in threads of this process (Config.small_run): at most `limit`
-    URLs to check, a limit of 0 meaning never. Before the input is read (whether to start the worker server
-    early), callers count the inputs, and ask only when every one of them is a URL."""
+    """The one rule for a small run (Config.small_run): at most `limit` URLs, 0 meaning never. Before the input
+    is read (to start the worker server early or not), callers ask with the inputs, all of them URLs."""
     return 0 < limit and urls <= limit
 
 
@@ -326,10 +320,7 @@ class CheckConfig:
         return any(lo <= status <= hi for lo, hi in (accept or self.accept))
 
     def host_policy(self, host: str) -> HostPolicy | None:
-        for name, policy in self.hosts:
-            if name == host:
-                return policy
-        return None
+        return next((policy for name, policy in self.hosts if name == host), None)
 
     def retry_wait(self, attempt: int) -> float:
         """Seconds before retry `attempt` (0 for the first) of a URL with no Retry-After: exponential, capped,
@@ -347,10 +338,8 @@ class Config(CheckConfig):
     """Everything a run needs: the checker's settings (CheckConfig, what workers get) and the run's own."""
 
     processes: int = field(default_factory=default_processes)
-    #: A run whose input ends within this many URLs to check runs its checks in threads of this
-    #: process, with no worker process: starting one (about 0.2 s) costs more than such a run takes.
-    #: 0: always worker processes. The CLI sets small_run_limit(): SMALL_RUN unless --processes is chosen;
-    #: is_small_run() applies it.
+    #: A run of at most this many URLs is checked in threads of this process: a worker process costs more
+    #: (about 0.2 s). 0: always worker processes. The CLI sets small_run_limit(); is_small_run() applies it.
     small_run: int = 0
     host_interval: float = parse_duration(DEFAULT_HOST_INTERVAL)
     #: Seconds after a transient failure before its URL is checked once more (0: no late re-check).

@@ -10,9 +10,20 @@ from types import SimpleNamespace
 
 import pytest
 
-from pcheck.cli.configfile import HOST_TYPES, OPTION_TYPES, load_config
-from pcheck.cli.declare import CHECK, DEMO, WATCH, config_values, declared, file_types, markdown_table, option, signature, with_table
-from pcheck.cli.options import Options
+from pcheck.cli.configfile import HOST_HEADERS, load_config
+from pcheck.cli.declare import (
+    CHECK,
+    DEMO,
+    WATCH,
+    config_values,
+    declared,
+    file_types,
+    markdown_table,
+    option,
+    signature,
+    with_table,
+)
+from pcheck.cli.options import FILE_TYPES, HOST_TYPES, Options
 from pcheck.config import Config
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -32,8 +43,9 @@ def test_the_readme_options_table_is_the_one_the_declarations_make():
 
 @pytest.mark.parametrize("command", [CHECK, WATCH, DEMO])
 def test_every_option_declared_for_a_command_is_in_its_help_and_no_other(command, capsys):
-    from pcheck.cli.app import app
     from typer.testing import CliRunner
+
+    from pcheck.cli.app import app
 
     shown = CliRunner().invoke(app, [command, "--help"], terminal_width=200).output
     for d in declared(Options):
@@ -59,7 +71,7 @@ def test_every_option_that_sets_config_names_a_config_field_and_converts_its_def
 def test_a_duration_may_be_a_number_of_seconds_in_the_file_at_the_top_level_as_in_a_host_table(tmp_path):
     path = tmp_path / "pcheck.toml"
     path.write_text('host_interval = 2\nrecheck_after = 0.5\n[hosts."a.example"]\nhost_interval = 3\n')
-    settings = load_config(path)
+    settings = load_config(path, FILE_TYPES, HOST_TYPES)
     options, explicit = _given({"inputs": ["urls.txt"]})
     merged, used = options.under_file(explicit, settings.options, accepted={"host_interval", "recheck_after"})
     config = merged.to_config(settings.hosts)
@@ -69,9 +81,9 @@ def test_a_duration_may_be_a_number_of_seconds_in_the_file_at_the_top_level_as_i
 
 
 def test_the_file_and_host_tables_take_exactly_the_declared_keys():
-    assert set(OPTION_TYPES) == {d.name for d in declared(Options) if d.spec.in_file}
-    assert set(HOST_TYPES) == {d.name for d in declared(Options) if d.spec.per_host} | {"headers"}
-    assert "github_token" not in OPTION_TYPES  # a token does not belong in a file kept next to the docs
+    assert set(FILE_TYPES) == {d.name for d in declared(Options) if d.spec.in_file}
+    assert set(HOST_TYPES) | set(HOST_HEADERS) == {d.name for d in declared(Options) if d.spec.per_host} | {"headers"}
+    assert "github_token" not in FILE_TYPES  # a token does not belong in a file kept next to the docs
 
 
 def test_a_new_option_is_one_declaration(tmp_path):

@@ -19,17 +19,15 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-from pcheck.cli.declare import file_types
-from pcheck.cli.options import Options
 from pcheck.config import HostPolicy, parse_accept, parse_duration, parse_header
 from pcheck.errors import ConfigError
 
 CONFIG_NAME = "pcheck.toml"
 
-#: key -> the types its value may have in TOML (lists stand for repeatable options), from the declarations.
-OPTION_TYPES: dict[str, tuple[type, ...]] = file_types(Options)
-#: The keys of a [hosts."name"] table: the options declared per_host, and its own table of headers.
-HOST_TYPES: dict[str, tuple[type, ...]] = {**file_types(Options, per_host=True), "headers": (dict,)}
+#: Types: config-file key -> the TOML types its value may have (lists stand for repeatable options).
+Types = dict[str, tuple[type, ...]]
+#: A [hosts."name"] table's own key, beside the options declared per host: a table of header names and values.
+HOST_HEADERS: Types = {"headers": (dict,)}
 
 
 @dataclass(frozen=True)
@@ -52,7 +50,9 @@ def find_config(start: str | os.PathLike[str] | None = None) -> Path | None:
     return None
 
 
-def load_config(path: str | os.PathLike[str]) -> FileSettings:
+def load_config(path: str | os.PathLike[str], option_types: Types, host_types: Types) -> FileSettings:
+    """The file's options and host tables, each key checked against the types the options declare
+    (cli.options: FILE_TYPES, HOST_TYPES); ConfigError naming the file and the key at fault."""
     path = Path(path)
     data = _read(path)
     if path.name == "pyproject.toml":
@@ -64,18 +64,19 @@ def load_config(path: str | os.PathLike[str]) -> FileSettings:
         if key == "hosts":
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: 'hosts' must be a table of host tables")
-            hosts = [(name.lower(), _host_policy(where, name, table)) for name, table in value.items()]
+            hosts = [(name.lower(), _host_policy(where, name, table, {**host_types, **HOST_HEADERS}))
+                     for name, table in value.items()]
             continue
-        _check_type(where, key, value, OPTION_TYPES)
+        _check_type(where, key, value, option_types)
         options[key] = value
     return FileSettings(path, options, tuple(hosts))
 
 
-def _host_policy(where: str, host: str, table: Any) -> HostPolicy:
+def _host_policy(where: str, host: str, table: Any, host_types: Types) -> HostPolicy:
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: hosts.{host} must be a table")
     for key, value in table.items():
-        _check_type(where, f"hosts.{host}.{key}", value, HOST_TYPES, key)
+        _check_type(where, f"hosts.{host}.{key}", value, host_types, key)
     accept = table.get("accept")
     headers = tuple(parse_header(f"{k}: {v}") for k, v in table.get("headers", {}).items())
     interval = table.get("host_interval")
@@ -98,7 +99,7 @@ def _seconds(where: str, name: str, value: str | int | float) -> float:
     return seconds
 
 
-def _check_type(where: str, name: str, value: Any, types: dict[str, tuple[type, ...]], key: str | None = None) -> None:
+def _check_type(where: str, name: str, value: Any, types: Types, key: str | None = None) -> None:
     key = key or name
     if key not in types:
         raise ConfigError(f"{where}: unknown key '{name}'")

@@ -23,6 +23,7 @@ from pcheck.cli.declare import (
     WATCH,
     config_values,
     declared,
+    file_types,
     from_file,
     option,
 )
@@ -316,6 +317,12 @@ def _check_ca_bundle(path: str) -> None:
         ssl.create_default_context(cafile=path)
     except (ssl.SSLError, OSError, ValueError) as exc:
         raise ConfigError(f"--ca-bundle {path}: no PEM certificate could be read from it ({exc})") from exc
+
+
+#: The config file's keys and their TOML types, from the declarations (cli.configfile checks a file by them).
+FILE_TYPES = file_types(Options)
+#: The keys a [hosts."name"] table takes from the options (configfile adds its `headers` table).
+HOST_TYPES = file_types(Options, per_host=True)
 
 
 if __name__ == "__main__":  # python -m pcheck.cli.options README.md: write the README's options table anew

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from pcheck.cli.configfile import find_config, load_config
-from pcheck.cli.options import Options
+from pcheck.cli.options import FILE_TYPES, HOST_TYPES, Options
 from pcheck.config import Config
 from pcheck.errors import ConfigError
 
@@ -30,7 +30,7 @@ def prepare(ctx: typer.Context, values: dict[str, Any]) -> tuple[Options, Config
     path, used = None, []
     try:
         path = options.config_path or find_config()
-        settings = load_config(path) if path else None
+        settings = load_config(path, FILE_TYPES, HOST_TYPES) if path else None
         if settings is not None:  # a flag given on the command line wins over the file
             options, used = options.under_file(explicit, settings.options, values)
             # The file found is named as if given: -o must not overwrite it (it is an input of the run).

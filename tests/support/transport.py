@@ -82,7 +82,7 @@ class FakeTransport:
         self._lock = threading.Lock()
 
     def fetch(self, method: str, url: str, headers: dict[str, str], deadline: float,
-              page_limit: int | None = None, sink_for: SinkFor | None = None) -> Hop:
+              page_limit: int | None = None, sink_for: SinkFor | None = None, body_s: float | None = None) -> Hop:
         """One request, answered by the handler: a Hop made from its Reply as the real transport makes one."""
         with self._lock:
             self.requests.append(Request(method, url, dict(headers)))
