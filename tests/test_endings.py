@@ -30,7 +30,7 @@ from pcheck.models import ARGS_SOURCE
 from pcheck.inputs.sources import parse_url
 from pcheck.models import Outcome
 from pcheck.run.pool import CheckRun
-from support.runs import in_flight, read_jsonl
+from support.runs import in_flight, read_jsonl, slow_run
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -77,26 +77,9 @@ def test_an_output_that_is_the_redirected_stdin_is_refused(lab, tmp_path):
 # == SIGTERM, SIGHUP and Ctrl-C ================================================================
 
 
-def _slow_run(lab, tmp_path, cli_processes, fmt="jsonl", n=400):
-    """A CLI run of `n` URLs that take half a second each (12 s in all), under way (some requests at the site)."""
-    urls = [lab.url(f"delay/500?i={i}", host=i % 4) for i in range(n)]
-    listing = write_list(tmp_path / "urls.txt", urls)
-    report = tmp_path / f"report.{fmt}"
-    stderr = tmp_path / "stderr.txt"
-    with open(stderr, "wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pcheck", "check", str(listing), "--format", fmt, "-o", str(report),
-             "--no-progress", "-p", "2", "-t", "8", "--max-per-host", "4", "--retries", "0"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
-    cli_processes.append(proc)
-    fh.wait_until(lambda: proc.poll() is not None or in_flight(lab) >= 8, fh.MAX_WAIT_S, "checks under way")
-    assert proc.poll() is None, stderr.read_text()
-    return proc, urls, report, stderr
-
-
 @pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)])
 def test_an_ending_signal_writes_every_record_and_exits_128_plus_its_number(lab, tmp_path, cli_processes, signum, status):
-    proc, urls, report, stderr = _slow_run(lab, tmp_path, cli_processes)
+    proc, urls, report, stderr = slow_run(lab, tmp_path, cli_processes)
     os.kill(proc.pid, signum)  # the parent alone, as `timeout` and `docker stop` do
     proc.wait(20)
     records = read_jsonl(report, complete=True)
@@ -109,7 +92,7 @@ def test_an_ending_signal_writes_every_record_and_exits_128_plus_its_number(lab,
 
 
 def test_sigterm_still_writes_the_whole_text_report(lab, tmp_path, cli_processes):
-    proc, urls, report, stderr = _slow_run(lab, tmp_path, cli_processes, fmt="text")
+    proc, urls, report, stderr = slow_run(lab, tmp_path, cli_processes, fmt="text")
     os.kill(proc.pid, signal.SIGTERM)
     proc.wait(20)
     text = report.read_text(encoding="utf-8")
@@ -122,7 +105,7 @@ def test_sigterm_still_writes_the_whole_text_report(lab, tmp_path, cli_processes
 
 
 def test_a_hangup_to_the_whole_process_group_reports_no_worker_death(lab, tmp_path, cli_processes):
-    proc, urls, report, stderr = _slow_run(lab, tmp_path, cli_processes)
+    proc, urls, report, stderr = slow_run(lab, tmp_path, cli_processes)
     os.killpg(proc.pid, signal.SIGHUP)  # a closed terminal: every process of the session
     proc.wait(20)
     assert proc.returncode == 129, stderr.read_text()

@@ -188,7 +188,7 @@ class Session:
                 reporter.backoffs = run.backoffs()
                 if run.input_cut:
                     log.warning("input not read to its end: %s", run.input_cut)
-        except KeyboardInterrupt:  # a second Ctrl-C: stop now, keep what was written
+        except KeyboardInterrupt:  # a third signal (the run did not end after two): stop now, keep what was written
             interrupted = True
         finally:
             bar.close()

@@ -100,6 +100,10 @@ def raise_interrupt(signum: int, frame: object) -> None:
 TICK_S = 0.1
 #: After Ctrl-C, how long results already on their way are still collected.
 INTERRUPT_GRACE_S = 0.5
+#: An ending signal this soon after the one before is the same request delivered twice (1-50 ms apart
+#: when `timeout` or a supervisor signals both the process and its group); a person's second Ctrl-C,
+#: after seeing the first one's effect, comes later.
+REPEAT_S = 0.5
 #: After an interrupt, a read of the input that brings nothing for this long is given up:
 #: a pipe or a terminal may never send its next line, and the first Ctrl-C must still work.
 READ_STALL_S = 0.5
@@ -179,7 +183,12 @@ def interruptible(run: Interruptible, items: Iterable[T],
 
 
 class RunInterrupts:
-    """While a run is active, the first ending signal asks it to cancel; the second raises at once.
+    """While a run is active, the first ending signal asks it to cancel (results on their way are kept for
+    INTERRUPT_GRACE_S); a second one, deliberate, stops it without that wait; a third raises at once.
+
+    A signal within REPEAT_S of the last one counted is that one delivered again (`timeout` signals the
+    process and its group, and so do supervisors): it counts once. After the first and the second, every
+    occurrence still gets a record (`cancelled`); only a third, for a run that did not end, unwinds.
 
     `run.interrupts` counts them (the runs read it at every turn, and close()
     waits for nobody after a second). Cancelling reads the rest of the input
@@ -201,6 +210,7 @@ class RunInterrupts:
         self.handlers = handling(self._handle)
         self.previous_alarm: Callable[[int, FrameType | None], Any] | int | signal.Handlers | None = None
         self.read_until = float("inf")
+        self.counted_at = -float("inf")  # when the last signal that counted arrived
         self.stop = threading.Event()
         self.watch: threading.Thread | None = None
 
@@ -214,9 +224,13 @@ class RunInterrupts:
         return self
 
     def _handle(self, signum: int, frame: object) -> None:
-        if self.run.interrupt() >= 2:
-            raise Interrupted
-        self.read_until = min(self.read_until, time.monotonic() + CANCEL_READ_S)
+        now = time.monotonic()
+        if now - self.counted_at < REPEAT_S:
+            return  # the same stop request delivered twice (`timeout` signals the process and its group)
+        self.counted_at = now
+        if self.run.interrupt() >= 3:
+            raise Interrupted  # the run did not end after two: unwind from wherever it is stuck
+        self.read_until = min(self.read_until, now + CANCEL_READ_S)
 
     def _watch_reads(self, main_thread: int) -> None:
         last = -1

@@ -99,3 +99,21 @@ def kill_leftovers(pids: list[int]) -> None:
 def jsonl(proc: subprocess.CompletedProcess) -> list[dict]:
     """The records a `pcheck --format jsonl` run wrote to stdout."""
     return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def slow_run(lab, tmp_path, cli_processes, fmt="jsonl", n=400):
+    """A CLI run of `n` URLs that take half a second each (12 s in all), under way (some requests at the site)."""
+    urls = [lab.url(f"delay/500?i={i}", host=i % 4) for i in range(n)]
+    listing = tmp_path / "urls.txt"
+    listing.write_text("".join(url + "\n" for url in urls), encoding="utf-8")
+    report = tmp_path / f"report.{fmt}"
+    stderr = tmp_path / "stderr.txt"
+    with open(stderr, "wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pcheck", "check", str(listing), "--format", fmt, "-o", str(report),
+             "--no-progress", "-p", "2", "-t", "8", "--max-per-host", "4", "--retries", "0"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+    cli_processes.append(proc)
+    fh.wait_until(lambda: proc.poll() is not None or in_flight(lab) >= 8, fh.MAX_WAIT_S, "checks under way")
+    assert proc.poll() is None, stderr.read_text()
+    return proc, urls, report, stderr

@@ -1,0 +1,43 @@
+"""One stop request delivered twice is one request; a deliberate second one skips the wait, and even
+then every occurrence of the input gets a record (issue 32: `timeout` signals the process and its group,
+two SIGTERMs 1-50 ms apart, and the URL in flight lost its record)."""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import time
+
+import pytest
+
+from support import faults as fh
+from support.runs import in_flight, read_jsonl, slow_run
+
+
+@pytest.mark.parametrize("gap_s", [0.001, 0.05])
+def test_the_same_sigterm_twice_in_a_moment_is_one_request_and_loses_no_record(lab, tmp_path, cli_processes, gap_s):
+    proc, urls, report, stderr = slow_run(lab, tmp_path, cli_processes)
+    os.kill(proc.pid, signal.SIGTERM)
+    time.sleep(gap_s)  # the delivery under test: two copies of one request, this far apart
+    os.kill(proc.pid, signal.SIGTERM)
+    proc.wait(20)
+    assert proc.returncode == 143, stderr.read_text()
+    records = read_jsonl(report, complete=True)
+    assert sorted(r["url"] for r in records) == sorted(urls)
+    outcomes = collections.Counter((r["outcome"], r["error"]) for r in records)
+    assert set(outcomes) <= {("alive", None), ("unchecked", "cancelled")}
+    assert "Traceback" not in stderr.read_text()
+
+
+def test_a_deliberate_second_signal_skips_the_wait_and_still_records_every_occurrence(lab, tmp_path, cli_processes):
+    proc, urls, report, stderr = slow_run(lab, tmp_path, cli_processes)
+    os.kill(proc.pid, signal.SIGINT)
+    time.sleep(0.6)  # after the first one's moment: a person pressing Ctrl-C again
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGINT)
+    proc.wait(20)
+    assert proc.returncode == 130, stderr.read_text()
+    records = read_jsonl(report, complete=True)
+    assert sorted(r["url"] for r in records) == sorted(urls)  # every occurrence: none lost to the second
+    fh.wait_until(lambda: in_flight(lab) == 0, 5.0, "workers still had requests open after the exit")
