@@ -219,3 +219,20 @@ def test_a_place_reads_as_compilers_write_it():
     assert where("docs/a.md", 3, 7) == "docs/a.md:3:7"
     assert where("urls.txt", 3, None) == "urls.txt:3"
     assert where("<args>", None, None) == "(command line)"
+
+
+def test_the_transient_and_definitive_split_sits_under_the_broken_count_it_divides():
+    import io
+
+    from pcheck.models import CheckResult, ErrorKind, Outcome
+    from pcheck.output.reports import make_reporter
+
+    out = io.StringIO()
+    reporter = make_reporter("text", out)
+    for outcome, error in [(Outcome.BROKEN, ErrorKind.TIMEOUT), (Outcome.INVALID, ErrorKind.INVALID_URL)]:
+        reporter.write(CheckResult(url=f"http://a.example/{outcome.value}", outcome=outcome, error=error, source="x", line=1))
+    reporter.finish(1.0, False)
+    lines = out.getvalue().splitlines()
+    broken = next(i for i, line in enumerate(lines) if line.lstrip().startswith("broken"))
+    assert "of them: 1 transient, 0 definitive" in lines[broken + 1]
+    assert lines[broken + 2].lstrip().startswith("invalid")

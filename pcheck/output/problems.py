@@ -138,9 +138,9 @@ class TextReporter(ProblemsReporter):
                 if s.counts[outcome]:
                     note = _blocked_note(self.fail_on_blocked) if outcome is Outcome.BLOCKED else ""
                     out.write(f"  {paint(f'{outcome.value:<10}', outcome)}{s.counts[outcome]:>8}{note}\n")
-            if s.counts[Outcome.BROKEN]:
-                out.write(f"  {'':<18}of them: {s.transient} transient, {s.counts[Outcome.BROKEN] - s.transient} definitive"
-                          + (f"; {s.forgiven} do not fail the run" if s.forgiven else "") + "\n")
+                if outcome is Outcome.BROKEN and s.counts[outcome]:  # right under the broken count it divides
+                    out.write(f"  {'':<18}of them: {s.transient} transient, {s.counts[outcome] - s.transient} "
+                              "definitive" + (f"; {s.forgiven} do not fail the run" if s.forgiven else "") + "\n")
             if s.cancelled:
                 out.write(f"\n{paint('Cancelled', Outcome.UNCHECKED)} ({s.cancelled}): interrupted before a verdict; "
                           "with --format jsonl -o FILE, --resume checks only those\n")
