@@ -41,3 +41,26 @@ def test_a_deliberate_second_signal_skips_the_wait_and_still_records_every_occur
     records = read_jsonl(report, complete=True)
     assert sorted(r["url"] for r in records) == sorted(urls)  # every occurrence: none lost to the second
     fh.wait_until(lambda: in_flight(lab) == 0, 5.0, "workers still had requests open after the exit")
+
+
+def test_the_same_signal_twice_while_the_report_is_finished_does_not_cut_it(tmp_path):
+    """finish_report waits for the report to be whole after one signal; the same one delivered again is one."""
+    import io
+
+    from pcheck.run.session import finish_report
+
+    class Reporter:
+        def finish(self, elapsed_s, interrupted):  # type: ignore[no-untyped-def]
+            out.write("summary begins\n")
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGTERM)  # the copy `timeout` sends the process group
+            out.write("summary ends\n")
+
+    class Kept(io.StringIO):
+        def close(self) -> None:
+            self.kept = self.getvalue()
+            super().close()
+
+    out = Kept()
+    finish_report(Reporter(), out, "report", 1.0, True)  # type: ignore[arg-type]
+    assert out.kept == "summary begins\nsummary ends\n"

@@ -54,8 +54,6 @@ class Spec:
 
 def option(default: Any, *flags: str, help: str, **spec: Any) -> Any:  # noqa: A002 - click's word
     """A dataclass field declaring one option: `threads: int = option(128, "-t", "--threads", help=...)`."""
-    if isinstance(default, tuple) and not default:
-        return dataclasses.field(default=(), metadata={"spec": Spec(flags, help, **spec)})
     return dataclasses.field(default=default, metadata={"spec": Spec(flags, help, **spec)})
 
 
@@ -74,7 +72,7 @@ def declared(cls: type) -> tuple[Declared, ...]:
     """The options declared on `cls`, in declaration order (the order of --help)."""
     hints = typing.get_type_hints(cls)
     return tuple(Declared(f.name, hints[f.name], f.default, f.metadata["spec"])
-            for f in dataclasses.fields(cls) if "spec" in f.metadata)
+                 for f in dataclasses.fields(cls) if "spec" in f.metadata)
 
 
 def signature(cls: type, command: str, leading: list[inspect.Parameter]) -> inspect.Signature:

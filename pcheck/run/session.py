@@ -227,13 +227,15 @@ def _small(sources: tuple[Source, ...], config: Config) -> bool:
 def finish_report(reporter: Reporter, stream: TextIO, name: str, elapsed_s: float, interrupted: bool) -> None:
     """Write the summary and close the report; a signal now waits for the report to be whole.
 
-    The first ending signal during this step is only recorded; a second one
-    stops the writing. ReportError if the report cannot be written.
+    The first ending signal during this step is only recorded; a second one (not the first delivered
+    again: signals.Repeats) stops the writing. ReportError if the report cannot be written.
     """
     seen = []
+    repeats = signals.Repeats()
 
     def defer(signum: int, frame: object) -> None:
-        seen.append(signum)
+        if repeats.counts():
+            seen.append(signum)
         if len(seen) >= 2:
             raise signals.Interrupted
 

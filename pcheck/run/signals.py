@@ -70,6 +70,21 @@ def handling(handler: Handler) -> Iterator[None]:
             signal.signal(signum, old)
 
 
+class Repeats:
+    """Tells a new stop request from the same one delivered again: a signal within REPEAT_S of the last one
+    that counted does not count (`timeout` and supervisors signal the process and its group, 1-50 ms apart)."""
+
+    def __init__(self) -> None:
+        self.counted_at = -float("inf")
+
+    def counts(self) -> bool:
+        now = time.monotonic()
+        if now - self.counted_at < REPEAT_S:
+            return False
+        self.counted_at = now
+        return True
+
+
 class Interrupted(KeyboardInterrupt):
     """An ending signal, raised as Ctrl-C's KeyboardInterrupt is (and caught as one).
 
@@ -210,7 +225,7 @@ class RunInterrupts:
         self.handlers = handling(self._handle)
         self.previous_alarm: Callable[[int, FrameType | None], Any] | int | signal.Handlers | None = None
         self.read_until = float("inf")
-        self.counted_at = -float("inf")  # when the last signal that counted arrived
+        self.repeats = Repeats()
         self.stop = threading.Event()
         self.watch: threading.Thread | None = None
 
@@ -224,13 +239,11 @@ class RunInterrupts:
         return self
 
     def _handle(self, signum: int, frame: object) -> None:
-        now = time.monotonic()
-        if now - self.counted_at < REPEAT_S:
-            return  # the same stop request delivered twice (`timeout` signals the process and its group)
-        self.counted_at = now
+        if not self.repeats.counts():
+            return  # the same stop request delivered twice
         if self.run.interrupt() >= 3:
             raise Interrupted  # the run did not end after two: unwind from wherever it is stuck
-        self.read_until = min(self.read_until, now + CANCEL_READ_S)
+        self.read_until = min(self.read_until, time.monotonic() + CANCEL_READ_S)
 
     def _watch_reads(self, main_thread: int) -> None:
         last = -1
