@@ -95,8 +95,11 @@ except (OSError, ValueError, KeyError, TypeError):
 print(sha if isinstance(sha, str) else "")' "$GITHUB_EVENT_PATH")
   fi
   base_ref=${GITHUB_BASE_REF:-}
-  if [ -n "$base" ] && ! git cat-file -e "$base^{commit}" 2>/dev/null && [ -n "$base_ref" ] \
-      && git rev-parse --verify --quiet "origin/$base_ref^{commit}" > /dev/null 2>&1; then
+  bounded=()  # every git call bounded in time where `timeout` exists (not on macOS)
+  if command -v timeout > /dev/null; then bounded=(timeout 60); fi
+  if [ -n "$base" ] && ! ${bounded[@]+"${bounded[@]}"} git cat-file -e "$base^{commit}" 2>/dev/null \
+      && [ -n "$base_ref" ] \
+      && ${bounded[@]+"${bounded[@]}"} git rev-parse --verify --quiet "origin/$base_ref^{commit}" > /dev/null 2>&1; then
     base="origin/$base_ref"  # the base commit was not fetched, its branch was
   fi
   [ -n "$base" ] || { [ -z "$base_ref" ] || base="origin/$base_ref"; }
@@ -153,9 +156,9 @@ echo "::$stop_token::"
 errors=0
 warnings=0
 if [ "$annotate" = true ]; then
-  grep -E '^::(error|warning|notice) ' "$marks"
-  errors=$(grep -cE '^::error ' "$marks")
-  warnings=$(grep -cE '^::warning ' "$marks")
+  grep -E '^::(error|warning|notice)( |::)' "$marks"
+  errors=$(grep -cE '^::error( |::)' "$marks")
+  warnings=$(grep -cE '^::warning( |::)' "$marks")
 elif [ "$annotate" = missing ]; then
   echo "::notice title=pcheck action::no annotations: this pcheck has no github format (--format github); the report is in the job summary"
 fi

@@ -6,8 +6,9 @@ and not ignored. Files are compared by real path, so a document reached
 through a symlinked folder or `..` is still found. What is not a local file
 (URL arguments, stdin, a sitemap's URL) is no file of a repository, and is kept.
 
-git is asked once per repository the inputs are in, every call bounded in
-time. Outside a git repository, with no git to run, or with a REF git does not
+git is asked once per repository the inputs are in (a file belongs to the
+deepest repository already met above it, else git says which), every call
+bounded in time; a file in a submodule counts as the outer repository sees it. Outside a git repository, with no git to run, or with a REF git does not
 know, the run stops before anything is checked (ConfigError/InputError: exit 2).
 """
 
