@@ -30,7 +30,7 @@ def run_check(ctx: typer.Context, **values: Any) -> None:
             verbosity=o.verbosity, color=o.color,
             resume=o.resume, cache_path=o.cache_path if o.cache else None,
             max_cache_age_s=parse_duration(o.max_cache_age, "--max-cache-age") if o.cache else 0.0,
-            other_inputs=tuple(p for p in (o.config_path, o.ca_bundle) if p),
+            other_inputs=tuple(p for p in (o.config_path, o.ca_bundle, o.render_from, o.files_from) if p and p != "-"),
         )
         session = Session(config, plan)
         if o.dump:
@@ -38,6 +38,11 @@ def run_check(ctx: typer.Context, **values: Any) -> None:
 
             ending = session.dump(lambda problem: typer.echo(f"pcheck: {problem_line(problem)}", err=True))
             raise typer.Exit(ending_code(ending, config.fail_on_blocked))
+        if o.render_from is not None:
+            from pcheck.output.render import read_records
+
+            raise typer.Exit(ending_code(session.render(read_records(o.render_from), o.render_elapsed),
+                                         config.fail_on_blocked))
         ending = session.run()
     except PcheckError as exc:
         fail(exc)

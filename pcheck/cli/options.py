@@ -193,6 +193,15 @@ class Options:
                                     "(`auto`: by extension).")
     extensions: str = option(",".join(DEFAULT_EXTENSIONS), "--extensions", metavar="EXTS", joined=True,
                              help="Document extensions searched for in directories.")
+    files_from: str | None = option(None, "--files-from", metavar="FILE", in_file=False,
+                                    help="Also read the inputs from FILE (`-`: stdin), one path a line; blank lines "
+                                         "and `#` comments skipped; a path that does not exist is an error naming "
+                                         "FILE and its line.")
+    changed_since: str | None = option(None, "--changed-since", metavar="REF", commands=frozenset({CHECK}),
+                                       in_file=False,
+                                       help="Check only the documents git sees changed between revision REF and the "
+                                            "working tree (committed, staged or not, untracked but not ignored), "
+                                            "among the inputs; URL arguments and stdin are kept (see In CI).")
     no_ignore: bool = option(False, "--no-ignore",
                              help="Walk directories without reading `.gitignore` and `.ignore` files.")
     hidden: bool = option(False, "--hidden", help="Walk hidden files and folders (names starting with `.`) too.")
@@ -240,6 +249,12 @@ class Options:
                              "and check none; `--format jsonl` gives a record each with `source`, `line` and `column`. "
                              "Problems met on the way (invalid lines, missing local files) go to stderr, and fail "
                              "the run as in a check.")
+    render_from: str | None = option(None, "--render-from", metavar="REPORT", commands=frozenset({CHECK}),
+                                     in_file=False, hidden=True,
+                                     help="Check nothing: write the report in --format from the records of a jsonl "
+                                          "REPORT of an earlier run (the Action's summary and annotations).")
+    render_elapsed: float = option(0.0, "--render-elapsed", metavar="SECONDS", commands=frozenset({CHECK}),
+                                   in_file=False, hidden=True, help="With --render-from: the run's duration.")
     root_dir: str | None = option(None, "--root-dir", metavar="DIR", config="root_dir",
                                   shown_default="not resolved (excluded, saying so)",
                                   help="The folder a document's root-relative links (`/guide/a.md`) start from, "
@@ -284,7 +299,7 @@ class Options:
 
     def to_config(self, hosts: tuple[tuple[str, HostPolicy], ...] = ()) -> Config:
         """The run's Config; ConfigError names the option at fault."""
-        if not self.inputs:
+        if not self.inputs and self.files_from is None and self.render_from is None:
             raise ConfigError("no INPUT given: name files of URLs, documents, '-' for stdin, or URLs")
         if self.format not in FORMATS:
             raise ConfigError(f"--format must be one of {', '.join(FORMATS)}")

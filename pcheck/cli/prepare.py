@@ -10,7 +10,8 @@ import typer
 from pcheck.cli.configfile import find_config, load_config
 from pcheck.cli.options import FILE_TYPES, HOST_TYPES, Options
 from pcheck.config import Config
-from pcheck.errors import ConfigError
+from pcheck.errors import ConfigError, InputError
+from pcheck.models import STDIN
 
 if TYPE_CHECKING:
     from pcheck.inputs.sources import Source
@@ -23,8 +24,6 @@ def prepare(ctx: typer.Context, values: dict[str, Any]) -> tuple[Options, Config
     ConfigError (saying which file keys were in play) or InputError.
     """
 
-    from pcheck.inputs.sources import open_sources
-
     values = {k: v for k, v in values.items() if k != "ctx"}
     options, explicit = Options.given(ctx, values)
     path, used = None, []
@@ -36,8 +35,7 @@ def prepare(ctx: typer.Context, values: dict[str, Any]) -> tuple[Options, Config
             # The file found is named as if given: -o must not overwrite it (it is an input of the run).
             options = dataclasses.replace(options, config_path=str(path))
         config = options.to_config(settings.hosts if settings else ())
-        sources = open_sources(options.inputs, options.input_format, options.extension_list(),
-                               ignore_files=not options.no_ignore, hidden=options.hidden)
+        sources = [] if options.render_from is not None else _sources(options)
     except ConfigError as exc:
         if used:
             raise ConfigError(f"{exc} (set in {path}: {', '.join(used)})") from None
@@ -45,3 +43,28 @@ def prepare(ctx: typer.Context, values: dict[str, Any]) -> tuple[Options, Config
     if options.insecure:
         typer.echo("pcheck: warning: --insecure: TLS certificates are not verified", err=True)
     return options, config, sources
+
+
+def _sources(options: Options) -> list[Source]:
+    """The run's opened sources: the inputs given and those --files-from lists, only the changed ones with
+    --changed-since (URL arguments and stdin kept: they are no file of a repository)."""
+    from pcheck.inputs.sources import open_sources
+
+    inputs = options.inputs
+    if options.files_from is not None:
+        from pcheck.inputs.listed import files_from
+
+        if options.files_from == STDIN and STDIN in inputs:
+            raise InputError("--files-from - and the input - would both read stdin: give one")
+        inputs += tuple(files_from(options.files_from))
+    sources = open_sources(inputs, options.input_format, options.extension_list(),
+                           ignore_files=not options.no_ignore, hidden=options.hidden)
+    if options.changed_since is None:
+        return sources
+    from pcheck.inputs.changed import is_repository_file, keep_changed
+
+    files = [s.name for s in sources if is_repository_file(s.kind, s.name)]
+    kept, asked = keep_changed(files, options.changed_since)
+    typer.echo(f"pcheck: --changed-since {options.changed_since}: {len(kept)} of {asked} documents changed",
+               err=True)
+    return [s for s in sources if not is_repository_file(s.kind, s.name) or s.name in kept]

@@ -126,6 +126,25 @@ class Session:
             stream = open_report(plan.output, resume)
             return self._stream(stream, resume, cache)
 
+    def render(self, records: Iterable[CheckResult], elapsed_s: float = 0.0) -> Ending:
+        """--render-from: the report of an earlier run's `records` (read back from its jsonl), checking
+        nothing; judged by this run's policy, so the Ending is the one that run had."""
+        stream = open_report(self.plan.output)
+        name = self.plan.output or STDOUT_NAME
+        reporter = make_reporter(self.plan.fmt, stream, host_stats=self.plan.host_stats,
+                                 fail_on_blocked=self.config.fail_on_blocked, verbosity=self.plan.verbosity,
+                                 color=use_color(self.plan.color, stream), timeout_s=self.config.timeout,
+                                 summary=self._tally(None))
+        try:
+            with writing(stream, name):
+                for result in records:
+                    reporter.write(result)
+        except BaseException:
+            reporter.close()
+            raise
+        finish_report(reporter, stream, name, elapsed_s, False)
+        return Ending(reporter.summary, False, None)
+
     def dump(self, on_problem: Callable[[CheckResult], None] | None = None) -> Ending:
         """--dump: write the links a run would check (after --include/--exclude) to the report; request none.
 
