@@ -151,7 +151,8 @@ class Options:
     max_redirects: int = option(DEFAULT_MAX_REDIRECTS, "--max-redirects", metavar="N", config="max_redirects",
                                 help="Redirect hops followed (a loop stops at its first repeat; at most 1000).")
     format: str = option(DEFAULT_FORMAT, "--format", metavar="FORMAT", commands=BOTH | {DEMO},
-                         help=f"Report format: {', '.join(f'`{f}`' for f in FORMATS)}.",
+                         help=f"Report format: {', '.join(f'`{f}`' for f in FORMATS)} (`github`: annotations on "
+                              "the lines in GitHub Actions; `sarif`: SARIF 2.1.0 for code scanning).",
                          help_for=((WATCH, "text (a line per change) or jsonl (a record per change)."),))
     output: str | None = option(None, "-o", "--output", metavar="FILE", commands=frozenset({CHECK}),
                                 shown_default="stdout",

@@ -16,6 +16,7 @@ from pcheck.output.junit import JunitReporter
 from pcheck.output.problems import MarkdownReporter, TextReporter
 from pcheck.output.records import CsvReporter, JsonlReporter, JsonReporter
 from pcheck.output.reporter import Reporter
+from pcheck.output.review import GithubReporter, SarifReporter
 
 
 def make_reporter(fmt: str, stream: TextIO, host_stats: bool = False, fail_on_blocked: bool = False, *,
@@ -31,4 +32,6 @@ def make_reporter(fmt: str, stream: TextIO, host_stats: bool = False, fail_on_bl
         return MarkdownReporter(stream, host_stats, summary=summary, **for_people)
     if fmt == "junit":
         return JunitReporter(stream, fail_on_blocked, summary)
+    if fmt in ("github", "sarif"):
+        return (GithubReporter if fmt == "github" else SarifReporter)(stream, fail_on_blocked, summary, timeout_s)
     return {"jsonl": JsonlReporter, "json": JsonReporter, "csv": CsvReporter}[fmt](stream, summary)
