@@ -161,3 +161,13 @@ def test_junit_test_cases_carry_file_and_line(lab, tmp_path):
     assert (cases[lab.url("status/404")].get("file"), cases[lab.url("status/404")].get("line")) == ("a.md", "3")
     assert (cases[lab.url("ok")].get("file"), cases[lab.url("ok")].get("line")) == ("a.md", "4")
     assert "file" not in cases[lab.url("status/410")].attrib  # a command-line URL has no file
+
+
+def test_a_watch_line_names_a_local_link_as_written():
+    from pcheck.output.changes import Change, change_line
+
+    gone = CheckResult(url="file:///home/me/docs/a.md", link="a.md", source="docs/b.md", line=3,
+                       outcome=Outcome.BROKEN, error=ErrorKind.MISSING_FILE, detail="No such file: docs/a.md")
+    line = change_line(Change(2, 0.0, gone, Outcome.ALIVE), "text")
+    assert " a.md alive -> broken" in line and "file:/" not in line, line
+    assert json.loads(change_line(Change(2, 0.0, gone, Outcome.ALIVE), "jsonl"))["url"] == gone.url
