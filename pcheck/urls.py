@@ -8,8 +8,9 @@ spells them again, so they cannot disagree.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 # C0, space, DEL, C1 and the Unicode spaces/separators: none belongs in a URL,
 # and urlsplit would silently drop some of them (bpo-43882), fetching a URL the user never wrote.
@@ -106,3 +107,21 @@ def changes_origin(old_url: str, new_url: str) -> bool:
     return (a.scheme, a.hostname, a.port or default.get(a.scheme)) != (
         b.scheme, b.hostname, b.port or default.get(b.scheme)
     )
+
+
+def shown_path(path: str) -> str:
+    """A local path as a person reads it: relative to the working directory when it is below it
+    (`docs/usage.md`), else as it is. Never this machine's `file:///home/...`, a dead link anywhere else."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return path
+    return path if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel
+
+
+def shown_file_url(url: str) -> str:
+    """A `file://` URL as `shown_path` shows its path, its #fragment kept; any other URL as it is."""
+    if not url.startswith("file:"):
+        return url
+    parts = urlsplit(url)
+    return shown_path(unquote(parts.path)) + (f"#{parts.fragment}" if parts.fragment else "")

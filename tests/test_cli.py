@@ -24,7 +24,8 @@ def test_all_alive_exits_0(lab, tmp_path):
     proc = run_pcheck("check", str(path), *FAST, "-p", "2")
     assert proc.returncode == 0, proc.stderr
     summary, *counts = proc.stdout.splitlines()
-    assert re.fullmatch(r"pcheck: 30 links in [\d.]+ s: 30 checked \(\d+/s\)", summary), proc.stdout
+    # a rate only for a run of a second or more (output/overview.py): this one may take less
+    assert re.fullmatch(r"pcheck: 30 links in [\d.]+ s: 30 checked(?: \(\d+/s\))?", summary), proc.stdout
     assert [line.split() for line in counts] == [["alive", "30"]], proc.stdout  # and no other outcome
 
 

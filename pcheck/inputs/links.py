@@ -10,7 +10,8 @@
 
 Every link a reader can click ends in exactly one record. A local file is
 checked here, as the document is read (no request, no worker); its record's
-`url` is the `file://` URL checked and `link` the link as written.
+`url` is the `file://` URL checked and `link` the link as written; a path in its detail is
+relative to the working directory when it is below it (urls.shown_path), as reports name it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pcheck.config import Config
 from pcheck.inputs.decoding import decode_document
 from pcheck.inputs.targets import invalid_result, parse_url, unsupported_result
 from pcheck.models import STDIN, CheckResult, ErrorKind, Outcome, Target, Verdict
+from pcheck.urls import shown_path
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 
@@ -118,9 +120,9 @@ def _local(path: str, link: str, document: str, line: int | None, column: int | 
         found = os.stat(path)
     except OSError as exc:
         if exc.errno in _MISSING:
-            return result(Verdict(Outcome.BROKEN, error=ErrorKind.MISSING_FILE, detail=f"{exc.strerror}: {path}"))
+            return result(Verdict(Outcome.BROKEN, error=ErrorKind.MISSING_FILE, detail=f"{exc.strerror}: {shown_path(path)}"))
         # Not "missing": a folder we may not enter, a failing disk. Said, never judged.
-        return result(Verdict(Outcome.UNCHECKED, detail=f"cannot look at {path} ({exc.strerror or exc})"))
+        return result(Verdict(Outcome.UNCHECKED, detail=f"cannot look at {shown_path(path)} ({exc.strerror or exc})"))
     kind = "a local directory" if stat.S_ISDIR(found.st_mode) else "a local file"
     fragment = fragment_of(link) if base.fragments else None
     if fragment is None:
@@ -141,13 +143,13 @@ def _local(path: str, link: str, document: str, line: int | None, column: int | 
         anchors = _read_anchors(path, fmt, found.st_mtime_ns, found.st_size)
     except OSError as exc:
         return result(Verdict(Outcome.UNCHECKED, final_url=url,
-                              detail=f"#{fragment}: cannot read {path} ({exc.strerror or exc})"))
+                              detail=f"#{fragment}: cannot read {shown_path(path)} ({exc.strerror or exc})"))
     if anchors is None:
         return result(Verdict(Outcome.ALIVE, final_url=url, detail=f"{kind}; #{fragment} not checked: over "
                               f"{MAX_PAGE_BYTES >> 20} MiB, or not text, it is not read for its anchors"))
     if not has_anchor(anchors, fragment):
         return result(Verdict(Outcome.BROKEN, error=ErrorKind.MISSING_FRAGMENT, final_url=url,
-                              detail=f"no #{fragment} in {path}"))
+                              detail=f"no #{fragment} in {shown_path(path)}"))
     return result(Verdict(Outcome.ALIVE, final_url=url, detail=f"{kind}, #{fragment} found"))
 
 

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 from pcheck.models import CheckResult, Outcome, redact_userinfo
+from pcheck.output.reasons import as_written
 from pcheck.output.reporter import printable
 
 WATCH_FORMATS = ("text", "jsonl")
@@ -46,7 +47,7 @@ def change_line(event: Change, fmt: str) -> str:
         return json.dumps(record)
     before = event.previous.value if event.previous else "new"
     why = " ".join(str(x) for x in (r.status, r.error and r.error.value, r.detail) if x) or r.outcome.value
-    return f"{when} {printable(redact_userinfo(r.url))} {before} -> {r.outcome.value} ({printable(why)})"
+    return f"{when} {printable(redact_userinfo(as_written(r)))} {before} -> {r.outcome.value} ({printable(why)})"
 
 
 def round_line(summary: RoundSummary) -> str:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import itertools
 from operator import itemgetter
 from typing import TextIO
+from urllib.parse import urlsplit
 
-from pcheck.models import CheckResult, Outcome, Summary, redact_userinfo
+from pcheck.models import ARGS_SOURCE, STDIN, CheckResult, Outcome, Summary, redact_userinfo
 from pcheck.output.reasons import reason
 from pcheck.output.reporter import ERROR_KINDS, Reporter, printable
 from pcheck.output.spool import Spool, dec, dec_opt, enc, enc_opt
+from pcheck.urls import shown_file_url, shown_path
 
 
 class JunitReporter(Reporter):
@@ -34,7 +36,7 @@ class JunitReporter(Reporter):
         # Whether it fails the run is decided here, by the exit code's own rule (Summary.forgives).
         fails = (r.outcome in (Outcome.BROKEN, Outcome.INVALID, Outcome.UNCHECKED) and not self.summary.forgives(r)) \
             or (r.outcome is Outcome.BLOCKED and self.fail_on_blocked)
-        self.cases.add((enc(redact_userinfo(r.url)), enc_opt(r.source), r.line, r.outcome.value, r.status,
+        self.cases.add((enc(redact_userinfo(_name(r))), enc_opt(r.source), r.line, r.outcome.value, r.status,
                         r.error and r.error.value, r.redirects, enc_opt(r.detail), r.elapsed_ms, r.failed_runs,
                         r.failing_since, fails))
 
@@ -71,7 +73,8 @@ class JunitReporter(Reporter):
                                 detail=dec_opt(detail), failed_runs=runs, failing_since=since)
             said = reason(first, None, self.summary.fail_after, self.summary.accept_transient)
             out.write(f'    <testcase classname="{_xml_attr(_xml(first.source or "pcheck"))}" '
-                      f'name="{_xml_attr(_xml(first.url))}" time="{first.elapsed_ms / 1000:.3f}"')
+                      f'name="{_xml_attr(_xml(first.url))}"{_file_line(first.source, first.line)} '
+                      f'time="{first.elapsed_ms / 1000:.3f}"')
             if fails:
                 out.write(f'>\n      <failure message="{_xml_attr(_xml(said))}" type="{first.outcome.value}">')
                 out.write(_xml_text(_place(first.source, first.line)))
@@ -92,6 +95,24 @@ class JunitReporter(Reporter):
 #: Cases that do not fail are shown skipped when nothing was verified: excluded, blocked, and broken
 #: links the run forgives (--accept-transient, --fail-after).
 _SKIPPED = (Outcome.EXCLUDED, Outcome.BLOCKED, Outcome.BROKEN)
+
+
+def _name(r: CheckResult) -> str:
+    """A test case's name: the URL, or for a local link its file relative to the working directory and the
+    #fragment asked for (`docs/usage.md#setup`): one case per file and fragment, never this machine's path."""
+    if not r.url.startswith("file:"):
+        return r.url
+    fragment = urlsplit(r.link).fragment if r.link else ""
+    return shown_file_url(r.url) + (f"#{fragment}" if fragment else "")
+
+
+def _file_line(source: str | None, line: int | None) -> str:
+    """` file="docs/a.md" line="3"`: where CI reporters put an annotation; nothing for a URL given on the
+    command line or standard input, a sitemap's URL, or a label such as the demo's list."""
+    if not source or source in (ARGS_SOURCE, STDIN) or "://" in source or (source[0] + source[-1]) == "<>":
+        return ""
+    said = f' file="{_xml_attr(_xml(shown_path(source)))}"'
+    return said + (f' line="{line}"' if line is not None else "")
 
 
 def _place(source: str | None, line: int | None) -> str:

@@ -15,9 +15,10 @@ from urllib.parse import quote
 
 from pcheck.models import CheckResult, ErrorKind, Outcome, Summary, redact_userinfo
 from pcheck.output.hosttable import HostTable, backoff_hints
-from pcheck.output.reasons import reason, where
+from pcheck.output.overview import Overview, is_local
+from pcheck.output.reasons import as_written, reason, where
 from pcheck.output.reporter import ERROR_KINDS, Reporter, printable
-from pcheck.output.spool import Spool, dec, enc, enc_opt
+from pcheck.output.spool import Spool, dec, dec_opt, enc, enc_opt
 
 
 class ProblemsReporter(Reporter):
@@ -33,11 +34,12 @@ class ProblemsReporter(Reporter):
         self.problems = Spool(
             "CREATE TABLE problems (rank INTEGER, source BLOB, line INTEGER, col INTEGER, url BLOB,"
             " status INTEGER, error TEXT, redirects INTEGER, attempts INTEGER, detail BLOB,"
-            " failed_runs INTEGER, failing_since REAL)",
-            "INSERT INTO problems VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            " failed_runs INTEGER, failing_since REAL, final_url BLOB)",
+            "INSERT INTO problems VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         self.problem_counts: collections.Counter[Outcome] = collections.Counter()
         self.hosts = HostTable() if host_stats else None
         self.trouble = HostTable()
+        self.overview = Overview()
         #: -1: problems only (-q); 0: counts and problems; 1: every link (-v).
         self.verbosity = verbosity
         self.fail_on_blocked = fail_on_blocked
@@ -45,6 +47,7 @@ class ProblemsReporter(Reporter):
         self._ranks = _VERBOSE_RANK if verbosity > 0 else _PROBLEM_RANK
 
     def _write(self, result: CheckResult) -> None:
+        self.overview.add(result)
         if self.hosts is not None and result.outcome is not Outcome.INVALID:
             self.hosts.add(result)
         rank = self._ranks.get(result.outcome)
@@ -52,9 +55,11 @@ class ProblemsReporter(Reporter):
         if rank is not None and result.error is not ErrorKind.CANCELLED:
             r = result
             self.problem_counts[r.outcome] += 1
-            self.problems.add((rank, enc(r.source or "?"), r.line, r.column, enc(redact_userinfo(r.url)), r.status,
-                               r.error and r.error.value, r.redirects, r.attempts, enc_opt(r.detail),
-                               r.failed_runs, r.failing_since))
+            # A local link is named as written: its file:// URL is this machine's path, a dead link elsewhere.
+            self.problems.add((rank, enc(r.source or "?"), r.line, r.column, enc(redact_userinfo(as_written(r))),
+                               r.status, r.error and r.error.value, r.redirects, r.attempts, enc_opt(r.detail),
+                               r.failed_runs, r.failing_since,
+                               enc_opt(redact_userinfo(r.final_url) if r.redirects and r.final_url and r.error is None else None)))
             if r.outcome in (Outcome.BROKEN, Outcome.BLOCKED):
                 self.trouble.add(r)
 
@@ -67,8 +72,8 @@ class ProblemsReporter(Reporter):
         if not self.problem_counts:
             return
         rows = self.problems.flush().execute(
-            "SELECT rank, source, line, col, url, status, error, redirects, attempts, detail, failed_runs, failing_since"
-            " FROM problems"
+            "SELECT rank, source, line, col, url, status, error, redirects, attempts, detail, failed_runs, failing_since,"
+            " final_url FROM problems"
             " ORDER BY rank, source, ifnull(line, -1), ifnull(col, -1), url, rowid")  # rowid: ties keep arrival order
         for rank, group in itertools.groupby(rows, itemgetter(0)):
             outcome = LISTED_ORDER[rank]
@@ -77,7 +82,12 @@ class ProblemsReporter(Reporter):
     def hints(self) -> list[str]:
         """What to try, per host: bot walls and timeouts (from the results), and hosts slowed for load."""
         # A host slowed for 429s has its own line, with what it cost; the results' 429 line would repeat it.
-        return self.trouble.hints(frozenset(b.host for b in self.backoffs if b.reason)) + backoff_hints(self.backoffs)
+        slowed = frozenset(b.host for b in self.backoffs if b.reason)
+        return self.trouble.hints(slowed, self.timeout_s) + backoff_hints(self.backoffs, self.summary.elapsed_s)
+
+    def paused_s(self, paused_s: float) -> float:
+        """A host's pauses as the Hosts table shows them: never longer than the run."""
+        return min(paused_s, self.summary.elapsed_s) if self.summary.elapsed_s > 0 else paused_s
 
     def close(self) -> None:
         self.problems.close()
@@ -104,6 +114,7 @@ class _Problem(NamedTuple):
     outcome: Outcome
     failed_runs: int | None = None  # with --cache: see CheckResult
     failing_since: float | None = None
+    final_url: str | None = None  # where its redirects ended, when they ended on an answer
 
 
 def _by_source(outcome: Outcome, rows: Iterable[tuple]) -> Iterator[tuple[str, Iterator[_Problem]]]:
@@ -111,8 +122,9 @@ def _by_source(outcome: Outcome, rows: Iterable[tuple]) -> Iterator[tuple[str, I
         yield dec(source), (
             _Problem(line, column, url.decode("utf-8", "surrogatepass"), status, ERROR_KINDS.get(error), redirects,
                      attempts, None if detail is None else detail.decode("utf-8", "surrogatepass"), outcome,
-                     failed_runs, failing_since)
-            for _, _, line, column, url, status, error, redirects, attempts, detail, failed_runs, failing_since in items)
+                     failed_runs, failing_since, dec_opt(final_url))
+            for _, _, line, column, url, status, error, redirects, attempts, detail, failed_runs, failing_since, final_url
+            in items)
 
 
 PROBLEM_ORDER = (Outcome.BROKEN, Outcome.BLOCKED, Outcome.INVALID, Outcome.UNCHECKED)
@@ -133,17 +145,20 @@ class TextReporter(ProblemsReporter):
     def _finish(self) -> None:
         s, out, paint = self.summary, _NoCommands(self.stream), self.paint
         if self.verbosity >= 0:
-            out.write(headline(s) + "\n")
+            out.write(self.overview.headline(s) + "\n")
             for outcome in Outcome:
                 if s.counts[outcome]:
                     note = _blocked_note(self.fail_on_blocked) if outcome is Outcome.BLOCKED else ""
                     out.write(f"  {paint(f'{outcome.value:<10}', outcome)}{s.counts[outcome]:>8}{note}\n")
-                if outcome is Outcome.BROKEN and s.counts[outcome]:  # right under the broken count it divides
-                    out.write(f"  {'':<18}of them: {s.transient} transient, {s.counts[outcome] - s.transient} "
-                              "definitive" + (f"; {s.forgiven} do not fail the run" if s.forgiven else "") + "\n")
+                    of_them = _of_them(s, outcome)  # right under the count it divides
+                    if of_them:
+                        out.write(f"  {'':<18}of them: {of_them}\n")
             if s.cancelled:
                 out.write(f"\n{paint('Cancelled', Outcome.UNCHECKED)} ({s.cancelled}): interrupted before a verdict; "
                           "with --format jsonl -o FILE, --resume checks only those\n")
+            notes = self.overview.notes()
+            if notes:
+                out.write("\n" + "".join(f"{printable(line)}\n" for line in notes))
         for outcome, count, by_source in self.grouped():
             if self.verbosity >= 0:
                 out.write(f"\n{paint(outcome.value.capitalize(), outcome)} ({count}):\n")
@@ -151,7 +166,8 @@ class TextReporter(ProblemsReporter):
                 for r in items:
                     place = paint(printable(where(source, r.line, r.column)) + ":", None)
                     said = paint(f"({printable(reason(r, self.timeout_s, self.summary.fail_after, self.summary.accept_transient))})", outcome)
-                    out.write(f"  {place} {printable(r.url)}  {said}\n")
+                    went = f" -> {printable(r.final_url)}" if r.final_url and r.final_url != r.url else ""
+                    out.write(f"  {place} {printable(r.url)}{went}  {said}\n")
         if self.verbosity < 0:
             return
         hints = self.hints()
@@ -165,7 +181,7 @@ class TextReporter(ProblemsReporter):
             for host, n, alive, broken, blocked, mean in self.hosts.table():
                 b = slowed.get(host)
                 out.write(f"  {printable(host):<40}{n:>8}{alive:>8}{broken:>8}{blocked:>8}{mean:>10.1f}"
-                          f"{b.refusals if b else 0:>9}{b.paused_s if b else 0.0:>10.1f}\n")
+                          f"{b.refusals if b else 0:>9}{self.paused_s(b.paused_s) if b else 0.0:>10.1f}\n")
 
 
 class _NoCommands:
@@ -186,13 +202,17 @@ class _NoCommands:
             self.write(line)
 
 
-def headline(s: Summary) -> str:
-    """`pcheck: 220 links in 3.25 s: 214 checked (66/s), 3 invalid, 3 excluded`: the parts add up to the total,
-    and the rate counts checked links only."""
-    when = f", interrupted after {s.elapsed_s:.2f} s" if s.interrupted else f" in {s.elapsed_s:.2f} s"
-    rate = s.checked / s.elapsed_s if s.elapsed_s > 0 else 0.0
-    parts = [f"{n} {name}" + (f" ({rate:.0f}/s)" if name == "checked" else "") for name, n in s.parts() if n]
-    return f"pcheck: {s.total} link{'s' if s.total != 1 else ''}{when}" + (": " + ", ".join(parts) if parts else "")
+def _of_them(s: Summary, outcome: Outcome) -> str:
+    """What divides an outcome's count, said on the line under it ("" for none)."""
+    n = s.counts[outcome]
+    if outcome is Outcome.ALIVE and s.cached:
+        return f"{s.cached} from the cache"
+    if outcome is Outcome.BROKEN and n:
+        return f"{s.transient} transient, {n - s.transient} definitive" + (
+            f"; {s.forgiven} do not fail the run" if s.forgiven else "")
+    if outcome is Outcome.EXCLUDED and s.skipped:
+        return f"{s.skipped} skipped: links pcheck does not check as written"
+    return ""
 
 
 def _blocked_note(fail_on_blocked: bool) -> str:
@@ -232,17 +252,21 @@ class MarkdownReporter(ProblemsReporter):
         out = self.stream
         state = "interrupted" if s.interrupted else ("failed" if s.failed(self.fail_on_blocked) else "passed")
         out.write(f"## pcheck: {s.total} link{'s' if s.total != 1 else ''}, {state}\n\n"
-                  f"{_md_text(headline(s).removeprefix('pcheck: '))}\n\n| outcome | count |\n|---|---:|\n")
+                  f"{_md_text(self.overview.headline(s).removeprefix('pcheck: '))}\n\n| outcome | count |\n|---|---:|\n")
         for outcome in Outcome:
             if s.counts[outcome]:
                 out.write(f"| {outcome.value} | {s.counts[outcome]} |\n")
         if s.counts[Outcome.BLOCKED]:
             out.write(f"\nBlocked: {_md_text(_blocked_note(self.fail_on_blocked).strip()[1:-1])}.\n")
-        if s.counts[Outcome.BROKEN]:
-            out.write(f"\nBroken: {s.transient} transient, {s.counts[Outcome.BROKEN] - s.transient} definitive"
-                      + (f"; {s.forgiven} do not fail the run" if s.forgiven else "") + ".\n")
+        for outcome in (Outcome.ALIVE, Outcome.BROKEN, Outcome.EXCLUDED):
+            of_them = _of_them(s, outcome)
+            if of_them:
+                out.write(f"\n{outcome.value.capitalize()}: {_md_text(of_them)}.\n")
         if s.cancelled:
             out.write(f"\n{s.cancelled} cancelled: interrupted before a verdict.\n")
+        notes = self.overview.notes()
+        if notes:
+            out.write("\n" + "".join(f"- {_md_text(line)}\n" for line in notes))
         for outcome, count, by_source in self.grouped():
             out.write(f"\n### {outcome.value.capitalize()} ({count})\n")
             for source, items in by_source:
@@ -260,7 +284,7 @@ class MarkdownReporter(ProblemsReporter):
             for host, n, alive, broken, blocked, mean in self.hosts.table():
                 b = slowed.get(host)
                 out.write(f"| {_md_text(host)} | {n} | {alive} | {broken} | {blocked} | {mean:.1f} | "
-                          f"{b.refusals if b else 0} | {b.paused_s if b else 0.0:.1f} |\n")
+                          f"{b.refusals if b else 0} | {self.paused_s(b.paused_s) if b else 0.0:.1f} |\n")
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
@@ -271,8 +295,8 @@ def _md_text(text: str) -> str:
 
 
 def _md_link(url: str, outcome: Outcome) -> str:
-    if outcome is Outcome.INVALID:
-        return _md_text(url)  # not a URL a reader should be invited to click
+    if outcome is Outcome.INVALID or is_local(url) or "://" not in url:
+        return _md_text(url)  # not a URL a reader should be invited to click, or a local link as written
     # An undecodable byte (a lone surrogate from surrogateescape) is escaped as the byte it was.
     target = "".join(c if c.isascii() and c.isprintable() and c not in " <>()|"
                      else quote(c.encode("utf-8", "surrogateescape"), safe="") for c in url)

@@ -73,6 +73,12 @@ def reason(r: Any, timeout_s: float | None = None, fail_after: int = 1, accept_t
     is transient; with --cache, since when and for how many runs it has failed (and, under --fail-after,
     whether that fails the run)."""
     said = _why(r, timeout_s)
+    hops = r.redirects
+    if hops and getattr(r, "final_url", None) and r.error is None and r.status is not None:
+        # What is known of a redirected answer: the last status and the hops before it (a loop or too many
+        # hops say it themselves). -v shows where it ended: `URL -> final URL  (alive: 200 OK after 2 redirects)`.
+        said = ("alive: " if r.outcome is Outcome.ALIVE else "") + status_text(r.status) + \
+            f" after {hops} redirect{'s' if hops != 1 else ''}" + (f", {r.detail}" if r.detail else "")
     if r.error is not None and r.detail:  # the words above replace the raw detail; keep what the re-check said
         said += "".join(f", {note}" for note in _RECHECKED.findall(r.detail))
     if r.outcome is Outcome.BROKEN and is_transient(r.status, r.error, r.detail):
@@ -121,6 +127,13 @@ def _why(r: Any, timeout_s: float | None) -> str:
         # The proxy failed, not the link (pcheck.check.proxies words its detail so): say which.
         return f"the proxy: {words}" if lowered.startswith("proxyerror: proxy ") else words
     return _FIXED.get(error, error.value)
+
+
+def as_written(r: Any) -> str:
+    """The URL a person reads for `r`: a local link as written in its document (`usage.md#setup`), never
+    its `file:///` URL, this machine's own path and a dead link anywhere else; any other URL as it is."""
+    link = getattr(r, "link", None)
+    return link if link is not None and r.url.startswith("file:") else r.url
 
 
 def where(source: str | None, line: int | None, column: int | None) -> str:
