@@ -11,41 +11,9 @@ import pytest
 from conftest import run_pcheck
 from support.fast import FAST
 from support.repos import ODD_NAME, docs_repo
+from support.review import commands
 
 pytestmark = pytest.mark.timeout(60)
-
-#: The runner's unescaping, in its order (%25 last).
-DATA_ESCAPES = (("%0D", "\r"), ("%0A", "\n"), ("%25", "%"))
-PROPERTY_ESCAPES = (("%0D", "\r"), ("%0A", "\n"), ("%3A", ":"), ("%2C", ","), ("%25", "%"))
-
-
-def _unescape(text: str, escapes) -> str:
-    for escaped, char in escapes:
-        text = text.replace(escaped, char)
-    return text
-
-
-def parse(line: str) -> tuple[str, dict[str, str], str] | None:
-    """(command, properties, message) as the runner reads a line of a step's output; None if no command."""
-    line = line.lstrip()
-    if not line.startswith("::") or (end := line.find("::", 2)) < 0:
-        return None
-    info = line[2:end]
-    name, _, props = info.partition(" ")
-    properties = {}
-    for pair in props.strip().split(","):
-        key, equals, value = pair.partition("=")
-        if pair and equals and key and value:
-            properties[key] = _unescape(value, PROPERTY_ESCAPES)
-    return name, properties, _unescape(line[end + 2:], DATA_ESCAPES)
-
-
-def commands(stdout: str) -> list[tuple[str, dict[str, str], str]]:
-    """Every line of the output read as a command: each line must be one."""
-    parsed = [parse(line) for line in stdout.splitlines()]
-    assert None not in parsed, stdout
-    return parsed  # type: ignore[return-value]
-
 
 @pytest.fixture
 def repo(lab, tmp_path, monkeypatch):

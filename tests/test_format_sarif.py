@@ -8,27 +8,21 @@ repository of documents (support.repos) and the local site.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import jsonschema
 import pytest
 from conftest import run_pcheck
 from support.fast import FAST
 from support.repos import ODD_NAME, docs_repo
+from support.review import sarif_validator
 
 from pcheck.models import ErrorKind, Outcome
 
 pytestmark = pytest.mark.timeout(60)
 
-SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
-
-
 @pytest.fixture(scope="module")
 def validator():
-    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
-    jsonschema.Draft7Validator.check_schema(schema)
-    return jsonschema.Draft7Validator(schema)
+    return sarif_validator()
 
 
 def sarif(validator, *args: str, **where) -> tuple[int, dict]:

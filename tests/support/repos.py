@@ -6,11 +6,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import NamedTuple
 
 from pcheck.lab import Lab
+from support.gitrepo import git
 
 #: A file name GitHub's property escaping must carry through: a comma and a colon.
 ODD_NAME = "a,b:c.md"
@@ -30,11 +30,6 @@ def _place(text: str, url: str, file: str) -> Link:
         if url in line:
             return Link(url, file, number, line.index(url) + 1)
     raise AssertionError(f"{url} not in {file}")
-
-
-def git(root: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args], cwd=root,
-                   check=True, capture_output=True)
 
 
 def docs_repo(root: Path, lab: Lab) -> dict[str, Link]:
