@@ -78,6 +78,10 @@ def document_path(source: str | None, root: str, absolute_outside: bool = False)
     return path if absolute_outside else source
 
 
+#: Documents whose place a reporter keeps worked out (a walk of more starts over: memory stays bounded).
+_PATHS_KEPT = 4096
+
+
 def rule_of(result: CheckResult) -> str:
     """The kind of problem: the record's error kind, else its outcome (`broken` by its HTTP status)."""
     return result.error.value if result.error is not None else result.outcome.value
@@ -92,6 +96,16 @@ class FindingsReporter(Reporter):
         self.fail_on_blocked = fail_on_blocked
         self.timeout_s = timeout_s
         self.root = workspace()
+        self._paths: dict[tuple[str | None, bool], str | None] = {}
+
+    def path_of(self, source: str | None, absolute_outside: bool = False) -> str | None:
+        """document_path, worked out once per document of the run (a path's real path costs a stat per part)."""
+        key = (source, absolute_outside)
+        if key not in self._paths:
+            if len(self._paths) >= _PATHS_KEPT:
+                self._paths.clear()
+            self._paths[key] = document_path(source, self.root, absolute_outside)
+        return self._paths[key]
 
     def _write(self, result: CheckResult) -> None:
         said = level(result, self.summary, self.fail_on_blocked)
@@ -142,7 +156,7 @@ class GithubReporter(FindingsReporter):
 
     def _finding(self, result: CheckResult, said: str) -> None:
         self.written[said] += 1
-        path = document_path(result.source, self.root)
+        path = self.path_of(result.source)
         properties = {"file": path, "line": result.line if path else None, "col": result.column if path else None,
                       "title": f"pcheck: {TITLES[result.outcome]}"}
         # printable: the log shows no control character of a URL (CR and LF are escaped all the same).
@@ -258,7 +272,7 @@ class SarifReporter(FindingsReporter):
         rule_id = rule_of(result)
         found = {"ruleId": rule_id, "ruleIndex": RULE_INDEX[rule_id], "level": said,
                  "message": {"text": self.words(result)}}
-        path = document_path(result.source, self.root, absolute_outside=True)
+        path = self.path_of(result.source, absolute_outside=True)
         uri = None
         if path is not None:
             artifact = artifact_uri(path)
