@@ -35,6 +35,8 @@ DEFAULT_HOST_INTERVAL = "50ms"
 #: or a network blip, counted from the failure, so it overlaps the rest of the run; a clean run never waits.
 DEFAULT_RECHECK_AFTER = "10s"
 DEFAULT_MAX_REDIRECTS = 10
+#: --redirects: what a redirected link is worth: alive (allow), alive and listed (warn), broken (fail).
+DEFAULT_REDIRECTS, REDIRECT_POLICIES = "allow", ("allow", "warn", "fail")
 DEFAULT_USER_AGENT = f"Mozilla/5.0 (compatible; pcheck/{__version__})"
 #: Longest Retry-After pcheck waits for; a longer one ends the check at once.
 DEFAULT_MAX_RETRY_AFTER_S = 30.0
@@ -75,17 +77,13 @@ REPORT_ERRORS = "backslashreplace"
 DEFAULT_INPUT_FORMAT = "auto"
 INPUT_FORMATS = ("auto", "list", "markdown", "html", "text", "sitemap")
 #: Sitemaps: bytes of one read (uncompressed; sitemaps.org's cap), sitemaps followed per input, index nesting.
-MAX_SITEMAP_BYTES = 50 * 1024 * 1024
-MAX_SITEMAPS = 1000
-MAX_SITEMAP_DEPTH = 3
+MAX_SITEMAP_BYTES, MAX_SITEMAPS, MAX_SITEMAP_DEPTH = 50 * 1024 * 1024, 1000, 3
 #: The verdict cache (--cache): where it lives, and how long an alive verdict is served.
 DEFAULT_CACHE_PATH = os.path.join(".pcheck", "cache.sqlite")
 DEFAULT_MAX_CACHE_AGE = "1d"
-#: `pcheck watch`: the interval between rounds.
-DEFAULT_EVERY = "30s"
+DEFAULT_EVERY = "30s"  #: `pcheck watch`: the interval between rounds
 DEFAULT_DISTRIBUTOR = "multiprocessing"
-#: URLs per Ray task.
-DEFAULT_SHARD_SIZE = 10_000
+DEFAULT_SHARD_SIZE = 10_000  #: URLs per Ray task
 #: Hosts a GitHub token (--github-token, GITHUB_TOKEN) is sent to, over https only: the site and its API,
 #: whose rate limits the token lifts. Not raw.githubusercontent.com or other github.io/CDN hosts.
 DEFAULT_GITHUB_HOSTS = ("github.com", "api.github.com")
@@ -96,8 +94,7 @@ PROXY_SCHEMES = ("http", "https")
 PROCESSES_ENV = "PCHECK_PROCESSES"
 #: Config.small_run when the user has not chosen --processes: a handful of URLs, an hour's edits to a README.
 SMALL_RUN = 16
-METHODS = ("head", "get")
-DISTRIBUTORS = (DEFAULT_DISTRIBUTOR, "ray")
+METHODS, DISTRIBUTORS = ("head", "get"), (DEFAULT_DISTRIBUTOR, "ray")
 
 
 def usable_cores() -> int:
@@ -291,14 +288,15 @@ class CheckConfig:
     max_retry_after: float = DEFAULT_MAX_RETRY_AFTER_S
     backoff_base: float = DEFAULT_BACKOFF_BASE_S
     backoff_cap: float = DEFAULT_BACKOFF_CAP_S
-    #: (host, policy) pairs; hosts are lower-case punycode, matched exactly.
-    hosts: tuple[tuple[str, HostPolicy], ...] = ()
+    hosts: tuple[tuple[str, HostPolicy], ...] = ()  #: (host, policy) pairs: lower-case punycode, matched exactly
     #: --proxy: every request goes through it instead of HTTP_PROXY/HTTPS_PROXY/ALL_PROXY (NO_PROXY still applies).
     #: None: the environment's, read by each worker process. Kept out of repr: it may hold a password.
     proxy: str | None = field(default=None, repr=False)
     #: --github-token (else GITHUB_TOKEN, read by the CLI): `Authorization: Bearer` to github_hosts over https only.
     github_token: str | None = field(default=None, repr=False)
     github_hosts: tuple[str, ...] = DEFAULT_GITHUB_HOSTS
+    redirects: str = DEFAULT_REDIRECTS  #: --redirects: allow, warn or fail (check/policies.py)
+    require_https: bool = False  #: --require-https: an http:// link with a live https:// twin is broken
 
     def __post_init__(self) -> None:
         _refuse_unless([
@@ -310,6 +308,7 @@ class CheckConfig:
             (0 <= self.max_redirects <= MAX_REDIRECTS_LIMIT, f"--max-redirects must be between 0 and {MAX_REDIRECTS_LIMIT}"),
             (0 < self.backoff_base <= self.backoff_cap <= 3600, "backoff_base and backoff_cap: 0 < base <= cap <= 1h"),
             (self.method in METHODS, f"--method must be one of {', '.join(METHODS)}"),
+            (self.redirects in REDIRECT_POLICIES, f"--redirects {self.redirects!r}: one of {', '.join(REDIRECT_POLICIES)}"),
         ])
         if self.proxy is not None:
             object.__setattr__(self, "proxy", parse_proxy(self.proxy))
@@ -363,6 +362,7 @@ class Config(CheckConfig):
     base_url: str | None = None
     #: Check #fragments (--include-fragments): of local files, and of http(s) pages fetched once with GET.
     include_fragments: bool = False
+    remap: tuple[tuple[str, str], ...] = ()  #: --remap: (regex, Python replacement), first match wins (inputs/remaps)
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -54,6 +54,8 @@ class ErrorKind(str, enum.Enum):
     WORKER_CRASHED = "worker_crashed"  #: its worker process died twice while checking it
     LOCAL_RESOURCES = "local_resources"  #: this machine kept running out of open files, memory or ports
     PROXY = "proxy"  #: (unchecked) the proxy could not be reached or used, or asked for credentials (407): not the link's fault
+    REDIRECTED = "redirected"  #: --redirects fail: the link answers through a redirect (the detail: permanent or temporary)
+    INSECURE_LINK = "insecure_link"  #: --require-https: an http:// link whose https:// twin is alive (the detail names it)
     CANCELLED = "cancelled"  #: the run was interrupted before a verdict
     INTERNAL = "internal"  #: a bug in pcheck; `detail` says what happened
 
@@ -79,6 +81,7 @@ class Target:
     column: int | None = None
     #: The link as written in a document, when `url` is what it resolved to (--base-url); else None.
     link: str | None = None
+    checked_url: str | None = None  #: what --remap rewrote `url` to (`key`, `host` are its); None: no rule matched
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +112,7 @@ class Verdict(Judgement):
     quota_wait_s: float | None = None
 
     def __reduce__(self) -> tuple:
-        # Every verdict crosses a pipe: positional fields pickle and load twice as fast as
-        # the dataclass's slot state (one object.__setattr__ per field).
+        # Every verdict crosses a pipe: positional fields pickle and load twice as fast as the slot state.
         return (Verdict, (self.outcome, self.status, self.error, self.final_url, self.redirects,
                           self.method, self.attempts, self.elapsed_ms, self.detail, self.anchors, self.retry_after_s,
                           self.quota_wait_s))
@@ -204,6 +206,8 @@ class CheckResult(Judgement):
     #: was (seconds since the epoch); None without a cache's history, or when it is not failing.
     failed_runs: int | None = None
     failing_since: float | None = None
+    #: What --remap rewrote `url` to, and was requested instead; None when no rule matched.
+    checked_url: str | None = None
 
     def __post_init__(self) -> None:
         # The free text that can quote a URL (a redirect loop's "back to ...", a sitemap's URL as the
@@ -229,11 +233,11 @@ class CheckResult(Judgement):
     @classmethod
     def of(cls, url: str, source: str | None, line: int | None, verdict: Verdict,
            key: str | None = None, host: str | None = None, column: int | None = None,
-           link: str | None = None) -> CheckResult:
+           link: str | None = None, checked_url: str | None = None) -> CheckResult:
         """The record of one occurrence (`url` as written, where it was read) and its URL's verdict:
         every Verdict field but VERDICT_ONLY, by name (tests/test_run_parts.py holds that to every field)."""
         v = verdict
-        return cls(url=url, source=source, line=line, key=key, host=host, column=column, link=link,
+        return cls(url=url, source=source, line=line, key=key, host=host, column=column, link=link, checked_url=checked_url,
                    outcome=v.outcome, status=v.status, error=v.error, final_url=v.final_url, redirects=v.redirects,
                    method=v.method, attempts=v.attempts, elapsed_ms=v.elapsed_ms, detail=v.detail)
 
@@ -259,6 +263,7 @@ class CheckResult(Judgement):
             "transient": self.transient,
             "failed_runs": self.failed_runs,
             "failing_since": _iso(self.failing_since),
+            "checked_url": redact_userinfo(self.checked_url) if self.checked_url else None,
         }
 
 

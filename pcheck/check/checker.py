@@ -25,6 +25,7 @@ from pcheck.anchors import MAX_PAGE_BYTES, AnchorReader
 from pcheck.check.auth import token_headers
 from pcheck.check.deadlines import DeadlineExceeded
 from pcheck.check.netguard import PrivateAddressRefused
+from pcheck.check.policies import https_twin, redirect_said, twin_works
 from pcheck.check.proxies import causes
 from pcheck.check.waits import parse_quota_reset, parse_retry_after
 from pcheck.models import SLOW_DOWN_STATUSES, ErrorKind, Outcome, PageAnchors, Verdict
@@ -79,6 +80,7 @@ class Answer:
     challenge: bool = False
     page: Page | None = None
     quota_reset: str | None = None
+    trail: tuple[int, ...] = ()  #: the status of each redirect hop followed (--redirects)
 
 
 class Checker:
@@ -113,6 +115,17 @@ class Checker:
         --method (a URL tried again after a refusal, or re-checked, goes straight to GET); `last`: no
         retries, the answer is the verdict (the late re-check).
         """
+        verdict = self._check_url(url, host, anchors, method, last)
+        judged = verdict.outcome not in (Outcome.EXCLUDED, Outcome.UNCHECKED)  # not a private address, nor no verdict
+        twin = https_twin(url) if self.config.require_https and judged else None
+        if twin is None:  # --require-https: the https twin asked once, after the link, in the same task
+            return verdict
+        answered = self._check(twin, host, method or self.config.method.upper(), None, retries=0)[0]
+        insecure = twin_works(twin, answered.outcome is Outcome.ALIVE, answered.final_url)
+        return replace(verdict, attempts=verdict.attempts + answered.attempts, **dict(
+            outcome=Outcome.BROKEN, error=ErrorKind.INSECURE_LINK, detail=f"served over https too: {twin}") if insecure else {})
+
+    def _check_url(self, url: str, host: str | None, anchors: bool, method: str | None, last: bool) -> Verdict:
         retries = 0 if last else self.config.retries
         if not anchors:
             return self._check(url, host, method or self.config.method.upper(), None, retries=retries)[0]
@@ -199,7 +212,7 @@ class Checker:
         token = token_headers(url, self.config) if self.config.github_token else None
         if token:  # the GitHub token: for the URL as listed, and dropped as --header credentials are
             headers = {**headers, **token}
-        seen = {url}
+        seen, trail = {url}, []
         current = url
         hops = 0
         sent = 0
@@ -219,7 +232,7 @@ class Checker:
                 # A quota is its host's: only the URL's own host, not one it redirected to, is paused for it.
                 return Answer(method, hop.status, final_url=current, redirects=hops, requests=sent,
                               retry_after=hop.retry_after, challenge=hop.challenge, page=hop.page,
-                              quota_reset=hop.quota_reset if hops == 0 else None)
+                              quota_reset=hop.quota_reset if hops == 0 else None, trail=tuple(trail))
             target = urljoin(current, location)
             stop = None
             try:
@@ -236,6 +249,7 @@ class Checker:
                               requests=sent)
             headers = redirect_headers(headers, current, key)
             seen.add(key)
+            trail.append(hop.status)
             current = key
             hops += 1
 
@@ -293,6 +307,11 @@ class Checker:
             detail = "challenge page (cf-mitigated)"
         retry_after = parse_retry_after(answer.retry_after) if answer.retry_after and status in SLOW_DOWN_STATUSES else None
         quota_wait = parse_quota_reset(answer.quota_reset) if answer.quota_reset is not None else None
+        said = redirect_said(answer.trail, self.config.redirects) if outcome is Outcome.ALIVE else None
+        if said:  # --redirects warn: alive, its first hop said; fail: broken, where it ends said too
+            fail = self.config.redirects == "fail"
+            outcome, error = (Outcome.BROKEN, ErrorKind.REDIRECTED) if fail else (outcome, error)
+            detail = f"{said}, to {answer.final_url}" if fail else f"{said}; {detail}" if detail else said
         return Verdict(outcome=outcome, status=status, error=error, final_url=answer.final_url,
                        redirects=answer.redirects, method=answer.method, attempts=requests_made,
                        elapsed_ms=elapsed * 1000.0, detail=detail, retry_after_s=retry_after, quota_wait_s=quota_wait)

@@ -45,6 +45,7 @@ from pcheck.config import (
     DEFAULT_MAX_RETRY_AFTER_S,
     DEFAULT_METHOD,
     DEFAULT_RECHECK_AFTER,
+    DEFAULT_REDIRECTS,
     DEFAULT_RETRIES,
     DEFAULT_SHARD_SIZE,
     DEFAULT_THREADS,
@@ -63,6 +64,7 @@ from pcheck.config import (
     small_run_limit,
 )
 from pcheck.errors import ConfigError
+from pcheck.inputs.remaps import parse_remap
 
 # Hidden from the Arguments section (typer would show its type there, `<list[str]>`): each
 # command's help says what an INPUT is, and the usage line still shows `[INPUT]...`.
@@ -79,6 +81,10 @@ def leading_parameters() -> list[inspect.Parameter]:
 
 def _headers(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple(parse_header(h) for h in values)
+
+
+def _remaps(rules: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    return tuple(parse_remap(rule) for rule in rules)
 
 
 def _lower(text: str) -> str:
@@ -150,6 +156,18 @@ class Options:
                                          "fail the run.")
     max_redirects: int = option(DEFAULT_MAX_REDIRECTS, "--max-redirects", metavar="N", config="max_redirects",
                                 help="Redirect hops followed (a loop stops at its first repeat; at most 1000).")
+    redirects: str = option(DEFAULT_REDIRECTS, "--redirects", metavar="allow|warn|fail", config="redirects",
+                            help="A link that answers through redirects: `allow` (alive), `warn` (alive, and listed "
+                                 "in the text report with where it ends), `fail` (`broken`, error `redirected`, the "
+                                 "detail saying whether it is permanent: 301/308 at every hop).")
+    require_https: bool = option(False, "--require-https", config="require_https",
+                                 help="An `http://` link whose `https://` twin (same host and path, default port) is "
+                                      "alive is `broken` (`insecure_link`); one more request per http link, none for "
+                                      "a URL naming a port other than 80.")
+    remap: tuple[str, ...] = option((), "--remap", metavar="'REGEX REPLACEMENT'", config="remap", convert=_remaps,
+                                    help="Check a link matching REGEX at REPLACEMENT instead (repeatable, the first "
+                                         "match wins; lychee's `$1` groups): the record keeps the link in `url` and "
+                                         "what was requested in `checked_url`; a rule without a replacement is exit 2.")
     format: str = option(DEFAULT_FORMAT, "--format", metavar="FORMAT", commands=BOTH | {DEMO},
                          help=f"Report format: {', '.join(f'`{f}`' for f in FORMATS)} (`github`: annotations on "
                               "the lines in GitHub Actions; `sarif`: SARIF 2.1.0 for code scanning).",

@@ -1,4 +1,4 @@
-"""--include and --exclude: a URL left out is an `excluded` result, never a silent drop."""
+"""--include and --exclude: a URL left out is an `excluded` result, never a silent drop; then --remap."""
 
 from __future__ import annotations
 
@@ -6,10 +6,17 @@ import re
 from typing import Iterable, Iterator
 
 from pcheck.config import Config
+from pcheck.inputs.remaps import remap_targets
 from pcheck.models import CheckResult, Outcome, Target, Verdict
 
 
 def filter_targets(items: Iterable[Target | CheckResult], config: Config) -> Iterator[Target | CheckResult]:
+    """--include/--exclude on the links as written, then --remap on those kept (inputs/remaps.py)."""
+    kept = _include_exclude(items, config)
+    return remap_targets(kept, config.remap) if config.remap else kept
+
+
+def _include_exclude(items: Iterable[Target | CheckResult], config: Config) -> Iterator[Target | CheckResult]:
     """Apply --include/--exclude: a skipped URL is an `excluded` result, never a silent drop.
 
     A pattern matches a URL as written or in its normal form (`https://X.org` is matched by

@@ -26,12 +26,13 @@ T = TypeVar("T")
 class Lab:
     """The local site. Use as a context manager; it runs in a daemon thread."""
 
-    def __init__(self, hosts: int = 1, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, hosts: int = 1, ssl_context: ssl.SSLContext | None = None, port: int = 0) -> None:
         if not 1 <= hosts <= MAX_HOSTS:
             raise ValueError(f"hosts must be 1..{MAX_HOSTS}")
         self.ssl_context = ssl_context  # serve HTTPS with this server-side context
         self.addresses = [f"127.0.0.{i}" for i in range(1, hosts + 1)]
         self.port = 0
+        self._wanted_port = port  # 0: any port free on every address; else this one, or OSError from start()
         self.stats: dict[str, HostStats] = {a: HostStats() for a in self.addresses}
         self.log: collections.deque[LoggedRequest] = collections.deque(maxlen=REQUEST_LOG_SIZE)
         self._hits: collections.Counter[str] = collections.Counter()
@@ -54,7 +55,7 @@ class Lab:
         for _ in range(50):  # find one port free on every address
             sockets = []
             try:
-                port = 0
+                port = self._wanted_port
                 for address in self.addresses:
                     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                     sockets.append(sock)
@@ -65,6 +66,8 @@ class Lab:
             except OSError:
                 for sock in sockets:
                     sock.close()
+                if self._wanted_port:
+                    raise
                 continue
             self.port = port
             for sock in sockets:

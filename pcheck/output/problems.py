@@ -34,8 +34,12 @@ class ProblemsReporter(Reporter):
         self.problems = Spool(
             "CREATE TABLE problems (rank INTEGER, source BLOB, line INTEGER, col INTEGER, url BLOB,"
             " status INTEGER, error TEXT, redirects INTEGER, attempts INTEGER, detail BLOB,"
-            " failed_runs INTEGER, failing_since REAL, final_url BLOB)",
-            "INSERT INTO problems VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            " failed_runs INTEGER, failing_since REAL, final_url BLOB, checked_url BLOB)",
+            "INSERT INTO problems VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        #: --redirects warn: the alive links that answered through redirects, listed whatever the verbosity.
+        self.redirected = Spool("CREATE TABLE redirected (source BLOB, line INTEGER, col INTEGER, url BLOB,"
+                                " final_url BLOB, first_hop BLOB)", "INSERT INTO redirected VALUES (?, ?, ?, ?, ?, ?)")
+        self.redirected_count = self.permanent = 0
         self.problem_counts: collections.Counter[Outcome] = collections.Counter()
         self.hosts = HostTable() if host_stats else None
         self.trouble = HostTable()
@@ -59,9 +63,26 @@ class ProblemsReporter(Reporter):
             self.problems.add((rank, enc(r.source or "?"), r.line, r.column, enc(redact_userinfo(as_written(r))),
                                r.status, r.error and r.error.value, r.redirects, r.attempts, enc_opt(r.detail),
                                r.failed_runs, r.failing_since,
-                               enc_opt(redact_userinfo(r.final_url) if r.redirects and r.final_url and r.error is None else None)))
+                               enc_opt(redact_userinfo(r.final_url) if r.redirects and r.final_url and r.error is None else None),
+                               enc_opt(redact_userinfo(r.checked_url) if r.checked_url else None)))
             if r.outcome in (Outcome.BROKEN, Outcome.BLOCKED):
                 self.trouble.add(r)
+        said = _REDIRECT_SAID.match(result.detail or "") if result.redirects else None
+        if said is not None:  # the checker said so only under --redirects warn or fail (check/policies.py)
+            self.permanent += said[1] == "permanent"
+            if result.outcome is Outcome.ALIVE:
+                self.redirected_count += 1
+                self.redirected.add((enc(result.source or "?"), result.line, result.column,
+                                     enc(redact_userinfo(as_written(result))),
+                                     enc(redact_userinfo(result.final_url or result.url)), enc(said[2])))
+
+    def redirects_listed(self) -> Iterator[tuple[str, int | None, int | None, str, str, str]]:
+        """--redirects warn: (source, line, column, URL, final URL, first hop) of each redirected link, in document order."""
+        if self.redirected_count:
+            rows = self.redirected.flush().execute("SELECT * FROM redirected ORDER BY source, ifnull(line, -1), "
+                                                   "ifnull(col, -1), rowid")
+            for source, line, column, url, final_url, first_hop in rows:
+                yield dec(source), line, column, dec(url), dec(final_url), dec(first_hop)
 
     def grouped(self) -> Iterator[tuple[Outcome, int, Iterator[tuple[str, Iterator[_Problem]]]]]:
         """(outcome, count, (source, results)...) in PROBLEM_ORDER, sources sorted, results in line order.
@@ -73,7 +94,7 @@ class ProblemsReporter(Reporter):
             return
         rows = self.problems.flush().execute(
             "SELECT rank, source, line, col, url, status, error, redirects, attempts, detail, failed_runs, failing_since,"
-            " final_url FROM problems"
+            " final_url, checked_url FROM problems"
             " ORDER BY rank, source, ifnull(line, -1), ifnull(col, -1), url, rowid")  # rowid: ties keep arrival order
         for rank, group in itertools.groupby(rows, itemgetter(0)):
             outcome = LISTED_ORDER[rank]
@@ -83,7 +104,10 @@ class ProblemsReporter(Reporter):
         """What to try, per host: bot walls and timeouts (from the results), and hosts slowed for load."""
         # A host slowed for 429s has its own line, with what it cost; the results' 429 line would repeat it.
         slowed = frozenset(b.host for b in self.backoffs if b.reason)
-        return self.trouble.hints(slowed, self.timeout_s) + backoff_hints(self.backoffs, self.summary.elapsed_s)
+        n = self.permanent
+        moved = [f"{n} link{'s redirect' if n != 1 else ' redirects'} permanently (301/308): `pcheck fix` (to come) "
+                 f"can rewrite {'them' if n != 1 else 'it'} to where {'they end' if n != 1 else 'it ends'}"] if n else []
+        return self.trouble.hints(slowed, self.timeout_s) + backoff_hints(self.backoffs, self.summary.elapsed_s) + moved
 
     def paused_s(self, paused_s: float) -> float:
         """A host's pauses as the Hosts table shows them: never longer than the run."""
@@ -91,6 +115,7 @@ class ProblemsReporter(Reporter):
 
     def close(self) -> None:
         self.problems.close()
+        self.redirected.close()
         self.trouble.close()
         if self.hosts is not None:
             self.hosts.close()
@@ -115,6 +140,7 @@ class _Problem(NamedTuple):
     failed_runs: int | None = None  # with --cache: see CheckResult
     failing_since: float | None = None
     final_url: str | None = None  # where its redirects ended, when they ended on an answer
+    checked_url: str | None = None  # what --remap sent the request to instead
 
 
 def _by_source(outcome: Outcome, rows: Iterable[tuple]) -> Iterator[tuple[str, Iterator[_Problem]]]:
@@ -122,14 +148,16 @@ def _by_source(outcome: Outcome, rows: Iterable[tuple]) -> Iterator[tuple[str, I
         yield dec(source), (
             _Problem(line, column, url.decode("utf-8", "surrogatepass"), status, ERROR_KINDS.get(error), redirects,
                      attempts, None if detail is None else detail.decode("utf-8", "surrogatepass"), outcome,
-                     failed_runs, failing_since, dec_opt(final_url))
-            for _, _, line, column, url, status, error, redirects, attempts, detail, failed_runs, failing_since, final_url
-            in items)
+                     failed_runs, failing_since, dec_opt(final_url), dec_opt(checked_url))
+            for _, _, line, column, url, status, error, redirects, attempts, detail, failed_runs, failing_since, final_url,
+            checked_url in items)
 
 
 PROBLEM_ORDER = (Outcome.BROKEN, Outcome.BLOCKED, Outcome.INVALID, Outcome.UNCHECKED)
 #: What -v lists besides: every link, so the report accounts for each one.
 LISTED_ORDER = (*PROBLEM_ORDER, Outcome.ALIVE, Outcome.EXCLUDED)
+#: What check/policies.py writes of a redirected link under --redirects warn or fail: its kind and first hop.
+_REDIRECT_SAID = re.compile(r"(permanent|temporary) redirect: ([^;,]+)")
 _PROBLEM_RANK = {outcome: rank for rank, outcome in enumerate(PROBLEM_ORDER)}
 _VERBOSE_RANK = {outcome: rank for rank, outcome in enumerate(LISTED_ORDER)}
 
@@ -167,7 +195,14 @@ class TextReporter(ProblemsReporter):
                     place = paint(printable(where(source, r.line, r.column)) + ":", None)
                     said = paint(f"({printable(reason(r, self.timeout_s, self.summary.fail_after, self.summary.accept_transient))})", outcome)
                     went = f" -> {printable(r.final_url)}" if r.final_url and r.final_url != r.url else ""
-                    out.write(f"  {place} {printable(r.url)}{went}  {said}\n")
+                    checked = f" (checked as {printable(r.checked_url)})" if r.checked_url else ""
+                    out.write(f"  {place} {printable(r.url)}{checked}{went}  {said}\n")
+        listed = self.redirects_listed()
+        for i, (source, line, column, url, final_url, first_hop) in enumerate(listed):
+            if i == 0 and self.verbosity >= 0:
+                out.write(f"\nRedirected ({self.redirected_count}, --redirects warn):\n")
+            place = paint(printable(where(source, line, column)) + ":", None)
+            out.write(f"  {place} {printable(url)} -> {printable(final_url)}  ({printable(first_hop)})\n")
         if self.verbosity < 0:
             return
         hints = self.hints()
@@ -273,7 +308,14 @@ class MarkdownReporter(ProblemsReporter):
                 out.write(f"\n**{_md_text(source)}**\n\n| line | URL | why |\n|---:|---|---|\n")
                 for r in items:
                     line = "" if r.line is None else str(r.line) + ("" if r.column is None else f":{r.column}")
-                    out.write(f"| {line} | {_md_link(r.url, r.outcome)} | {_md_text(reason(r, self.timeout_s, self.summary.fail_after, self.summary.accept_transient))} |\n")
+                    checked = f" (checked as {_md_text(r.checked_url)})" if r.checked_url else ""
+                    out.write(f"| {line} | {_md_link(r.url, r.outcome)}{checked} | {_md_text(reason(r, self.timeout_s, self.summary.fail_after, self.summary.accept_transient))} |\n")
+        for i, (source, line, column, url, final_url, first_hop) in enumerate(self.redirects_listed()):
+            if i == 0:
+                out.write(f"\n### Redirected ({self.redirected_count})\n\n| place | URL | ends at | first hop |\n"
+                          "|---|---|---|---|\n")
+            out.write(f"| {_md_text(where(source, line, column))} | {_md_link(url, Outcome.ALIVE)} | "
+                      f"{_md_link(final_url, Outcome.ALIVE)} | {_md_text(first_hop)} |\n")
         hints = self.hints()
         if hints:
             out.write("\n### Hints\n\n" + "".join(f"- {_md_text(h)}\n" for h in hints))

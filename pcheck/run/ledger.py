@@ -55,7 +55,7 @@ class DoneIndex:
 class Task:
     key: str
     host: str
-    occurrences: list[tuple[str, str | None, int | None, int | None, str | None]]  # url, source, line, column, link
+    occurrences: list[tuple[str, str | None, int | None, int | None, str | None, str | None]]  # url, source, line, column, link, checked_url
     crashes: int = 0
     #: Fetch the page and bring back its anchors: an occurrence names a #fragment (--include-fragments).
     anchors: bool = False
@@ -99,9 +99,9 @@ class Ledger:
             done = self.done.get(slot)
             if done is not None:
                 return CheckResult.of(item.url, item.source, item.line, judged(done, item.url), item.key, item.host,
-                                      item.column, item.link)
+                                      item.column, item.link, item.checked_url)
         self.held += 1
-        occurrence = (item.url, item.source, item.line, item.column, item.link)
+        occurrence = (item.url, item.source, item.line, item.column, item.link, item.checked_url)
         for slot in slots:
             task_id = self.by_key.get(slot)
             if task_id is not None:
@@ -119,9 +119,9 @@ class Ledger:
         self.held -= len(task.occurrences)
         if verdict.outcome is not Outcome.UNCHECKED:
             self.done.add(task.slot, verdict)
-        for url, source, line, column, link in task.occurrences:
+        for url, source, line, column, link, checked_url in task.occurrences:
             shown = judged(verdict, url) if task.anchors else verdict
-            yield CheckResult.of(url, source, line, shown, task.key, task.host, column, link)
+            yield CheckResult.of(url, source, line, shown, task.key, task.host, column, link, checked_url)
 
     def abandon(self, source: Iterable[Target | CheckResult], error: ErrorKind, detail: str) -> Iterator[CheckResult]:
         """Give every URL still without a verdict (waiting, or not yet read) an `unchecked` result."""

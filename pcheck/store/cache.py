@@ -155,6 +155,8 @@ class VerdictCache:
                     row = None
                 if row is not None and not self._sound_verdict(row, oldest, item.host):
                     row = None
+                if row is not None and row[3] and self.config.redirects == "warn":
+                    row = None  # asked again: --redirects warn lists it with its first hop, which no row keeps
                 if row is not None:
                     self.hits += 1
                     checked_at, status, final_url, redirects, method, attempts = row
@@ -162,7 +164,7 @@ class VerdictCache:
                     verdict = Verdict(Outcome.ALIVE, status, None, final_url, redirects, method, attempts, 0.0,
                                       f"from cache, checked {age:.0f} s ago")
                     yield CheckResult.of(item.url, item.source, item.line, verdict, item.key, item.host, item.column,
-                                         item.link)
+                                         item.link, item.checked_url)
                     continue
             yield item
 
@@ -378,4 +380,7 @@ def _options_fingerprint(config: Config) -> str:
         "hosts": [(h, p.accept, sorted(p.headers)) for h, p in config.hosts],
         # A link alive with a token may not be without one; the token itself is never stored.
         "github_token": hashlib.sha256(config.github_token.encode()).hexdigest() if config.github_token else None,
+        # Said only when not the default, so a cache written before these options is still read.
+        **({"redirects": config.redirects} if config.redirects != "allow" else {}),
+        **({"require_https": True} if config.require_https else {}),
     }, sort_keys=True, default=list)
