@@ -93,3 +93,10 @@ def test_warn_lists_each_redirected_link_and_exits_0(lab, tmp_path):
 def test_a_bad_policy_is_a_usage_error_naming_it():
     proc = run_pcheck("check", "https://example.org/", "--redirects", "sometimes", *FAST)
     assert proc.returncode == 2 and "--redirects" in proc.stderr and "sometimes" in proc.stderr
+
+
+def test_warn_asks_a_cached_redirected_link_again_to_list_it(lab, tmp_path):
+    url = lab.url(f"redirect-to?url={lab.url('ok')}&code=308")
+    for _ in range(2):
+        proc = run_pcheck("check", url, "--redirects", "warn", "--cache", "--color", "never", *FAST, cwd=tmp_path)
+        assert proc.returncode == 0 and f"{url} -> {lab.url('ok')}  (308 Permanent Redirect)" in proc.stdout

@@ -75,3 +75,12 @@ def test_a_rule_without_a_replacement_or_with_a_bad_regex_is_a_usage_error_namin
     proc = run_pcheck("check", PRODUCTION, "--remap", value, *FAST)
     assert proc.returncode == 2
     assert f"--remap {value!r}" in proc.stderr and why in proc.stderr
+
+
+def test_a_rule_that_makes_no_url_of_a_link_gives_an_invalid_record_saying_so(lab):
+    proc = run_pcheck("check", PRODUCTION + "ok", "--remap", r"^https://(.*)$ ftp://$1", "--format", "jsonl", *FAST)
+    assert proc.returncode == 1
+    (record,) = jsonl(proc)
+    assert (record["outcome"], record["url"]) == ("invalid", PRODUCTION + "ok")
+    assert "--remap made it 'ftp://docs.example.org/guide/ok'" in record["detail"]
+    assert not list(lab.log)
