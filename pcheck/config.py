@@ -350,8 +350,8 @@ class Config(CheckConfig):
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     fail_on_blocked: bool = False
-    #: None picks per platform (see pool.mp_context); tests parametrize it.
-    start_method: str | None = None
+    ignore_rules: tuple[tuple[str, str], ...] = ()  # .pcheckignore's URL patterns and their `file:line`s, as exclude
+    start_method: str | None = None  # None picks per platform (see pool.mp_context); tests parametrize it
     #: "multiprocessing" (this machine) or "ray" (a Ray cluster, pip install 'pcheck[ray]').
     distributor: str = DEFAULT_DISTRIBUTOR
     ray_address: str | None = None  # None starts a local cluster; "auto" or "ray://host:port" joins one

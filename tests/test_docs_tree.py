@@ -17,6 +17,7 @@ run's `--exclude`: nothing leaves the machine.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -260,16 +261,18 @@ def test_without_include_fragments_hash_links_are_excluded_and_files_and_pages_j
     assert_same_records(got, [without_fragments(row) for row in EVERY_LINK])
 
 
-def test_dump_lists_the_http_links_to_check_in_document_order_and_sends_no_request(lab, tmp_path):
+def test_dump_lists_the_links_to_check_local_ones_too_in_document_order_and_sends_no_request(lab, tmp_path):
     root, base = copy_tree(lab, tmp_path)
     proc = run_pcheck("check", str(root), "--dump", "--format", "jsonl", "--include-fragments", "--root-dir", str(root),
                       *OFF_NETWORK, "--no-progress")
     # the tree's broken local links and fragments are problems --dump lists on stderr, failing as a check would
     assert proc.returncode == 1 and "README.md:43:18: broken: " in proc.stderr, proc.stderr
     dumped = [(r["source"], r["line"], r["column"], r["url"]) for r in map(json.loads, proc.stdout.splitlines())]
-    rows = [as_row({**r, "outcome": None, "error": None, "link": None}, root, base)[:4]
+    rows = [as_row({"link": None, **r, "outcome": None, "error": None}, root, base)[:4]
             for r in map(json.loads, proc.stdout.splitlines())]
-    expected = [row[:4] for row in EVERY_LINK if row[3].startswith(LAB)]
+    # the http(s) links, and the local ones checked on disk (a #place in the same document is not a link to list)
+    expected = [row[:4] for row in EVERY_LINK if row[3].startswith(LAB)
+                or (row[4] != EXCLUDED and not row[3].startswith("#") and not re.match(r"[a-z]+:", row[3]))]
     assert sorted(rows) == sorted(expected)
     by_file: dict[str, list] = {}
     for source, line, column, _ in dumped:

@@ -259,11 +259,13 @@ def test_dump_prints_the_links_a_run_would_check_and_requests_none(lab, tmp_path
     doc.write_text(f"# A\n\n- {ok}\n- [gone]({gone}) [mail](mailto:a@a.test) [rel](b.md)\n- {skipped}\n")
     proc = run_pcheck("check", str(doc), "--dump", "--exclude", "dump=skip", "--no-progress")
     assert proc.returncode == 1 and f"{doc}:4:82: broken: " in proc.stderr  # b.md is missing: a problem, on stderr
-    assert proc.stdout.splitlines() == [ok, gone]  # after --exclude; unchecked kinds are not links to check
+    missing = (tmp_path / "b.md").as_uri()  # a local link is listed too (issue 27), as its file:// URL
+    assert proc.stdout.splitlines() == [ok, gone, missing]  # after --exclude; unchecked kinds are not links to check
     proc = run_pcheck("check", str(doc), "--dump", "--format", "jsonl", "--no-progress")
     assert proc.returncode == 1, proc.stderr
     assert [json.loads(line) for line in proc.stdout.splitlines()] == [
         {"url": ok, "source": str(doc), "line": 3, "column": 3}, {"url": gone, "source": str(doc), "line": 4, "column": 10},
+        {"url": missing, "source": str(doc), "line": 4, "column": 82, "link": "b.md"},
         {"url": skipped, "source": str(doc), "line": 5, "column": 3}]
     assert list(lab.log) == []  # not one request
 

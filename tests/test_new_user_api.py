@@ -42,7 +42,7 @@ def test_dump_lists_invalid_lines_and_missing_files_on_stderr_and_fails_as_check
     doc.write_text("[m](missing.md) [x](mailto:a@b.org)\n")
     proc = run_pcheck(str(listing), str(doc), "--dump")
     assert proc.returncode == 1
-    assert proc.stdout.splitlines() == [lab.url("ok")]
+    assert proc.stdout.splitlines() == [lab.url("ok"), (tmp_path / "missing.md").as_uri()]  # local links too (issue 27)
     assert f"{listing}:2:1: invalid: not a url" in proc.stderr
     assert f"{doc}:1:5: broken: {(tmp_path / 'missing.md').as_uri()}" in proc.stderr
     assert "mailto" not in proc.stderr  # excluded, as a run reports it: not a problem

@@ -182,6 +182,11 @@ class Options:
     exclude: tuple[str, ...] = option((), "--exclude", metavar="REGEX", config="exclude",
                                       help="Skip URLs matching this regex (repeatable), as written or in normal form "
                                            "(`HTTPS://X.org` is matched by `^https://x\\.org/`); reported as `excluded`.")
+    exclude_path: tuple[str, ...] = option((), "--exclude-path", metavar="REGEX",
+                                           help="Leave input files and folders whose path (as reports name it, a "
+                                                "folder's ending in `/`) matches this regex (repeatable) out of "
+                                                "directory walks and globs; a file named as an input is read all the "
+                                                "same (see Saying what is not checked).")
     header: tuple[str, ...] = option((), "--header", metavar="HEADER", config="headers", convert=_headers,
                                      help="Extra request header `Name: value` (repeatable); `Authorization`, `Cookie` "
                                           "and `Proxy-Authorization` are dropped when a redirect leaves the origin.")
@@ -265,7 +270,8 @@ class Options:
                              commands=frozenset({CHECK}), in_file=False, help="URLs per Ray task.")
     dump: bool = option(False, "--dump", commands=frozenset({CHECK}), in_file=False,
                         help="Print the links that would be checked (after `--include`/`--exclude`), one per line, "
-                             "and check none; `--format jsonl` gives a record each with `source`, `line` and `column`. "
+                             "local ones as `file://` URLs, and check none; `--format jsonl` gives a record each "
+                             "with `source`, `line` and `column` (a local link's `link` as written too). "
                              "Problems met on the way (invalid lines, missing local files) go to stderr, and fail "
                              "the run as in a check.")
     render_from: str | None = option(None, "--render-from", metavar="REPORT", commands=frozenset({CHECK}),

@@ -36,6 +36,11 @@ def prepare(ctx: typer.Context, values: dict[str, Any]) -> tuple[Options, Config
             options = dataclasses.replace(options, config_path=str(path))
         config = options.to_config(settings.hosts if settings else ())
         sources = [] if options.render_from is not None else _sources(options)
+        if sources:  # .pcheckignore's patterns: of the working directory and the inputs' repositories
+            from pcheck.inputs.ignorefiles import ignore_rules
+
+            rules = ignore_rules(s.path or s.name for s in sources if s.kind in ("file", "document"))
+            config = dataclasses.replace(config, ignore_rules=rules) if rules else config
     except ConfigError as exc:
         if used:
             raise ConfigError(f"{exc} (set in {path}: {', '.join(used)})") from None
@@ -58,7 +63,8 @@ def _sources(options: Options) -> list[Source]:
             raise InputError("--files-from - and the input - would both read stdin: give one")
         inputs += tuple(files_from(options.files_from))
     sources = open_sources(inputs, options.input_format, options.extension_list(),
-                           ignore_files=not options.no_ignore, hidden=options.hidden)
+                           ignore_files=not options.no_ignore, hidden=options.hidden,
+                           exclude_paths=options.exclude_path)
     if options.changed_since is None:
         return sources
     from pcheck.inputs.changed import is_repository_file, keep_changed

@@ -114,8 +114,13 @@ def _parser(kind: str) -> MarkdownIt:
     return md
 
 
+def markdown_tokens(text: str) -> list:  # type: ignore[type-arg]
+    """markdown-it's tokens of a document, as links are read from them (inputs/ignores.py reads its comments)."""
+    return _parser("links").parse(text)
+
+
 def _markdown(text: str) -> Iterator[tuple[str, int]]:
-    tokens = _parser("links").parse(text)
+    tokens = markdown_tokens(text)
     found: list[tuple[int, str, str | None]] = []
     for token in tokens:
         if token.type == "html_block" and token.map:

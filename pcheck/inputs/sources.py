@@ -16,11 +16,13 @@ result for that file instead: records already written are kept, and
 from __future__ import annotations
 
 import glob
+import logging
 import os
+import re
 import stat
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
 from pcheck.config import (
@@ -45,6 +47,8 @@ from pcheck.models import (
 if TYPE_CHECKING:
     from pcheck.inputs.sitemaps import Fetch
 
+log = logging.getLogger("pcheck")
+
 # pcheck.inputs.walk (pathspec) and pcheck.inputs.sitemaps (defusedxml, xml.sax) are imported where a
 # directory or a sitemap is met: a run of URL arguments never pays for them (issue 18's start-up).
 
@@ -67,7 +71,7 @@ class Source:
 
 def open_sources(inputs: Iterable[str], input_format: str = "auto",
                  extensions: Iterable[str] = DEFAULT_EXTENSIONS, *,
-                 ignore_files: bool = True, hidden: bool = False) -> list[Source]:
+                 ignore_files: bool = True, hidden: bool = False, exclude_paths: Iterable[str] = ()) -> list[Source]:
     """Classify and validate every INPUT up front, so nothing is checked if one is unreadable.
 
     Files named directly are URL lists unless their extension says Markdown or
@@ -78,10 +82,13 @@ def open_sources(inputs: Iterable[str], input_format: str = "auto",
     as a glob. Files ending .xml or .xml.gz are sitemaps, and so is a URL whose
     last path segment holds "sitemap" and ends so (sitemap.xml, sitemap-2.xml.gz):
     it is fetched and read, where any other URL is checked. `input_format`
-    overrides the guess.
+    overrides the guess. A file or folder a walk or a glob finds is left out when
+    one of `exclude_paths` (--exclude-path) matches its path as reports name it
+    (a folder's ending in "/"); a file named here is read all the same, with a warning.
     """
     if input_format not in INPUT_FORMATS:
         raise InputError(f"--input-format must be one of {', '.join(INPUT_FORMATS)}")
+    skip = _path_filter(exclude_paths)
     wanted = {e.lower().lstrip(".") for e in extensions}
     sources = []
     for item in inputs:
@@ -94,14 +101,14 @@ def open_sources(inputs: Iterable[str], input_format: str = "auto",
         elif os.path.isdir(item):
             from pcheck.inputs.walk import walk
 
-            found = sorted(walk(item, wanted, ignore_files=ignore_files, hidden=hidden))
+            found = sorted(walk(item, wanted, ignore_files=ignore_files, hidden=hidden, skip=skip))
             if not found:
                 raise InputError(f"{item}: a directory with no documents ({', '.join(sorted(wanted))})")
             for path in found:  # found, not named: checked all the same, before anything is checked
                 _check_readable(path)
             sources += [_file_source(path, input_format, directory=True) for path in found]
         elif not os.path.exists(item) and any(c in item for c in "*?["):
-            found = sorted(p for p in glob.glob(item, recursive=True) if os.path.isfile(p))
+            found = sorted(p for p in glob.glob(item, recursive=True) if os.path.isfile(p) and not (skip and skip(p)))
             if not found:
                 raise InputError(f"{item}: no file matches")
             for path in found:
@@ -109,8 +116,24 @@ def open_sources(inputs: Iterable[str], input_format: str = "auto",
             sources += [_file_source(path, input_format) for path in found]
         else:
             _check_readable(item)
+            if skip and skip(item):
+                log.warning("warning: %s: read although --exclude-path matches it: it is named on the command line"
+                            " (or by --files-from)", item)
             sources.append(_file_source(item, input_format))
     return sources
+
+
+def _path_filter(patterns: Iterable[str]) -> Callable[[str], bool] | None:
+    """Whether --exclude-path leaves a path out (searched in it, with forward slashes); None without patterns."""
+    compiled = []
+    for pattern in patterns:
+        try:
+            compiled.append(re.compile(pattern))
+        except re.error as exc:
+            raise InputError(f"--exclude-path {pattern!r}: not a regular expression ({exc})") from None
+    if not compiled:
+        return None
+    return lambda path: any(p.search(path.replace(os.sep, "/")) for p in compiled)
 
 
 def _check_readable(item: str) -> None:
@@ -257,8 +280,14 @@ def iter_document(name: str, fmt: str, stdin: BinaryIO | None = None,
             own.append(anchors(text, fmt))
         return own[0]
 
+    from pcheck.inputs.ignores import ignored_result, scan
+
+    ignores = scan(text, fmt)
     for url, line, column in extract(text, fmt):
-        if "\ufffd" in url:
+        comment = ignores.by(line, column) if ignores is not None else None
+        if comment is not None:
+            yield ignored_result(url, name, line, column, comment)
+        elif "\ufffd" in url:
             yield invalid_result(url, name, line, "not valid UTF-8", column)
         else:
             yield link_item(url, name, line, column, base, here)

@@ -35,7 +35,7 @@ import os
 import re
 import stat
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import pathspec
@@ -73,8 +73,10 @@ class _Layer:
     rules: tuple[_Rule, ...]
 
 
-def walk(root: str, extensions: set[str], ignore_files: bool = True, hidden: bool = False) -> Iterator[str]:
-    """Paths of the files under `root` whose extension is in `extensions`, folder by folder, names sorted."""
+def walk(root: str, extensions: set[str], ignore_files: bool = True, hidden: bool = False,
+         skip: Callable[[str], bool] | None = None) -> Iterator[str]:
+    """Paths of the files under `root` whose extension is in `extensions`, folder by folder, names sorted;
+    `skip` (--exclude-path) leaves out a file or folder by its path (a folder's ending in "/")."""
     top, prefix = _top(root) if ignore_files else (root, "")
     layers: tuple[_Layer, ...] = ()
     if ignore_files and prefix:
@@ -91,7 +93,7 @@ def walk(root: str, extensions: set[str], ignore_files: bool = True, hidden: boo
             chain += _read_layers(folder, rel, files)
         kept = []
         for name in sorted(dirs):
-            if _skipped(name, rel + name, True, chain, hidden):
+            if _skipped(name, rel + name, True, chain, hidden) or (skip and skip(os.path.join(folder, name) + "/")):
                 continue
             kept.append(name)
             pending[os.path.join(folder, name)] = chain
@@ -99,9 +101,9 @@ def walk(root: str, extensions: set[str], ignore_files: bool = True, hidden: boo
         for name in sorted(files):
             if "." not in name or name.rsplit(".", 1)[-1].lower() not in extensions:
                 continue
-            if _skipped(name, rel + name, False, chain, hidden):
-                continue
             path = os.path.join(folder, name)
+            if _skipped(name, rel + name, False, chain, hidden) or (skip and skip(path)):
+                continue
             if os.path.islink(path) and not _inside(os.path.realpath(path), inside):
                 # git stores a link, not what it points at; lychee does not follow it either. Read,
                 # `docs/env.md -> /proc/self/environ` would put the environment in the report.
@@ -176,6 +178,12 @@ def _top(root: str) -> tuple[str, str]:
             return root, ""
         parts.append(name)
         here = parent
+
+
+def repository_top(path: str) -> str | None:
+    """The top of the repository holding `path` (the nearest folder with `.git`), or None outside one."""
+    top, _ = _top(path)
+    return top if os.path.lexists(os.path.join(top, NEVER_WALKED)) else None
 
 
 def _parents(top: str, prefix: str) -> tuple[_Layer, ...]:

@@ -1,21 +1,34 @@
-"""--dump's lines: the links a run would check, one per line, or one jsonl record each."""
+"""--dump's lines: the links a run would check, one per line, or one jsonl record each.
+
+A local link is checked on disk as it is read, so it reaches --dump as a record, not a Target: it is listed
+all the same, as its `file://` URL (with, in jsonl, the link as written), whatever was found on disk.
+"""
 
 from __future__ import annotations
 
 import json
 
-from pcheck.models import CheckResult, Target, redact_userinfo
+from pcheck.models import CheckResult, Outcome, Target, redact_userinfo
 from pcheck.output.reasons import reason, where
 from pcheck.output.reporter import printable
 
 DUMP_FORMATS = ("text", "jsonl")
 
 
-def dump_line(target: Target, fmt: str) -> str:
-    """The URL as written (secrets redacted, controls escaped), or {"url", "source", "line", "column"} as jsonl."""
-    url = redact_userinfo(target.url)
+def is_local_link(result: CheckResult) -> bool:
+    """Whether a record is a document's local link checked on disk (not one left out, nor a #place in itself)."""
+    return result.link is not None and result.url.startswith("file:") and result.outcome is not Outcome.EXCLUDED
+
+
+def dump_line(item: Target | CheckResult, fmt: str) -> str:
+    """The URL as written (secrets redacted, controls escaped), or {"url", "source", "line", "column"} as jsonl;
+    a local link's `file://` URL, and in jsonl its `link` as written too."""
+    url = redact_userinfo(item.url)
     if fmt == "jsonl":
-        return json.dumps({"url": url, "source": target.source, "line": target.line, "column": target.column})
+        record = {"url": url, "source": item.source, "line": item.line, "column": item.column}
+        if isinstance(item, CheckResult):
+            record["link"] = item.link
+        return json.dumps(record)
     return printable(url)
 
 

@@ -146,12 +146,13 @@ class Session:
         return Ending(reporter.summary, False, None)
 
     def dump(self, on_problem: Callable[[CheckResult], None] | None = None) -> Ending:
-        """--dump: write the links a run would check (after --include/--exclude) to the report; request none.
+        """--dump: write the links a run would check (after --include/--exclude), local ones too, to the report;
+        request none.
 
         What is not a link to check but a problem a run would report (an invalid line, a missing local
         file, an unreadable document) goes to `on_problem`, and counts in the Ending as in a run.
         """
-        from pcheck.output.dump import DUMP_FORMATS, dump_line
+        from pcheck.output.dump import DUMP_FORMATS, dump_line, is_local_link
 
         if self.plan.fmt not in DUMP_FORMATS:
             raise ConfigError("--dump writes text or jsonl (--format)")
@@ -159,9 +160,10 @@ class Session:
         stream = open_report(self.plan.output)
         with writing(stream, self.plan.output or STDOUT_NAME):
             for item in targets(self.config, list(self.plan.sources)):
-                if isinstance(item, Target):
+                if isinstance(item, Target) or is_local_link(item):  # a local link: checked on disk, listed too
                     stream.write(dump_line(item, self.plan.fmt) + "\n")
-                    continue
+                    if isinstance(item, Target):
+                        continue
                 summary.add(item)
                 if on_problem is not None and item.outcome not in (Outcome.ALIVE, Outcome.EXCLUDED):
                     on_problem(item)
