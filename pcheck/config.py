@@ -84,10 +84,8 @@ DEFAULT_MAX_CACHE_AGE = "1d"
 #: `pcheck watch`: the interval between rounds.
 DEFAULT_EVERY = "30s"
 DEFAULT_DISTRIBUTOR = "multiprocessing"
-#: URLs per Ray task.
-DEFAULT_SHARD_SIZE = 10_000
-#: Hosts a GitHub token (--github-token, GITHUB_TOKEN) is sent to, over https only: the site and its API,
-#: whose rate limits the token lifts. Not raw.githubusercontent.com or other github.io/CDN hosts.
+DEFAULT_SHARD_SIZE = 10_000  # URLs per Ray task
+#: Hosts a GitHub token (--github-token, GITHUB_TOKEN) is sent to, over https only: the site and its API, whose rate limits the token lifts.
 DEFAULT_GITHUB_HOSTS = ("github.com", "api.github.com")
 GITHUB_TOKEN_ENV = "GITHUB_TOKEN"
 #: Proxy URL schemes pcheck sends through (https://: TLS to the proxy itself); SOCKS is not supported.
@@ -96,8 +94,7 @@ PROXY_SCHEMES = ("http", "https")
 PROCESSES_ENV = "PCHECK_PROCESSES"
 #: Config.small_run when the user has not chosen --processes: a handful of URLs, an hour's edits to a README.
 SMALL_RUN = 16
-METHODS = ("head", "get")
-DISTRIBUTORS = (DEFAULT_DISTRIBUTOR, "ray")
+METHODS, DISTRIBUTORS = ("head", "get"), (DEFAULT_DISTRIBUTOR, "ray")
 
 
 def usable_cores() -> int:
@@ -299,6 +296,9 @@ class CheckConfig:
     #: --github-token (else GITHUB_TOKEN, read by the CLI): `Authorization: Bearer` to github_hosts over https only.
     github_token: str | None = field(default=None, repr=False)
     github_hosts: tuple[str, ...] = DEFAULT_GITHUB_HOSTS
+    #: --cookie-jar's cookies (http.cookiejar.Cookie each) and --basic-auth's (regex, `Basic ...`) pairs: secrets.
+    cookies: tuple = field(default=(), repr=False)
+    basic_auth: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         _refuse_unless([

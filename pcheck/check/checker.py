@@ -22,7 +22,8 @@ import requests
 import urllib3.exceptions
 
 from pcheck.anchors import MAX_PAGE_BYTES, AnchorReader
-from pcheck.check.auth import token_headers
+from pcheck.check.auth import basic_auth_headers, token_headers
+from pcheck.check.cookies import ChainCookies
 from pcheck.check.deadlines import DeadlineExceeded
 from pcheck.check.netguard import PrivateAddressRefused
 from pcheck.check.proxies import causes
@@ -199,6 +200,9 @@ class Checker:
         token = token_headers(url, self.config) if self.config.github_token else None
         if token:  # the GitHub token: for the URL as listed, and dropped as --header credentials are
             headers = {**headers, **token}
+        if self.config.basic_auth:  # --basic-auth: for the URL as listed, if it matches; dropped as --header's are
+            headers = basic_auth_headers(url, headers, self.config.basic_auth)
+        cookies = ChainCookies(self.config.cookies)  # the jar's, and what this chain's redirects set
         seen = {url}
         current = url
         hops = 0
@@ -209,8 +213,8 @@ class Checker:
             secure = secure or current.startswith("https:")
             own = self._host_headers(current, secure) if self.config.hosts else None
             try:
-                hop = self.transport.fetch(method, current, {**headers, **own} if own else headers, deadline,
-                                           self.page_limit, self.sink_for, self.config.timeout)
+                hop = self.transport.fetch(method, current, cookies.sent(current, {**headers, **own} if own else headers),
+                                           deadline, self.page_limit, self.sink_for, self.config.timeout)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a verdict
                 kind, detail = classify(exc)
                 return Answer(method, error=kind, detail=detail, final_url=current, redirects=hops, requests=sent)
@@ -221,6 +225,7 @@ class Checker:
                               retry_after=hop.retry_after, challenge=hop.challenge, page=hop.page,
                               quota_reset=hop.quota_reset if hops == 0 else None)
             target = urljoin(current, location)
+            cookies.take(current, hop.set_cookies)
             stop = None
             try:
                 key, _ = normalise(target)

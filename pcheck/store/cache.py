@@ -371,6 +371,7 @@ def _open(path: str) -> sqlite3.Connection:
 
 def _options_fingerprint(config: Config) -> str:
     """Every option that can change a verdict; the cache never mixes runs that differ in one."""
+    credentials = ([(c.domain, c.path, c.name, c.value, c.secure) for c in config.cookies], config.basic_auth)
     return json.dumps({
         "method": config.method, "accept": config.accept, "headers": sorted(config.headers),
         "user_agent": config.user_agent, "max_redirects": config.max_redirects,
@@ -378,4 +379,6 @@ def _options_fingerprint(config: Config) -> str:
         "hosts": [(h, p.accept, sorted(p.headers)) for h, p in config.hosts],
         # A link alive with a token may not be without one; the token itself is never stored.
         "github_token": hashlib.sha256(config.github_token.encode()).hexdigest() if config.github_token else None,
+        # --cookie-jar's cookies and --basic-auth's rules, by a digest: a link alive with them may not be without.
+        "credentials": hashlib.sha256(repr(credentials).encode("utf-8", "surrogatepass")).hexdigest() if any(credentials) else None,
     }, sort_keys=True, default=list)
