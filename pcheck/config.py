@@ -252,7 +252,7 @@ class HostPolicy:
     """Per-host settings from a config file's [hosts."name"] table; None means the run's own."""
 
     max_per_host: int | None = None
-    headers: tuple[tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # credentials among them, basic_auth's too
     accept: tuple[tuple[int, int], ...] | None = None
     host_interval: float | None = None
 

@@ -129,3 +129,17 @@ def test_the_cache_tells_credentials_apart(lab, tmp_path):
     second = run_pcheck("check", url, *cache)
     assert [r["outcome"] for r in jsonl(second)] == ["blocked"], second.stderr
     assert ENCODED.encode() not in (tmp_path / "cache.sqlite").read_bytes()  # (the URL names the password)
+
+
+def test_no_credential_is_in_a_config_repr(tmp_path):
+    from pcheck.cli.configfile import HOST_HEADERS, _host_policy
+    from pcheck.cli.credentials import load_cookie_jar, parse_basic_auth
+    from pcheck.config import Config
+
+    jar = tmp_path / "cookies.txt"
+    jar.write_text(f"# Netscape HTTP Cookie File\nexample.com\tFALSE\t/\tFALSE\t0\tsid\t{PASSWORD}\n")
+    host = _host_policy("pcheck.toml", "a.test", {"basic_auth": f"alice:{PASSWORD}"}, HOST_HEADERS)
+    config = Config(processes=1, cookies=load_cookie_jar(str(jar)), basic_auth=(parse_basic_auth(f". alice:{PASSWORD}"),),
+                    hosts=(("a.test", host),))
+    assert config.cookies and config.basic_auth and config.hosts[0][1].headers
+    never_shown(repr(config), repr(config.for_workers()), repr(host))
