@@ -83,9 +83,8 @@ DEFAULT_CACHE_PATH = os.path.join(".pcheck", "cache.sqlite")
 DEFAULT_MAX_CACHE_AGE = "1d"
 DEFAULT_EVERY = "30s"  #: `pcheck watch`: the interval between rounds
 DEFAULT_DISTRIBUTOR = "multiprocessing"
-DEFAULT_SHARD_SIZE = 10_000  #: URLs per Ray task
-#: Hosts a GitHub token (--github-token, GITHUB_TOKEN) is sent to, over https only: the site and its API,
-#: whose rate limits the token lifts. Not raw.githubusercontent.com or other github.io/CDN hosts.
+DEFAULT_SHARD_SIZE = 10_000  # URLs per Ray task
+#: Hosts a GitHub token (--github-token, GITHUB_TOKEN) is sent to, over https only: the site and its API, whose rate limits the token lifts.
 DEFAULT_GITHUB_HOSTS = ("github.com", "api.github.com")
 GITHUB_TOKEN_ENV = "GITHUB_TOKEN"
 #: Proxy URL schemes pcheck sends through (https://: TLS to the proxy itself); SOCKS is not supported.
@@ -252,7 +251,7 @@ class HostPolicy:
     """Per-host settings from a config file's [hosts."name"] table; None means the run's own."""
 
     max_per_host: int | None = None
-    headers: tuple[tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # credentials among them, basic_auth's too
     accept: tuple[tuple[int, int], ...] | None = None
     host_interval: float | None = None
 
@@ -289,14 +288,15 @@ class CheckConfig:
     backoff_base: float = DEFAULT_BACKOFF_BASE_S
     backoff_cap: float = DEFAULT_BACKOFF_CAP_S
     hosts: tuple[tuple[str, HostPolicy], ...] = ()  #: (host, policy) pairs: lower-case punycode, matched exactly
-    #: --proxy: every request goes through it instead of HTTP_PROXY/HTTPS_PROXY/ALL_PROXY (NO_PROXY still applies).
-    #: None: the environment's, read by each worker process. Kept out of repr: it may hold a password.
+    #: --proxy, for HTTP(S)_PROXY/ALL_PROXY (NO_PROXY still applies; None: the environment's); may hold a password.
     proxy: str | None = field(default=None, repr=False)
-    #: --github-token (else GITHUB_TOKEN, read by the CLI): `Authorization: Bearer` to github_hosts over https only.
-    github_token: str | None = field(default=None, repr=False)
+    github_token: str | None = field(default=None, repr=False)  #: Bearer to github_hosts, https only
     github_hosts: tuple[str, ...] = DEFAULT_GITHUB_HOSTS
     redirects: str = DEFAULT_REDIRECTS  #: --redirects: allow, warn or fail (check/policies.py)
     require_https: bool = False  #: --require-https: an http:// link with a live https:// twin is broken
+    #: --cookie-jar's cookies (http.cookiejar.Cookie each) and --basic-auth's (regex, `Basic ...`) pairs: secrets.
+    cookies: tuple = field(default=(), repr=False)
+    basic_auth: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         _refuse_unless([

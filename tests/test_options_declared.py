@@ -82,7 +82,7 @@ def test_a_duration_may_be_a_number_of_seconds_in_the_file_at_the_top_level_as_i
 
 def test_the_file_and_host_tables_take_exactly_the_declared_keys():
     assert set(FILE_TYPES) == {d.name for d in declared(Options) if d.spec.in_file}
-    assert set(HOST_TYPES) | set(HOST_HEADERS) == {d.name for d in declared(Options) if d.spec.per_host} | {"headers"}
+    assert set(HOST_TYPES) | set(HOST_HEADERS) == {d.name for d in declared(Options) if d.spec.per_host} | {"headers", "basic_auth"}
     assert "github_token" not in FILE_TYPES  # a token does not belong in a file kept next to the docs
 
 

@@ -6,10 +6,16 @@ opens the account's repositories, so it goes only to a URL listed as https on on
 listed: a redirect keeps it only while the origin stays the same (the checker's
 `redirect_headers` drops it at the first change of host, port or scheme, and it is never added
 again), and an Authorization the user set (--header, a [hosts] table) wins over it.
+
+`--basic-auth 'REGEX USER:PASSWORD'` is decided the same way, once per attempt from the URL as listed
+(the first rule whose regex it matches), dropped at the first change of origin, and it wins over an
+Authorization from --header or the token: it names these URLs. A [hosts] table's `basic_auth` is one of
+that host's headers (cli/configfile.py), sent to that host only, as its other headers are.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -33,3 +39,20 @@ def _user_authorization(config: CheckConfig, host: str) -> bool:
     policy = config.host_policy(host) if config.hosts else None
     named = [name for name, _ in config.headers] + [name for name, _ in (policy.headers if policy else ())]
     return any(name.lower() == "authorization" for name in named)
+
+
+def basic_auth_headers(url: str, headers: dict[str, str], rules: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """`headers` with `Authorization: Basic` of the first --basic-auth rule whose regex `url` matches (else as is)."""
+    value = next((value for pattern, value in rules if re.search(pattern, url)), None)
+    if value is None:
+        return headers
+    return {**{name: v for name, v in headers.items() if name.lower() != "authorization"}, "Authorization": value}
+
+
+def listed_credentials(url: str, headers: dict[str, str], config: CheckConfig) -> dict[str, str]:
+    """`headers` (--header's) with the credentials for the URL as listed: the GitHub token, then --basic-auth.
+    Each is dropped as --header's credentials are, at the first hop that leaves the origin."""
+    token = token_headers(url, config) if config.github_token else None
+    if token:
+        headers = {**headers, **token}
+    return basic_auth_headers(url, headers, config.basic_auth) if config.basic_auth else headers

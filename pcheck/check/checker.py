@@ -22,7 +22,8 @@ import requests
 import urllib3.exceptions
 
 from pcheck.anchors import MAX_PAGE_BYTES, AnchorReader
-from pcheck.check.auth import token_headers
+from pcheck.check.auth import listed_credentials
+from pcheck.check.cookies import ChainCookies
 from pcheck.check.deadlines import DeadlineExceeded
 from pcheck.check.netguard import PrivateAddressRefused
 from pcheck.check.policies import https_twin, redirect_said, twin_works
@@ -208,10 +209,8 @@ class Checker:
     def _attempt(self, url: str, method: str) -> Answer:
         """Follow redirects by hand (requests would download each redirect body) under one deadline."""
         deadline = time.monotonic() + self.config.timeout
-        headers = self.base_headers  # --header: loses its credentials at the first change of origin
-        token = token_headers(url, self.config) if self.config.github_token else None
-        if token:  # the GitHub token: for the URL as listed, and dropped as --header credentials are
-            headers = {**headers, **token}
+        headers = listed_credentials(url, self.base_headers, self.config)  # --header, the token, --basic-auth
+        cookies = ChainCookies(self.config.cookies)  # the jar's, and what this chain's redirects set
         seen, trail = {url}, []
         current = url
         hops = 0
@@ -222,8 +221,8 @@ class Checker:
             secure = secure or current.startswith("https:")
             own = self._host_headers(current, secure) if self.config.hosts else None
             try:
-                hop = self.transport.fetch(method, current, {**headers, **own} if own else headers, deadline,
-                                           self.page_limit, self.sink_for, self.config.timeout)
+                hop = self.transport.fetch(method, current, cookies.sent(current, {**headers, **own} if own else headers),
+                                           deadline, self.page_limit, self.sink_for, self.config.timeout)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a verdict
                 kind, detail = classify(exc)
                 return Answer(method, error=kind, detail=detail, final_url=current, redirects=hops, requests=sent)
@@ -234,6 +233,7 @@ class Checker:
                               retry_after=hop.retry_after, challenge=hop.challenge, page=hop.page,
                               quota_reset=hop.quota_reset if hops == 0 else None, trail=tuple(trail))
             target = urljoin(current, location)
+            cookies.take(current, hop.set_cookies)
             stop = None
             try:
                 key, _ = normalise(target)

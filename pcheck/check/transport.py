@@ -169,6 +169,8 @@ class Hop:
     quota_reset: str | None = None
     #: The body, when asked for (a page whose anchors a #fragment names): see Transport.fetch.
     page: Page | None = None
+    #: A redirect's `Set-Cookie` headers (check/cookies.py keeps them for the rest of its chain).
+    set_cookies: tuple[str, ...] = ()
 
 
 class Transport:
@@ -251,6 +253,7 @@ class Transport:
             answered.get("cf-mitigated", "").lower() == "challenge",
             (answered.get("RateLimit-Reset") or answered.get("X-RateLimit-Reset") or "")
             if left is not None and left.strip() == "0" else None,
+            set_cookies=tuple(answered.getlist("Set-Cookie")) if 300 <= response.status < 400 else (),
         )
         if page_limit is not None and 200 <= response.status < 300:
             if body_s is not None:

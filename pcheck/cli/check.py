@@ -30,7 +30,8 @@ def run_check(ctx: typer.Context, **values: Any) -> None:
             verbosity=o.verbosity, color=o.color,
             resume=o.resume, cache_path=o.cache_path if o.cache else None,
             max_cache_age_s=parse_duration(o.max_cache_age, "--max-cache-age") if o.cache else 0.0,
-            other_inputs=tuple(p for p in (o.config_path, o.ca_bundle, o.render_from, o.files_from) if p and p != "-"),
+            other_inputs=tuple(p for p in (o.config_path, o.ca_bundle, o.render_from, o.files_from, o.cookie_jar)
+                               if p and p != "-"),
         )
         session = Session(config, plan)
         if o.dump:

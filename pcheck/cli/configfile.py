@@ -1,8 +1,8 @@
 """pcheck.toml, or [tool.pcheck] in pyproject.toml: options a project keeps next to its docs.
 
 Keys mirror the long options (`max_per_host = 16`, `exclude = ["^https://internal"]`);
-`[hosts."example.com"]` tables set max_per_host, headers and accept for one
-host. An unknown key is an error naming the file and the key: a typo must not
+`[hosts."example.com"]` tables set max_per_host, headers, basic_auth and accept
+for one host. An unknown key is an error naming the file and the key: a typo must not
 silently change nothing.
 """
 
@@ -20,14 +20,16 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 from pcheck.config import HostPolicy, parse_accept, parse_duration, parse_header
+from pcheck.cli.credentials import basic_authorization
 from pcheck.errors import ConfigError
 
 CONFIG_NAME = "pcheck.toml"
 
 #: Types: config-file key -> the TOML types its value may have (lists stand for repeatable options).
 Types = dict[str, tuple[type, ...]]
-#: A [hosts."name"] table's own key, beside the options declared per host: a table of header names and values.
-HOST_HEADERS: Types = {"headers": (dict,)}
+#: A [hosts."name"] table's own keys, beside the options declared per host: a table of header names and values,
+#: and `basic_auth = "USER:PASSWORD"` (sent as that host's `Authorization: Basic` header).
+HOST_HEADERS: Types = {"headers": (dict,), "basic_auth": (str,)}
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,11 @@ def _host_policy(where: str, host: str, table: Any, host_types: Types) -> HostPo
         _check_type(where, f"hosts.{host}.{key}", value, host_types, key)
     accept = table.get("accept")
     headers = tuple(parse_header(f"{k}: {v}") for k, v in table.get("headers", {}).items())
+    if "basic_auth" in table:
+        name = f"{where}: 'hosts.{host}.basic_auth'"
+        if any(k.lower() == "authorization" for k, _ in headers):
+            raise ConfigError(f"{name} and an Authorization header: give one")
+        headers += (("Authorization", basic_authorization(table["basic_auth"], name)),)
     interval = table.get("host_interval")
     return HostPolicy(
         max_per_host=table.get("max_per_host"),

@@ -63,6 +63,7 @@ from pcheck.config import (
     parse_header,
     small_run_limit,
 )
+from pcheck.cli.credentials import load_cookie_jar, parse_basic_auths
 from pcheck.errors import ConfigError
 from pcheck.inputs.remaps import parse_remap
 
@@ -204,6 +205,14 @@ class Options:
                                       shown_default=f"env `{GITHUB_TOKEN_ENV}`",
                                       help="Sent as `Authorization: Bearer` to `https://github.com` and "
                                            "`https://api.github.com` only (see GitHub token); never a file key.")
+    cookie_jar: str | None = option(None, "--cookie-jar", metavar="FILE", config="cookies", convert=load_cookie_jar,
+                                    help="Send the cookies of FILE (Netscape format, as curl and browsers export them) "
+                                         "to their domains and paths; read, never written (see Cookies and basic auth).")
+    basic_auth: tuple[str, ...] = option((), "--basic-auth", metavar="'REGEX USER:PASSWORD'", config="basic_auth",
+                                         convert=parse_basic_auths,
+                                         help="`Authorization: Basic` for URLs matching REGEX (repeatable, the first "
+                                              "match wins), dropped when a redirect leaves the origin; also "
+                                              "`basic_auth = \"USER:PASSWORD\"` in a host table.")
     insecure: bool = option(False, "--insecure", config="verify_tls", convert=_verify,
                             help="Skip TLS certificate verification (warns).")
     ca_bundle: str | None = option(None, "--ca-bundle", metavar="FILE", config="ca_bundle",

@@ -19,6 +19,9 @@ requests and concurrent requests, which is how tests prove keep-alive and
   /outage/<s>/<k>           503 for s seconds from the first request to outage k on that address, then 200
                             (a host restarting: every URL under it, ?i=1, ?i=2, shares the outage)
   /challenge                403 with cf-mitigated: challenge
+  /set-cookie-redirect?name=N&value=V&url=U[&attrs=A]  302 to U with Set-Cookie: N=V plus A (`; Path=/` if not given)
+  /needs-cookie/<name>      200 when the request's Cookie header holds a cookie <name>, else 403
+  /needs-basic/<user>/<pw>  200 with `Authorization: Basic` of user:pw, else 401 (WWW-Authenticate: Basic)
   /sitemap/<n>.xml          a urlset of n absolute URLs here (/ok?s=<i>), one a line from line 3;
                             (.xml.gz: gzipped; a name may come before n: /sitemap/sitemap-<n>.xml)
   /sitemap-index/<k>/<n>.xml  a sitemap index of k children /sitemap/<n>.xml?part=<j> (.xml.gz: gzipped)

@@ -80,6 +80,7 @@ class Connection(asyncio.Protocol):
         self.buffer = b""
         self.busy = False  # a request is being answered
         self.close_after = False
+        self.headers: tuple[tuple[str, str], ...] = ()  # the request being answered: its headers (routes read them)
         self.task: asyncio.Task | None = None
         self.can_write = asyncio.Event()
         self.can_write.set()
@@ -131,6 +132,7 @@ class Connection(asyncio.Protocol):
                 k.lower() == "connection" and v.lower() == "close" for k, v in headers
             )
             self.lab.log.append(LoggedRequest(self.address, method, target, headers, time.monotonic()))
+            self.headers = headers
             self.busy = True
             stats = self.stats
             stats.requests += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import collections
 import gzip
 import html
@@ -230,6 +231,17 @@ class Lab:
         elif name == "headers":  # /headers?code=N&Name=value...: status N with those headers (a rate-limit quota)
             params = [(k, v) for k, v in parse_qsl(query) if k not in ("code", "i")]
             conn.simple(int(dict(parse_qsl(query)).get("code", "200")), head, params)
+        elif name == "set-cookie-redirect":  # 302 to url with Set-Cookie: name=value (and attributes, if given)
+            params = dict(parse_qsl(query))
+            cookie = f"{params.get('name', 'c')}={params.get('value', '1')}" + params.get("attrs", "; Path=/")
+            conn.simple(302, head, [("Location", params.get("url", "/ok")), ("Set-Cookie", cookie)])
+        elif name == "needs-cookie" and len(args) == 1:  # 200 when a Cookie header holds the cookie named, else 403
+            sent = [c.strip().partition("=")[0] for k, v in conn.headers if k.lower() == "cookie" for c in v.split(";")]
+            conn.simple(200 if args[0] in sent else 403, head)
+        elif name == "needs-basic" and len(args) == 2:  # 200 with Authorization: Basic user:password, else 401
+            wanted = "Basic " + base64.b64encode(f"{args[0]}:{args[1]}".encode()).decode()
+            ok = any(k.lower() == "authorization" and v == wanted for k, v in conn.headers)
+            conn.simple(200 if ok else 401, head, None if ok else [("WWW-Authenticate", 'Basic realm="lab"')])
         elif name == "challenge":
             conn.simple(403, head, [("cf-mitigated", "challenge")])
         elif name == "__lab" and args == ["stats"]:

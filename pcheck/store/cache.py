@@ -373,6 +373,7 @@ def _open(path: str) -> sqlite3.Connection:
 
 def _options_fingerprint(config: Config) -> str:
     """Every option that can change a verdict; the cache never mixes runs that differ in one."""
+    credentials = ([(c.domain, c.path, c.name, c.value, c.secure) for c in config.cookies], config.basic_auth)
     return json.dumps({
         "method": config.method, "accept": config.accept, "headers": sorted(config.headers),
         "user_agent": config.user_agent, "max_redirects": config.max_redirects,
@@ -383,4 +384,7 @@ def _options_fingerprint(config: Config) -> str:
         # Said only when not the default, so a cache written before these options is still read.
         **({"redirects": config.redirects} if config.redirects != "allow" else {}),
         **({"require_https": True} if config.require_https else {}),
+        # --cookie-jar's cookies and --basic-auth's rules, by a digest: a link alive with them may not be without.
+        **({"credentials": hashlib.sha256(repr(credentials).encode("utf-8", "surrogatepass")).hexdigest()}
+           if any(credentials) else {}),
     }, sort_keys=True, default=list)
