@@ -132,3 +132,13 @@ def test_exclude_path_is_a_config_file_key_and_a_bad_one_is_a_usage_error(lab, t
     assert proc.returncode == 0 and proc.stdout.splitlines() == [lab.url("ok?a")], proc.stderr
     proc = run_pcheck("check", "docs", "--dump", "--exclude-path", "(bad", cwd=tmp_path)
     assert proc.returncode == 2 and "--exclude-path" in proc.stderr and "(bad" in proc.stderr, proc.stderr
+
+
+def test_o_naming_the_pcheckignore_read_is_refused_and_the_file_kept(tmp_path, monkeypatch):
+    from conftest import run_pcheck
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".pcheckignore").write_text("^https://ignored\\.example/\n")
+    proc = run_pcheck("http://127.0.0.1:1/", "--no-progress", "-o", ".pcheckignore")
+    assert proc.returncode == 2 and "is also an input" in proc.stderr, proc.stderr
+    assert (tmp_path / ".pcheckignore").read_text() == "^https://ignored\\.example/\n"

@@ -10,7 +10,7 @@ from pcheck.cli import options as opt
 from pcheck.cli.declare import CHECK, command
 from pcheck.cli.exits import ending_code, fail
 from pcheck.cli.prepare import prepare
-from pcheck.config import parse_duration
+from pcheck.config import Config, parse_duration
 from pcheck.errors import PcheckError
 
 
@@ -30,8 +30,8 @@ def run_check(ctx: typer.Context, **values: Any) -> None:
             verbosity=o.verbosity, color=o.color,
             resume=o.resume, cache_path=o.cache_path if o.cache else None,
             max_cache_age_s=parse_duration(o.max_cache_age, "--max-cache-age") if o.cache else 0.0,
-            other_inputs=tuple(p for p in (o.config_path, o.ca_bundle, o.render_from, o.files_from, o.cookie_jar)
-                               if p and p != "-"),
+            other_inputs=tuple(p for p in (o.config_path, o.ca_bundle, o.render_from, o.files_from, o.cookie_jar,
+                                           *ignore_files(config)) if p and p != "-"),
         )
         session = Session(config, plan)
         if o.dump:
@@ -52,3 +52,8 @@ def run_check(ctx: typer.Context, **values: Any) -> None:
 
 #: The command typer sees: `run_check` with a parameter for every option declared for check (cli.options).
 check = command(opt.Options, CHECK, run_check, opt.leading_parameters())
+
+
+def ignore_files(config: Config) -> set[str]:
+    """The .pcheckignore files the run read (its rules say `file:line`): inputs -o must not overwrite."""
+    return {where.rsplit(":", 1)[0] for _, where in config.ignore_rules}
