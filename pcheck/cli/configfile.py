@@ -19,8 +19,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
+from pcheck.cli.credentials import basic_authorization, read_settings_file
 from pcheck.config import HostPolicy, parse_accept, parse_duration, parse_header
-from pcheck.cli.credentials import basic_authorization
 from pcheck.errors import ConfigError
 
 CONFIG_NAME = "pcheck.toml"
@@ -117,9 +117,8 @@ def _check_type(where: str, name: str, value: Any, types: Types, key: str | None
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except OSError as exc:
-        raise ConfigError(f"{path}: {exc.strerror or exc}") from None
+        return tomllib.loads(read_settings_file(str(path), str(path)).decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid TOML (not UTF-8)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None

@@ -8,7 +8,9 @@ password as `***`: never a cookie's value or a password. The checker gets the re
 from __future__ import annotations
 
 import base64
+import os
 import re
+import stat
 import time
 from http.cookiejar import Cookie
 
@@ -28,10 +30,7 @@ def load_cookie_jar(path: str | None) -> tuple[Cookie, ...]:
         return ()
     name = f"--cookie-jar {path}"
     try:
-        with open(path, encoding="utf-8", newline="") as f:
-            text = f.read()
-    except OSError as exc:
-        raise ConfigError(f"{name}: {exc.strerror or exc}") from None
+        text = read_settings_file(path, name).decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{name}: not a text file of cookies (UTF-8)") from None
     now, cookies = time.time(), []
@@ -104,3 +103,22 @@ def basic_authorization(credentials: str, name: str) -> str:
         raise ConfigError(f"{name}: expected USER:PASSWORD, printable, with a colon (the value is not shown)")
     return "Basic " + base64.b64encode(credentials.encode("utf-8", "surrogateescape")).decode("ascii")
 
+
+#: The largest settings file read (a config file, a cookie jar): far past any real one.
+MAX_SETTINGS_BYTES = 16 * 1024 * 1024
+
+
+def read_settings_file(path: str, name: str) -> bytes:
+    """The whole of a settings file, which must be a regular file of at most MAX_SETTINGS_BYTES: a FIFO
+    must not hold the run waiting for a writer, nor /dev/zero fill the memory. ConfigError naming `name`."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise ConfigError(f"{name}: not a regular file")
+            data = f.read(MAX_SETTINGS_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{name}: {exc.strerror or exc}") from None
+    if len(data) > MAX_SETTINGS_BYTES:
+        raise ConfigError(f"{name}: larger than {MAX_SETTINGS_BYTES >> 20} MiB")
+    return data
