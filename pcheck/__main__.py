@@ -36,7 +36,10 @@ def main(args: list[str] | None = None) -> None:
             if signals.received.first is not None:  # it landed where it could not unwind (see _quiet_interrupts)
                 raise SystemExit(signals.received.exit_status())
             _workers_skip_the_console_script()
-            run(args)
+            try:
+                run(args)
+            except KeyboardInterrupt:  # a signal during the run's own clean-up, after its handlers: end as it says
+                raise SystemExit(signals.received.exit_status()) from None
     finally:
         sys.unraisablehook = hook
         main_module.__spec__ = spec  # an in-process caller gets its own main module back

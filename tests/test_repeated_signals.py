@@ -64,3 +64,21 @@ def test_the_same_signal_twice_while_the_report_is_finished_does_not_cut_it(tmp_
     out = Kept()
     finish_report(Reporter(), out, "report", 1.0, True)  # type: ignore[arg-type]
     assert out.kept == "summary begins\nsummary ends\n"
+
+
+def test_a_signal_during_the_clean_up_after_a_run_still_ends_with_its_status(monkeypatch):
+    """A second Ctrl-C can land after the run's handlers are gone (stopping helper processes, exiting):
+    the process must still end with 128 + the first signal, not die by SIGINT with a traceback."""
+    import pcheck.__main__ as entry
+    import pcheck.cli.app
+    from pcheck.run import signals
+
+    def run_then_interrupted_in_clean_up(args):  # type: ignore[no-untyped-def]
+        signals.received.received.append(signal.SIGINT)  # the first, handled by the run
+        raise signals.Interrupted  # the second, from the handler in force during the clean-up
+
+    monkeypatch.setattr(pcheck.cli.app, "run", run_then_interrupted_in_clean_up)
+    monkeypatch.setattr(entry, "_start_workers_early", lambda args: None)
+    with pytest.raises(SystemExit) as ended:
+        entry.main(["check", "http://127.0.0.1:1/"])
+    assert ended.value.code == 130
