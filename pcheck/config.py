@@ -84,7 +84,7 @@ DEFAULT_MAX_CACHE_AGE = "1d"
 DEFAULT_EVERY = "30s"  #: `pcheck watch`: the interval between rounds
 DEFAULT_DISTRIBUTOR = "multiprocessing"
 DEFAULT_SHARD_SIZE = 10_000  # URLs per Ray task
-#: Hosts a GitHub token (--github-token, GITHUB_TOKEN) is sent to, over https only: the site and its API, whose rate limits the token lifts.
+#: Hosts a GitHub token is sent to, over https only: the site and its API, whose rate limits it lifts.
 DEFAULT_GITHUB_HOSTS = ("github.com", "api.github.com")
 GITHUB_TOKEN_ENV = "GITHUB_TOKEN"
 #: Proxy URL schemes pcheck sends through (https://: TLS to the proxy itself); SOCKS is not supported.

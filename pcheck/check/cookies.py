@@ -5,8 +5,9 @@ A `Set-Cookie` on a redirect is taken by http.cookiejar's rules (`DefaultCookieP
 cookies for itself or a domain it is in, never for another) and sent on the later hops whose domain,
 path and scheme fit it; it is forgotten when the chain ends, and never written to the jar's file.
 An IP address is its own domain and no other's (RFC 6265): http.cookiejar would let 127.0.0.1 set a
-cookie for `Domain=0.0.1`, and send it on to 10.0.0.1. The `Cookie` header is built per hop, after `redirect_headers` has dropped a --header Cookie that left
-its origin, so a cookie reaches only the hosts its own domain names.
+cookie for `Domain=0.0.1`, and send it on to 10.0.0.1. The `Cookie` header is built per hop, after
+`redirect_headers` has dropped a --header Cookie that left its origin, so a cookie reaches only the hosts
+its own domain names.
 """
 
 from __future__ import annotations

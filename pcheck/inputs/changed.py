@@ -8,8 +8,9 @@ through a symlinked folder or `..` is still found. What is not a local file
 
 git is asked once per repository the inputs are in (a file belongs to the
 deepest repository already met above it, else git says which), every call
-bounded in time; a file in a submodule counts as the outer repository sees it. Outside a git repository, with no git to run, or with a REF git does not
-know, the run stops before anything is checked (ConfigError/InputError: exit 2).
+bounded in time; a file in a submodule counts as the outer repository sees it.
+Outside a git repository, with no git to run, or with a REF git does not know,
+the run stops before anything is checked (ConfigError/InputError: exit 2).
 """
 
 from __future__ import annotations
