@@ -84,3 +84,19 @@ def test_a_rule_that_makes_no_url_of_a_link_gives_an_invalid_record_saying_so(la
     assert (record["outcome"], record["url"]) == ("invalid", PRODUCTION + "ok")
     assert "--remap made it 'ftp://docs.example.org/guide/ok'" in record["detail"]
     assert not list(lab.log)
+
+
+def test_dump_jsonl_says_what_a_remapped_link_would_request(lab, tmp_path):
+    import json
+
+    from conftest import run_pcheck
+
+    listing = tmp_path / "urls.txt"
+    listing.write_text("https://docs.example.org/guide/a\nhttps://other.example.org/b\n")
+    rule = f"^https://docs\\.example\\.org/(.*)$ {lab.url('')}$1"
+    proc = run_pcheck(str(listing), "--dump", "--format", "jsonl", "--remap", rule)
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert records[0]["url"] == "https://docs.example.org/guide/a" and records[0]["checked_url"] == lab.url("guide/a")
+    assert "checked_url" not in records[1]
+    assert list(lab.log) == []

@@ -22,12 +22,14 @@ def is_local_link(result: CheckResult) -> bool:
 
 def dump_line(item: Target | CheckResult, fmt: str) -> str:
     """The URL as written (secrets redacted, controls escaped), or {"url", "source", "line", "column"} as jsonl;
-    a local link's `file://` URL, and in jsonl its `link` as written too."""
+    a local link's `file://` URL, and in jsonl its `link` as written too, or a remapped URL's `checked_url`."""
     url = redact_userinfo(item.url)
     if fmt == "jsonl":
         record = {"url": url, "source": item.source, "line": item.line, "column": item.column}
         if isinstance(item, CheckResult):
             record["link"] = item.link
+        elif item.checked_url is not None:  # --remap: what would be requested instead
+            record["checked_url"] = redact_userinfo(item.checked_url)
         return json.dumps(record)
     return printable(url)
 
