@@ -19,7 +19,7 @@ MAX_LINES = 400
 MAX_FLOORS = 8
 
 GROUND = {"config", "models", "urls", "errors", "anchors", "_version"}
-MIDDLE = {"inputs", "store", "output", "check"}
+MIDDLE = {"inputs", "store", "output", "check", "fix"}  # fix: `pcheck fix`'s editor, the step after output
 FOLDERS = {"cli", "run", "lab", *MIDDLE}  # lab: the embedded test site, a package of its own
 TOP_FILES = {"__init__", "__main__", *GROUND}
 MAY_IMPORT = {  # layer -> the layers it may import besides its own folder ("face" is pcheck/__init__.py)
@@ -28,7 +28,7 @@ MAY_IMPORT = {  # layer -> the layers it may import besides its own folder ("fac
     **{middle: {"ground"} for middle in MIDDLE}, "ground": {"ground"}, "lab": {"ground"},
 }
 
-# Imports from one middle folder (inputs, store, output, check) into another, (importer, imported).
+# Imports from one middle folder (inputs, store, output, check, fix) into another, (importer, imported).
 # None today: what two of them share lives on the ground floor (models.STDIN, config.REPORT_ERRORS).
 MIDDLE_IMPORTS_ALLOWED: set[tuple[str, str]] = set()
 

@@ -251,3 +251,9 @@ COLUMNS = [
 @pytest.mark.parametrize("fmt, text, expected", COLUMNS)
 def test_every_link_has_the_column_where_it_starts(fmt, text, expected):
     assert list(extract(text, fmt)) == expected
+
+
+def test_a_link_column_is_never_inside_a_code_span_holding_the_same_url_on_its_line():
+    text = "See `http://h/x` and ``http://h/x`` and [x](http://h/x), \\`http://h/x` too\n"
+    columns = [column for _, _, column in extract(text, "markdown")]
+    assert columns == [text.index("(http") + 2, text.index("\\`") + 3]

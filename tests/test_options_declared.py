@@ -14,6 +14,7 @@ from pcheck.cli.configfile import HOST_HEADERS, load_config
 from pcheck.cli.declare import (
     CHECK,
     DEMO,
+    FIX,
     WATCH,
     config_values,
     declared,
@@ -41,7 +42,7 @@ def test_the_readme_options_table_is_the_one_the_declarations_make():
         "README.md's options table is stale: run `python -m pcheck.cli.options README.md`")
 
 
-@pytest.mark.parametrize("command", [CHECK, WATCH, DEMO])
+@pytest.mark.parametrize("command", [CHECK, WATCH, FIX, DEMO])
 def test_every_option_declared_for_a_command_is_in_its_help_and_no_other(command, capsys):
     from typer.testing import CliRunner
 

@@ -1,6 +1,6 @@
 """The `pcheck` command: a typer app whose commands live one per module. Thin on purpose.
 
-  argv -> typer -> cli.check / cli.watch / cli.demo -> cli.options (Options -> Config)
+  argv -> typer -> cli.check / cli.watch / cli.fix / cli.demo -> cli.options (Options -> Config)
        -> run.session (the run) -> cli.exits (Ending or PcheckError -> exit code)
 """
 
@@ -16,6 +16,7 @@ from pcheck._version import __version__
 from pcheck.cli.check import check
 from pcheck.cli.demo import demo
 from pcheck.cli.exits import ExitCode, signal_code
+from pcheck.cli.fix import fix
 from pcheck.cli.watch import watch
 from pcheck.run import signals
 
@@ -33,6 +34,7 @@ app = typer.Typer(
 # short_help: click cuts a command's first line at 45 characters in `pcheck --help` otherwise.
 app.command("check", short_help="Check URLs from lists, documents, stdin and arguments (the default).")(check)
 app.command("watch", short_help="Re-check the URLs every interval, printing only what changed.")(watch)
+app.command("fix", short_help="Rewrite links that moved for good (301, 308) to where they went.")(fix)
 app.command("demo", short_help="Check a mixed list against the embedded local site, offline.")(demo)
 
 #: What a first argument may be without meaning `check`: a command, or an option of the app itself.

@@ -21,8 +21,9 @@ import typer
 
 from pcheck.errors import ConfigError
 
-CHECK, WATCH, DEMO = "check", "watch", "demo"
-BOTH = frozenset({CHECK, WATCH})
+CHECK, WATCH, DEMO, FIX = "check", "watch", "demo", "fix"
+#: The commands that check documents' links as `check` does (an option's default commands).
+BOTH = frozenset({CHECK, WATCH, FIX})
 
 
 @dataclass(frozen=True)

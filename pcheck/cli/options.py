@@ -1,4 +1,4 @@
-"""Every option of `check` and `watch`, declared once, and how they become the run's Config.
+"""Every option of `check`, `watch` and `fix`, declared once, and how they become the run's Config.
 
 Each option is one field of `Options` (cli.declare derives the typer
 parameters, the config file's types and the README's table from it). A
@@ -20,6 +20,7 @@ from pcheck.cli.declare import (
     BOTH,
     CHECK,
     DEMO,
+    FIX,
     WATCH,
     config_values,
     declared,
@@ -113,6 +114,11 @@ class Options:
                         duration=True, help="Interval between rounds: `30s`, `5m`, `1h` (at most `30d`).")
     rounds: int | None = option(None, "--rounds", metavar="N", commands=frozenset({WATCH}), in_file=False,
                                 shown_default="never", help="Stop after this many rounds.")
+    write: bool = option(False, "--write", commands=frozenset({FIX}), in_file=False,
+                         help="Rewrite the files (each atomically, its mode kept; one changed since it was read is "
+                              "not written: exit 2) instead of printing the diff (exit 1 when there is one).")
+    temporary: bool = option(False, "--temporary", commands=frozenset({FIX}), in_file=False,
+                             help="Also rewrite links that answered through temporary redirects (302, 303, 307).")
     processes: int | None = option(
         None, "-p", "--processes", metavar="N", config="processes", commands=BOTH | {DEMO},
         shown_default=f"usable cores (affinity-aware); env `{PROCESSES_ENV}`",
@@ -148,7 +154,7 @@ class Options:
                                      "refusals (429, 503) are the host's state is slowed further, then comes back "
                                      "within seconds (see Polite per host).")
     recheck_after: str = option(DEFAULT_RECHECK_AFTER, "--recheck-after", metavar="DURATION", config="recheck_after",
-                                convert=parse_duration, duration=True, commands=frozenset({CHECK}),
+                                convert=parse_duration, duration=True, commands=frozenset({CHECK, FIX}),
                                 help="Check a transient failure (timeout, refused connection, 5xx, 429) once more "
                                      "this long after it, before the report (`0`: never).")
     accept_transient: bool = option(False, "--accept-transient", config="accept_transient",
@@ -158,6 +164,7 @@ class Options:
     max_redirects: int = option(DEFAULT_MAX_REDIRECTS, "--max-redirects", metavar="N", config="max_redirects",
                                 help="Redirect hops followed (a loop stops at its first repeat; at most 1000).")
     redirects: str = option(DEFAULT_REDIRECTS, "--redirects", metavar="allow|warn|fail", config="redirects",
+                            commands=frozenset({CHECK, WATCH}),
                             help="A link that answers through redirects: `allow` (alive), `warn` (alive, and listed "
                                  "in the text report with where it ends), `fail` (`broken`, error `redirected`, the "
                                  "detail saying whether it is permanent: 301/308 at every hop).")
@@ -166,10 +173,11 @@ class Options:
                                       "alive is `broken` (`insecure_link`); one more request per http link, none for "
                                       "a URL naming a port other than 80.")
     remap: tuple[str, ...] = option((), "--remap", metavar="'REGEX REPLACEMENT'", config="remap", convert=_remaps,
+                                    commands=frozenset({CHECK, WATCH}),
                                     help="Check a link matching REGEX at REPLACEMENT instead (repeatable, the first "
                                          "match wins; lychee's `$1` groups): the record keeps the link in `url` and "
                                          "what was requested in `checked_url`; a rule without a replacement is exit 2.")
-    format: str = option(DEFAULT_FORMAT, "--format", metavar="FORMAT", commands=BOTH | {DEMO},
+    format: str = option(DEFAULT_FORMAT, "--format", metavar="FORMAT", commands=frozenset({CHECK, WATCH, DEMO}),
                          help=f"Report format: {', '.join(f'`{f}`' for f in FORMATS)} (`github`: annotations on "
                               "the lines in GitHub Actions; `sarif`: SARIF 2.1.0 for code scanning).",
                          help_for=((WATCH, "text (a line per change) or jsonl (a record per change)."),))
@@ -230,7 +238,7 @@ class Options:
                                     help="Also read the inputs from FILE (`-`: stdin), one path a line; blank lines "
                                          "and `#` comments skipped; a path that does not exist is an error naming "
                                          "FILE and its line.")
-    changed_since: str | None = option(None, "--changed-since", metavar="REF", commands=frozenset({CHECK}),
+    changed_since: str | None = option(None, "--changed-since", metavar="REF", commands=frozenset({CHECK, FIX}),
                                        in_file=False,
                                        help="Check only the documents git sees changed between revision REF and the "
                                             "working tree (committed, staged or not, untracked but not ignored), "
@@ -240,7 +248,7 @@ class Options:
     hidden: bool = option(False, "--hidden", help="Walk hidden files and folders (names starting with `.`) too.")
     host_stats: bool = option(False, "--host-stats", commands=frozenset({CHECK}),
                               help="Add per-host statistics to the report.")
-    no_progress: bool = option(False, "--no-progress", commands=frozenset({CHECK}),
+    no_progress: bool = option(False, "--no-progress", commands=frozenset({CHECK, FIX}),
                                help="No progress bar or status lines.")
     color: str = option(DEFAULT_COLOR, "--color", metavar="WHEN", commands=frozenset({CHECK}),
                         help=f"Colour the text report: {', '.join(f'`{c}`' for c in COLORS)} "

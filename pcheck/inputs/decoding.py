@@ -28,13 +28,22 @@ _NOT_AS_DECLARED = frozenset({"utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf
 
 def decode_document(data: bytes, fmt: str) -> str | None:
     """The text of a document in format `fmt` ("markdown", "html", "text"); None if it is not text."""
+    found = document_encoding(data, fmt)
+    if found is None:
+        return None
+    bom, encoding = found
+    return data[len(bom):].decode(encoding, "replace")
+
+
+def document_encoding(data: bytes, fmt: str) -> tuple[bytes, str] | None:
+    """How a document is encoded: its byte-order mark (b"" if none) and the codec of the rest; None if it is
+    not text. `pcheck fix` writes an edited document back with both."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
-            return data[len(bom):].decode(encoding, "replace")
+            return bom, encoding
     if b"\x00" in data:
         return None
-    encoding = _declared(data[:PRESCAN_BYTES]) if fmt == "html" else None
-    return data.decode(encoding or "utf-8", "replace")
+    return b"", (_declared(data[:PRESCAN_BYTES]) if fmt == "html" else None) or "utf-8"
 
 
 def _declared(head: bytes) -> str | None:

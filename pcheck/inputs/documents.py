@@ -32,6 +32,7 @@ _URL_ATTRIBUTES = {"href", "src", "cite", "action", "poster", "data"}
 #: Attributes whose empty value is still a link (to the page itself); an empty form action is just the default.
 _MUST_NAME = {"href", "src"}
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+_BACKTICKS = re.compile("`+")
 # What GitHub autolinks in prose: a URL with a scheme, `www.` and a domain, or an e-mail address.
 _GFM_AUTOLINK = re.compile(r"(?:https?://|ftp://|www\.|[^\s@]+@[^\s@]+\.)", re.IGNORECASE)
 #: Any top-level domain (letters, then letters, digits or hyphens), for linkify's list.
@@ -55,11 +56,13 @@ def extract(text: str, fmt: str) -> Iterator[tuple[str, int, int | None]]:
         found = _text(text)
     else:
         raise ValueError(f"unknown document format {fmt!r}")
-    yield from _with_columns(text, found)
+    yield from _with_columns(text, found, code_spans=fmt == "markdown")
 
 
-def _with_columns(text: str, found: Iterator[tuple[str, int, str | None]]) -> Iterator[tuple[str, int, int | None]]:
-    """Each link's column: found again on its line (as written there), after the previous link of that line."""
+def _with_columns(text: str, found: Iterator[tuple[str, int, str | None]],
+                  code_spans: bool = False) -> Iterator[tuple[str, int, int | None]]:
+    """Each link's column: found again on its line (as written there), after the previous link of that line,
+    and (`code_spans`, Markdown) not inside a code span of that line: the same URL in code is no link."""
     lines = text.split("\n")  # as extraction counts lines
     after: dict[int, int] = {}
     for link, line, shown in found:
@@ -68,14 +71,38 @@ def _with_columns(text: str, found: Iterator[tuple[str, int, str | None]]) -> It
             continue
         physical = lines[line - 1] if 0 < line <= len(lines) else ""
         start = after.get(line, 0)
+        spans = _code_spans(physical) if code_spans and "`" in physical else []
         for form in (shown,) if shown else _written_forms(link):
             at = physical.find(form, start)
+            while at >= 0 and any(begin <= at < end for begin, end in spans):
+                at = physical.find(form, at + 1)
             if at >= 0:
                 after[line] = at + len(form)
                 yield link, line, at + 1
                 break
         else:
             yield link, line, None
+
+
+def _code_spans(line: str) -> list[tuple[int, int]]:
+    """The code spans of one line, (start, end): a run of backticks (not escaped) up to the next run of the
+    same length. Linear in the line: each run's next run of its length is found once, from the end."""
+    runs = [m.span() for m in _BACKTICKS.finditer(line)]
+    following: list[int | None] = [None] * len(runs)
+    last: dict[int, int] = {}
+    for i in range(len(runs) - 1, -1, -1):
+        length = runs[i][1] - runs[i][0]
+        following[i] = last.get(length)
+        last[length] = i
+    spans, i = [], 0
+    while i < len(runs):
+        closer = following[i]
+        if closer is None or (runs[i][0] and line[runs[i][0] - 1] == "\\"):
+            i += 1
+            continue
+        spans.append((runs[i][0], runs[closer][1]))
+        i = closer + 1
+    return spans
 
 
 def _written_forms(link: str) -> tuple[str, ...]:

@@ -291,6 +291,21 @@ def watch_sources(config: Config, sources: list[Source], every_s: float,
         procs.stop_helper_processes()
 
 
+def check_sources(config: Config, sources: list[Source], progress: bool = False) -> Iterator[CheckResult]:
+    """Every result of a check of `sources` (`pcheck fix`'s), with a progress bar if `progress`, no report;
+    the distributor and the helper processes stop when the caller stops. A signal ends the results early
+    (`signals.received` says which)."""
+    bar = Progress(count_candidates(sources) if progress else None, enabled=progress)
+    try:
+        with open_distributor(config) as run:
+            for result in pipeline(config, sources, run):
+                bar.update(result)
+                yield result
+    finally:
+        bar.close()
+        procs.stop_helper_processes()
+
+
 def targets(config: Config, sources: list[Source], stdin: BinaryIO | None = None,
             resume: ResumeState | None = None, cache: VerdictCache | None = None) -> Iterator[Target | CheckResult]:
     """The input side: read, filter, skip what a resumed report holds, answer from the cache."""
