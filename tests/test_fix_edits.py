@@ -90,3 +90,14 @@ def test_a_document_whose_bytes_do_not_survive_decoding_is_not_rewritten():
     assert rewrite_bytes("doc.md", "markdown", data, [(moved, "http://new/")]) is None
     assert rewrite_bytes("doc.md", "markdown", data.replace(b"\xff", b"\xc3\xa9"), [(moved, "http://new/")]).after == (
         b"[l](http://new/) \xc3\xa9\n")
+
+
+def test_a_document_reached_through_a_symbolic_link_is_written_where_it_lives_and_the_link_stays(tmp_path):
+    from pcheck.fix.files import replace_file
+
+    real = tmp_path / "real.md"
+    real.write_bytes(b"[a](http://old.example/)\n")
+    link = tmp_path / "link.md"
+    link.symlink_to(real)
+    replace_file(str(link), b"[a](http://new.example/)\n", b"[a](http://old.example/)\n")
+    assert link.is_symlink() and real.read_bytes() == b"[a](http://new.example/)\n"

@@ -15,7 +15,12 @@ from pcheck.errors import InputError
 
 
 def replace_file(path: str, data: bytes, read: bytes) -> None:
-    """Write `data` to `path` in place of `read`, the bytes pcheck read there; InputError if they changed since."""
+    """Write `data` to `path` in place of `read`, the bytes pcheck read there; InputError if they changed since.
+
+    A symbolic link stays one: the file it points at is what is written anew (replacing the link itself
+    by a regular file would leave what it pointed at as it was, and the repository with a file for a link).
+    """
+    path = os.path.realpath(path)
     try:
         with open(path, "rb") as f:
             now = f.read(len(read) + 1)
