@@ -200,19 +200,18 @@ class CheckResult(Judgement):
     key: str | None = None
     host: str | None = None
     column: int | None = None
-    #: The link as written, when `url` is what it resolved to (a local file's file:// URL, --base-url).
-    link: str | None = None
+    link: str | None = None  #: the link as written, when `url` is what it resolved to (a local file's file:// URL, --base-url)
     #: With --cache: the runs in a row this link has failed, this one included, and when the first of them
     #: was (seconds since the epoch); None without a cache's history, or when it is not failing.
     failed_runs: int | None = None
     failing_since: float | None = None
-    #: What --remap rewrote `url` to, and was requested instead; None when no rule matched.
-    checked_url: str | None = None
+    checked_url: str | None = None  #: what --remap rewrote `url` to, and was requested instead; None: no rule matched
+    suggestion: str | None = None  #: with --suggest: the link's fix ("moved to URL"); None: none, or no --suggest
 
     def __post_init__(self) -> None:
         # The free text that can quote a URL (a redirect loop's "back to ...", a sitemap's URL as the
         # source) is redacted here, once, for every reader: reports, `watch` lines, the library.
-        for name in ("detail", "source"):
+        for name in ("detail", "source", "suggestion"):
             text = getattr(self, name)
             if text and "@" in text:
                 object.__setattr__(self, name, redact_text(text))
@@ -264,6 +263,7 @@ class CheckResult(Judgement):
             "failed_runs": self.failed_runs,
             "failing_since": _iso(self.failing_since),
             "checked_url": redact_userinfo(self.checked_url) if self.checked_url else None,
+            "suggestion": self.suggestion,
         }
 
 

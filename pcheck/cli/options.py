@@ -119,6 +119,9 @@ class Options:
                               "not written: exit 2) instead of printing the diff (exit 1 when there is one).")
     temporary: bool = option(False, "--temporary", commands=frozenset({FIX}), in_file=False,
                              help="Also rewrite links that answered through temporary redirects (302, 303, 307).")
+    suggest: bool = option(False, "--suggest", commands=frozenset({CHECK}), in_file=False,
+                           help="Say the fix of each link that has one (`moved to URL`: what `pcheck fix` would write): "
+                                "a Suggestions section, a `suggestion` field. No file is touched.")
     processes: int | None = option(
         None, "-p", "--processes", metavar="N", config="processes", commands=BOTH | {DEMO},
         shown_default=f"usable cores (affinity-aware); env `{PROCESSES_ENV}`",

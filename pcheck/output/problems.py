@@ -40,6 +40,10 @@ class ProblemsReporter(Reporter):
         self.redirected = Spool("CREATE TABLE redirected (source BLOB, line INTEGER, col INTEGER, url BLOB,"
                                 " final_url BLOB, first_hop BLOB)", "INSERT INTO redirected VALUES (?, ?, ?, ?, ?, ?)")
         self.redirected_count = self.permanent = 0
+        #: --suggest: the links whose result says their fix (CheckResult.suggestion).
+        self.suggested = Spool("CREATE TABLE suggested (source BLOB, line INTEGER, col INTEGER, url BLOB, fix BLOB)",
+                               "INSERT INTO suggested VALUES (?, ?, ?, ?, ?)")
+        self.suggested_count = 0
         self.problem_counts: collections.Counter[Outcome] = collections.Counter()
         self.hosts = HostTable() if host_stats else None
         self.trouble = HostTable()
@@ -67,6 +71,10 @@ class ProblemsReporter(Reporter):
                                enc_opt(redact_userinfo(r.checked_url) if r.checked_url else None)))
             if r.outcome in (Outcome.BROKEN, Outcome.BLOCKED):
                 self.trouble.add(r)
+        if result.suggestion:
+            self.suggested_count += 1
+            self.suggested.add((enc(result.source or "?"), result.line, result.column,
+                                enc(redact_userinfo(as_written(result))), enc(result.suggestion)))
         said = _REDIRECT_SAID.match(result.detail or "") if result.redirects else None
         if said is not None:  # the checker said so only under --redirects warn or fail (check/policies.py)
             self.permanent += said[1] == "permanent"
@@ -75,6 +83,14 @@ class ProblemsReporter(Reporter):
                 self.redirected.add((enc(result.source or "?"), result.line, result.column,
                                      enc(redact_userinfo(as_written(result))),
                                      enc(redact_userinfo(result.final_url or result.url)), enc(said[2])))
+
+    def suggestions_listed(self) -> Iterator[tuple[str, int | None, int | None, str, str]]:
+        """--suggest: (source, line, column, URL, suggestion) of each link with a fix, in document order."""
+        if self.suggested_count:
+            rows = self.suggested.flush().execute("SELECT * FROM suggested ORDER BY source, ifnull(line, -1), "
+                                                  "ifnull(col, -1), rowid")
+            for source, line, column, url, fix in rows:
+                yield dec(source), line, column, dec(url), dec(fix)
 
     def redirects_listed(self) -> Iterator[tuple[str, int | None, int | None, str, str, str]]:
         """--redirects warn: (source, line, column, URL, final URL, first hop) of each redirected link, in document order."""
@@ -116,6 +132,7 @@ class ProblemsReporter(Reporter):
     def close(self) -> None:
         self.problems.close()
         self.redirected.close()
+        self.suggested.close()
         self.trouble.close()
         if self.hosts is not None:
             self.hosts.close()
@@ -203,6 +220,11 @@ class TextReporter(ProblemsReporter):
                 out.write(f"\nRedirected ({self.redirected_count}, --redirects warn):\n")
             place = paint(printable(where(source, line, column)) + ":", None)
             out.write(f"  {place} {printable(url)} -> {printable(final_url)}  ({printable(first_hop)})\n")
+        for i, (source, line, column, url, fix) in enumerate(self.suggestions_listed()):
+            if i == 0 and self.verbosity >= 0:
+                out.write(f"\nSuggestions ({self.suggested_count}):\n")
+            place = paint(printable(where(source, line, column)) + ":", None)
+            out.write(f"  {place} {printable(url)} -> {printable(fix)}\n")
         if self.verbosity < 0:
             return
         hints = self.hints()
@@ -316,6 +338,10 @@ class MarkdownReporter(ProblemsReporter):
                           "|---|---|---|---|\n")
             out.write(f"| {_md_text(where(source, line, column))} | {_md_link(url, Outcome.ALIVE)} | "
                       f"{_md_link(final_url, Outcome.ALIVE)} | {_md_text(first_hop)} |\n")
+        for i, (source, line, column, url, fix) in enumerate(self.suggestions_listed()):
+            if i == 0:
+                out.write(f"\n### Suggestions ({self.suggested_count})\n\n| place | URL | suggestion |\n|---|---|---|\n")
+            out.write(f"| {_md_text(where(source, line, column))} | {_md_link(url, Outcome.ALIVE)} | {_md_text(fix)} |\n")
         hints = self.hints()
         if hints:
             out.write("\n### Hints\n\n" + "".join(f"- {_md_text(h)}\n" for h in hints))

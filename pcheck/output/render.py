@@ -53,6 +53,7 @@ def from_record(record: dict) -> CheckResult:
         elapsed_ms=float(record.get("elapsed_ms") or 0.0), detail=record.get("detail"), source=record.get("source"),
         line=record.get("line"), column=record.get("column"), link=record.get("link"),
         failed_runs=record.get("failed_runs"), checked_url=record.get("checked_url"),
+        suggestion=record.get("suggestion"),
         failing_since=None if since is None else float(calendar.timegm(time.strptime(since, "%Y-%m-%dT%H:%M:%SZ"))))
 
 

@@ -13,14 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from pcheck.fix.edits import Edit, apply_edits, definition_of, moved_target, offset_of, reference_label, unified_diff
+from pcheck.fix.edits import Edit, apply_edits, definition_of, offset_of, reference_label, unified_diff
+from pcheck.fix.moves import moved_url
 from pcheck.inputs.decoding import document_encoding
 from pcheck.inputs.sources import Source
-from pcheck.models import STDIN, CheckResult, Outcome
-
-#: How a redirected link's detail starts under --redirects warn (check/policies.redirect_said).
-PERMANENT, TEMPORARY = "permanent redirect", "temporary redirect"
-
+from pcheck.models import STDIN, CheckResult
 
 @dataclass(frozen=True)
 class Rewrite:
@@ -61,13 +58,11 @@ def find_rewrites(results: Iterable[CheckResult], sources: list[Source], tempora
 
 
 def new_target(result: CheckResult, temporary: bool = False) -> str | None:
-    """The target a checked link should have instead of its own; None when it stays as written."""
-    kinds = (PERMANENT, TEMPORARY) if temporary else (PERMANENT,)
-    if (result.outcome is not Outcome.ALIVE or not result.redirects or not result.final_url or result.link
-            or result.line is None or result.column is None or not (result.detail or "").startswith(kinds)
-            or not result.url.lower().startswith(("http://", "https://"))):
+    """The target a checked link should have instead of its own; None when it stays as written (or it has
+    no place in a document to be written at)."""
+    if result.line is None or result.column is None:
         return None
-    return moved_target(result.url, result.final_url)
+    return moved_url(result, temporary)
 
 
 def rewrite_document(name: str, fmt: str, links: Iterable[tuple[CheckResult, str]]) -> Rewrite | None:

@@ -40,6 +40,7 @@ from pcheck.output.stream import (
     writing,
 )
 from pcheck.run import procs, signals
+from pcheck.fix.moves import with_suggestion
 from pcheck.run.distributor import Distributor
 from pcheck.run.watch import watch
 
@@ -69,6 +70,8 @@ class Plan:
     max_cache_age_s: float = 0.0
     #: Paths that are read besides the sources (config file, CA bundle): -o must not name one.
     other_inputs: tuple[str, ...] = ()
+    #: --suggest: each result says its fix (fix/moves.with_suggestion), the reports list them.
+    suggest: bool = False
 
 
 @dataclass(frozen=True)
@@ -198,6 +201,8 @@ class Session:
                             bar.rechecks(run.rechecks_waiting())
 
                         for result in pipeline(config, list(plan.sources), run, resume=resume, cache=cache, idle=idle):
+                            if plan.suggest:
+                                result = with_suggestion(result)
                             reporter.write(result)
                             bar.update(result)
                             if self.on_result is not None:
