@@ -121,7 +121,7 @@ class ProblemsReporter(Reporter):
         # A host slowed for 429s has its own line, with what it cost; the results' 429 line would repeat it.
         slowed = frozenset(b.host for b in self.backoffs if b.reason)
         n = self.permanent
-        moved = [f"{n} link{'s redirect' if n != 1 else ' redirects'} permanently (301/308): `pcheck fix` (to come) "
+        moved = [f"{n} link{'s redirect' if n != 1 else ' redirects'} permanently (301/308): `pcheck fix --write` "
                  f"can rewrite {'them' if n != 1 else 'it'} to where {'they end' if n != 1 else 'it ends'}"] if n else []
         return self.trouble.hints(slowed, self.timeout_s) + backoff_hints(self.backoffs, self.summary.elapsed_s) + moved
 
