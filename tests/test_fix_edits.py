@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import codecs
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pcheck.fix.edits import Edit, apply_edits, definition_of, moved_target, reference_label, unified_diff
+from pcheck.fix.edits import (
+    Edit,
+    apply_edits,
+    definition_of,
+    moved_target,
+    reference_label,
+    unified_diff,
+)
 from pcheck.models import CheckResult, Outcome
 from pcheck.run.fixing import rewrite_bytes
 
@@ -101,3 +109,24 @@ def test_a_document_reached_through_a_symbolic_link_is_written_where_it_lives_an
     link.symlink_to(real)
     replace_file(str(link), b"[a](http://new.example/)\n", b"[a](http://old.example/)\n")
     assert link.is_symlink() and real.read_bytes() == b"[a](http://new.example/)\n"
+
+
+@pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_a_write_cut_short_leaves_the_file_as_it_was_and_no_copy_beside_it(tmp_path, monkeypatch, failure):
+    """A full disk, or Ctrl-C while `pcheck fix --write` writes: the document is whole and no temporary remains."""
+    import os
+
+    from pcheck.errors import InputError
+    from pcheck.fix.files import replace_file
+
+    doc = tmp_path / "a.md"
+    doc.write_bytes(b"[a](http://old.example/)\n")
+
+    def cut(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise failure
+
+    monkeypatch.setattr(os, "replace", cut)
+    with pytest.raises(InputError if isinstance(failure, OSError) else KeyboardInterrupt):
+        replace_file(str(doc), b"[a](http://new.example/)\n", b"[a](http://old.example/)\n")
+    assert doc.read_bytes() == b"[a](http://old.example/)\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.md"]

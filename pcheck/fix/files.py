@@ -38,7 +38,9 @@ def replace_file(path: str, data: bytes, read: bytes) -> None:
             os.fsync(f.fileno())
         os.chmod(temporary, mode)
         os.replace(temporary, path)
-    except OSError as exc:
+    except BaseException as exc:  # a full disk, or Ctrl-C mid-write: no half-written copy left beside the file
         with contextlib.suppress(OSError):
             os.unlink(temporary)
-        raise InputError(f"{path}: cannot be written ({exc.strerror or exc}): left as it was") from exc
+        if isinstance(exc, OSError):
+            raise InputError(f"{path}: cannot be written ({exc.strerror or exc}): left as it was") from exc
+        raise
