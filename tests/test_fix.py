@@ -128,3 +128,29 @@ def test_the_moved_url_in_a_code_span_before_the_link_on_its_line_stays(lab, tmp
     assert run_pcheck("fix", str(doc), "--write", *FAST).returncode == 0
     ok = lab.url("ok")
     assert doc.read_text(encoding="utf-8") == f"Not `{moved}` nor ``{moved}`` but [this]({ok}) and {ok}\n"
+
+
+def test_a_relative_link_that_moved_on_its_site_stays_relative_and_one_that_left_it_is_listed(lab, tmp_path):
+    """Under --base-url a relative link is checked as a URL: its new target is written relative, as it was."""
+    doc = tmp_path / "doc.md"
+    away = f"../../redirect-to?url={lab.url('ok', host=1)}&code=301"
+    text = ("[dir](../../redirect-to?url=/page/intro&code=301#intro)\n"
+            "[root](/redirect-to?url=/ok?root&code=308)\n"
+            f"[away]({away})\n")
+    doc.write_text(text, encoding="utf-8")
+    result = run_pcheck("fix", str(doc), "--write", "--base-url", lab.url("sub/dir/"), *FAST)
+    assert result.returncode == 0, result.stderr
+    assert doc.read_text(encoding="utf-8") == f"[dir](../../page/intro#intro)\n[root](/ok?root)\n[away]({away})\n"
+    assert (f"{doc}:3:8: {away}: left as written: it moved to {lab.url('ok', host=1)}, another site: "
+            "a relative link is left as written") in result.stderr
+    again = run_pcheck("fix", str(doc), "--base-url", lab.url("sub/dir/"), *FAST)
+    assert again.returncode == 0 and again.stdout == ""
+
+
+def test_a_link_that_moved_from_https_to_http_is_listed_not_rewritten():
+    from pcheck.fix.moves import move_of
+    from pcheck.models import CheckResult, Outcome
+
+    result = CheckResult(url="https://a.example/old", outcome=Outcome.ALIVE, redirects=1, final_url="http://a.example/new",
+                         detail="permanent redirect (301) to http://a.example/new", line=1, column=1)
+    assert move_of(result) == (None, "it moved to http://a.example/new: an https link is never made http")

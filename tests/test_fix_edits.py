@@ -13,6 +13,7 @@ from pcheck.fix.edits import (
     apply_edits,
     definition_of,
     moved_target,
+    relative_target,
     reference_label,
     unified_diff,
 )
@@ -83,8 +84,8 @@ def test_documents_come_out_byte_identical_outside_the_edited_targets(before, af
     data = bom + text.encode(codec)
     line, column = head.count("\n") + 1, 5
     moved = CheckResult(outcome=Outcome.ALIVE, url=old, source="doc.md", line=line, column=column)
-    rewrite = rewrite_bytes("doc.md", "markdown", data, [(moved, new)])
-    assert rewrite is not None and rewrite.edits == (Edit(line, column, old, new),)
+    rewrite, missed = rewrite_bytes("doc.md", "markdown", data, [(moved, new)])
+    assert rewrite is not None and not missed and rewrite.edits == (Edit(line, column, old, new),)
     at = len(bom) + len(text[:len(head) + 4].encode(codec))
     old_bytes, new_bytes = old.encode(codec), new.encode(codec)
     assert data[at:at + len(old_bytes)] == old_bytes
@@ -95,8 +96,9 @@ def test_documents_come_out_byte_identical_outside_the_edited_targets(before, af
 def test_a_document_whose_bytes_do_not_survive_decoding_is_not_rewritten():
     data = b"[l](http://old/) \xff\n"
     moved = CheckResult(outcome=Outcome.ALIVE, url="http://old/", source="doc.md", line=1, column=5)
-    assert rewrite_bytes("doc.md", "markdown", data, [(moved, "http://new/")]) is None
-    assert rewrite_bytes("doc.md", "markdown", data.replace(b"\xff", b"\xc3\xa9"), [(moved, "http://new/")]).after == (
+    rewrite, missed = rewrite_bytes("doc.md", "markdown", data, [(moved, "http://new/")])
+    assert rewrite is None and [kept.why for kept in missed] == ["the file's bytes do not decode and encode back as they are"]
+    assert rewrite_bytes("doc.md", "markdown", data.replace(b"\xff", b"\xc3\xa9"), [(moved, "http://new/")]).rewrite.after == (
         b"[l](http://new/) \xc3\xa9\n")
 
 
@@ -130,3 +132,24 @@ def test_a_write_cut_short_leaves_the_file_as_it_was_and_no_copy_beside_it(tmp_p
         replace_file(str(doc), b"[a](http://new.example/)\n", b"[a](http://old.example/)\n")
     assert doc.read_bytes() == b"[a](http://old.example/)\n"
     assert [p.name for p in tmp_path.iterdir()] == ["a.md"]
+
+
+@pytest.mark.parametrize(("written", "final", "new"), [
+    ("guide.html", "https://s.org/docs/v2/guide.html", "v2/guide.html"),
+    ("guide.html#part", "https://s.org/docs/v2/", "v2/#part"),
+    ("../a", "https://s.org/b/", "../b/"),
+    ("a", "https://s.org/docs/", "./"),
+    ("x", "https://s.org/docs/a:b", "./a:b"),  # `a:b` alone would read as a scheme
+    ("/docs/a", "https://s.org/b?q=1", "/b?q=1"),
+    ("a", "https://other.org/a", None),  # another site
+    ("a", "http://s.org/docs/a2", None),  # another scheme
+    ("a", "https://s.org:8443/docs/a2", None),  # another port
+    ("//s.org/docs/a", "https://s.org/docs/a2", None),  # protocol-relative: not written from the site's root
+])
+def test_a_relative_link_is_written_relative_the_way_it_was_or_not_at_all(written, final, new):
+    from urllib.parse import urljoin
+
+    base = "https://s.org/docs/index.html"
+    assert relative_target(written, base, final) == new
+    if new is not None:
+        assert urljoin(base, new).split("#")[0] == final

@@ -10,7 +10,6 @@ its sources. Every default comes from `pcheck.config`.
 from __future__ import annotations
 
 import inspect
-import os
 from dataclasses import dataclass, fields, replace
 from typing import Annotated, Any, Iterable, List, Optional
 
@@ -65,6 +64,7 @@ from pcheck.config import (
     small_run_limit,
 )
 from pcheck.cli.credentials import load_cookie_jar, parse_basic_auths
+from pcheck.fix.archive import DEFAULT_ARCHIVE_API
 from pcheck.errors import ConfigError
 from pcheck.inputs.remaps import parse_remap
 
@@ -122,6 +122,11 @@ class Options:
     suggest: bool = option(False, "--suggest", commands=frozenset({CHECK}), in_file=False,
                            help="Say the fix of each link that has one (`moved to URL`: what `pcheck fix` would write): "
                                 "a Suggestions section, a `suggestion` field. No file is touched.")
+    archive: bool = option(False, "--archive", commands=frozenset({CHECK, FIX}), in_file=False,
+                           help="Replace each dead link (404, 410, no such host) with its Wayback Machine copy from "
+                                "before it failed (see Fixing links); with `check`, say it (`--suggest`).")
+    archive_api: str = option(DEFAULT_ARCHIVE_API, "--archive-api", metavar="URL",
+                              commands=frozenset({CHECK, FIX}), help="The availability API `--archive` asks.")
     processes: int | None = option(
         None, "-p", "--processes", metavar="N", config="processes", commands=BOTH | {DEMO},
         shown_default=f"usable cores (affinity-aware); env `{PROCESSES_ENV}`",
@@ -268,12 +273,12 @@ class Options:
     resume: bool = option(False, "--resume", commands=frozenset({CHECK}), in_file=False,
                           help="Append to the `-o` jsonl report of an earlier run, skipping URLs it already holds a "
                                "verdict for (see Long runs).")
-    cache: bool = option(False, "--cache", commands=frozenset({CHECK}), in_file=False,
+    cache: bool = option(False, "--cache", commands=frozenset({CHECK, FIX}), in_file=False,
                          help="Reuse alive verdicts from a local SQLite cache; errors are never cached (see Long runs).")
-    cache_path: str = option(DEFAULT_CACHE_PATH, "--cache-path", metavar="FILE", commands=frozenset({CHECK}),
+    cache_path: str = option(DEFAULT_CACHE_PATH, "--cache-path", metavar="FILE", commands=frozenset({CHECK, FIX}),
                              in_file=False, help="The cache file.")
     max_cache_age: str = option(DEFAULT_MAX_CACHE_AGE, "--max-cache-age", metavar="DURATION",
-                                commands=frozenset({CHECK}), in_file=False, duration=True,
+                                commands=frozenset({CHECK, FIX}), in_file=False, duration=True,
                                 help="How long a cached verdict is served: `30s`, `15m`, `12h`, `1d`.")
     fail_after: int = option(DEFAULT_FAIL_AFTER, "--fail-after", metavar="N", config="fail_after",
                              commands=frozenset({CHECK}),
@@ -354,29 +359,10 @@ class Options:
             raise ConfigError("--verbose and --quiet ask for opposite reports: give one")
         if self.fail_after > 1 and not self.cache:
             raise ConfigError("--fail-after needs --cache: the count of runs lives there")
-        if self.ca_bundle is not None:
-            _check_ca_bundle(self.ca_bundle)
         return Config(**config_values(self), small_run=small_run_limit(self.processes is not None), hosts=hosts)
 
     def extension_list(self) -> list[str]:
         return [e.strip() for e in self.extensions.split(",") if e.strip()]
-
-
-def _check_ca_bundle(path: str) -> None:
-    """Read the bundle once here: every worker loads it once (check.tls), so a bad one would fail every URL.
-    A folder of hashed certificates (`openssl rehash`, /etc/ssl/certs) is taken as requests takes it."""
-    import ssl
-
-    if os.path.isdir(path):
-        if not os.access(path, os.R_OK | os.X_OK):
-            raise ConfigError(f"--ca-bundle {path}: a folder that cannot be read")
-        return  # OpenSSL reads a certificate from it when a handshake needs one
-    if not os.path.isfile(path):
-        raise ConfigError(f"--ca-bundle {path}: no such file or folder")
-    try:
-        ssl.create_default_context(cafile=path)
-    except (ssl.SSLError, OSError, ValueError) as exc:
-        raise ConfigError(f"--ca-bundle {path}: no PEM certificate could be read from it ({exc})") from exc
 
 
 #: The config file's keys and their TOML types, from the declarations (cli.configfile checks a file by them).

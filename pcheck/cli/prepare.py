@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -11,6 +12,7 @@ from pcheck.cli.configfile import find_config, load_config
 from pcheck.cli.options import FILE_TYPES, HOST_TYPES, Options
 from pcheck.config import Config
 from pcheck.errors import ConfigError, InputError
+from pcheck.fix.archive import archive_api_is_url
 from pcheck.models import STDIN
 
 if TYPE_CHECKING:
@@ -35,6 +37,10 @@ def prepare(ctx: typer.Context, values: dict[str, Any]) -> tuple[Options, Config
             # The file found is named as if given: -o must not overwrite it (it is an input of the run).
             options = dataclasses.replace(options, config_path=str(path))
         config = options.to_config(settings.hosts if settings else ())
+        if config.ca_bundle is not None:
+            check_ca_bundle(config.ca_bundle)
+        if options.archive and not archive_api_is_url(options.archive_api):
+            raise ConfigError(f"--archive-api {options.archive_api!r}: not an http(s) URL")
         sources = [] if options.render_from is not None else _sources(options)
         if sources:  # .pcheckignore's patterns: of the working directory and the inputs' repositories
             from pcheck.inputs.ignorefiles import ignore_rules
@@ -74,3 +80,20 @@ def _sources(options: Options) -> list[Source]:
     typer.echo(f"pcheck: --changed-since {options.changed_since}: {len(kept)} of {asked} documents changed",
                err=True)
     return [s for s in sources if not is_repository_file(s.kind, s.name) or s.name in kept]
+
+
+def check_ca_bundle(path: str) -> None:
+    """Read the bundle once here: every worker loads it once (check.tls), so a bad one would fail every URL.
+    A folder of hashed certificates (`openssl rehash`, /etc/ssl/certs) is taken as requests takes it."""
+    import ssl
+
+    if os.path.isdir(path):
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise ConfigError(f"--ca-bundle {path}: a folder that cannot be read")
+        return  # OpenSSL reads a certificate from it when a handshake needs one
+    if not os.path.isfile(path):
+        raise ConfigError(f"--ca-bundle {path}: no such file or folder")
+    try:
+        ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise ConfigError(f"--ca-bundle {path}: no PEM certificate could be read from it ({exc})") from exc

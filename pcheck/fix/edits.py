@@ -9,9 +9,10 @@ edited targets (line ends, tabs, trailing spaces, code) is the text's own, chara
 from __future__ import annotations
 
 import difflib
+import posixpath
 import re
 from typing import Iterable, NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 
 class Edit(NamedTuple):
@@ -60,8 +61,37 @@ def moved_target(written: str, final_url: str) -> str | None:
     written `#fragment` (unless the final URL has its own); None for a move from https to http, or no change."""
     if urlsplit(written).scheme.lower() == "https" and urlsplit(final_url).scheme.lower() != "https":
         return None
+    new = _with_fragment(written, final_url)
+    return None if new == written else new
+
+
+def _with_fragment(written: str, target: str) -> str:
+    """`target` with the `#fragment` written on the link, unless it has its own."""
     _, hashed, fragment = written.partition("#")
-    new = f"{final_url}#{fragment}" if hashed and "#" not in final_url else final_url
+    return f"{target}#{fragment}" if hashed and "#" not in target else target
+
+
+def relative_target(written: str, base_url: str, final_url: str) -> str | None:
+    """`final_url` written the way the relative link `written` is (from the site's root, `/x`, or from
+    `base_url`'s folder, `../x`), with its written `#fragment`; None when it is on another site than
+    `base_url` (scheme, host, port) or cannot be written so, or nothing changes."""
+    base, final = urlsplit(base_url), urlsplit(final_url)
+    if written.startswith("//") or (base.scheme.lower(), base.netloc.lower()) != (final.scheme.lower(), final.netloc.lower()):
+        return None
+    query = f"?{final.query}" if final.query else ""
+    path = final.path or "/"
+    if written.startswith("/"):
+        new = path + query
+    else:
+        new = posixpath.relpath(path, posixpath.dirname(base.path) or "/")
+        if path.endswith("/") and not new.endswith("/"):
+            new += "/"
+        if not new.startswith(".") and ":" in new.split("/", 1)[0]:
+            new = "./" + new  # `a:b` would read as a scheme
+        new += query
+    if urlsplit(urljoin(base_url, new))._replace(fragment="") != final._replace(fragment=""):
+        return None
+    new = _with_fragment(written, new)
     return None if new == written else new
 
 

@@ -34,6 +34,11 @@ requests and concurrent requests, which is how tests prove keep-alive and
   /flip/<k>                 lab.flips[k] (200 until a test sets it)
   /interim/<i>/<code>       interim responses i (e.g. 103 or 100,102,103) with headers, a pause, then code
   /status-line/<text>       a status line `HTTP/1.1 <text> Odd` as written ('+200', '2_00'), no body
+  /wayback/available?url=U&timestamp=T  a fake of the Wayback Machine's availability API: the copy of U
+                            captured at T (/web/T/U, status 200), unless U holds `no-snapshot` (none),
+                            `snapshot-later` (captured a year after T), `snapshot-404` (captured with 404)
+                            or `snapshot-dead` (its copy answers 404)
+  /web/<timestamp>/<url>    an archived copy: 200, an HTML page
   /__lab/stats              the counters as JSON
 """
 

@@ -242,6 +242,11 @@ class Lab:
             wanted = "Basic " + base64.b64encode(f"{args[0]}:{args[1]}".encode()).decode()
             ok = any(k.lower() == "authorization" and v == wanted for k, v in conn.headers)
             conn.simple(200 if ok else 401, head, None if ok else [("WWW-Authenticate", 'Basic realm="lab"')])
+        elif name == "wayback" and args == ["available"]:  # a fake of the Wayback Machine's availability API
+            body = _wayback(dict(parse_qsl(query)), self._origin(conn))
+            conn.simple(200, head, [("Content-Type", "application/json")], body)
+        elif name == "web" and len(args) >= 2:  # a snapshot the fake API names
+            conn.simple(200, head, [("Content-Type", "text/html; charset=utf-8")], _page(["archived"]))
         elif name == "challenge":
             conn.simple(403, head, [("cf-mitigated", "challenge")])
         elif name == "__lab" and args == ["stats"]:
@@ -315,6 +320,17 @@ def _sitemap(name: str, args: list[str], origin: str) -> tuple[bytes, bool] | No
     body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
             + "".join(entry + "\n" for entry in entries) + f"</{root}>\n").encode()
     return (gzip.compress(body, mtime=0) if gz else body), gz
+
+
+def _wayback(params: dict[str, str], origin: str) -> bytes:
+    """The availability API's answer for `url` at `timestamp` (see pcheck.lab: the URL's words choose it)."""
+    url, asked = params.get("url", ""), params.get("timestamp", "20200101000000")
+    if "no-snapshot" in url:
+        return json.dumps({"url": url, "archived_snapshots": {}}).encode()
+    stamp = str(int(asked) + 10**10) if "snapshot-later" in url else asked  # a year after the time asked
+    copy = f"{origin}/status/404?copy" if "snapshot-dead" in url else f"{origin}/web/{stamp}/{url}"
+    closest = {"status": "404" if "snapshot-404" in url else "200", "available": True, "url": copy, "timestamp": stamp}
+    return json.dumps({"url": url, "archived_snapshots": {"closest": closest}}).encode()
 
 
 def _hosts(text: str) -> int:

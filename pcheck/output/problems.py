@@ -217,7 +217,7 @@ class TextReporter(ProblemsReporter):
         listed = self.redirects_listed()
         for i, (source, line, column, url, final_url, first_hop) in enumerate(listed):
             if i == 0 and self.verbosity >= 0:
-                out.write(f"\nRedirected ({self.redirected_count}, --redirects warn):\n")
+                out.write(f"\nRedirected ({self.redirected_count}):\n")
             place = paint(printable(where(source, line, column)) + ":", None)
             out.write(f"  {place} {printable(url)} -> {printable(final_url)}  ({printable(first_hop)})\n")
         for i, (source, line, column, url, fix) in enumerate(self.suggestions_listed()):

@@ -40,6 +40,7 @@ from pcheck.output.stream import (
     writing,
 )
 from pcheck.run import procs, signals
+from pcheck.run.archiving import Archivist, archived
 from pcheck.fix.moves import with_suggestion
 from pcheck.run.distributor import Distributor
 from pcheck.run.watch import watch
@@ -72,6 +73,8 @@ class Plan:
     other_inputs: tuple[str, ...] = ()
     #: --suggest: each result says its fix (fix/moves.with_suggestion), the reports list them.
     suggest: bool = False
+    #: --archive (with --suggest): the availability API asked for dead links' archived copies (run/archiving).
+    archive_api: str | None = None
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,7 @@ class Session:
                                  summary=tally)
         started = time.monotonic()
         interrupted = cancel_at_once
+        archivist = Archivist(config, plan.archive_api) if plan.archive_api is not None else None
         try:
             with open_distributor(config) as run:
                 if cancel_at_once:
@@ -200,9 +204,12 @@ class Session:
                             reporter.flush()
                             bar.rechecks(run.rechecks_waiting())
 
-                        for result in pipeline(config, list(plan.sources), run, resume=resume, cache=cache, idle=idle):
+                        results = pipeline(config, list(plan.sources), run, resume=resume, cache=cache, idle=idle)
+                        if archivist is not None:
+                            results = archived(results, archivist)
+                        for result in results:
                             if plan.suggest:
-                                result = with_suggestion(result)
+                                result = with_suggestion(result, config.base_url)
                             reporter.write(result)
                             bar.update(result)
                             if self.on_result is not None:
@@ -218,6 +225,8 @@ class Session:
             interrupted = True
         finally:
             bar.close()
+            if archivist is not None:
+                archivist.close()
         if cache is not None:
             tally.cached += cache.hits
         finish_report(reporter, stream, name, time.monotonic() - started, interrupted)
@@ -296,18 +305,25 @@ def watch_sources(config: Config, sources: list[Source], every_s: float,
         procs.stop_helper_processes()
 
 
-def check_sources(config: Config, sources: list[Source], progress: bool = False) -> Iterator[CheckResult]:
+def check_sources(config: Config, sources: list[Source], progress: bool = False, cache_path: str | None = None,
+                  max_cache_age_s: float = 0.0) -> Iterator[CheckResult]:
     """Every result of a check of `sources` (`pcheck fix`'s), with a progress bar if `progress`, no report;
-    the distributor and the helper processes stop when the caller stops. A signal ends the results early
-    (`signals.received` says which)."""
+    with `cache_path`, the verdict cache served and kept, and broken links' history moved (their
+    failing_since). The distributor and the helper processes stop when the caller stops. A signal ends
+    the results early (`signals.received` says which)."""
     bar = Progress(count_candidates(sources) if progress else None, enabled=progress)
+    if cache_path:
+        from pcheck.store.cache import VerdictCache
+    cache = VerdictCache(cache_path, config, max_cache_age_s) if cache_path else None
     try:
         with open_distributor(config) as run:
-            for result in pipeline(config, sources, run):
+            for result in pipeline(config, sources, run, cache=cache):
                 bar.update(result)
                 yield result
     finally:
         bar.close()
+        if cache is not None:
+            cache.close()
         procs.stop_helper_processes()
 
 

@@ -382,7 +382,9 @@ def _options_fingerprint(config: Config) -> str:
         # A link alive with a token may not be without one; the token itself is never stored.
         "github_token": hashlib.sha256(config.github_token.encode()).hexdigest() if config.github_token else None,
         # Said only when not the default, so a cache written before these options is still read.
-        **({"redirects": config.redirects} if config.redirects != "allow" else {}),
+        # warn judges as allow does (it only says more, and serve() asks a redirected link again under it):
+        # `check --suggest` and `pcheck fix`, which run under warn, share a plain run's verdicts and history.
+        **({"redirects": config.redirects} if config.redirects == "fail" else {}),
         **({"require_https": True} if config.require_https else {}),
         # --cookie-jar's cookies and --basic-auth's rules, by a digest: a link alive with them may not be without.
         **({"credentials": hashlib.sha256(repr(credentials).encode("utf-8", "surrogatepass")).hexdigest()}

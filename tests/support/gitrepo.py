@@ -19,9 +19,9 @@ GIT_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_AUT
            "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
 
 
-def git(repo: Path, *args: str) -> str:
-    """Run git in `repo`, bounded in time; its stdout."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | GIT_ENV
+def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run git in `repo`, bounded in time, with `env`'s variables too (GIT_COMMITTER_DATE); its stdout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | GIT_ENV | (env or {})
     return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True,
                           timeout=30, env=env).stdout
 
