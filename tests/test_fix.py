@@ -154,3 +154,25 @@ def test_a_link_that_moved_from_https_to_http_is_listed_not_rewritten():
     result = CheckResult(url="https://a.example/old", outcome=Outcome.ALIVE, redirects=1, final_url="http://a.example/new",
                          detail="permanent redirect (301) to http://a.example/new", line=1, column=1)
     assert move_of(result) == (None, "it moved to http://a.example/new: an https link is never made http")
+
+
+def test_a_hostile_servers_redirect_cannot_write_markup_into_the_document(lab, tmp_path):
+    """A Location of `/ok?x="><script>)` is written percent-encoded: the same URL to a server, inert in the file."""
+    hostile = lab.url("redirect-to?url=/ok%3Fx%3D%22%3E%3Cscript%3E%29%27&code=301")
+    for name, template in (("doc.md", "[a]({}) end\n"), ("page.html", '<a href="{}">a</a> <a href=\'{}\'>b</a>\n')):
+        doc = tmp_path / name
+        doc.write_text(template.format(hostile, hostile), encoding="utf-8")
+        result = run_pcheck("fix", str(doc), "--write", *FAST)
+        assert result.returncode == 0, result.stderr
+        safe = lab.url("ok?x=%22%3E%3Cscript%3E%29%27")
+        assert doc.read_text(encoding="utf-8") == template.format(safe, safe)
+        assert "<script>" not in doc.read_text(encoding="utf-8")
+
+
+def test_balanced_parentheses_stay_as_written_and_unbalanced_ones_are_encoded():
+    from pcheck.fix.edits import safe_target
+
+    assert safe_target("https://en.wikipedia.org/wiki/Go_(language)") == "https://en.wikipedia.org/wiki/Go_(language)"
+    assert safe_target("https://a/x)(") == "https://a/x%29%28"
+    assert safe_target("https://a/x(") == "https://a/x%28"
+    assert safe_target("https://a/b c\t`{|}^\\") == "https://a/b%20c%09%60%7B%7C%7D%5E%5C"

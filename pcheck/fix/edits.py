@@ -56,12 +56,29 @@ def apply_edits(text: str, edits: Iterable[Edit]) -> tuple[str, tuple[Edit, ...]
     return "".join(pieces), tuple(made)
 
 
+#: What a URL may not hold as such (WHATWG's URL parser percent-encodes it) and could end a link's target in
+#: Markdown or an HTML attribute: a hostile server's Location must not write markup into a document.
+_UNSAFE = re.compile(r"[\x00-\x20\x7f\"'<>\\^`{|}]")
+
+
+def safe_target(url: str) -> str:
+    """`url` with what could end a link's target percent-encoded (quotes, angle brackets, spaces, controls,
+    and parentheses unless balanced, which Markdown allows): the same URL to a server, inert in a document."""
+    url = _UNSAFE.sub(lambda found: f"%{ord(found.group()):02X}", url)
+    depth = 0
+    for char in url:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            break
+    return url.replace("(", "%28").replace(")", "%29") if depth else url
+
+
 def moved_target(written: str, final_url: str) -> str | None:
     """What a link written as `written` becomes when its redirects ended at `final_url`: the final URL with the
     written `#fragment` (unless the final URL has its own); None for a move from https to http, or no change."""
     if urlsplit(written).scheme.lower() == "https" and urlsplit(final_url).scheme.lower() != "https":
         return None
-    new = _with_fragment(written, final_url)
+    new = _with_fragment(written, safe_target(final_url))
     return None if new == written else new
 
 
@@ -78,6 +95,7 @@ def relative_target(written: str, base_url: str, final_url: str) -> str | None:
     base, final = urlsplit(base_url), urlsplit(final_url)
     if written.startswith("//") or (base.scheme.lower(), base.netloc.lower()) != (final.scheme.lower(), final.netloc.lower()):
         return None
+    final = urlsplit(safe_target(final_url))
     query = f"?{final.query}" if final.query else ""
     path = final.path or "/"
     if written.startswith("/"):
