@@ -7,6 +7,7 @@ exits with 128 + the signal, quietly, instead of a traceback or a silent death.
 
 import importlib.util
 import os
+import signal
 import sys
 
 from pcheck.run import signals
@@ -43,6 +44,20 @@ def main(args: list[str] | None = None) -> None:
     finally:
         sys.unraisablehook = hook
         main_module.__spec__ = spec  # an in-process caller gets its own main module back
+        if args is None:
+            _exit_at_a_late_signal()
+
+
+def _exit_at_a_late_signal() -> None:
+    """The command has ended and the process only exits now (workers reaped, threads joined): an ending
+    signal from here on (a second Ctrl-C, `timeout`'s copy to the group) ends it at once with the first
+    signal's status, instead of a KeyboardInterrupt in the interpreter's shutdown killing it by SIGINT."""
+    def leave(signum: int, frame: object) -> None:
+        sys.stderr.flush()
+        os._exit(signals.received.exit_status() if signals.received.first is not None else 128 + signum)
+
+    for signum in signals.ENDING_SIGNALS:
+        signal.signal(signum, leave)
 
 
 def _quiet_interrupts(hook):  # type: ignore[no-untyped-def]

@@ -14,7 +14,8 @@ from support.runs import jsonl
 from support.servers import headers_of
 from support.transport import Reply, redirect
 
-from pcheck.check.checker import is_credential, redirect_headers
+from pcheck.check.auth import is_credential
+from pcheck.check.checker import redirect_headers
 from pcheck.config import HostPolicy
 from pcheck.lab import Lab
 from pcheck.models import Outcome

@@ -115,8 +115,13 @@ def test_verdict_that_fails_to_unpickle_in_parent_does_not_end_the_run(lab, monk
     # The bad verdict never arrives: its worker is stopped (twice: once re-dispatched), and the URL is
     # reported as lost with its worker, not as alive with a detail nobody could read.
     assert by_url[bad].outcome is Outcome.UNCHECKED and by_url[bad].error is not None, by_url[bad]
-    assert all(by_url[u].ok for u in urls[1:]), [(u, by_url[u].outcome, by_url[u].detail) for u in urls[1:]
-                                                  if not by_url[u].ok]
+    # A good verdict sent in the same message as the bad one is lost with it (the parent cannot read that
+    # message), and goes the way of its worker: re-dispatched once, then `worker_crashed`. How many share
+    # the bad one's messages depends on timing (a loaded machine batches more): at most a worker's tasks
+    # (threads x 2), twice; every other URL is checked.
+    lost = [u for u in urls[1:] if not by_url[u].ok]
+    assert len(lost) <= 2 * (2 * 2 - 1), [(u, by_url[u].outcome, by_url[u].detail) for u in lost]
+    assert all(by_url[u].error is ErrorKind.WORKER_CRASHED for u in lost), [by_url[u] for u in lost]
     assert sum(e.target.startswith("/ok?i=") for e in lab.log) >= 20  # the good URLs were checked for real, by the real Checker.check
 
 

@@ -1,11 +1,12 @@
-"""Where a GitHub token goes: `Authorization: Bearer` to GitHub's own hosts, over https, and nowhere else.
+"""Where credentials go: a GitHub token, --basic-auth; which headers are credentials a redirect drops.
+
+A GitHub token goes as `Authorization: Bearer` to GitHub's own hosts, over https, and nowhere else.
 
 GitHub answers 429 to unauthenticated bulk checks; a token lifts the limit. It is a secret that
 opens the account's repositories, so it goes only to a URL listed as https on one of
 `CheckConfig.github_hosts` (github.com and api.github.com), decided once per attempt from the URL as
-listed: a redirect keeps it only while the origin stays the same (the checker's
-`redirect_headers` drops it at the first change of host, port or scheme, and it is never added
-again), and an Authorization the user set (--header, a [hosts] table) wins over it.
+listed: a redirect keeps it only while the origin stays the same (the checker's `redirect_headers`
+drops it at the first change of host, port or scheme, and it is never added again), and an Authorization the user set (--header, a [hosts] table) wins over it.
 
 `--basic-auth 'REGEX USER:PASSWORD'` is decided the same way, once per attempt from the URL as listed
 (the first rule whose regex it matches), dropped at the first change of origin, and it wins over an
@@ -21,6 +22,11 @@ from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from pcheck.config import CheckConfig
+
+#: Headers that carry a secret, by name: dropped at the first redirect that leaves the origin.
+CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+#: A --header whose name holds one of these is taken for a credential too (X-Api-Key, PRIVATE-TOKEN, X-Session-Id).
+CREDENTIAL_WORDS = ("token", "key", "secret", "session", "auth")
 
 
 def token_headers(url: str, config: CheckConfig) -> dict[str, str] | None:
@@ -56,3 +62,9 @@ def listed_credentials(url: str, headers: dict[str, str], config: CheckConfig) -
     if token:
         headers = {**headers, **token}
     return basic_auth_headers(url, headers, config.basic_auth) if config.basic_auth else headers
+
+
+def is_credential(name: str) -> bool:
+    """True for a header name that carries a secret, by name: Authorization, X-Api-Key, PRIVATE-TOKEN..."""
+    lowered = name.lower()
+    return lowered in CREDENTIAL_HEADERS or any(word in lowered for word in CREDENTIAL_WORDS)

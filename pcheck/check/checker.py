@@ -22,7 +22,7 @@ import requests
 import urllib3.exceptions
 
 from pcheck.anchors import MAX_PAGE_BYTES, AnchorReader
-from pcheck.check.auth import listed_credentials
+from pcheck.check.auth import is_credential, listed_credentials
 from pcheck.check.cookies import ChainCookies
 from pcheck.check.deadlines import DeadlineExceeded
 from pcheck.check.netguard import PrivateAddressRefused
@@ -60,9 +60,6 @@ LOCAL_SHORTAGE_PATIENCE_S = 30.0
 LOCAL_SHORTAGE_WAIT_S = 0.05
 LOCAL_SHORTAGE_WAIT_CAP_S = 2.0
 #: --header names that are credentials whatever they hold; dropped when a redirect changes origin.
-CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
-#: A --header whose name holds one of these is taken for a credential too (X-Api-Key, PRIVATE-TOKEN, X-Session-Id).
-CREDENTIAL_WORDS = ("token", "key", "secret", "session", "auth")
 _DETAIL_MAX = 200
 
 
@@ -315,12 +312,6 @@ class Checker:
         return Verdict(outcome=outcome, status=status, error=error, final_url=answer.final_url,
                        redirects=answer.redirects, method=answer.method, attempts=requests_made,
                        elapsed_ms=elapsed * 1000.0, detail=detail, retry_after_s=retry_after, quota_wait_s=quota_wait)
-
-
-def is_credential(name: str) -> bool:
-    """True for a header name that carries a secret, by name: Authorization, X-Api-Key, PRIVATE-TOKEN..."""
-    lowered = name.lower()
-    return lowered in CREDENTIAL_HEADERS or any(word in lowered for word in CREDENTIAL_WORDS)
 
 
 def redirect_headers(headers: dict[str, str], old_url: str, new_url: str) -> dict[str, str]:

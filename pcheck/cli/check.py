@@ -22,19 +22,22 @@ def run_check(ctx: typer.Context, **values: Any) -> None:
     (searched for documents) or a glob; '-' for stdin; or an http(s) URL. `check` is the default
     command: `pcheck README.md docs/` is `pcheck check README.md docs/`.
     """
+    from pcheck.run.archiving import Archivist
     from pcheck.run.session import Plan, Session
 
+    archivist = None
     try:
         o, config, sources = prepare(ctx, values)
         suggest = o.suggest or o.archive  # --archive says each dead link's archived copy as its suggestion
         if suggest and config.redirects == "allow":  # a redirected link's detail says if it moved for good
             config = dataclasses.replace(config, redirects="warn")
+        archivist = Archivist(config, o.archive_api) if o.archive else None
         plan = Plan(
             tuple(sources), fmt=o.format, output=o.output, host_stats=o.host_stats, progress=not o.no_progress,
             verbosity=o.verbosity, color=o.color,
             resume=o.resume, cache_path=o.cache_path if o.cache else None,
             max_cache_age_s=parse_duration(o.max_cache_age, "--max-cache-age") if o.cache else 0.0,
-            suggest=suggest, archive_api=o.archive_api if o.archive else None, other_inputs=tuple(p for p in (o.config_path, o.ca_bundle, o.render_from, o.files_from, o.cookie_jar,
+            suggest=suggest, archivist=archivist, other_inputs=tuple(p for p in (o.config_path, o.ca_bundle, o.render_from, o.files_from, o.cookie_jar,
                                            *ignore_files(config)) if p and p != "-"),
         )
         session = Session(config, plan)
@@ -51,6 +54,9 @@ def run_check(ctx: typer.Context, **values: Any) -> None:
         ending = session.run()
     except PcheckError as exc:
         fail(exc)
+    finally:
+        if archivist is not None:
+            archivist.close()
     raise typer.Exit(ending_code(ending, config.fail_on_blocked))
 
 

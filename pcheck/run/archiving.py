@@ -121,6 +121,26 @@ class Archivist:
         verdict = Checker(self.config, transport).check(key, host)
         return None if verdict.outcome is Outcome.ALIVE else f"the archive's copy {url} did not answer ({_said(verdict)})"
 
+    def suggesting(self, results: Iterable[CheckResult], ahead: int = 64) -> Iterator[CheckResult]:
+        """`check --suggest --archive`: the results, each dead one with its archived copy said in its suggestion
+        (`archived copy: URL`). Dead links are looked up `ARCHIVE_WORKERS` at a time, at most `ahead` waiting;
+        the others pass at once, so a dead link's record may come after later ones."""
+        waiting: list[tuple[CheckResult, Future[Archived]]] = []
+        with ThreadPoolExecutor(ARCHIVE_WORKERS, thread_name_prefix="pcheck-archive") as pool:
+            try:
+                for result in results:
+                    if result.suggestion is None and wants_copy(result):
+                        waiting.append((result, pool.submit(self.copy_of, result)))
+                    else:
+                        yield result
+                    while waiting and (waiting[0][1].done() or len(waiting) > ahead):
+                        yield _suggested(*waiting.pop(0))
+                while waiting:
+                    yield _suggested(*waiting.pop(0))
+            finally:
+                for _, future in waiting:
+                    future.cancel()
+
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
@@ -140,27 +160,6 @@ def copies_of(archivist: Archivist, dead: list[CheckResult]) -> list[Archived]:
         return list(pool.map(archivist.copy_of, dead))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def archived(results: Iterable[CheckResult], archivist: Archivist, ahead: int = 64) -> Iterator[CheckResult]:
-    """`check --suggest --archive`: the results, each dead one with its archived copy said in its suggestion
-    (`archived copy: URL`). Dead links are looked up `ARCHIVE_WORKERS` at a time, at most `ahead` waiting;
-    the others pass at once, so a dead link's record may come after later ones."""
-    waiting: list[tuple[CheckResult, Future[Archived]]] = []
-    with ThreadPoolExecutor(ARCHIVE_WORKERS, thread_name_prefix="pcheck-archive") as pool:
-        try:
-            for result in results:
-                if result.suggestion is None and wants_copy(result):
-                    waiting.append((result, pool.submit(archivist.copy_of, result)))
-                else:
-                    yield result
-                while waiting and (waiting[0][1].done() or len(waiting) > ahead):
-                    yield _suggested(*waiting.pop(0))
-            while waiting:
-                yield _suggested(*waiting.pop(0))
-        finally:
-            for _, future in waiting:
-                future.cancel()
 
 
 def wants_copy(result: CheckResult) -> bool:

@@ -40,12 +40,12 @@ from pcheck.output.stream import (
     writing,
 )
 from pcheck.run import procs, signals
-from pcheck.run.archiving import Archivist, archived
 from pcheck.fix.moves import with_suggestion
 from pcheck.run.distributor import Distributor
 from pcheck.run.watch import watch
 
 if TYPE_CHECKING:
+    from pcheck.run.archiving import Archivist
     from pcheck.store.cache import VerdictCache
     from pcheck.store.resume import ResumeState
 
@@ -73,8 +73,9 @@ class Plan:
     other_inputs: tuple[str, ...] = ()
     #: --suggest: each result says its fix (fix/moves.with_suggestion), the reports list them.
     suggest: bool = False
-    #: --archive (with --suggest): the availability API asked for dead links' archived copies (run/archiving).
-    archive_api: str | None = None
+    #: --archive (with --suggest): what asks the archive for dead links' copies (run/archiving), made and closed
+    #: by the caller.
+    archivist: Archivist | None = None
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,6 @@ class Session:
                                  summary=tally)
         started = time.monotonic()
         interrupted = cancel_at_once
-        archivist = Archivist(config, plan.archive_api) if plan.archive_api is not None else None
         try:
             with open_distributor(config) as run:
                 if cancel_at_once:
@@ -205,8 +205,8 @@ class Session:
                             bar.rechecks(run.rechecks_waiting())
 
                         results = pipeline(config, list(plan.sources), run, resume=resume, cache=cache, idle=idle)
-                        if archivist is not None:
-                            results = archived(results, archivist)
+                        if plan.archivist is not None:
+                            results = plan.archivist.suggesting(results)
                         for result in results:
                             if plan.suggest:
                                 result = with_suggestion(result, config.base_url)
@@ -225,8 +225,6 @@ class Session:
             interrupted = True
         finally:
             bar.close()
-            if archivist is not None:
-                archivist.close()
         if cache is not None:
             tally.cached += cache.hits
         finish_report(reporter, stream, name, time.monotonic() - started, interrupted)
