@@ -5,6 +5,7 @@ takes a tenth of a second to load): Ctrl-C, SIGTERM or SIGHUP at start-up
 exits with 128 + the signal, quietly, instead of a traceback or a silent death.
 """
 
+import atexit
 import importlib.util
 import os
 import signal
@@ -58,6 +59,10 @@ def _exit_at_a_late_signal() -> None:
 
     for signum in signals.ENDING_SIGNALS:
         signal.signal(signum, leave)
+    # The interpreter's last steps put SIG_DFL back for a signal with a Python handler (a late Ctrl-C would
+    # kill the process by SIGINT), not for an ignored one; by then its threads are joined and only its
+    # modules are torn down, quickly: the atexit callbacks (after those joins) ignore the ending signals.
+    atexit.register(lambda: [signal.signal(signum, signal.SIG_IGN) for signum in signals.ENDING_SIGNALS])
 
 
 def _quiet_interrupts(hook):  # type: ignore[no-untyped-def]

@@ -82,6 +82,7 @@ class Target:
     #: The link as written in a document, when `url` is what it resolved to (--base-url); else None.
     link: str | None = None
     checked_url: str | None = None  #: what --remap rewrote `url` to (`key`, `host` are its); None: no rule matched
+    page: bool = False  #: `pcheck crawl`: a page to fetch and follow (its links come back), not only to check
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,29 +111,28 @@ class Verdict(Judgement):
     retry_after_s: float | None = None
     #: The host said its quota of requests is spent: seconds until it resets; never in a record.
     quota_wait_s: float | None = None
+    #: `pcheck crawl`: the links of a page fetched to follow (inputs/documents.PageLinks); never in a record.
+    page: tuple | None = None
 
     def __reduce__(self) -> tuple:
         # Every verdict crosses a pipe: positional fields pickle and load twice as fast as the slot state.
         return (Verdict, (self.outcome, self.status, self.error, self.final_url, self.redirects,
                           self.method, self.attempts, self.elapsed_ms, self.detail, self.anchors, self.retry_after_s,
-                          self.quota_wait_s))
+                          self.quota_wait_s, self.page))
 
 
 #: Verdict fields that never reach a CheckResult: what the ledger and the host scheduler read.
-VERDICT_ONLY = frozenset({"anchors", "retry_after_s", "quota_wait_s"})
+VERDICT_ONLY = frozenset({"anchors", "retry_after_s", "quota_wait_s", "page"})
 
 
 class Order(NamedTuple):
     """One check, as the parent hands it to a worker (down its task pipe, or in a Ray shard).
 
-    A NamedTuple, not a dataclass: thousands cross a pipe every second. A batch
-    of 256 is built, pickled and loaded in 0.33 ms (a bare tuple: 0.13 ms), a
-    frozen dataclass with slots in 1.2 ms, 0.53 ms with a `__reduce__` as here.
-    """
+    A NamedTuple, not a dataclass: a batch of 256 is built, pickled and loaded in 0.33 ms (a bare
+    tuple: 0.13 ms, a frozen dataclass with slots 1.2 ms, 0.53 ms with a `__reduce__` as here)."""
 
     task_id: int
-    #: The normalised URL (Target.key) and its host, computed once where the URL was read.
-    url: str
+    url: str  #: the normalised URL (Target.key), and its host: computed once where the URL was read
     host: str
     #: Fetch the page and bring back its anchors (an occurrence names a #fragment).
     anchors: bool = False
@@ -140,6 +140,8 @@ class Order(NamedTuple):
     method: str | None = None
     #: The late re-check: no retries, its answer is the verdict.
     last: bool = False
+    #: `pcheck crawl`: fetch the page (GET, an HTML body of at most MAX_PAGE_BYTES) and bring back its links.
+    page: bool = False
 
     def __reduce__(self) -> tuple:
         # Positional, as Verdict's: half the pickling time of the namedtuple default (__getnewargs__).
@@ -161,10 +163,8 @@ class HostBackoff:
     """A host that refused requests for load (429, 503), and what pcheck did about it."""
 
     host: str
-    #: Answers 429 or 503 it gave (each refused URL was put back in line, up to a limit).
-    refusals: int
-    #: Seconds it was paused in all.
-    paused_s: float
+    refusals: int  #: answers 429 or 503 it gave (each refused URL was put back in line, up to a limit)
+    paused_s: float  #: seconds it was paused in all
     #: Requests in flight it was allowed at the end, and the extra interval between their starts.
     limit: int
     extra_interval_s: float

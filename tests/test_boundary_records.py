@@ -59,7 +59,7 @@ def test_the_records_on_the_pipes_are_named_and_come_back_as_themselves():
     for record in (order, answered):
         back = pickle.loads(pickle.dumps([record], pickle.HIGHEST_PROTOCOL))[0]
         assert back == record and type(back) is type(record)
-    assert Order(1, "https://a/", "a") == (1, "https://a/", "a", False, None, False)  # the defaults: a first try
+    assert Order(1, "https://a/", "a") == (1, "https://a/", "a", False, None, False, False)  # the defaults: a first try, no page
     assert order.url == "https://example.com/" and answered.verdict.status == 200
 
 
@@ -71,7 +71,8 @@ def test_a_check_result_takes_every_verdict_field_but_the_ones_never_recorded():
     assert verdict_fields - VERDICT_ONLY <= result_fields, "a Verdict field no CheckResult has: carry it, or VERDICT_ONLY"
     values = {"outcome": Outcome.BROKEN, "status": 418, "error": ErrorKind.TIMEOUT, "final_url": "https://b/",
               "redirects": 3, "method": "GET", "attempts": 4, "elapsed_ms": 12.5, "detail": "why",
-              "anchors": PageAnchors(frozenset({"x"})), "retry_after_s": 1.0, "quota_wait_s": 2.0}
+              "anchors": PageAnchors(frozenset({"x"})), "retry_after_s": 1.0, "quota_wait_s": 2.0,
+              "page": ((), False, None, frozenset())}
     assert set(values) == verdict_fields, "give the new Verdict field a value here"
     result = CheckResult.of("https://a/#x", "README.md", 3, Verdict(**values), "https://a/", "a", 5, "#x")
     for name in verdict_fields - VERDICT_ONLY:

@@ -14,8 +14,8 @@ from support.runs import jsonl
 from support.servers import headers_of
 from support.transport import Reply, redirect
 
-from pcheck.check.auth import is_credential
-from pcheck.check.checker import redirect_headers
+from pcheck.check.auth import is_credential, redirect_headers
+from pcheck.urls import changes_origin
 from pcheck.config import HostPolicy
 from pcheck.lab import Lab
 from pcheck.models import Outcome
@@ -110,9 +110,9 @@ PLAIN = (("X-Trace", "1"), ("Accept-Language", "en"))
 def test_credential_like_headers_are_dropped_on_every_change_of_origin(old, new, crosses):
     headers = dict(SECRETS + PLAIN)
     assert all(is_credential(name) for name, _ in SECRETS) and not any(is_credential(n) for n, _ in PLAIN)
-    kept = redirect_headers(headers, old, new)
+    kept = redirect_headers(headers, changes_origin(old, new))
     assert kept == (dict(PLAIN) if crosses else headers)
-    assert redirect_headers(dict(PLAIN), old, new) == dict(PLAIN)
+    assert redirect_headers(dict(PLAIN), changes_origin(old, new)) == dict(PLAIN)
 
 
 def test_command_line_credentials_never_reach_the_host_a_redirect_points_to(fake_checker):

@@ -10,7 +10,8 @@ from conftest import run_pcheck
 from support.fast import FAST
 from support.runs import jsonl as records
 
-from pcheck.inputs.documents import anchors, extract, github_slug
+from pcheck.inputs.documents import extract
+from pcheck.inputs.headings import anchors, github_slug
 from pcheck.inputs.links import LinkBase, link_item
 from pcheck.inputs.sources import iter_document
 from pcheck.models import Outcome

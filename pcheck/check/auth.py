@@ -5,7 +5,7 @@ A GitHub token goes as `Authorization: Bearer` to GitHub's own hosts, over https
 GitHub answers 429 to unauthenticated bulk checks; a token lifts the limit. It is a secret that
 opens the account's repositories, so it goes only to a URL listed as https on one of
 `CheckConfig.github_hosts` (github.com and api.github.com), decided once per attempt from the URL as
-listed: a redirect keeps it only while the origin stays the same (the checker's `redirect_headers`
+listed: a redirect keeps it only while the origin stays the same (`redirect_headers`
 drops it at the first change of host, port or scheme, and it is never added again), and an Authorization the user set (--header, a [hosts] table) wins over it.
 
 `--basic-auth 'REGEX USER:PASSWORD'` is decided the same way, once per attempt from the URL as listed
@@ -68,3 +68,12 @@ def is_credential(name: str) -> bool:
     """True for a header name that carries a secret, by name: Authorization, X-Api-Key, PRIVATE-TOKEN..."""
     lowered = name.lower()
     return lowered in CREDENTIAL_HEADERS or any(word in lowered for word in CREDENTIAL_WORDS)
+
+
+def redirect_headers(headers: dict[str, str], leaves_origin: bool) -> dict[str, str]:
+    """The headers a redirect carries on (requests' should_strip_auth, stricter): credentials never cross a
+    change of origin (`leaves_origin`: urls.changes_origin), an upgrade to https or a downgrade to http
+    included; once dropped they stay dropped, even if the chain comes back. Same object when nothing changes."""
+    if not leaves_origin or not any(is_credential(name) for name in headers):
+        return headers
+    return {name: value for name, value in headers.items() if not is_credential(name)}

@@ -22,10 +22,11 @@ import requests
 import urllib3.exceptions
 
 from pcheck.anchors import MAX_PAGE_BYTES, AnchorReader
-from pcheck.check.auth import is_credential, listed_credentials
+from pcheck.check.auth import listed_credentials, redirect_headers
 from pcheck.check.cookies import ChainCookies
 from pcheck.check.deadlines import DeadlineExceeded
 from pcheck.check.netguard import PrivateAddressRefused
+from pcheck.check.pages import HtmlBody
 from pcheck.check.policies import https_twin, redirect_said, twin_works
 from pcheck.check.proxies import causes
 from pcheck.check.waits import parse_quota_reset, parse_retry_after
@@ -33,6 +34,8 @@ from pcheck.models import SLOW_DOWN_STATUSES, ErrorKind, Outcome, PageAnchors, V
 from pcheck.urls import changes_origin, normalise
 
 if TYPE_CHECKING:  # both arrive built: checking needs neither module loaded (and stays one import floor low)
+    from typing import Any, Callable
+
     from pcheck.check.pages import Page, SinkFor
     from pcheck.check.transport import Transport
     from pcheck.config import CheckConfig
@@ -85,8 +88,10 @@ class Checker:
     """Checks URLs one at a time for one thread, sharing the process's Transport."""
 
     def __init__(self, config: CheckConfig, transport: Transport, stop: threading.Event | None = None,
-                 defer_rate_limits: bool = False) -> None:
+                 defer_rate_limits: bool = False, read_page: Callable[[bytes, str], Any] | None = None) -> None:
         self.config = config
+        #: `pcheck crawl`: how a fetched page's body becomes its links (inputs/documents.read_page_links, handed in).
+        self.read_page = read_page
         #: A 429 or 503 is returned at once, for the host scheduler to slow the whole host (run/hosts.py),
         #: instead of being retried here while the host's other URLs keep asking.
         self.defer_rate_limits = defer_rate_limits
@@ -105,15 +110,16 @@ class Checker:
         self.sink_for: SinkFor | None = None
 
     def check(self, url: str, host: str | None = None, anchors: bool = False, method: str | None = None,
-              last: bool = False) -> Verdict:
+              last: bool = False, page: bool = False) -> Verdict:
         """Check one normalised URL (whose host normalise gave, if known); always returns a Verdict.
 
         With `anchors` (a link names a #fragment of this page), the page is fetched with GET, its
         first MAX_PAGE_BYTES read, and an alive verdict carries the page's anchors. `method` overrides
         --method (a URL tried again after a refusal, or re-checked, goes straight to GET); `last`: no
-        retries, the answer is the verdict (the late re-check).
+        retries, the answer is the verdict (the late re-check). `page` (`pcheck crawl`): fetched with GET
+        and, if HTML, its links and anchors read (`read_page`) and carried in the verdict.
         """
-        verdict = self._check_url(url, host, anchors, method, last)
+        verdict = self._crawl(url, host, last) if page else self._check_url(url, host, anchors, method, last)
         judged = verdict.outcome not in (Outcome.EXCLUDED, Outcome.UNCHECKED)  # not a private address, nor no verdict
         twin = https_twin(url) if self.config.require_https and judged else None
         if twin is None:  # --require-https: the https twin asked once, after the link, in the same task
@@ -134,6 +140,15 @@ class Checker:
         cut = f"the body did not all arrive within {self.config.timeout:g} s (--timeout)" if page.timed_out else None
         return replace(verdict, detail=why_not or verdict.detail,
                        anchors=PageAnchors(ids, page.complete and not page.sink.capped, cut) if ids is not None else None)
+
+    def _crawl(self, url: str, host: str | None, last: bool) -> Verdict:
+        verdict, page = self._check(url, host, "GET", MAX_PAGE_BYTES, HtmlBody, retries=0 if last else self.config.retries)
+        if page is None or not isinstance(page.sink, HtmlBody) or not page.sink.wanted or self.read_page is None \
+                or verdict.outcome is not Outcome.ALIVE:
+            return verdict
+        found = self.read_page(page.sink.body, page.content_type)
+        cut = f"the body did not all arrive within {self.config.timeout:g} s (--timeout)" if page.timed_out else None
+        return replace(verdict, anchors=PageAnchors(found.anchors, page.complete, cut), page=found)
 
     def fetch_page(self, url: str, limit: int) -> tuple[Verdict, Page | None]:
         """GET a page's body (at most `limit` bytes) under this checker's rules: redirects, retries, one deadline
@@ -244,7 +259,7 @@ class Checker:
             if stop:
                 return Answer(method, hop.status, error=stop[0], detail=_clip(stop[1]), final_url=current, redirects=hops,
                               requests=sent)
-            headers = redirect_headers(headers, current, key)
+            headers = redirect_headers(headers, changes_origin(current, key))
             seen.add(key)
             trail.append(hop.status)
             current = key
@@ -312,18 +327,6 @@ class Checker:
         return Verdict(outcome=outcome, status=status, error=error, final_url=answer.final_url,
                        redirects=answer.redirects, method=answer.method, attempts=requests_made,
                        elapsed_ms=elapsed * 1000.0, detail=detail, retry_after_s=retry_after, quota_wait_s=quota_wait)
-
-
-def redirect_headers(headers: dict[str, str], old_url: str, new_url: str) -> dict[str, str]:
-    """The headers a redirect from `old_url` to `new_url` carries on (requests' should_strip_auth, stricter).
-
-    Credentials never cross a change of origin, an upgrade to https or a
-    downgrade to http included; once dropped they stay dropped, even if the
-    chain comes back. Same object back when nothing changes.
-    """
-    if not changes_origin(old_url, new_url) or not any(is_credential(name) for name in headers):
-        return headers
-    return {name: value for name, value in headers.items() if not is_credential(name)}
 
 
 def _decode_location(location: str | None) -> str | None:

@@ -81,3 +81,20 @@ def read_page(response: HTTPResponse, limit: int, sink_for: SinkFor | None = Non
         else:
             chunks.append(chunk)
     return Page(b"".join(chunks), size <= limit, content_type, encoding, sink)
+
+
+class HtmlBody:
+    """A crawled page's body, kept (up to the read's cap) when it is HTML sent as asked (no Content-Encoding):
+    what `pcheck crawl` reads links in. Any other body (an image, a PDF) is not read at all."""
+
+    def __init__(self, content_type: str, encoding: str) -> None:
+        lowered = content_type.lower()
+        self.wanted = encoding == "identity" and ("html" in lowered or not lowered.strip())
+        self.chunks: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> None:
+        self.chunks.append(chunk)
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.chunks)

@@ -13,15 +13,16 @@ dns-prefetch) name hosts, not pages, and are not links.
 from __future__ import annotations
 
 import bisect
+import codecs
 import re
 import threading
-import unicodedata
 from html.parser import HTMLParser
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from markdown_it import MarkdownIt
 
 from pcheck.anchors import html_ids
+from pcheck.inputs.decoding import decode_document
 
 DOCUMENT_FORMATS = ("markdown", "html", "text")
 # Plain text has no markup to parse, so a pattern it is: a URL ends at whitespace,
@@ -56,10 +57,10 @@ def extract(text: str, fmt: str) -> Iterator[tuple[str, int, int | None]]:
         found = _text(text)
     else:
         raise ValueError(f"unknown document format {fmt!r}")
-    yield from _with_columns(text, found, code_spans=fmt == "markdown")
+    yield from with_columns(text, found, code_spans=fmt == "markdown")
 
 
-def _with_columns(text: str, found: Iterator[tuple[str, int, str | None]],
+def with_columns(text: str, found: Iterator[tuple[str, int, str | None]],
                   code_spans: bool = False) -> Iterator[tuple[str, int, int | None]]:
     """Each link's column: found again on its line (as written there), after the previous link of that line,
     and (`code_spans`, Markdown) not inside a code span of that line: the same URL in code is no link."""
@@ -118,32 +119,29 @@ def _written_forms(link: str) -> tuple[str, ...]:
 _parsers = threading.local()
 
 
-def _parser(kind: str) -> MarkdownIt:
-    """The parser for `kind` ("links" or "headings"), built once per thread: building linkify's patterns
-    costs about as much as parsing a small document, and linkify-it keeps match state between calls."""
-    md = getattr(_parsers, kind, None)
+def _links_parser() -> MarkdownIt:
+    """The parser, built once per thread: building linkify's patterns costs about as much as parsing a
+    small document, and linkify-it keeps match state between calls."""
+    md = getattr(_parsers, "links", None)
     if md is not None:
         return md
-    if kind == "headings":
-        md = MarkdownIt("commonmark")
-    else:
-        md = MarkdownIt("commonmark", {"linkify": True}).enable("linkify")
-        # linkify-it links `www.x.dev` and `a@x.dev` only for top-level domains on its short list; GitHub
-        # links any domain. Its list is joined into a regular expression, so one pattern stands for every name.
-        md.linkify.tlds(_ANY_TLD, keep_old=True)
-        # Report links as written: the default percent-encodes paths and punycodes hosts,
-        # which would check (and show) a URL that is not in the document.
-        md.normalizeLink = lambda url: url  # type: ignore[method-assign]
-        # markdown-it leaves javascript:, vbscript:, file: and data: links out of its HTML for safety; they
-        # are still links in the document, and each gets a record (excluded, saying why).
-        md.validateLink = lambda url: True  # type: ignore[method-assign]
-    setattr(_parsers, kind, md)
+    md = MarkdownIt("commonmark", {"linkify": True}).enable("linkify")
+    # linkify-it links `www.x.dev` and `a@x.dev` only for top-level domains on its short list; GitHub
+    # links any domain. Its list is joined into a regular expression, so one pattern stands for every name.
+    md.linkify.tlds(_ANY_TLD, keep_old=True)
+    # Report links as written: the default percent-encodes paths and punycodes hosts,
+    # which would check (and show) a URL that is not in the document.
+    md.normalizeLink = lambda url: url  # type: ignore[method-assign]
+    # markdown-it leaves javascript:, vbscript:, file: and data: links out of its HTML for safety; they
+    # are still links in the document, and each gets a record (excluded, saying why).
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
+    _parsers.links = md
     return md
 
 
 def markdown_tokens(text: str) -> list:  # type: ignore[type-arg]
     """markdown-it's tokens of a document, as links are read from them (inputs/ignores.py reads its comments)."""
-    return _parser("links").parse(text)
+    return _links_parser().parse(text)
 
 
 def _markdown(text: str) -> Iterator[tuple[str, int]]:
@@ -254,7 +252,7 @@ def _find_whole(source: str, written: str, start: int) -> int:
     return at
 
 
-class _LinkParser(HTMLParser):
+class LinkParser(HTMLParser):
     def __init__(self, offset: int) -> None:
         super().__init__(convert_charrefs=True)
         self.line_offset = offset
@@ -297,7 +295,7 @@ def _srcset_urls(value: str) -> list[str]:
 
 
 def _html(text: str, offset: int) -> Iterator[tuple[str, int, None]]:
-    parser = _LinkParser(offset)
+    parser = LinkParser(offset)
     parser.feed(text)
     parser.close()
     for url, line in parser.links:
@@ -320,49 +318,69 @@ def _strip_trailing(url: str) -> str:
     return url
 
 
-def anchors(text: str, fmt: str) -> set[str]:
-    """The fragments a link into this document may name: heading slugs as GitHub makes them (Markdown),
-    and every `id` and `name` attribute (HTML, and HTML inside Markdown)."""
-    found: set[str] = set()
-    if fmt == "markdown":
-        seen: dict[str, int] = {}
-        tokens = _parser("headings").parse(text)
-        for i, token in enumerate(tokens):
-            if token.type == "heading_open" and i + 1 < len(tokens):
-                slug = github_slug(_plain(tokens[i + 1]))
-                count = seen.get(slug, 0)
-                seen[slug] = count + 1
-                found.add(slug if count == 0 else f"{slug}-{count}")
-                custom = _HEADING_ID.search(tokens[i + 1].content)
-                if custom:  # `## Title {#id}`: the id MkDocs, Pandoc, Hugo and Jekyll give the heading
-                    found.add(custom.group(1))
-            elif token.type == "html_block":
-                found |= html_ids(token.content)
-            elif token.type == "inline":
-                for child in token.children or []:
-                    if child.type == "html_inline":
-                        found |= html_ids(child.content)
-    elif fmt == "html":
-        found |= html_ids(text)
-    return found
+# -- a crawled page (`pcheck crawl`): read in the worker that fetched it, so the parent gets links, not bodies --
+
+#: The Content-Type's charset parameter.
+_CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
+#: Links a rel="nofollow" applies to: those of these elements (an <img src> has no rel).
+_REL_ELEMENTS = frozenset({"a", "area", "link", "form"})
 
 
-#: A heading's attribute list, as Python-Markdown's attr_list, Pandoc and kramdown write it: `{#id .class}`, `{: #id }`.
-_HEADING_ID = re.compile(r"\{:?[^}#]*#([^\s}]+)[^}]*\}\s*$")
+class PageLinks(NamedTuple):
+    """What a crawl reads in a page: each link (as written, 1-based line and column, nofollow), whether the
+    page forbids following any, its `<base href>` (None: none), and its anchors (the ids and names)."""
+
+    links: tuple[tuple[str, int, int | None, bool], ...]
+    nofollow: bool
+    base: str | None
+    anchors: frozenset[str]
 
 
-def github_slug(heading: str) -> str:
-    """A heading's anchor as GitHub makes it: lower case, letters, marks, digits, `_` and `-` kept
-    (Unicode ones too), spaces become `-`, everything else dropped."""
-    kept = []
-    for char in heading.strip().lower():
-        if char == " ":
-            kept.append("-")
-        elif char == "-" or unicodedata.category(char)[0] in "LMN" or unicodedata.category(char) == "Pc":
-            kept.append(char)
-    return "".join(kept)
+class _PageParser(LinkParser):
+    """The document parser's links, and for each whether rel="nofollow" says not to follow it."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+        self.unfollowed: set[int] = set()  # indexes in `links`
+        self.nofollow = False
+        self.base: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        before = len(self.links)
+        super().handle_starttag(tag, attrs)
+        named = dict(attrs)
+        if tag in _REL_ELEMENTS and "nofollow" in (named.get("rel") or "").lower().split():
+            self.unfollowed.update(range(before, len(self.links)))
+        elif tag == "meta" and (named.get("name") or "").lower() == "robots":
+            self.nofollow = self.nofollow or bool({"nofollow", "none"} & set(
+                (named.get("content") or "").lower().replace(",", " ").split()))
+        elif tag == "base" and self.base is None and named.get("href"):
+            self.base = (named.get("href") or "").strip()
 
 
-def _plain(inline) -> str:  # type: ignore[no-untyped-def]
-    """The text a heading shows: its text and code spans, without markup."""
-    return "".join(child.content for child in inline.children or [] if child.type in ("text", "code_inline"))
+def read_page_links(body: bytes, content_type: str) -> PageLinks:
+    """The links of an HTML page's body (as sent, no Content-Encoding) and its anchors."""
+    text = _decoded(body, content_type)
+    parser = _PageParser()
+    try:
+        parser.feed(text)
+        parser.close()
+    except (AssertionError, ValueError):  # html.parser on markup it cannot place: what it read so far stands
+        pass
+    found = with_columns(text, ((url, line, None) for url, line in parser.links))
+    links = tuple((link, line, column, i in parser.unfollowed) for i, (link, line, column) in enumerate(found))
+    return PageLinks(links, parser.nofollow, parser.base, frozenset(html_ids(text)))
+
+
+def _decoded(body: bytes, content_type: str) -> str:
+    """The page's text: a byte-order mark, then the Content-Type's charset (a text encoding), then as
+    `decode_document` reads an HTML file (its `<meta charset>`, else UTF-8)."""
+    declared = _CHARSET.search(content_type)
+    if declared is not None and not body.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            info = codecs.lookup(declared.group(1))
+            if getattr(info, "_is_text_encoding", True) and info.name not in ("idna", "utf-16", "utf-32"):
+                return body.decode(info.name, "replace")
+        except (LookupError, UnicodeError, ValueError):
+            pass
+    return decode_document(body, "html") or body.decode("utf-8", "replace")

@@ -180,7 +180,7 @@ def _read_anchors(path: str, fmt: str, mtime_ns: int, size: int) -> frozenset[st
 
     Raises OSError; a failure is not cached.
     """
-    from pcheck.inputs.documents import anchors
+    from pcheck.inputs.headings import anchors
 
     with open(path, "rb") as f:
         data = f.read(MAX_PAGE_BYTES + 1)

@@ -275,7 +275,7 @@ def iter_document(name: str, fmt: str, stdin: BinaryIO | None = None,
 
     def here() -> set[str]:  # this document's anchors, worked out once, and only if a #link asks
         if not own:
-            from pcheck.inputs.documents import anchors
+            from pcheck.inputs.headings import anchors
 
             own.append(anchors(text, fmt))
         return own[0]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from pcheck.anchors import MAX_PAGE_ANCHORS, MAX_PAGE_BYTES, fragment_of, has_anchor
 from pcheck.models import CheckResult, ErrorKind, Order, Outcome, Target, Verdict
@@ -59,16 +59,18 @@ class Task:
     crashes: int = 0
     #: Fetch the page and bring back its anchors: an occurrence names a #fragment (--include-fragments).
     anchors: bool = False
+    #: `pcheck crawl`: fetch the page to follow it, and bring back its links (and anchors).
+    page: bool = False
 
     @property
     def slot(self) -> str:
-        """The ledger's key: a page fetched for its anchors is a task apart from a plain check of it."""
-        return _anchored(self.key) if self.anchors else self.key
+        """The ledger's key: a page fetched for its anchors, or to follow, is a task apart from a plain check of it."""
+        return _paged(self.key) if self.page else _anchored(self.key) if self.anchors else self.key
 
     def order(self, task_id: int, again: bool = False, last: bool = False) -> Order:
         """What a worker gets. `again`: a try after a refusal or a re-check, straight to GET; `last`: the
         re-check, whose answer is the verdict."""
-        return Order(task_id, self.key, self.host, self.anchors, "GET" if again else None, last)
+        return Order(task_id, self.key, self.host, self.anchors, "GET" if again else None, last, self.page)
 
 
 class Ledger:
@@ -83,6 +85,9 @@ class Ledger:
         self._next_id = 0
         #: Occurrences waiting in tasks (at least len(tasks)): what a read-ahead bound counts.
         self.held = 0
+        #: `pcheck crawl` (run/crawl.py): told of each page fetched to follow (its key and verdict, the links in
+        #: `verdict.page`) before its occurrences' results, and of each one answered without a fetch.
+        self.on_page: Callable[[str, Verdict], None] | None = None
 
     def new_round(self) -> None:
         """Forget old verdicts, so `pcheck watch` checks every URL again."""
@@ -93,11 +98,18 @@ class Ledger:
         if isinstance(item, CheckResult):
             return item
         anchors = self.fragments and fragment_of(item.url) is not None
-        # A plain occurrence may take a page's anchored verdict too; an anchored one needs the anchors.
+        # A plain occurrence may take a page's anchored verdict too; an anchored one needs the anchors. A page
+        # fetched to follow it (a crawl) has both. A page to follow needs its links: only such a fetch has them.
         slots = (_anchored(item.key),) if anchors else (item.key, _anchored(item.key)) if self.fragments else (item.key,)
+        if item.page:
+            slots, anchors = (_paged(item.key),), True
+        elif self.on_page is not None:
+            slots += (_paged(item.key),)
         for slot in slots:
             done = self.done.get(slot)
             if done is not None:
+                if item.page and self.on_page is not None:
+                    self.on_page(item.key, done)
                 return CheckResult.of(item.url, item.source, item.line, judged(done, item.url), item.key, item.host,
                                       item.column, item.link, item.checked_url)
         self.held += 1
@@ -109,7 +121,7 @@ class Ledger:
                 return None
         task_id = self._next_id
         self._next_id += 1
-        task = self.tasks[task_id] = Task(item.key, item.host, [occurrence], anchors=anchors)
+        task = self.tasks[task_id] = Task(item.key, item.host, [occurrence], anchors=anchors, page=item.page)
         self.by_key[task.slot] = task_id
         return task_id
 
@@ -117,6 +129,10 @@ class Ledger:
         task = self.tasks.pop(task_id)
         del self.by_key[task.slot]
         self.held -= len(task.occurrences)
+        if task.page and self.on_page is not None:
+            self.on_page(task.key, verdict)
+        if verdict.page is not None:  # the links are the crawl's, told once; the page's verdict is kept without them
+            verdict = replace(verdict, page=None)
         if verdict.outcome is not Outcome.UNCHECKED:
             self.done.add(task.slot, verdict)
         for url, source, line, column, link, checked_url in task.occurrences:
@@ -151,3 +167,13 @@ def judged(verdict: Verdict, url: str) -> Verdict:
 def _anchored(key: str) -> str:
     # No URL key starts with "#": this one cannot be mistaken for a plain check of any URL.
     return "#" + key
+
+
+def _paged(key: str) -> str:
+    # Nor with "@".
+    return "@" + key
+
+
+def remember_page(ledger: Ledger, key: str, verdict: Verdict) -> None:
+    """A page a resumed crawl fetched before (store/crawljournal): its verdict answers every occurrence, no fetch."""
+    ledger.done.add(_paged(key), verdict)

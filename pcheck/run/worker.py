@@ -40,7 +40,7 @@ RESERVED_FDS = 24
 #: Sockets per checker thread: the one it uses, and one idle kept-alive beside it.
 FDS_PER_THREAD = 2
 
-CheckFn = Callable[[str, str, bool, "str | None", bool], Verdict]  # Checker.check(url, host, anchors, method, last)
+CheckFn = Callable[[str, str, bool, "str | None", bool, bool], Verdict]  # Checker.check(url, host, anchors, method, last, page)
 
 
 @dataclass(frozen=True)
@@ -128,9 +128,11 @@ def start_checks(config: CheckConfig, threads: int, per_host: int, pool_hosts: i
     """
     from pcheck.check.checker import Checker
     from pcheck.check.transport import make_transport
+    from pcheck.inputs.documents import read_page_links  # a crawled page is read where it was fetched
 
     transport = make_transport(config, per_host, pool_hosts)
-    return [Checker(config, transport, stop, defer_rate_limits=True).check for _ in range(threads)], transport.close
+    return [Checker(config, transport, stop, defer_rate_limits=True, read_page=read_page_links).check
+            for _ in range(threads)], transport.close
 
 
 def serve(task_conn: Connection, result_conn: Connection, check_fns: list[CheckFn],
@@ -173,7 +175,7 @@ def _check_loop(check: CheckFn, tasks: queue.SimpleQueue[Order | None], results:
 def safe_check(check: CheckFn, order: Order) -> Verdict:
     """Check the URL an order names; a bug in pcheck must still give it a result."""
     try:
-        return check(order.url, order.host, order.anchors, order.method, order.last)
+        return check(order.url, order.host, order.anchors, order.method, order.last, order.page)
     except Exception:  # noqa: BLE001
         return Verdict(Outcome.UNCHECKED, error=ErrorKind.INTERNAL, detail=_last_line(traceback.format_exc()))
 

@@ -189,7 +189,7 @@ class FaultyCheck:
         self.checker = checker
 
     def __call__(self, url: str, host: str | None = None, anchors: bool = False, method: str | None = None,
-                 last: bool = False):  # type: ignore[no-untyped-def]
+                 last: bool = False, page: bool = False):  # type: ignore[no-untyped-def]
         from pcheck.models import Outcome, Verdict
 
         p = _params(url)
@@ -204,7 +204,7 @@ class FaultyCheck:
             return Verdict(Outcome.ALIVE, status=200, final_url=url, detail=lambda: None)  # type: ignore[arg-type]
         if fault == "big":
             return Verdict(Outcome.ALIVE, status=200, final_url=url, detail="x" * int(p["size"]))
-        return self.checker.check(url, host, anchors, method, last)
+        return self.checker.check(url, host, anchors, method, last, page)
 
 
 stands_in_for_check(FaultyCheck.__call__)
