@@ -161,6 +161,19 @@ def test_the_second_hosts_urls_are_few_and_named_so_a_scoped_crawl_sends_no_more
                for u in elsewhere)
 
 
+def test_the_trees_folder_redirects_to_its_root_page_so_a_prefix_scoped_crawler_can_start_there(site, http):
+    for path in ("/tree/255/", "/tree/255"):
+        entry = get(http, site.url(path))
+        assert (entry.status_code, entry.headers["Location"]) == (302, "/tree/255/1.html"), path
+    assert get(http, site.url("/tree/0/")).status_code == 404
+
+
+def test_every_crawl_answer_opts_in_to_linkcheckers_higher_rates(site, http):
+    for path in ("/robots.txt", "/tree/255/", "/tree/255/3.html", "/tree/255/private/3.html", "/tree/255/missing-16.html",
+                 "/trap/loop/a", "/trap/cal"):
+        assert get(http, site.url(path)).headers.get("LinkChecker"), path
+
+
 def test_pages_outside_the_tree_answer_404(site, http):
     for path in ("/tree/255/0.html", "/tree/255/256.html", "/tree/255/01.html", "/tree/255/5", "/tree/x/5.html",
                  "/tree/255/private/256.html", "/tree/255/other/5.html", "/trap/nothing"):

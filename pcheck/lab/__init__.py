@@ -44,12 +44,14 @@ Sites to crawl (pcheck.lab.crawlsite, which says why and counts the links):
                             (404), http://127.0.0.2:PORT/status/404?from=<i>, http://127.0.0.2:PORT/tree/<n>/<i>.html
                             (the same site on the second host: check, do not follow), /tree/<n>/private/<i>.html;
                             page n has <meta name="robots" content="nofollow">, page n-1's parent link rel="nofollow"
+  /tree/<n>/                302 to /tree/<n>/1.html (a start URL that is also the scope's prefix)
   /tree/<n>/private/<i>.html  200 HTML that robots.txt disallows (links to page i and the root)
   /robots.txt               User-agent: * / Disallow: /tree/*/private/ (and /tree/<2^k-1>/private/ spelled out)
   /trap/index.html          links to the traps: /trap/loop/a, /trap/self.html, /trap/cal?month=0
   /trap/loop/a, /trap/loop/b  302 to each other
   /trap/self.html           links to itself 10,000 times, one a line
   /trap/cal?month=N         a calendar page linking to month N-1 and N+1, for ever
+                            (every crawl route answers with `LinkChecker: any rate`: LinkChecker's opt-in to speed)
   /__lab/crawl              requests to the crawl routes, per address, method and kind, as JSON
 """
 

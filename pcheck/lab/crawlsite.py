@@ -21,13 +21,16 @@ forbids, nofollow, and pages that never end. Routes (see also pcheck.lab):
   Links in all (occurrences, every page of the tree): see tree_links(); n=2047 (the benchmark size,
   depth 0..10): 2,046 child + 2,046 parent + 2,044 root + 127 x 4 extra = 6,644, to 2,555 distinct URLs
   (2,047 pages, 127 missing, 127 + 127 on the second host, 127 private). n=255: 820 links, 7 pages at depth <= 2.
+/tree/<n>/: 302 to /tree/<n>/1.html, an entry for crawlers whose scope is the start URL as a prefix (linkinator).
 /tree/<n>/private/<i>.html: 200 HTML linking to /tree/<n>/<i>.html and the root (what a crawler must not fetch).
 /robots.txt (every host): `User-agent: *`, `Disallow: /tree/*/private/` and, for parsers without
   wildcards (urllib.robotparser), the same prefix spelled out for n = 2^k - 1, k = 1..16.
 /trap/index.html: links to every trap below.
 /trap/loop/a, /trap/loop/b: 302 to each other, for ever.
 /trap/self.html: links to itself SELF_LINKS (10,000) times, one a line.
-/trap/cal?month=N: a calendar page (N any integer, 0 if not given) linking to month N+1 and N-1: endless.
+/trap/cal?month=N: a calendar page (N an integer of up to 10 digits, 0 if not given; else 404) linking to month
+  N-1 and N+1: endless.
+Every answer here carries `LinkChecker: any rate` (see OPT_IN).
 /__lab/crawl: requests to these routes as JSON, {address: {"GET tree": k, "HEAD private": k, ...}}.
 """
 
@@ -51,7 +54,10 @@ EXTRA_EVERY = 16
 SELF_LINKS = 10_000
 #: The host the tree's off-site links go to: index 1, 127.0.0.2 (a Lab of at least 2 hosts).
 SECOND_HOST = "127.0.0.2"
-HTML = [("Content-Type", "text/html; charset=utf-8")]
+#: A `LinkChecker` response header lets LinkChecker go faster than 10 requests a second to a host when its
+#: maxrequestspersecond says so (it ignores the setting for hosts that do not send it); other clients ignore it.
+OPT_IN = [("LinkChecker", "any rate")]
+HTML = [("Content-Type", "text/html; charset=utf-8"), *OPT_IN]
 ROBOTS_TXT = ("# pcheck's local site: crawl everything but the trees' private sections.\nUser-agent: *\n"
               "Disallow: /tree/*/private/\n"
               + "".join(f"Disallow: /tree/{(1 << k) - 1}/private/\n" for k in range(1, 17))).encode()
@@ -148,7 +154,9 @@ def respond(lab, conn: Connection, method: str, name: str, args: list[str], quer
 def _route(lab, name: str, args: list[str], query: str) -> tuple[str, int, list[tuple[str, str]] | None, bytes | None]:  # type: ignore[no-untyped-def]
     """(counter kind, status, headers, body) for a crawl route."""
     if name == "robots.txt" and not args:
-        return "robots", 200, [("Content-Type", "text/plain; charset=utf-8")], ROBOTS_TXT
+        return "robots", 200, [("Content-Type", "text/plain; charset=utf-8"), *OPT_IN], ROBOTS_TXT
+    if name == "tree" and len(args) == 1 and _tree_index(args[0], "1.html"):  # the tree's entry, /tree/<n>/
+        return "entry", 302, [("Location", f"/tree/{args[0]}/1.html"), *OPT_IN], None
     if name == "tree" and len(args) == 2 and (found := _tree_index(args[0], args[1])):
         scheme = "https" if lab.ssl_context is not None else "http"
         return "tree", 200, HTML, tree_page(*found, scheme, lab.port)
@@ -157,11 +165,11 @@ def _route(lab, name: str, args: list[str], query: str) -> tuple[str, int, list[
     if name == "trap" and args == ["index.html"]:
         return "trap", 200, HTML, trap_index()
     if name == "trap" and len(args) == 2 and args[0] == "loop" and args[1] in ("a", "b"):
-        return "trap", 302, [("Location", f"/trap/loop/{'b' if args[1] == 'a' else 'a'}")], None
+        return "trap", 302, [("Location", f"/trap/loop/{'b' if args[1] == 'a' else 'a'}"), *OPT_IN], None
     if name == "trap" and args == ["self.html"]:
         return "trap", 200, HTML, _SELF_PAGE
     if name == "trap" and args == ["cal"]:
         month = dict(parse_qsl(query)).get("month", "0")
         if re.fullmatch(r"-?[0-9]{1,10}", month):
             return "trap", 200, HTML, calendar(int(month))
-    return ("missing" if name == "tree" else name), 404, None, None
+    return ("missing" if name == "tree" else name), 404, [("Content-Type", "text/plain"), *OPT_IN], None
