@@ -40,6 +40,24 @@ requests and concurrent requests, which is how tests prove keep-alive and
                             or `snapshot-dead` (its copy answers 404)
   /web/<timestamp>/<url>    an archived copy: 200, an HTML page
   /__lab/stats              the counters as JSON
+
+Sites to crawl (pcheck.lab.crawlsite, which says why and counts the links):
+
+  /tree/<n>/<i>.html        page i (1..n) of a heap-numbered binary tree, its links one a line: children
+                            `<2i>.html`, `<2i+1>.html` (relative, if <= n), parent `/tree/<n>/<i//2>.html`,
+                            root `/tree/<n>/1.html` (i > 3); every 16th page also: /tree/<n>/missing-<i>.html
+                            (404), http://127.0.0.2:PORT/status/404?from=<i>, http://127.0.0.2:PORT/tree/<n>/<i>.html
+                            (the same site on the second host: check, do not follow), /tree/<n>/private/<i>.html;
+                            page n has <meta name="robots" content="nofollow">, page n-1's parent link rel="nofollow"
+  /tree/<n>/                302 to /tree/<n>/1.html (a start URL that is also the scope's prefix)
+  /tree/<n>/private/<i>.html  200 HTML that robots.txt disallows (links to page i and the root)
+  /robots.txt               User-agent: * / Disallow: /tree/*/private/ (and /tree/<2^k-1>/private/ spelled out)
+  /trap/index.html          links to the traps: /trap/loop/a, /trap/self.html, /trap/cal?month=0
+  /trap/loop/a, /trap/loop/b  302 to each other
+  /trap/self.html           links to itself 10,000 times, one a line
+  /trap/cal?month=N         a calendar page linking to month N-1 and N+1, for ever
+                            (every crawl route answers with `LinkChecker: any rate`: LinkChecker's opt-in to speed)
+  /__lab/crawl              requests to the crawl routes, per address, method and kind, as JSON
 """
 
 from pcheck.lab.site import HostStats, Lab, LoggedRequest, main

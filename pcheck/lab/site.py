@@ -17,6 +17,7 @@ from dataclasses import asdict
 from typing import Any, Awaitable, Callable, TypeVar
 from urllib.parse import parse_qs, parse_qsl, unquote
 
+from pcheck.lab import crawlsite
 from pcheck.lab.connection import INTERIM_PAUSE_S, Connection, HostStats, LoggedRequest
 
 REQUEST_LOG_SIZE = 10_000
@@ -41,6 +42,7 @@ class Lab:
         self._windows: dict[str, collections.deque[float]] = {}  # /rate: request times in the last second, per address
         self._outages: dict[str, float] = {}  # /outage: when the first request to each came
         self._every_other: collections.Counter[str] = collections.Counter()  # /every-other: requests, per address
+        self.crawl_hits: collections.Counter[str] = collections.Counter()  # crawl routes: "<address> <method> <kind>"
         self._loop: asyncio.AbstractEventLoop | None = None
         self._servers: list[asyncio.AbstractServer] = []
         self._thread: threading.Thread | None = None
@@ -117,6 +119,7 @@ class Lab:
         for address in self.addresses:
             self.stats[address] = HostStats()
         self.log.clear()
+        self.crawl_hits.clear()
 
     def hits(self, key: str) -> int:
         return self._hits[key]
@@ -247,6 +250,8 @@ class Lab:
             conn.simple(200, head, [("Content-Type", "application/json")], body)
         elif name == "web" and len(args) >= 2:  # a snapshot the fake API names
             conn.simple(200, head, [("Content-Type", "text/html; charset=utf-8")], _page(["archived"]))
+        elif name in crawlsite.CRAWL_ROUTES or (name == "__lab" and args == ["crawl"]):  # trees, robots.txt, traps
+            crawlsite.respond(self, conn, method, name, args, query)
         elif name == "challenge":
             conn.simple(403, head, [("cf-mitigated", "challenge")])
         elif name == "__lab" and args == ["stats"]:
