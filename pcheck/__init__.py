@@ -9,7 +9,7 @@ __all__ = ["CheckResult", "Config", "ErrorKind", "Outcome", "Summary", "check_ur
 def __getattr__(name):
     # Lazy, so `import pcheck` (and `pcheck --help`) does not pay for requests.
     if name == "check_urls":
-        from pcheck.run.session import check_urls
+        from pcheck.run.library import check_urls
 
         return check_urls
     if name == "Config":  # the options check_urls takes, by their names

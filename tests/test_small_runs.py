@@ -25,7 +25,7 @@ from pcheck.config import PROCESSES_ENV, SMALL_RUN, Config, is_small_run, small_
 from pcheck.inputs.sources import parse_url
 from pcheck.models import ARGS_SOURCE, Outcome
 from pcheck.run.pool import CheckRun
-from pcheck.run.session import check_urls
+from pcheck.run.library import check_urls
 from support.runs import in_flight
 
 pytestmark = pytest.mark.timeout(60)

@@ -14,6 +14,7 @@ import typer
 
 from pcheck._version import __version__
 from pcheck.cli.check import check
+from pcheck.cli.crawl import crawl
 from pcheck.cli.demo import demo
 from pcheck.cli.exits import ExitCode, signal_code
 from pcheck.cli.fix import fix
@@ -34,6 +35,7 @@ app = typer.Typer(
 # short_help: click cuts a command's first line at 45 characters in `pcheck --help` otherwise.
 app.command("check", short_help="Check URLs from lists, documents, stdin and arguments (the default).")(check)
 app.command("watch", short_help="Re-check the URLs every interval, printing only what changed.")(watch)
+app.command("crawl", short_help="Crawl a site from its start URLs and check every link.")(crawl)
 app.command("fix", short_help="Rewrite links that moved for good (301, 308) to where they went.")(fix)
 app.command("demo", short_help="Check a mixed list against the embedded local site, offline.")(demo)
 

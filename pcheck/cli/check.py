@@ -10,8 +10,8 @@ import typer
 from pcheck.cli import options as opt
 from pcheck.cli.declare import CHECK, command
 from pcheck.cli.exits import ending_code, fail
-from pcheck.cli.prepare import prepare
-from pcheck.config import Config, parse_duration
+from pcheck.cli.prepare import ignore_files, prepare
+from pcheck.config import parse_duration
 from pcheck.errors import PcheckError
 
 
@@ -62,8 +62,3 @@ def run_check(ctx: typer.Context, **values: Any) -> None:
 
 #: The command typer sees: `run_check` with a parameter for every option declared for check (cli.options).
 check = command(opt.Options, CHECK, run_check, opt.leading_parameters())
-
-
-def ignore_files(config: Config) -> set[str]:
-    """The .pcheckignore files the run read (its rules say `file:line`): inputs -o must not overwrite."""
-    return {where.rsplit(":", 1)[0] for _, where in config.ignore_rules}

@@ -21,9 +21,11 @@ import typer
 
 from pcheck.errors import ConfigError
 
-CHECK, WATCH, DEMO, FIX = "check", "watch", "demo", "fix"
+CHECK, WATCH, DEMO, FIX, CRAWL = "check", "watch", "demo", "fix", "crawl"
 #: The commands that check documents' links as `check` does (an option's default commands).
-BOTH = frozenset({CHECK, WATCH, FIX})
+BOTH = frozenset({CHECK, WATCH, FIX, CRAWL})
+#: The commands that read inputs from files and folders (crawl reads pages from the network instead).
+FILES = frozenset({CHECK, WATCH, FIX})
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ import typer
 
 from pcheck.cli.declare import (
     BOTH,
+    CRAWL,
+    FILES,
     CHECK,
     DEMO,
     FIX,
@@ -119,7 +121,7 @@ class Options:
                               "not written: exit 2) instead of printing the diff (exit 1 when there is one).")
     temporary: bool = option(False, "--temporary", commands=frozenset({FIX}), in_file=False,
                              help="Also rewrite links that answered through temporary redirects (302, 303, 307).")
-    suggest: bool = option(False, "--suggest", commands=frozenset({CHECK}), in_file=False,
+    suggest: bool = option(False, "--suggest", commands=frozenset({CHECK, CRAWL}), in_file=False,
                            help="Say the fix of each link that has one (`moved to URL`: what `pcheck fix` would write): "
                                 "a Suggestions section, a `suggestion` field. No file is touched.")
     archive: bool = option(False, "--archive", commands=frozenset({CHECK, FIX}), in_file=False,
@@ -127,6 +129,15 @@ class Options:
                                 "before it failed (see Fixing links); with `check`, say it (`--suggest`).")
     archive_api: str = option(DEFAULT_ARCHIVE_API, "--archive-api", metavar="URL",
                               commands=frozenset({CHECK, FIX}), help="The availability API `--archive` asks.")
+    scope: tuple[str, ...] = option((), "--scope", metavar="REGEX", commands=frozenset({CRAWL}), help=(
+        "The pages to follow: those whose URL a REGEX matches (repeatable); else those of the start URLs' origins."))
+    max_depth: int | None = option(None, "--max-depth", metavar="N", commands=frozenset({CRAWL}),
+                                   help="Follow pages at most N links from a start page (the start pages: 0).")
+    max_pages: int | None = option(None, "--max-pages", metavar="N", commands=frozenset({CRAWL}),
+                                   help="Fetch at most N pages to follow (their links are still all checked).")
+    no_robots: bool = option(False, "--no-robots", commands=frozenset({CRAWL}), help="Ignore robots.txt.")
+    sitemap: tuple[str, ...] = option((), "--sitemap", metavar="URL", commands=frozenset({CRAWL}), in_file=False,
+                                      help="Also start from the pages a sitemap lists (repeatable).")
     processes: int | None = option(
         None, "-p", "--processes", metavar="N", config="processes", commands=BOTH | {DEMO},
         shown_default=f"usable cores (affinity-aware); env `{PROCESSES_ENV}`",
@@ -162,17 +173,17 @@ class Options:
                                      "refusals (429, 503) are the host's state is slowed further, then comes back "
                                      "within seconds (see Polite per host).")
     recheck_after: str = option(DEFAULT_RECHECK_AFTER, "--recheck-after", metavar="DURATION", config="recheck_after",
-                                convert=parse_duration, duration=True, commands=frozenset({CHECK, FIX}),
+                                convert=parse_duration, duration=True, commands=frozenset({CHECK, FIX, CRAWL}),
                                 help="Check a transient failure (timeout, refused connection, 5xx, 429) once more "
                                      "this long after it, before the report (`0`: never).")
     accept_transient: bool = option(False, "--accept-transient", config="accept_transient",
-                                    commands=frozenset({CHECK}),
+                                    commands=frozenset({CHECK, CRAWL}),
                                     help="Transient failures (after the late re-check) are reported but do not "
                                          "fail the run.")
     max_redirects: int = option(DEFAULT_MAX_REDIRECTS, "--max-redirects", metavar="N", config="max_redirects",
                                 help="Redirect hops followed (a loop stops at its first repeat; at most 1000).")
     redirects: str = option(DEFAULT_REDIRECTS, "--redirects", metavar="allow|warn|fail", config="redirects",
-                            commands=frozenset({CHECK, WATCH}),
+                            commands=frozenset({CHECK, WATCH, CRAWL}),
                             help="A link that answers through redirects: `allow` (alive), `warn` (alive, and listed "
                                  "in the text report with where it ends), `fail` (`broken`, error `redirected`, the "
                                  "detail saying whether it is permanent: 301/308 at every hop).")
@@ -181,15 +192,15 @@ class Options:
                                       "alive is `broken` (`insecure_link`); one more request per http link, none for "
                                       "a URL naming a port other than 80.")
     remap: tuple[str, ...] = option((), "--remap", metavar="'REGEX REPLACEMENT'", config="remap", convert=_remaps,
-                                    commands=frozenset({CHECK, WATCH}),
+                                    commands=frozenset({CHECK, WATCH, CRAWL}),
                                     help="Check a link matching REGEX at REPLACEMENT instead (repeatable, the first "
                                          "match wins; lychee's `$1` groups): the record keeps the link in `url` and "
                                          "what was requested in `checked_url`; a rule without a replacement is exit 2.")
-    format: str = option(DEFAULT_FORMAT, "--format", metavar="FORMAT", commands=frozenset({CHECK, WATCH, DEMO}),
+    format: str = option(DEFAULT_FORMAT, "--format", metavar="FORMAT", commands=frozenset({CHECK, WATCH, DEMO, CRAWL}),
                          help=f"Report format: {', '.join(f'`{f}`' for f in FORMATS)} (`github`: annotations on "
                               "the lines in GitHub Actions; `sarif`: SARIF 2.1.0 for code scanning).",
                          help_for=((WATCH, "text (a line per change) or jsonl (a record per change)."),))
-    output: str | None = option(None, "-o", "--output", metavar="FILE", commands=frozenset({CHECK}),
+    output: str | None = option(None, "-o", "--output", metavar="FILE", commands=frozenset({CHECK, CRAWL}),
                                 shown_default="stdout",
                                 help="Write the report to this file, replacing it (appending if it is "
                                      "`$GITHUB_STEP_SUMMARY`'s, see In CI).")
@@ -199,7 +210,7 @@ class Options:
     exclude: tuple[str, ...] = option((), "--exclude", metavar="REGEX", config="exclude",
                                       help="Skip URLs matching this regex (repeatable), as written or in normal form "
                                            "(`HTTPS://X.org` is matched by `^https://x\\.org/`); reported as `excluded`.")
-    exclude_path: tuple[str, ...] = option((), "--exclude-path", metavar="REGEX",
+    exclude_path: tuple[str, ...] = option((), "--exclude-path", commands=FILES, metavar="REGEX",
                                            help="Leave input files and folders whose path (as reports name it, a "
                                                 "folder's ending in `/`) matches this regex (repeatable) out of "
                                                 "directory walks and globs; a file named as an input is read all the "
@@ -235,14 +246,14 @@ class Options:
                                    shown_default="the system's",
                                    help="CA certificates to verify TLS with: a PEM file, or a folder of them hashed "
                                         "by `openssl rehash`.")
-    fail_on_blocked: bool = option(False, "--fail-on-blocked", config="fail_on_blocked", commands=frozenset({CHECK}),
+    fail_on_blocked: bool = option(False, "--fail-on-blocked", config="fail_on_blocked", commands=frozenset({CHECK, CRAWL}),
                                    help="Count `blocked` URLs (401, 403, 429, 999, challenges) as failures.")
-    input_format: str = option(DEFAULT_INPUT_FORMAT, "--input-format", metavar="FORMAT",
+    input_format: str = option(DEFAULT_INPUT_FORMAT, "--input-format", commands=FILES, metavar="FORMAT",
                                help=f"How to read inputs: {', '.join(f'`{f}`' for f in INPUT_FORMATS)} "
                                     "(`auto`: by extension).")
-    extensions: str = option(",".join(DEFAULT_EXTENSIONS), "--extensions", metavar="EXTS", joined=True,
+    extensions: str = option(",".join(DEFAULT_EXTENSIONS), "--extensions", metavar="EXTS", joined=True, commands=FILES,
                              help="Document extensions searched for in directories.")
-    files_from: str | None = option(None, "--files-from", metavar="FILE", in_file=False,
+    files_from: str | None = option(None, "--files-from", commands=FILES, metavar="FILE", in_file=False,
                                     help="Also read the inputs from FILE (`-`: stdin), one path a line; blank lines "
                                          "and `#` comments skipped; a path that does not exist is an error naming "
                                          "FILE and its line.")
@@ -251,37 +262,37 @@ class Options:
                                        help="Check only the documents git sees changed between revision REF and the "
                                             "working tree (committed, staged or not, untracked but not ignored), "
                                             "among the inputs; URL arguments and stdin are kept (see In CI).")
-    no_ignore: bool = option(False, "--no-ignore",
+    no_ignore: bool = option(False, "--no-ignore", commands=FILES,
                              help="Walk directories without reading `.gitignore` and `.ignore` files.")
-    hidden: bool = option(False, "--hidden", help="Walk hidden files and folders (names starting with `.`) too.")
-    host_stats: bool = option(False, "--host-stats", commands=frozenset({CHECK}),
+    hidden: bool = option(False, "--hidden", commands=FILES, help="Walk hidden files and folders (names starting with `.`) too.")
+    host_stats: bool = option(False, "--host-stats", commands=frozenset({CHECK, CRAWL}),
                               help="Add per-host statistics to the report.")
-    no_progress: bool = option(False, "--no-progress", commands=frozenset({CHECK, FIX}),
+    no_progress: bool = option(False, "--no-progress", commands=frozenset({CHECK, FIX, CRAWL}),
                                help="No progress bar or status lines.")
-    color: str = option(DEFAULT_COLOR, "--color", metavar="WHEN", commands=frozenset({CHECK}),
+    color: str = option(DEFAULT_COLOR, "--color", metavar="WHEN", commands=frozenset({CHECK, CRAWL}),
                         help=f"Colour the text report: {', '.join(f'`{c}`' for c in COLORS)} "
                              "(`auto`: on a terminal, unless `NO_COLOR` is set).")
-    verbose: bool = option(False, "--verbose", "-v", commands=frozenset({CHECK}),
+    verbose: bool = option(False, "--verbose", "-v", commands=frozenset({CHECK, CRAWL}),
                            help="Text report: list every link with its outcome, alive and excluded ones too.")
-    quiet: bool = option(False, "--quiet", "-q", commands=frozenset({CHECK}),
+    quiet: bool = option(False, "--quiet", "-q", commands=frozenset({CHECK, CRAWL}),
                          help="Text report: only the problem lines, no counts or hints.")
     config_path: str | None = option(None, "--config", metavar="FILE", in_file=False,
                                      shown_default="the nearest `pcheck.toml`, or `pyproject.toml` with `[tool.pcheck]`",
                                      help="Config file.")
     start_method: str | None = option(None, "--start-method", metavar="METHOD", config="start_method", hidden=True,
                                       in_file=False, help="multiprocessing start method: forkserver or spawn.")
-    resume: bool = option(False, "--resume", commands=frozenset({CHECK}), in_file=False,
+    resume: bool = option(False, "--resume", commands=frozenset({CHECK, CRAWL}), in_file=False,
                           help="Append to the `-o` jsonl report of an earlier run, skipping URLs it already holds a "
                                "verdict for (see Long runs).")
-    cache: bool = option(False, "--cache", commands=frozenset({CHECK, FIX}), in_file=False,
+    cache: bool = option(False, "--cache", commands=frozenset({CHECK, FIX, CRAWL}), in_file=False,
                          help="Reuse alive verdicts from a local SQLite cache; errors are never cached (see Long runs).")
-    cache_path: str = option(DEFAULT_CACHE_PATH, "--cache-path", metavar="FILE", commands=frozenset({CHECK, FIX}),
+    cache_path: str = option(DEFAULT_CACHE_PATH, "--cache-path", metavar="FILE", commands=frozenset({CHECK, FIX, CRAWL}),
                              in_file=False, help="The cache file.")
     max_cache_age: str = option(DEFAULT_MAX_CACHE_AGE, "--max-cache-age", metavar="DURATION",
-                                commands=frozenset({CHECK, FIX}), in_file=False, duration=True,
+                                commands=frozenset({CHECK, FIX, CRAWL}), in_file=False, duration=True,
                                 help="How long a cached verdict is served: `30s`, `15m`, `12h`, `1d`.")
     fail_after: int = option(DEFAULT_FAIL_AFTER, "--fail-after", metavar="N", config="fail_after",
-                             commands=frozenset({CHECK}),
+                             commands=frozenset({CHECK, CRAWL}),
                              help="With `--cache`: a broken link fails the run only once it has failed on N runs in "
                                   "a row (it is reported every time; see In CI).")
     distributor: str = option(DEFAULT_DISTRIBUTOR, "--distributor", metavar="NAME", config="distributor",
@@ -293,7 +304,8 @@ class Options:
                                      help="Ray cluster to join (`auto`, `ray://host:10001`).")
     shard_size: int = option(DEFAULT_SHARD_SIZE, "--shard-size", metavar="N", config="shard_size",
                              commands=frozenset({CHECK}), in_file=False, help="URLs per Ray task.")
-    dump: bool = option(False, "--dump", commands=frozenset({CHECK}), in_file=False,
+    dump: bool = option(False, "--dump", commands=frozenset({CHECK, CRAWL}), in_file=False, help_for=((CRAWL, (
+                            "Crawl, and print each page the crawl fetches, one per line: no other link is checked.")),),
                         help="Print the links that would be checked (after `--include`/`--exclude`), one per line, "
                              "local ones as `file://` URLs, and check none; `--format jsonl` gives a record each "
                              "with `source`, `line` and `column` (a local link's `link` as written too). "
@@ -305,11 +317,11 @@ class Options:
                                           "REPORT of an earlier run (the Action's summary and annotations).")
     render_elapsed: float = option(0.0, "--render-elapsed", metavar="SECONDS", commands=frozenset({CHECK}),
                                    in_file=False, hidden=True, help="With --render-from: the run's duration.")
-    root_dir: str | None = option(None, "--root-dir", metavar="DIR", config="root_dir",
+    root_dir: str | None = option(None, "--root-dir", commands=FILES, metavar="DIR", config="root_dir",
                                   shown_default="not resolved (excluded, saying so)",
                                   help="The folder a document's root-relative links (`/guide/a.md`) start from, "
                                        "checked on disk.")
-    base_url: str | None = option(None, "--base-url", metavar="URL", config="base_url", shown_default="on disk",
+    base_url: str | None = option(None, "--base-url", commands=FILES, metavar="URL", config="base_url", shown_default="on disk",
                                   help="Resolve a document's relative links against URL and check them over HTTP "
                                        "instead of on disk.")
     include_fragments: bool = option(False, "--include-fragments", config="include_fragments",

@@ -97,3 +97,8 @@ def check_ca_bundle(path: str) -> None:
         ssl.create_default_context(cafile=path)
     except (ssl.SSLError, OSError, ValueError) as exc:
         raise ConfigError(f"--ca-bundle {path}: no PEM certificate could be read from it ({exc})") from exc
+
+
+def ignore_files(config: Config) -> set[str]:
+    """The .pcheckignore files the run read (its rules say `file:line`): inputs -o must not overwrite."""
+    return {where.rsplit(":", 1)[0] for _, where in config.ignore_rules}

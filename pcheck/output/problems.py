@@ -123,7 +123,7 @@ class ProblemsReporter(Reporter):
         n = self.permanent
         moved = [f"{n} link{'s redirect' if n != 1 else ' redirects'} permanently (301/308): `pcheck fix --write` "
                  f"can rewrite {'them' if n != 1 else 'it'} to where {'they end' if n != 1 else 'it ends'}"] if n else []
-        return self.trouble.hints(slowed, self.timeout_s) + backoff_hints(self.backoffs, self.summary.elapsed_s) + moved
+        return self.notes + self.trouble.hints(slowed, self.timeout_s) + backoff_hints(self.backoffs, self.summary.elapsed_s) + moved
 
     def paused_s(self, paused_s: float) -> float:
         """A host's pauses as the Hosts table shows them: never longer than the run."""

@@ -40,6 +40,8 @@ class Reporter:
         self.summary = summary if summary is not None else Summary()
         #: Hosts that answered 429/503 and were slowed (set by the session before `finish`).
         self.backoffs: list[HostBackoff] = []
+        #: What the run says of itself besides its records (a crawl's pages and bounds), set before `finish`.
+        self.notes: list[str] = []
 
     def flush(self) -> None:
         """Called whenever the run is about to wait: every record so far reaches its reader."""

@@ -13,6 +13,16 @@ from pcheck.config import Config
 from pcheck.models import CheckResult, HostBackoff, Target
 
 
+class _NothingYet:
+    def __repr__(self) -> str:
+        return "NOTHING_YET"
+
+
+#: What a live input (`pcheck crawl`'s, whose next links come from pages still being fetched) yields when it
+#: has no item now but will have: the distributor reads it again once results have come in.
+NOTHING_YET = _NothingYet()
+
+
 class Distributor(Protocol):
     """A run of checks: a context manager whose `results()` yields one CheckResult per input item."""
 

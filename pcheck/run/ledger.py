@@ -145,6 +145,8 @@ class Ledger:
         for task_id in list(self.tasks):
             yield from self.resolve(task_id, verdict)
         for item in source:
+            if not isinstance(item, (Target, CheckResult)):  # a live input's NOTHING_YET: it ends once tasks are done
+                continue
             admitted = self.admit(item)
             if isinstance(admitted, CheckResult):
                 yield admitted

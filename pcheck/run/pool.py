@@ -29,6 +29,7 @@ from typing import Callable, Iterable, Iterator
 from pcheck.config import Config, is_small_run
 from pcheck.models import Answered, CheckResult, ErrorKind, HostBackoff, Order, Outcome, Target, Verdict
 from pcheck.run import signals
+from pcheck.run.distributor import NOTHING_YET
 from pcheck.run.hosts import scheduler_for
 from pcheck.run.ledger import Ledger
 from pcheck.run.rechecks import LateRechecks
@@ -91,6 +92,8 @@ class CheckRun:
         self.rechecks = LateRechecks(config.recheck_after)
         #: Check in a thread of this process (a small run), not in worker processes; None: not decided yet.
         self._in_process: bool | None = None if config.small_run else False
+        #: The input said NOTHING_YET at the last read: wait for results before reading it again.
+        self._source_waits = False
 
     # -- life cycle -------------------------------------------------------------
     def __enter__(self) -> CheckRun:
@@ -158,7 +161,7 @@ class CheckRun:
                     yield from self._abandon(source, ErrorKind.WORKER_CRASHED, "no worker process could be kept alive")
                 return
             # With input to read and room to read it, only look at what is ready; else wait.
-            can_read = not exhausted and self.ledger.held < READ_AHEAD
+            can_read = not exhausted and not self._source_waits and self.ledger.held < READ_AHEAD
             if not can_read and idle is not None:
                 idle()
             yield from self._collect(0.0 if can_read else self._wait_s())
@@ -204,12 +207,16 @@ class CheckRun:
         The read-ahead bound counts waiting occurrences, not tasks: duplicates
         of a slow URL join its task and would otherwise pile up unbounded.
         """
+        self._source_waits = False
         for _ in range(READ_CHUNK):
             if self.ledger.held >= READ_AHEAD:
                 return False
             item = next(source, None)
             if item is None:
                 return True
+            if item is NOTHING_YET:  # a live input (a crawl) waits for pages on their way: read again after results
+                self._source_waits = True
+                return not self.ledger.tasks  # nothing on its way: nothing will come (a safety net; a crawl ends itself)
             admitted = self.ledger.admit(item)
             if isinstance(admitted, CheckResult):
                 yield admitted

@@ -13,8 +13,6 @@ only turns options into a `Config` and a `Plan`, and an `Ending` (or a
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import difflib
 import logging
 import sys
 import time
@@ -26,8 +24,8 @@ from pcheck.config import DEFAULT_COLOR, DEFAULT_FORMAT, Config, is_small_run
 from pcheck.errors import ConfigError, ReportError, StoreError
 from pcheck.inputs.filters import filter_targets
 from pcheck.inputs.links import LinkBase
-from pcheck.inputs.sources import Source, count_candidates, iter_targets, parse_url
-from pcheck.models import ARGS_SOURCE, STDIN, CheckResult, Outcome, Summary, Target
+from pcheck.inputs.sources import Source, count_candidates, iter_targets
+from pcheck.models import STDIN, CheckResult, Outcome, Summary, Target
 from pcheck.output.problems import use_color
 from pcheck.output.progress import Progress
 from pcheck.output.changes import Change, RoundSummary
@@ -46,6 +44,7 @@ from pcheck.run.watch import watch
 
 if TYPE_CHECKING:
     from pcheck.run.archiving import Archivist
+    from pcheck.run.crawl import Crawler
     from pcheck.store.cache import VerdictCache
     from pcheck.store.resume import ResumeState
 
@@ -76,6 +75,8 @@ class Plan:
     #: --archive (with --suggest): what asks the archive for dead links' copies (run/archiving), made and closed
     #: by the caller.
     archivist: Archivist | None = None
+    #: `pcheck crawl`: the crawl that is the run's input instead of `sources` (run/crawl.Crawler), made by the caller.
+    crawler: Crawler | None = None
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,8 @@ class Session:
                             reporter.flush()
                             bar.rechecks(run.rechecks_waiting())
 
-                        results = pipeline(config, list(plan.sources), run, resume=resume, cache=cache, idle=idle)
+                        results = pipeline(config, list(plan.sources), run, resume=resume, cache=cache, idle=idle) \
+                            if plan.crawler is None else plan.crawler.results(run, resume, cache, idle)
                         if plan.archivist is not None:
                             results = plan.archivist.suggesting(results)
                         for result in results:
@@ -219,6 +221,8 @@ class Session:
                     raise
                 interrupted = interrupted or run.interrupted
                 reporter.backoffs = run.backoffs()
+                if plan.crawler is not None:
+                    reporter.notes = plan.crawler.said()
                 if run.input_cut:
                     log.warning("input not read to its end: %s", run.input_cut)
         except KeyboardInterrupt:  # a third signal (the run did not end after two): stop now, keep what was written
@@ -349,48 +353,3 @@ def pipeline(config: Config, sources: list[Source], run: Distributor, stdin: Bin
     """The sources, streamed through an open distributor: one result per occurrence."""
     results = run.results(targets(config, sources, stdin, resume, cache), idle)
     return cache.remember(results) if cache is not None else results
-
-
-def check_urls(urls: Iterable[str], **options: object) -> Iterator[CheckResult]:
-    """Check URLs with the process pool; yields one CheckResult per URL, as verdicts arrive.
-
-    Options are `Config`'s fields (processes=4, timeout=5.0, ...): a name that is not one is a
-    TypeError naming the valid ones, and so is a lone string for `urls` (it would be checked
-    character by character). Both are raised here, at the call, not at the first result.
-    Interrupting the caller with Ctrl-C yields `cancelled` results for the rest, then stops.
-    Works from a script with or without an `if __name__ == "__main__":` guard:
-    the workers never import the caller's main module (see procs.workers_skip_main).
-    """
-    if isinstance(urls, (str, bytes)):
-        raise TypeError(f"check_urls() takes an iterable of URLs, not a {type(urls).__name__}: "
-                        f"write check_urls([{urls!r}])")
-    return _checked(urls, config_of(options))
-
-
-def config_of(options: dict[str, object]) -> Config:
-    """The Config of a library call's keywords; TypeError naming the valid ones for any that is not."""
-    valid = [f.name for f in dataclasses.fields(Config) if not f.name.startswith("_")]
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        near = {name: difflib.get_close_matches(name, valid, n=1) for name in unknown}
-        said = ", ".join(f"{name!r}" + (f" (did you mean {near[name][0]!r}?)" if near[name] else "") for name in unknown)
-        raise TypeError(f"unknown option{'s' if len(unknown) > 1 else ''} {said}; the options are Config's fields: "
-                        + ", ".join(valid))
-    return Config(**options)  # type: ignore[arg-type]
-
-
-def _checked(urls: Iterable[str], config: Config) -> Iterator[CheckResult]:
-    items = (parse_url(url, ARGS_SOURCE, None) for url in urls)
-    with open_distributor(config) as run:
-        results = run.results(filter_targets(items, config))
-        try:
-            while True:
-                # Workers start (and restart after a crash) only inside next(): hide the
-                # main module there, and give it back before the caller's code runs again.
-                with procs.workers_skip_main():
-                    result = next(results, None)
-                if result is None:
-                    return
-                yield result
-        finally:
-            results.close()

@@ -145,7 +145,9 @@ class VerdictCache:
         """Replace each target with a fresh cached verdict when there is one."""
         oldest = time.time() - self.max_age_s
         for item in items:
-            if isinstance(item, Target) and self.db is not None and not (self.fragments and fragment_of(item.url)):
+            # A page a crawl follows is fetched for its links, which no row keeps.
+            if isinstance(item, Target) and self.db is not None and not item.page \
+                    and not (self.fragments and fragment_of(item.url)):
                 try:
                     row = self.db.execute(
                         "SELECT checked_at, status, final_url, redirects, method, attempts FROM verdicts "
