@@ -30,8 +30,8 @@ def run_crawl(ctx: typer.Context, **values: Any) -> None:
     from pcheck.run.session import Plan, Session
 
     try:
+        starts = start_urls(tuple(values.get("inputs") or ()))
         o, config, _ = prepare(ctx, values)
-        starts = start_urls(o.inputs)
         if config.distributor != "multiprocessing":
             raise ConfigError("pcheck crawl runs on this machine's processes: --distributor ray is not supported "
                               "(a crawl's next links come from the pages it has just fetched)")

@@ -108,8 +108,8 @@ class Frontier:
                 self._expand(page.key, page.depth, page.verdict, PageLinks(*page.links))
         for url in self.plan.starts:
             self._add(parse_url(url, ARGS_SOURCE, None), -1, follow=True, start=True)
-        for item in seeds:
-            self._add(item, -1, follow=True, start=True)
+        for item in seeds:  # --sitemap's URLs: start pages too, when in scope and allowed
+            self._add(item, -1, follow=True)
         while True:
             while self.queue:
                 item = self.queue.popleft()
