@@ -9,6 +9,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from conftest import run_pcheck
 from support import faults as fh
 from support.fast import FAST_ANY_PROCESSES
@@ -171,3 +173,33 @@ def test_sitemap_urls_are_start_pages_reported_from_the_sitemap(lab, tmp_path):
     assert sorted(r["url"] for r in from_sitemap) == [lab.url(f"ok?s={i}") for i in range(3)]
     assert all(r["outcome"] == "alive" for r in from_sitemap), from_sitemap
     assert {("GET", f"/ok?s={i}") for i in range(3)} <= set(_requests(lab))  # in scope: fetched as pages
+
+def test_ctrl_c_ends_a_crawl_with_a_record_for_every_link_found_and_the_journal_kept(lab, tmp_path, cli_processes):
+    import signal
+
+    report = tmp_path / "report.jsonl"
+    args = [sys.executable, "-m", "pcheck", "crawl", _tree(lab, 255, 1), "--format", "jsonl", "-o", str(report),
+            *FAST_ANY_PROCESSES, "-p", "2", "--host-interval", "20ms"]
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    cli_processes.append(proc)
+    fh.wait_until(lambda: proc.poll() is not None or len(read_jsonl(report)) >= 100, fh.MAX_WAIT_S, "records written")
+    proc.send_signal(signal.SIGINT)
+    proc.wait(20)
+    assert proc.returncode == 130, proc.stderr.read()
+    records = read_jsonl(report, complete=True)
+    occurrences = collections.Counter((r["url"], r["source"], r["line"], r["column"]) for r in records)
+    assert set(occurrences.values()) == {1} and 100 <= len(records) < 821
+    assert {r["error"] for r in records if r["outcome"] == "unchecked"} <= {"cancelled"}
+    assert (tmp_path / "report.jsonl.pages").exists()  # kept: the crawl may go on with --resume
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "csv", "markdown", "junit", "github", "sarif"])
+def test_every_format_reports_a_crawl(lab, tmp_path, fmt):
+    result = run_pcheck("crawl", _tree(lab, 255, 1), "--max-depth", "4", "--format", fmt, *CRAWL)
+    assert result.returncode == 1, result.stderr
+    written = "/tree/255/missing-16.html" if fmt in ("github", "sarif") else lab.url("tree/255/missing-16.html")
+    assert written in result.stdout  # page 16 (depth 4) links it (as written there, in the review formats)
+    if fmt in ("github", "sarif"):
+        assert f"on {_tree(lab, 255, 16)}:" in result.stdout  # and the page is said: no file to point at
+    assert "crawled 31 pages" in (result.stdout if fmt == "text" else result.stderr)

@@ -174,3 +174,17 @@ def test_a_crawled_pages_anchors_judge_the_fragments_of_links_to_it_and_it_is_fe
     assert (results[page + "#zz"].outcome, results[page + "#zz"].detail) == (Outcome.BROKEN, "no #zz in the page")
     later = ledger.admit(Target(page + "#a", page, "site.test", START, 4))  # after: answered by the page, no fetch
     assert later.outcome is Outcome.ALIVE
+
+
+def test_a_page_that_redirected_off_the_site_is_checked_but_its_links_are_not_read():
+    frontier, _ = _frontier()
+    items = _page(frontier, START, b'<a href="go.html">go</a>')
+    assert _followed(items) == {START + "go.html": True}
+    assert _page(frontier, START + "go.html", b'<a href="/elsewhere">x</a>', final_url="https://other.test/") == []
+
+
+def test_a_start_page_that_moved_to_https_brings_its_new_origin_into_the_scope():
+    frontier = Frontier(CrawlPlan(("http://site.test/",)), Config(), Robots())
+    next(frontier.items(Ledger()))
+    items = _page(frontier, "http://site.test/", b'<a href="/a.html">a</a>', final_url="https://site.test/")
+    assert _followed(items) == {"https://site.test/a.html": True}

@@ -116,9 +116,13 @@ class FindingsReporter(Reporter):
         raise NotImplementedError
 
     def words(self, result: CheckResult) -> str:
-        """`https://x.org/y (404 Not Found)`: the link as written and why, as the text report says it."""
+        """`https://x.org/y (404 Not Found)`: the link as written and why, as the text report says it (and on
+        which page, line, for a link read from a web page)."""
         s = self.summary
-        return f"{written(result)} ({reason(result, self.timeout_s, s.fail_after, s.accept_transient)})"
+        said = f"{written(result)} ({reason(result, self.timeout_s, s.fail_after, s.accept_transient)})"
+        if result.source and "://" in result.source:  # a crawled page (or a sitemap): no file to point at, so say it
+            said += f" on {redact_userinfo(result.source)}" + (f":{result.line}" if result.line is not None else "")
+        return said
 
 
 # -- github -----------------------------------------------------------------------------------------------

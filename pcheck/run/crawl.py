@@ -137,7 +137,11 @@ class Frontier:
             self.journal.add(key, depth, dataclasses.replace(verdict, page=None, anchors=None), verdict.page)
         if isinstance(verdict.page, PageLinks):
             self.bounds.fetched += 1
-            self._expand(key, depth, verdict, verdict.page)
+            final = verdict.final_url or key
+            if depth == 0 and not self.scope:
+                self.origins.add(_origin(final))  # a start page that moved (http to https, to www.): its site too
+            if self.in_scope(final):  # a page that redirected off the site is not the site's: its links are not read
+                self._expand(key, depth, verdict, verdict.page)
 
     def _expand(self, key: str, depth: int, verdict: Verdict, found: PageLinks) -> None:
         final = verdict.final_url or key
