@@ -203,3 +203,27 @@ def test_every_format_reports_a_crawl(lab, tmp_path, fmt):
     if fmt in ("github", "sarif"):
         assert f"on {_tree(lab, 255, 16)}:" in result.stdout  # and the page is said: no file to point at
     assert "crawled 31 pages" in (result.stdout if fmt == "text" else result.stderr)
+
+
+def test_a_new_crawl_over_an_old_journal_starts_it_afresh(lab, tmp_path, cli_processes):
+    """A journal left by a killed crawl, whose report a new run (no --resume) writes anew, is not carried on:
+    a later --resume must not take its pages for this run's."""
+    import signal
+
+    journal, report = tmp_path / "report.jsonl.pages", tmp_path / "report.jsonl"
+    stale = {"key": _tree(lab, 255, 2), "depth": 1, "links": None, "verdict": {
+        "outcome": "broken", "status": 500, "error": None, "final_url": None, "redirects": 0, "method": "GET",
+        "attempts": 1, "elapsed_ms": 1.0, "detail": None}}
+    journal.write_text('{"pcheck_crawl_journal": 1}\n' + json.dumps(stale) + "\n", encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "pcheck", "crawl", _tree(lab, 255, 1), "--format", "jsonl", "-o",
+                             str(report), *FAST_ANY_PROCESSES, "-p", "2", "--host-interval", "20ms"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    cli_processes.append(proc)
+    fh.wait_until(lambda: proc.poll() is not None or len(read_jsonl(report)) >= 50, fh.MAX_WAIT_S, "records written")
+    proc.send_signal(signal.SIGINT)
+    proc.wait(20)
+    assert proc.returncode == 130
+    keys = [json.loads(line).get("key") for line in journal.read_text(encoding="utf-8").splitlines()[1:]]
+    assert keys and keys[0] == _tree(lab, 255, 1)  # this run's pages, from its start
+    assert '"status": 500' not in journal.read_text(encoding="utf-8")

@@ -188,3 +188,26 @@ def test_a_start_page_that_moved_to_https_brings_its_new_origin_into_the_scope()
     next(frontier.items(Ledger()))
     items = _page(frontier, "http://site.test/", b'<a href="/a.html">a</a>', final_url="https://site.test/")
     assert _followed(items) == {"https://site.test/a.html": True}
+
+
+def test_a_journal_with_a_torn_last_line_is_read_and_a_strangers_file_refused(tmp_path):
+    import pytest
+
+    from pcheck.errors import StoreError
+    from pcheck.store.crawljournal import Journal, read_journal
+
+    path = str(tmp_path / "r.jsonl.pages")
+    journal = Journal(path)
+    found = read_page_links(b'<a href="a.html">a</a>', "text/html")
+    journal.add(START, 0, Verdict(Outcome.ALIVE, 200, final_url=START), found)
+    journal.add(START + "a.html", 1, Verdict(Outcome.BROKEN, 404, final_url=START + "a.html"), None)
+    journal.close(finished=False)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write('{"key": "https://site.test/docs/b.ht')  # a kill mid-write
+    pages = read_journal(path)
+    assert [(p.key, p.depth, p.verdict.status) for p in pages] == [(START, 0, 200), (START + "a.html", 1, 404)]
+    assert PageLinks(*pages[0].links) == found and pages[1].links is None
+    (tmp_path / "other").write_text('{"a": 1}\n{"b": 2}\n', encoding="utf-8")
+    with pytest.raises(StoreError, match="not a pcheck crawl journal"):
+        read_journal(str(tmp_path / "other"))
+    assert read_journal(str(tmp_path / "none")) == []

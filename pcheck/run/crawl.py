@@ -224,7 +224,7 @@ class Crawler:
         from pcheck.store.crawljournal import Journal, read_journal
 
         replayed = read_journal(self.journal_path) if resume is not None and self.journal_path else []
-        journal = Journal(self.journal_path) if self.journal_path else None
+        journal = Journal(self.journal_path, carry_on=resume is not None) if self.journal_path else None
         robots = Robots(self.config) if self.plan.robots else None
         frontier = self.frontier = Frontier(self.plan, self.config, robots, journal, resume)
         ledger = run.ledger  # type: ignore[attr-defined]

@@ -184,7 +184,7 @@ class Session:
         plan, config = self.plan, self.config
         name = plan.output or STDOUT_NAME
         try:
-            total = count_candidates(plan.sources) if plan.progress else None
+            total = count_candidates(plan.sources) if plan.progress and plan.crawler is None else None  # a crawl: unknown
             cancel_at_once = False
         except KeyboardInterrupt:  # interrupted while counting: every URL is reported cancelled
             total, cancel_at_once = None, True

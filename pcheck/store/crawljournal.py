@@ -75,11 +75,13 @@ def read_journal(path: str) -> list[JournaledPage]:
 class Journal:
     """The journal being written; every line is flushed before the page's records are."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, carry_on: bool = False) -> None:
+        """`carry_on` (--resume): append to the journal there; else start one afresh (a journal left by an
+        earlier crawl whose report this run writes anew would tell of pages this run has not fetched)."""
         self.path = path
         try:
-            new = not os.path.exists(path) or os.path.getsize(path) == 0
-            self._file: TextIO = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+            new = not carry_on or not os.path.exists(path) or os.path.getsize(path) == 0
+            self._file: TextIO = open(path, "w" if new else "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
             if new:
                 self._file.write(json.dumps(_HEADER) + "\n")
         except OSError as exc:
