@@ -97,7 +97,10 @@ def test_dump_lists_the_pages_and_checks_no_other_link(lab, tmp_path):
     result = run_pcheck("crawl", _tree(lab, 255, 1), "--max-depth", "1", "--dump", *CRAWL)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [_tree(lab, 255, i) for i in (1, 2, 3)]
-    assert set(_requests(lab)) == {("GET", "/robots.txt"), *(("GET", f"/tree/255/{i}.html") for i in (1, 2, 3))}
+    deeper = run_pcheck("crawl", _tree(lab, 255, 1), "--max-depth", "4", "--dump", *CRAWL)  # page 16 links a private one
+    assert len(deeper.stdout.splitlines()) == 31 and "/private/" not in deeper.stdout
+    assert {t for _, t in _requests(lab) if "/tree/255/" in t} == {f"/tree/255/{i}.html" for i in range(1, 32)}
+    assert not [t for method, t in _requests(lab) if method == "HEAD"]  # no link checked but the pages
     assert not _requests(lab, "127.0.0.2")
 
 

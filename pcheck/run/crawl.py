@@ -157,13 +157,11 @@ class Frontier:
         for kept in filter_targets([item], self.config):
             if isinstance(kept, Target):
                 kept = self._as_page(kept, parent_depth + 1, follow, start)
-            elif self.plan.dump:
-                continue  # --dump: the pages alone
-            if kept is not None:
+            if not self.plan.dump or (isinstance(kept, Target) and kept.page):  # --dump: the pages alone
                 self.queue.append(kept)
 
-    def _as_page(self, target: Target, depth: int, follow: bool, start: bool) -> Target | CheckResult | None:
-        """The target as a page to follow, a plain check, an `excluded` record (robots.txt), or None (--dump)."""
+    def _as_page(self, target: Target, depth: int, follow: bool, start: bool) -> Target | CheckResult:
+        """The target as a page to follow, a plain check, or an `excluded` record (robots.txt)."""
         key = target.key
         in_scope = start or self.in_scope(key)
         if in_scope and not start and self.robots is not None:
@@ -182,7 +180,7 @@ class Frontier:
         if page:
             self.depth[key] = depth
             return dataclasses.replace(target, page=True)
-        return None if self.plan.dump else target
+        return target
 
     def in_scope(self, key: str) -> bool:
         if self.scope:
