@@ -306,9 +306,10 @@ def test_host_interval_spaces_the_requests_to_a_host_on_every_process(lab, tmp_p
     spaced = sorted(arrivals["127.0.0.1"])
     gaps = [b - a for a, b in zip(spaced, spaced[1:])]
     assert len(spaced) == 6 and spaced[-1] - spaced[0] >= 5 * 0.2 * 0.8, gaps
-    # Each start 200 ms after the last; one request that arrives late (a loaded machine) shortens only the
-    # gap after it, so every two gaps together still span two intervals.
-    assert all(c - a >= 0.3 for a, c in zip(spaced, spaced[2:])), gaps
+    # Each start 200 ms after the last; one request that arrives late (a loaded machine: up to 150 ms seen for
+    # the first, which opens its connection) shortens only the gap after it, so every two gaps together still
+    # span most of two intervals (unpaced, six requests arrive within milliseconds).
+    assert all(c - a >= 0.25 for a, c in zip(spaced, spaced[2:])), gaps
     unspaced = sorted(arrivals["127.0.0.2"])  # its table says no interval
     assert unspaced[-1] - unspaced[0] < (spaced[-1] - spaced[0]) / 2
 
