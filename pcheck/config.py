@@ -66,7 +66,7 @@ DEFAULT_EXTENSIONS = ("md", "markdown", "html", "htm")
 
 #: Report format, and where the report goes (None: stdout).
 DEFAULT_FORMAT = "text"
-FORMATS = ("text", "jsonl", "json", "csv", "markdown", "junit", "github", "sarif")
+FORMATS = ("text", "jsonl", "json", "csv", "markdown", "junit", "github", "sarif", "html")
 #: --color for the text report: auto colours a terminal (unless NO_COLOR is set).
 DEFAULT_COLOR = "auto"
 COLORS = ("auto", "always", "never")

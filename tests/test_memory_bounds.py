@@ -91,7 +91,7 @@ def test_every_format_holds_constant_memory_however_many_invalid_lines(fmt, smal
     assert growth(make_reporter(fmt, Discard()), problem) < MAX_GROWTH_BYTES
 
 
-@pytest.mark.parametrize("fmt", ["text", "markdown", "junit"])
+@pytest.mark.parametrize("fmt", ["text", "markdown", "junit", "html"])
 def test_host_stats_and_junit_hold_constant_memory_however_many_distinct_urls_and_hosts(fmt, small_batches):
     assert growth(make_reporter(fmt, Discard(), host_stats=True), excluded_on_its_own_host) < MAX_GROWTH_BYTES
 

@@ -198,7 +198,8 @@ class Options:
                                          "what was requested in `checked_url`; a rule without a replacement is exit 2.")
     format: str = option(DEFAULT_FORMAT, "--format", metavar="FORMAT", commands=frozenset({CHECK, WATCH, DEMO, CRAWL}),
                          help=f"Report format: {', '.join(f'`{f}`' for f in FORMATS)} (`github`: annotations on "
-                              "the lines in GitHub Actions; `sarif`: SARIF 2.1.0 for code scanning).",
+                              "the lines in GitHub Actions; `sarif`: SARIF 2.1.0 for code scanning; `html`: one "
+                              "self-contained page with charts and filters, best with -o).",
                          help_for=((WATCH, "text (a line per change) or jsonl (a record per change)."),))
     output: str | None = option(None, "-o", "--output", metavar="FILE", commands=frozenset({CHECK, CRAWL}),
                                 shown_default="stdout",

@@ -12,6 +12,7 @@ from typing import TextIO
 
 from pcheck.config import FORMATS  # noqa: F401 - the formats make_reporter writes, named where they are made
 from pcheck.models import Summary
+from pcheck.output.htmlreport import HtmlReporter
 from pcheck.output.junit import JunitReporter
 from pcheck.output.problems import MarkdownReporter, TextReporter
 from pcheck.output.records import CsvReporter, JsonlReporter, JsonReporter
@@ -32,6 +33,8 @@ def make_reporter(fmt: str, stream: TextIO, host_stats: bool = False, fail_on_bl
         return MarkdownReporter(stream, host_stats, summary=summary, **for_people)
     if fmt == "junit":
         return JunitReporter(stream, fail_on_blocked, summary)
+    if fmt == "html":
+        return HtmlReporter(stream, summary, fail_on_blocked=fail_on_blocked, timeout_s=timeout_s)
     if fmt in ("github", "sarif"):
         return (GithubReporter if fmt == "github" else SarifReporter)(stream, fail_on_blocked, summary, timeout_s)
     return {"jsonl": JsonlReporter, "json": JsonReporter, "csv": CsvReporter}[fmt](stream, summary)
