@@ -197,7 +197,7 @@ def test_ctrl_c_ends_a_crawl_with_a_record_for_every_link_found_and_the_journal_
     assert (tmp_path / "report.jsonl.pages").exists()  # kept: the crawl may go on with --resume
 
 
-@pytest.mark.parametrize("fmt", ["text", "json", "csv", "markdown", "junit", "github", "sarif"])
+@pytest.mark.parametrize("fmt", ["text", "json", "csv", "markdown", "junit", "github", "sarif", "html"])
 def test_every_format_reports_a_crawl(lab, tmp_path, fmt):
     result = run_pcheck("crawl", _tree(lab, 255, 1), "--max-depth", "4", "--format", fmt, *CRAWL)
     assert result.returncode == 1, result.stderr
