@@ -230,3 +230,27 @@ def test_a_new_crawl_over_an_old_journal_starts_it_afresh(lab, tmp_path, cli_pro
     keys = [json.loads(line).get("key") for line in journal.read_text(encoding="utf-8").splitlines()[1:]]
     assert keys and keys[0] == _tree(lab, 255, 1)  # this run's pages, from its start
     assert '"status": 500' not in journal.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("given", [["--host-interval", "50ms"], ["--host-interval", "0.05s"], ["--config", "pcheck.toml"]])
+def test_a_host_interval_the_user_gives_paces_the_start_host_too_even_spelled_as_the_default(lab, tmp_path, given):
+    (tmp_path / "pcheck.toml").write_text('host_interval = "50ms"\n', encoding="utf-8")
+    args = [a if a != "pcheck.toml" else str(tmp_path / "pcheck.toml") for a in given]
+    result = run_pcheck("crawl", _tree(lab, 255, 1), "--max-depth", "2", *FAST_ANY_PROCESSES, "-p", "2", *args,
+                        cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    arrivals = sorted(r.at for r in lab.log if r.address == "127.0.0.1" and "/tree/" in r.target)
+    assert len(arrivals) >= 7 and arrivals[-1] - arrivals[0] >= (len(arrivals) - 1) * 0.05 * 0.8
+
+
+def test_by_default_the_start_host_is_not_paced_but_every_other_host_is(lab, tmp_path):
+    result = run_pcheck("crawl", _tree(lab, 255, 1), "--max-depth", "4", *FAST_ANY_PROCESSES, "-p", "2", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    start = sorted(r.at for r in lab.log if r.address == "127.0.0.1" and "/tree/" in r.target)
+    assert len(start) > 60 and start[-1] - start[0] < len(start) * 0.05 / 2  # paced at 50 ms: 3 s at least
+    first: dict[str, float] = {}  # a check's HEAD and confirming GET go together: the interval is between checks
+    for r in lab.log:
+        if r.address == "127.0.0.2":
+            first.setdefault(r.target, r.at)
+    other = sorted(first.values())
+    assert len(other) == 2 and other[1] - other[0] >= 0.05 * 0.8

@@ -13,7 +13,7 @@ from pcheck.cli import options as opt
 from pcheck.cli.declare import CRAWL, command
 from pcheck.cli.exits import ending_code, fail
 from pcheck.cli.prepare import ignore_files, prepare
-from pcheck.config import DEFAULT_HOST_INTERVAL, Config, HostPolicy, parse_duration
+from pcheck.config import Config, HostPolicy, parse_duration
 from pcheck.errors import ConfigError, PcheckError
 from pcheck.urls import host_of
 
@@ -31,7 +31,8 @@ def run_crawl(ctx: typer.Context, **values: Any) -> None:
 
     try:
         starts = start_urls(tuple(values.get("inputs") or ()))
-        o, config, _ = prepare(ctx, values)
+        given: set[str] = set()
+        o, config, _ = prepare(ctx, values, given)
         if config.distributor != "multiprocessing":
             raise ConfigError("pcheck crawl runs on this machine's processes: --distributor ray is not supported "
                               "(a crawl's next links come from the pages it has just fetched)")
@@ -43,7 +44,7 @@ def run_crawl(ctx: typer.Context, **values: Any) -> None:
         for name, bound in (("--max-depth", o.max_depth), ("--max-pages", o.max_pages)):
             if bound is not None and bound < (0 if name == "--max-depth" else 1):
                 raise ConfigError(f"{name} {bound}: at least {0 if name == '--max-depth' else 1}")
-        if o.host_interval == DEFAULT_HOST_INTERVAL:
+        if "host_interval" not in given:
             config = unpaced_start_hosts(config, starts)
         crawl = CrawlPlan(starts, o.scope, o.max_depth, o.max_pages, not o.no_robots, o.sitemap, o.dump)
         listing = o.dump and o.format == "text"  # --dump: the pages, one a line

@@ -19,21 +19,26 @@ if TYPE_CHECKING:
     from pcheck.inputs.sources import Source
 
 
-def prepare(ctx: typer.Context, values: dict[str, Any]) -> tuple[Options, Config, list[Source]]:
+def prepare(ctx: typer.Context, values: dict[str, Any], given: set[str] | None = None) -> tuple[Options, Config, list[Source]]:
     """The command's options (its parameters' `values`) under the config file, the run's Config, and its
     opened sources. Only the command's own options are taken from the config file, and the options
-    name the file used (`config_path`), found or given. Raises
+    name the file used (`config_path`), found or given; `given`, when passed, gets the names of the options
+    set on the command line or in the file. Raises
     ConfigError (saying which file keys were in play) or InputError.
     """
 
     values = {k: v for k, v in values.items() if k != "ctx"}
     options, explicit = Options.given(ctx, values)
+    if given is not None:  # the options the user set, on the command line or (below) in the config file
+        given.update(explicit)
     path, used = None, []
     try:
         path = options.config_path or find_config()
         settings = load_config(path, FILE_TYPES, HOST_TYPES) if path else None
         if settings is not None:  # a flag given on the command line wins over the file
             options, used = options.under_file(explicit, settings.options, values)
+            if given is not None:
+                given.update(used)
             # The file found is named as if given: -o must not overwrite it (it is an input of the run).
             options = dataclasses.replace(options, config_path=str(path))
         config = options.to_config(settings.hosts if settings else ())
