@@ -1,7 +1,7 @@
 """The typed values that cross module and process boundaries.
 
-Only primitives, tuples and enums live here, so every value pickles cheaply
-and safely: `multiprocessing` would otherwise drop an unpicklable result.
+Only primitives, tuples and enums live here, so every value pickles cheaply and safely:
+`multiprocessing` would otherwise drop an unpicklable result.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ class ErrorKind(str, enum.Enum):
     PROXY = "proxy"  #: (unchecked) the proxy could not be reached or used, or asked for credentials (407): not the link's fault
     REDIRECTED = "redirected"  #: --redirects fail: the link answers through a redirect (the detail: permanent or temporary)
     INSECURE_LINK = "insecure_link"  #: --require-https: an http:// link whose https:// twin is alive (the detail names it)
+    SOFT_404 = "soft_404"  #: --soft-404: a 200 answer that looks like the site's not-found page, or a redirect to its home page
     CANCELLED = "cancelled"  #: the run was interrupted before a verdict
     INTERNAL = "internal"  #: a bug in pcheck; `detail` says what happened
 
@@ -291,10 +292,9 @@ def is_transient(status: int | None, error: ErrorKind | None, detail: str | None
 def redact_userinfo(url: str) -> str:
     """The URL with its userinfo secret replaced: `user:pw@` -> `user:***@`, `token@` -> `***@`.
 
-    A report or cache file outlives the run and travels (CI artifacts, bug
-    reports), so a password never reaches one. The user name stays when a
-    password follows it, to tell accounts apart; alone it is often the secret
-    itself (`https://<token>@github.com/`), so it goes too (pip's rule).
+    A report or cache file outlives the run and travels (CI artifacts, bug reports), so a password never
+    reaches one. The user name stays when a password follows it, to tell accounts apart; alone it is often
+    the secret itself (`https://<token>@github.com/`), so it goes too (pip's rule).
     Idempotent, and total: invalid lines are redacted the same way.
     """
     if "@" not in url:

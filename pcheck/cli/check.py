@@ -24,20 +24,22 @@ def run_check(ctx: typer.Context, **values: Any) -> None:
     """
     from pcheck.run.archiving import Archivist
     from pcheck.run.session import Plan, Session
+    from pcheck.run.soft404 import Soft404Judge
 
-    archivist = None
+    archivist = soft404 = None
     try:
         o, config, sources = prepare(ctx, values)
         suggest = o.suggest or o.archive  # --archive says each dead link's archived copy as its suggestion
         if suggest and config.redirects == "allow":  # a redirected link's detail says if it moved for good
             config = dataclasses.replace(config, redirects="warn")
         archivist = Archivist(config, o.archive_api) if o.archive else None
+        soft404 = Soft404Judge(config) if o.soft_404 else None
         plan = Plan(
             tuple(sources), fmt=o.format, output=o.output, host_stats=o.host_stats, progress=not o.no_progress,
             verbosity=o.verbosity, color=o.color,
             resume=o.resume, cache_path=o.cache_path if o.cache else None,
             max_cache_age_s=parse_duration(o.max_cache_age, "--max-cache-age") if o.cache else 0.0,
-            suggest=suggest, archivist=archivist, other_inputs=tuple(p for p in (o.config_path, o.ca_bundle, o.render_from, o.files_from, o.cookie_jar,
+            suggest=suggest, archivist=archivist, soft404=soft404, other_inputs=tuple(p for p in (o.config_path, o.ca_bundle, o.render_from, o.files_from, o.cookie_jar,
                                            *ignore_files(config)) if p and p != "-"),
         )
         session = Session(config, plan)
@@ -55,8 +57,9 @@ def run_check(ctx: typer.Context, **values: Any) -> None:
     except PcheckError as exc:
         fail(exc)
     finally:
-        if archivist is not None:
-            archivist.close()
+        for helper in (archivist, soft404):
+            if helper is not None:
+                helper.close()
     raise typer.Exit(ending_code(ending, config.fail_on_blocked))
 
 

@@ -28,7 +28,9 @@ def run_crawl(ctx: typer.Context, **values: Any) -> None:
     """
     from pcheck.run.crawl import CrawlPlan, Crawler
     from pcheck.run.session import Plan, Session
+    from pcheck.run.soft404 import Soft404Judge
 
+    soft404 = None
     try:
         starts = start_urls(tuple(values.get("inputs") or ()))
         given: set[str] = set()
@@ -49,18 +51,22 @@ def run_crawl(ctx: typer.Context, **values: Any) -> None:
         crawl = CrawlPlan(starts, o.scope, o.max_depth, o.max_pages, not o.no_robots, o.sitemap, o.dump)
         listing = o.dump and o.format == "text"  # --dump: the pages, one a line
         fmt, output = ("jsonl", os.devnull) if listing else (o.format, o.output)
+        soft404 = Soft404Judge(config) if o.soft_404 else None
         crawler = Crawler(crawl, config, output if fmt == "jsonl" and output not in (None, os.devnull) else None)
         plan = Plan(
             (), fmt=fmt, output=output, host_stats=o.host_stats, progress=not o.no_progress, verbosity=o.verbosity,
             color=o.color, resume=o.resume, cache_path=o.cache_path if o.cache else None,
             max_cache_age_s=parse_duration(o.max_cache_age, "--max-cache-age") if o.cache else 0.0,
-            suggest=o.suggest, crawler=crawler,
+            suggest=o.suggest, crawler=crawler, soft404=soft404,
             other_inputs=tuple(p for p in (o.config_path, o.ca_bundle, o.cookie_jar, *ignore_files(config)) if p),
         )
         on_result = (lambda result: typer.echo(result.url)) if listing else None
         ending = Session(config, plan, on_result=on_result).run()
     except PcheckError as exc:
         fail(exc)
+    finally:
+        if soft404 is not None:
+            soft404.close()
     if listing or fmt != "text" or output is not None:  # else the report's Hints say it
         for line in crawler.said():
             typer.echo(f"pcheck: {line}", err=True)

@@ -1,4 +1,5 @@
-"""`pcheck demo`: a mixed URL list over the embedded local site, checked on every core, each verdict verified."""
+"""`pcheck demo`: a mixed URL list over the embedded local site, checked on every core (with --soft-404), each
+verdict verified."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ def demo_cases(lab: Lab, fast_urls: int = 200) -> list[tuple[str, Outcome]]:
         (lab.url("status/500"), BR),
         (lab.url("loop/a/demo"), BR),
         (lab.url("redirect/15"), BR),
+        (lab.url("soft/deep/old", 2 % hosts), BR),  # a soft 404 (--soft-404): a deep page moved to the home page
         (lab.url("hang", 3 % hosts), BR),
         (lab.url("drip-headers", 3 % hosts), BR),
         ("http://127.0.0.1:1/refused", BR),
@@ -59,6 +61,7 @@ def run_demo(processes: int | None, format: str) -> None:  # noqa: A002 - the op
     from pcheck.inputs.sources import Source
     from pcheck.lab import Lab
     from pcheck.run.session import Plan, Session
+    from pcheck.run.soft404 import Soft404Judge
 
     outcomes: dict[int, Outcome] = {}
 
@@ -78,7 +81,11 @@ def run_demo(processes: int | None, format: str) -> None:  # noqa: A002 - the op
                 timeout=1.5, retries=1, backoff_base=0.1, threads=16, max_retry_after=5.0, recheck_after=1.0,
             )
             source = Source(LIST_NAME, "file", path=path)
-            ending = Session(config, Plan((source,), fmt=format, progress=True), remember).run()
+            soft404 = Soft404Judge(config)
+            try:
+                ending = Session(config, Plan((source,), fmt=format, progress=True, soft404=soft404), remember).run()
+            finally:
+                soft404.close()
         except PcheckError as exc:
             fail(exc)
     expected = {i + 2: want for i, (_, want) in enumerate(cases)}

@@ -129,6 +129,10 @@ class Options:
                                 "before it failed (see Fixing links); with `check`, say it (`--suggest`).")
     archive_api: str = option(DEFAULT_ARCHIVE_API, "--archive-api", metavar="URL",
                               commands=frozenset({CHECK, FIX}), help="The availability API `--archive` asks.")
+    soft_404: bool = option(False, "--soft-404", commands=frozenset({CHECK, CRAWL}), help=(
+        "Find pages that are gone but answer 200: ask each host once for a page that cannot exist and compare its "
+        "200 answers with it; a look-alike, or a deep link redirected to the home page, is `broken` (`soft_404`). "
+        "Costs a request per host, and on a host that serves soft 404s one GET per 200 page."))
     scope: tuple[str, ...] = option((), "--scope", metavar="REGEX", commands=frozenset({CRAWL}), help=(
         "The pages to follow: those whose URL a REGEX matches (repeatable); else those of the start URLs' origins."))
     max_depth: int | None = option(None, "--max-depth", metavar="N", commands=frozenset({CRAWL}),

@@ -58,6 +58,14 @@ Sites to crawl (pcheck.lab.crawlsite, which says why and counts the links):
   /trap/cal?month=N         a calendar page linking to month N-1 and N+1, for ever
                             (every crawl route answers with `LinkChecker: any rate`: LinkChecker's opt-in to speed)
   /__lab/crawl              requests to the crawl routes, per address, method and kind, as JSON
+
+A host that serves soft 404s (pcheck.lab.soft404site):
+
+  /soft/real                200, a real page (its own title and text)
+  /soft/deep/old            301 to / (a deep page moved to the home page)
+  /soft/binary              200, 16 KiB of bytes that are no text
+  /soft/huge                200, 1 MiB of HTML without a title
+  /soft/<anything else>     200 "Page not found" (the path asked echoed in its text)
 """
 
 from pcheck.lab.site import HostStats, Lab, LoggedRequest, main

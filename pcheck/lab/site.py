@@ -17,7 +17,7 @@ from dataclasses import asdict
 from typing import Any, Awaitable, Callable, TypeVar
 from urllib.parse import parse_qs, parse_qsl, unquote
 
-from pcheck.lab import crawlsite
+from pcheck.lab import crawlsite, soft404site
 from pcheck.lab.connection import INTERIM_PAUSE_S, Connection, HostStats, LoggedRequest
 
 REQUEST_LOG_SIZE = 10_000
@@ -252,6 +252,8 @@ class Lab:
             conn.simple(200, head, [("Content-Type", "text/html; charset=utf-8")], _page(["archived"]))
         elif name in crawlsite.CRAWL_ROUTES or (name == "__lab" and args == ["crawl"]):  # trees, robots.txt, traps
             crawlsite.respond(self, conn, method, name, args, query)
+        elif name == soft404site.SOFT_ROUTE and args:  # a host that serves soft 404s
+            soft404site.respond(conn, method, args, path)
         elif name == "challenge":
             conn.simple(403, head, [("cf-mitigated", "challenge")])
         elif name == "__lab" and args == ["stats"]:

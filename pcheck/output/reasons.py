@@ -111,7 +111,7 @@ def _why(r: Any, timeout_s: float | None) -> str:
         most = _MORE_THAN.search(detail or "")
         return f"more than {most.group(1)} redirects" if most else "too many redirects"
     if error in (ErrorKind.INVALID_URL, ErrorKind.MISSING_FRAGMENT, ErrorKind.UNSUPPORTED, ErrorKind.REDIRECTED,
-                 ErrorKind.INSECURE_LINK):
+                 ErrorKind.INSECURE_LINK, ErrorKind.SOFT_404):
         prefix = "not a valid URL: " if error is ErrorKind.INVALID_URL else ""
         return prefix + (detail or error.value)
     if error is ErrorKind.MISSING_FILE:

@@ -232,6 +232,8 @@ RULES = (
      "Link to where it ends; a permanent redirect (301, 308) says the page has moved for good."),
     (ErrorKind.INSECURE_LINK.value, "InsecureLink", "An http:// link whose https:// twin works (--require-https).",
      "Link to the https:// URL the detail names."),
+    (ErrorKind.SOFT_404.value, "Soft404", "A page that answers 200 but looks gone (--soft-404): like the site's "
+     "not-found page, or redirected to its home page.", "Link to the page's new address, or remove the link."),
     (ErrorKind.CANCELLED.value, "Cancelled", "The run was interrupted before a verdict.", "Run the check again."),
     (ErrorKind.INTERNAL.value, "InternalError", "An error in pcheck; the detail says what happened.",
      "Please report it."),

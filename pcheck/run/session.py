@@ -45,6 +45,7 @@ from pcheck.run.watch import watch
 if TYPE_CHECKING:
     from pcheck.run.archiving import Archivist
     from pcheck.run.crawl import Crawler
+    from pcheck.run.soft404 import Soft404Judge
     from pcheck.store.cache import VerdictCache
     from pcheck.store.resume import ResumeState
 
@@ -77,6 +78,8 @@ class Plan:
     archivist: Archivist | None = None
     #: `pcheck crawl`: the crawl that is the run's input instead of `sources` (run/crawl.Crawler), made by the caller.
     crawler: Crawler | None = None
+    #: --soft-404: what judges the results for soft 404s (run/soft404), made and closed by the caller.
+    soft404: Soft404Judge | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +210,8 @@ class Session:
 
                         results = pipeline(config, list(plan.sources), run, resume=resume, cache=cache, idle=idle) \
                             if plan.crawler is None else plan.crawler.results(run, resume, cache, idle)
+                        if plan.soft404 is not None:
+                            results = plan.soft404.judging(results)
                         if plan.archivist is not None:
                             results = plan.archivist.suggesting(results)
                         for result in results:
