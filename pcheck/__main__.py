@@ -97,7 +97,7 @@ def _start_workers_early(args: list[str]) -> None:
     """
     if not args or _NO_EARLY_START & {a.split("=", 1)[0] for a in args} or args[0] in ("demo",):
         return
-    sure = False
+    sure = args[0] == "crawl"  # a crawl always checks through worker processes
     for before, a in zip(["check", *args], args):
         if a == "-" or a.split("=", 1)[0] == "--processes" or (a.startswith("-p") and a[2:3] != "-"):
             sure = True

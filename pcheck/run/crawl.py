@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import posixpath
 import re
 from dataclasses import dataclass
@@ -192,6 +193,12 @@ class Frontier:
 
 
 def _origin(url: str) -> tuple[str, str]:
+    """(scheme, host:port) of a URL, the default port spelled out; asked of every link, worked out once per site."""
+    return _origin_of("/".join(url.split("/", 3)[:3]))  # scheme://authority
+
+
+@functools.lru_cache(maxsize=4096)
+def _origin_of(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     port = parts.port or {"http": 80, "https": 443}.get(scheme)

@@ -115,7 +115,7 @@ class Session:
         plan = self.plan
         with contextlib.ExitStack() as opened:
             opened.callback(procs.stop_helper_processes)  # no zombie fork server or tracker after the run
-            if self.config.distributor != "ray" and not _small(plan.sources, self.config):
+            if self.config.distributor != "ray" and (plan.crawler is not None or not _small(plan.sources, self.config)):
                 procs.prestart()  # its imports overlap the reading of the inputs
             # The cache first: a cache that cannot be used must stop the run before the report is touched.
             cache = resume = None
