@@ -211,3 +211,9 @@ def test_a_journal_with_a_torn_last_line_is_read_and_a_strangers_file_refused(tm
     with pytest.raises(StoreError, match="not a pcheck crawl journal"):
         read_journal(str(tmp_path / "other"))
     assert read_journal(str(tmp_path / "none")) == []
+
+
+def test_the_page_a_start_url_redirects_to_is_read_once_not_fetched_again_when_linked():
+    frontier, _ = _frontier()
+    _page(frontier, START, b'<a href="index.html">self</a> <a href="b.html">b</a>', final_url=START + "index.html")
+    assert {i.url: bool(i.page) for i in frontier.queue} == {START + "index.html": False, START + "b.html": True}

@@ -31,6 +31,7 @@ from pcheck.inputs.targets import parse_url
 from pcheck.models import ARGS_SOURCE, CheckResult, Outcome, Target, Verdict
 from pcheck.run.distributor import NOTHING_YET
 from pcheck.run.ledger import remember_page
+from pcheck.urls import normalise
 
 if TYPE_CHECKING:
     from pcheck.run.distributor import Distributor
@@ -141,6 +142,8 @@ class Frontier:
             final = verdict.final_url or key
             if depth == 0 and not self.scope:
                 self.origins.add(_origin(final))  # a start page that moved (http to https, to www.): its site too
+            if final != key:  # the page it moved to is read now: a link to it is a plain check, not another fetch
+                self.depth.setdefault(_key_of(final), depth)
             if self.in_scope(final):  # a page that redirected off the site is not the site's: its links are not read
                 self._expand(key, depth, verdict, verdict.page)
 
@@ -203,6 +206,13 @@ def _origin_of(url: str) -> tuple[str, str]:
     scheme = parts.scheme.lower()
     port = parts.port or {"http": 80, "https": 443}.get(scheme)
     return scheme, f"{(parts.hostname or '').lower()}:{port}"
+
+
+def _key_of(url: str) -> str:
+    try:
+        return normalise(url)[0]
+    except ValueError:
+        return url
 
 
 def _may_be_a_page(key: str) -> bool:
