@@ -254,3 +254,10 @@ def test_by_default_the_start_host_is_not_paced_but_every_other_host_is(lab, tmp
             first.setdefault(r.target, r.at)
     other = sorted(first.values())
     assert len(other) == 2 and other[1] - other[0] >= 0.05 * 0.8
+
+
+def test_suggest_says_where_a_moved_link_went_in_a_crawl_too(lab, tmp_path):
+    start = lab.url("redirect-to?url=/tree/255/1.html&code=301")
+    result, records = _crawl(lab, tmp_path, "--max-depth", "0", "--suggest", start=start)
+    assert result.returncode == 0, result.stderr
+    assert [r["suggestion"] for r in records if r["url"] == start] == [f"moved to {_tree(lab, 255, 1)}"]

@@ -46,6 +46,8 @@ def run_crawl(ctx: typer.Context, **values: Any) -> None:
         for name, bound in (("--max-depth", o.max_depth), ("--max-pages", o.max_pages)):
             if bound is not None and bound < (0 if name == "--max-depth" else 1):
                 raise ConfigError(f"{name} {bound}: at least {0 if name == '--max-depth' else 1}")
+        if o.suggest and config.redirects == "allow":  # a redirected link's detail says if it moved for good
+            config = dataclasses.replace(config, redirects="warn")
         if "host_interval" not in given:
             config = unpaced_start_hosts(config, starts)
         crawl = CrawlPlan(starts, o.scope, o.max_depth, o.max_pages, not o.no_robots, o.sitemap, o.dump)
