@@ -100,13 +100,16 @@ def host_of(url: str) -> str | None:
         return None
 
 
+def origin(url: str) -> tuple[str, str | None, int | None]:
+    """(scheme, host, port) of a URL, the default port spelled out: what the browser's same-origin rule compares."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, parts.hostname, parts.port or {"http": 80, "https": 443}.get(scheme)
+
+
 def changes_origin(old_url: str, new_url: str) -> bool:
     """True when scheme, host or port differ (the browser's same-origin rule)."""
-    a, b = urlsplit(old_url), urlsplit(new_url)
-    default = {"http": 80, "https": 443}
-    return (a.scheme, a.hostname, a.port or default.get(a.scheme)) != (
-        b.scheme, b.hostname, b.port or default.get(b.scheme)
-    )
+    return origin(old_url) != origin(new_url)
 
 
 def shown_path(path: str) -> str:

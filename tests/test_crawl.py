@@ -36,6 +36,19 @@ def _crawl(lab, tmp_path, *args: str, start: str | None = None):
     return result, read_jsonl(report, complete=True)
 
 
+def _crawl_under_way(lab, report, cli_processes, records: int, interval: str = "20ms") -> subprocess.Popen:
+    """`pcheck crawl` of the 255-page tree in its own process group, paced so that it can be stopped mid-way;
+    returned once `records` records are in its jsonl report."""
+    proc = subprocess.Popen([sys.executable, "-m", "pcheck", "crawl", _tree(lab, 255, 1), "--format", "jsonl", "-o",
+                             str(report), *FAST_ANY_PROCESSES, "-p", "2", "--host-interval", interval],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    cli_processes.append(proc)
+    fh.wait_until(lambda: proc.poll() is not None or len(read_jsonl(report)) >= records, fh.MAX_WAIT_S,
+                  "records written")
+    return proc
+
+
 def test_every_page_is_fetched_once_and_every_link_reported_where_it_is_written(lab, tmp_path):
     result, records = _crawl(lab, tmp_path)
     assert result.returncode == 1, result.stderr  # the site has broken links
@@ -120,12 +133,7 @@ def test_the_traps_end_within_their_bounds_and_every_stop_is_explained(lab, tmp_
 def test_a_crawl_killed_and_resumed_ends_with_one_record_per_link_and_no_page_fetched_twice(lab, tmp_path,
                                                                                             cli_processes):
     report = tmp_path / "report.jsonl"
-    args = [sys.executable, "-m", "pcheck", "crawl", _tree(lab, 255, 1), "--format", "jsonl", "-o", str(report),
-            *FAST_ANY_PROCESSES, "-p", "2", "--host-interval", "10ms"]
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    cli_processes.append(proc)
-    fh.wait_until(lambda: proc.poll() is not None or len(read_jsonl(report)) >= 200, fh.MAX_WAIT_S, "records written")
+    proc = _crawl_under_way(lab, report, cli_processes, 200, interval="10ms")
     kill_group(proc)  # SIGKILL, the whole group, mid-crawl
     assert proc.returncode == -9, "the crawl ended before it could be killed: make it slower"
     first = len(read_jsonl(report))
@@ -181,12 +189,7 @@ def test_ctrl_c_ends_a_crawl_with_a_record_for_every_link_found_and_the_journal_
     import signal
 
     report = tmp_path / "report.jsonl"
-    args = [sys.executable, "-m", "pcheck", "crawl", _tree(lab, 255, 1), "--format", "jsonl", "-o", str(report),
-            *FAST_ANY_PROCESSES, "-p", "2", "--host-interval", "20ms"]
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    cli_processes.append(proc)
-    fh.wait_until(lambda: proc.poll() is not None or len(read_jsonl(report)) >= 100, fh.MAX_WAIT_S, "records written")
+    proc = _crawl_under_way(lab, report, cli_processes, 100)
     proc.send_signal(signal.SIGINT)
     proc.wait(20)
     assert proc.returncode == 130, proc.stderr.read()
@@ -218,12 +221,7 @@ def test_a_new_crawl_over_an_old_journal_starts_it_afresh(lab, tmp_path, cli_pro
         "outcome": "broken", "status": 500, "error": None, "final_url": None, "redirects": 0, "method": "GET",
         "attempts": 1, "elapsed_ms": 1.0, "detail": None}}
     journal.write_text('{"pcheck_crawl_journal": 1}\n' + json.dumps(stale) + "\n", encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, "-m", "pcheck", "crawl", _tree(lab, 255, 1), "--format", "jsonl", "-o",
-                             str(report), *FAST_ANY_PROCESSES, "-p", "2", "--host-interval", "20ms"],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    cli_processes.append(proc)
-    fh.wait_until(lambda: proc.poll() is not None or len(read_jsonl(report)) >= 50, fh.MAX_WAIT_S, "records written")
+    proc = _crawl_under_way(lab, report, cli_processes, 50)
     proc.send_signal(signal.SIGINT)
     proc.wait(20)
     assert proc.returncode == 130

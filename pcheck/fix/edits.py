@@ -14,6 +14,8 @@ import re
 from typing import Iterable, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
+from pcheck.urls import changes_origin
+
 
 class Edit(NamedTuple):
     """Replace `old`, written at `line`:`column`, with `new`."""
@@ -92,8 +94,8 @@ def relative_target(written: str, base_url: str, final_url: str) -> str | None:
     """`final_url` written the way the relative link `written` is (from the site's root, `/x`, or from
     `base_url`'s folder, `../x`), with its written `#fragment`; None when it is on another site than
     `base_url` (scheme, host, port) or cannot be written so, or nothing changes."""
-    base, final = urlsplit(base_url), urlsplit(final_url)
-    if written.startswith("//") or (base.scheme.lower(), base.netloc.lower()) != (final.scheme.lower(), final.netloc.lower()):
+    base = urlsplit(base_url)
+    if written.startswith("//") or changes_origin(base_url, final_url):
         return None
     final = urlsplit(safe_target(final_url))
     query = f"?{final.query}" if final.query else ""
@@ -107,7 +109,8 @@ def relative_target(written: str, base_url: str, final_url: str) -> str | None:
         if not new.startswith(".") and ":" in new.split("/", 1)[0]:
             new = "./" + new  # `a:b` would read as a scheme
         new += query
-    if urlsplit(urljoin(base_url, new))._replace(fragment="") != final._replace(fragment=""):
+    joined = urlsplit(urljoin(base_url, new))  # on base_url's site: the path and query must come back
+    if (joined.path or "/", joined.query) != (final.path or "/", final.query):
         return None
     new = _with_fragment(written, new)
     return None if new == written else new

@@ -31,7 +31,9 @@ from pcheck.inputs.targets import parse_url
 from pcheck.models import ARGS_SOURCE, CheckResult, Outcome, Target, Verdict
 from pcheck.run.distributor import NOTHING_YET
 from pcheck.run.ledger import remember_page
-from pcheck.urls import normalise
+from pcheck.urls import normalise, origin
+
+from pcheck.store.crawljournal import journal_path
 
 if TYPE_CHECKING:
     from pcheck.run.distributor import Distributor
@@ -195,17 +197,12 @@ class Frontier:
         return self.bounds.said(self.plan, set(self.depth)) + (self.robots.said if self.robots is not None else [])
 
 
-def _origin(url: str) -> tuple[str, str]:
-    """(scheme, host:port) of a URL, the default port spelled out; asked of every link, worked out once per site."""
-    return _origin_of("/".join(url.split("/", 3)[:3]))  # scheme://authority
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    """urls.origin, asked of every link a crawl reads: worked out once per site (scheme://authority)."""
+    return _origin_of("/".join(url.split("/", 3)[:3]))
 
 
-@functools.lru_cache(maxsize=4096)
-def _origin_of(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    port = parts.port or {"http": 80, "https": 443}.get(scheme)
-    return scheme, f"{(parts.hostname or '').lower()}:{port}"
+_origin_of = functools.lru_cache(maxsize=4096)(origin)
 
 
 def _key_of(url: str) -> str:
@@ -228,7 +225,7 @@ class Crawler:
     def __init__(self, plan: CrawlPlan, config: Config, report: str | None = None) -> None:
         self.plan, self.config = plan, config
         #: The journal's path: beside a jsonl report (the one --resume carries on); None: no journal.
-        self.journal_path = report + ".pages" if report else None
+        self.journal_path = journal_path(report) if report else None
         self.frontier: Frontier | None = None
 
     def results(self, run: Distributor, resume: ResumeState | None, cache: VerdictCache | None,
