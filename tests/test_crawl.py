@@ -259,3 +259,13 @@ def test_suggest_says_where_a_moved_link_went_in_a_crawl_too(lab, tmp_path):
     result, records = _crawl(lab, tmp_path, "--max-depth", "0", "--suggest", start=start)
     assert result.returncode == 0, result.stderr
     assert [r["suggestion"] for r in records if r["url"] == start] == [f"moved to {_tree(lab, 255, 1)}"]
+
+
+def test_a_journal_that_cannot_be_written_stops_the_crawl_before_the_report_is_touched(lab, tmp_path):
+    report = tmp_path / "report.jsonl"
+    report.write_text('{"url": "an earlier report"}\n', encoding="utf-8")
+    (tmp_path / "report.jsonl.pages").mkdir()  # a folder where the journal goes: as a full disk, it cannot be written
+    result = run_pcheck("crawl", _tree(lab, 255, 1), "--format", "jsonl", "-o", str(report), *CRAWL)
+    assert result.returncode == 2 and "report.jsonl.pages: the crawl's journal cannot be written" in result.stderr
+    assert report.read_text(encoding="utf-8") == '{"url": "an earlier report"}\n'
+    assert not lab.log

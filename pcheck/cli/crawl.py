@@ -30,7 +30,7 @@ def run_crawl(ctx: typer.Context, **values: Any) -> None:
     from pcheck.run.session import Plan, Session
     from pcheck.run.soft404 import Soft404Judge
 
-    soft404 = None
+    soft404 = crawler = None
     try:
         starts = start_urls(tuple(values.get("inputs") or ()))
         given: set[str] = set()
@@ -54,7 +54,8 @@ def run_crawl(ctx: typer.Context, **values: Any) -> None:
         listing = o.dump and o.format == "text"  # --dump: the pages, one a line
         fmt, output = ("jsonl", os.devnull) if listing else (o.format, o.output)
         soft404 = Soft404Judge(config) if o.soft_404 else None
-        crawler = Crawler(crawl, config, output if fmt == "jsonl" and output not in (None, os.devnull) else None)
+        crawler = Crawler(crawl, config, output if fmt == "jsonl" and output not in (None, os.devnull) else None,
+                          resume=o.resume)
         plan = Plan(
             (), fmt=fmt, output=output, host_stats=o.host_stats, progress=not o.no_progress, verbosity=o.verbosity,
             color=o.color, resume=o.resume, cache_path=o.cache_path if o.cache else None,
@@ -69,6 +70,8 @@ def run_crawl(ctx: typer.Context, **values: Any) -> None:
     finally:
         if soft404 is not None:
             soft404.close()
+        if crawler is not None:
+            crawler.close()  # a run that never started (the report could not be opened): the journal stays
     if listing or fmt != "text" or output is not None:  # else the report's Hints say it
         for line in crawler.said():
             typer.echo(f"pcheck: {line}", err=True)

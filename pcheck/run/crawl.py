@@ -220,12 +220,19 @@ def _may_be_a_page(key: str) -> bool:
 
 class Crawler:
     """A crawl as a run's input (the session's Plan holds it): robots.txt, the journal beside a jsonl report,
-    the frontier wired to the distributor's ledger, and what the crawl says of itself at the end."""
+    the frontier wired to the distributor's ledger, and what the crawl says of itself at the end.
 
-    def __init__(self, plan: CrawlPlan, config: Config, report: str | None = None) -> None:
+    The journal is read and opened here, when the crawl is made, before the session opens the report: a
+    journal that cannot be read or written (a folder in its place, a full disk) stops the run while the
+    report is still as it was."""
+
+    def __init__(self, plan: CrawlPlan, config: Config, report: str | None = None, resume: bool = False) -> None:
+        from pcheck.store.crawljournal import Journal, read_journal
+
         self.plan, self.config = plan, config
-        #: The journal's path: beside a jsonl report (the one --resume carries on); None: no journal.
-        self.journal_path = journal_path(report) if report else None
+        path = journal_path(report) if report else None  # beside a jsonl report: the one --resume carries on
+        self.replayed = read_journal(path) if resume and path else []
+        self.journal = Journal(path, carry_on=resume) if path else None
         self.frontier: Frontier | None = None
 
     def results(self, run: Distributor, resume: ResumeState | None, cache: VerdictCache | None,
@@ -233,17 +240,14 @@ class Crawler:
         from pcheck.check.fetch import sitemap_fetcher
         from pcheck.inputs.sitemaps import iter_sitemap
         from pcheck.run.robots import Robots
-        from pcheck.store.crawljournal import Journal, read_journal
 
-        replayed = read_journal(self.journal_path) if resume is not None and self.journal_path else []
-        journal = Journal(self.journal_path, carry_on=resume is not None) if self.journal_path else None
         robots = Robots(self.config) if self.plan.robots else None
-        frontier = self.frontier = Frontier(self.plan, self.config, robots, journal, resume)
+        frontier = self.frontier = Frontier(self.plan, self.config, robots, self.journal, resume)
         ledger = run.ledger  # type: ignore[attr-defined]
         ledger.on_page = frontier.on_page
         fetch = sitemap_fetcher(self.config)
         seeds = (item for sitemap in self.plan.sitemaps for item in iter_sitemap(sitemap, fetch))
-        items: Iterator = frontier.items(ledger, replayed, seeds)
+        items: Iterator = frontier.items(ledger, self.replayed, seeds)
         if cache is not None:
             items = cache.serve(items)
         results = run.results(items, idle)
@@ -253,8 +257,13 @@ class Crawler:
             finished = not run.interrupted
         finally:
             ledger.on_page = None
-            if journal is not None:
-                journal.close(finished)
+            self.close(finished)
+
+    def close(self, finished: bool = False) -> None:
+        """Close the journal (removed when the crawl `finished`); safe to call again."""
+        if self.journal is not None:
+            self.journal.close(finished)
+            self.journal = None
 
     def said(self) -> list[str]:
         return self.frontier.said() if self.frontier is not None else []
